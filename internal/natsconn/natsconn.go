@@ -1,0 +1,167 @@
+// Package natsconn connects talkrelay's binaries to NATS: to a server named
+// by URL with the usual NATS credential and TLS options, or, with no URL, to
+// an embedded nats-server with JetStream started in the process.
+package natsconn
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// Config says how to reach NATS. Field names follow the NATS tools'
+// environment variables (NATS_URL, NATS_CREDS, ...).
+type Config struct {
+	// URL of the server(s), comma separated. Empty: run an embedded server.
+	URL string `yaml:"url"`
+	// Creds is a .creds file (JWT and NKey seed).
+	Creds string `yaml:"creds"`
+	// NKey is an NKey seed file.
+	NKey string `yaml:"nkey"`
+	// User and Password for user/password auth. Password may also come from
+	// NATS_PASSWORD.
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
+	// Token for token auth (or NATS_TOKEN).
+	Token string `yaml:"token"`
+	// TLSCert, TLSKey: client certificate; TLSCA: CA to verify the server.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	TLSCA   string `yaml:"tls_ca"`
+	// Embedded configures the embedded server used when URL is empty.
+	Embedded Embedded `yaml:"embedded"`
+}
+
+// Embedded configures the in-process nats-server.
+type Embedded struct {
+	// StoreDir is where JetStream keeps its files (default ./data).
+	StoreDir string `yaml:"store_dir"`
+	// Host and Port to listen on, so that enqueue and other clients can
+	// reach it (default 127.0.0.1:4222). Port -1 picks a free port.
+	Host string `yaml:"host"`
+	Port int    `yaml:"port"`
+	// MaxPayload is the largest message in bytes (default 8 MiB).
+	MaxPayload int32 `yaml:"max_payload"`
+	// SyncAlways fsyncs every write (sync_interval: always): slower, but no
+	// acknowledged write is lost on power failure.
+	SyncAlways bool `yaml:"sync_always"`
+}
+
+// Defaults fills the unset fields.
+func (c *Config) Defaults() {
+	e := &c.Embedded
+	if e.StoreDir == "" {
+		e.StoreDir = "./data"
+	}
+	if e.Host == "" {
+		e.Host = "127.0.0.1"
+	}
+	if e.Port == 0 {
+		e.Port = 4222
+	}
+	if e.MaxPayload == 0 {
+		e.MaxPayload = 8 << 20
+	}
+}
+
+// Validate names the first inconsistent field.
+func (c *Config) Validate() error {
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("nats.tls_cert and nats.tls_key: set both or neither")
+	}
+	if c.Creds != "" && c.NKey != "" {
+		return errors.New("nats.creds and nats.nkey: set one, not both")
+	}
+	for field, path := range map[string]string{"nats.creds": c.Creds, "nats.nkey": c.NKey, "nats.tls_cert": c.TLSCert, "nats.tls_key": c.TLSKey, "nats.tls_ca": c.TLSCA} {
+		if path == "" {
+			continue
+		}
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("%s: %w", field, err)
+		}
+	}
+	if c.URL == "" && (c.Embedded.Port < -1 || c.Embedded.Port > 65535) {
+		return fmt.Errorf("nats.embedded.port: %d is not a port", c.Embedded.Port)
+	}
+	return nil
+}
+
+// Options returns the nats.go options for c, named name, with the handlers
+// given. Reconnection is unlimited: a worker waits out a NATS outage.
+func (c *Config) Options(name string, extra ...nats.Option) ([]nats.Option, error) {
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.ReconnectJitter(500*time.Millisecond, time.Second),
+		nats.RetryOnFailedConnect(false),
+	}
+	if c.Creds != "" {
+		opts = append(opts, nats.UserCredentials(c.Creds))
+	}
+	if c.NKey != "" {
+		o, err := nats.NkeyOptionFromSeed(c.NKey)
+		if err != nil {
+			return nil, fmt.Errorf("nats.nkey: %w", err)
+		}
+		opts = append(opts, o)
+	}
+	if c.User != "" {
+		opts = append(opts, nats.UserInfo(c.User, c.Password))
+	}
+	if c.Token != "" {
+		opts = append(opts, nats.Token(c.Token))
+	}
+	if c.TLSCert != "" {
+		opts = append(opts, nats.ClientCert(c.TLSCert, c.TLSKey))
+	}
+	if c.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(c.TLSCA))
+	}
+	return append(opts, extra...), nil
+}
+
+// Connect connects to c.URL.
+func (c *Config) Connect(name string, extra ...nats.Option) (*nats.Conn, error) {
+	opts, err := c.Options(name, extra...)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(c.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w", c.URL, err)
+	}
+	return nc, nil
+}
+
+// StartEmbedded starts the embedded nats-server with JetStream and waits
+// until it accepts connections. Call Shutdown on the result when done.
+func StartEmbedded(e Embedded) (*server.Server, error) {
+	opts := &server.Options{
+		ServerName: "talkrelay-embedded",
+		Host:       e.Host,
+		Port:       e.Port,
+		JetStream:  true,
+		StoreDir:   e.StoreDir,
+		MaxPayload: e.MaxPayload,
+		SyncAlways: e.SyncAlways,
+		NoSigs:     true,
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats-server: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(15 * time.Second) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("embedded nats-server did not start listening on %s within 15s (is the port in use? set nats.embedded.port)",
+			net.JoinHostPort(e.Host, strconv.Itoa(e.Port)))
+	}
+	return ns, nil
+}

@@ -1,0 +1,66 @@
+// Package result defines the result event, talkrelay's output: one per
+// recipient of every job, as specified by schemas/result.v1.schema.json.
+package result
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Version is the result schema version this package writes.
+const Version = 1
+
+// Status is the outcome of one recipient.
+type Status string
+
+const (
+	// Accepted: the provider took the message.
+	Accepted Status = "accepted"
+	// Failed: the provider refused the message or could not be reached.
+	Failed Status = "failed"
+	// Rejected: talkrelay refused the message before calling a provider.
+	Rejected Status = "rejected"
+)
+
+// Reason is the normalised outcome code, the same for every provider.
+type Reason string
+
+const (
+	ReasonOK                  Reason = "ok"
+	ReasonInvalidJob          Reason = "invalid_job"
+	ReasonUnknownAccount      Reason = "unknown_account"
+	ReasonOversized           Reason = "oversized"
+	ReasonInvalidRecipient    Reason = "invalid_recipient"
+	ReasonRateLimited         Reason = "rate_limited"
+	ReasonProviderUnavailable Reason = "provider_unavailable"
+	ReasonTimeout             Reason = "timeout"
+	ReasonAuth                Reason = "auth"
+	ReasonProviderRejected    Reason = "provider_rejected"
+	ReasonOutcomeUnknown      Reason = "outcome_unknown"
+	ReasonDeadlineExceeded    Reason = "deadline_exceeded"
+)
+
+// Event is one recipient's result.
+type Event struct {
+	Version           int             `json:"version"`
+	JobID             string          `json:"job_id"`
+	RecipientIndex    int             `json:"recipient_index"`
+	Ref               string          `json:"ref,omitempty"`
+	Phone             string          `json:"phone,omitempty"` // masked
+	Account           string          `json:"account"`
+	Provider          string          `json:"provider,omitempty"`
+	Kind              string          `json:"kind,omitempty"`
+	Status            Status          `json:"status"`
+	Retryable         bool            `json:"retryable"`
+	Attempt           int             `json:"attempt"`
+	Reason            Reason          `json:"reason"`
+	Code              string          `json:"code,omitempty"`
+	CodeName          string          `json:"code_name,omitempty"`
+	Message           string          `json:"message,omitempty"`
+	ProviderRequestID string          `json:"provider_request_id,omitempty"`
+	ProviderMessageID string          `json:"provider_message_id,omitempty"`
+	Metadata          json.RawMessage `json:"metadata,omitempty"`
+	TraceID           string          `json:"trace_id,omitempty"`
+	Time              time.Time       `json:"time"`
+	SentAt            *time.Time      `json:"sent_at,omitempty"`
+}

@@ -1,0 +1,59 @@
+package schemas
+
+import (
+	"io/fs"
+	"strings"
+	"testing"
+)
+
+func TestExamplesValidate(t *testing.T) {
+	t.Parallel()
+	names, err := fs.Glob(Files, "examples/*.json")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			data, err := Files.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			validate := ValidateJob
+			if strings.HasPrefix(name, "examples/result-") {
+				validate = ValidateResult
+			}
+			if err := validate(data); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		})
+	}
+}
+
+func TestJobViolations(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, doc, want string
+	}{
+		{"not json", `{`, "not JSON"},
+		{"missing recipients", `{"version":1,"id":"a","account":"x","kind":"friendtalk"}`, "recipients"},
+		{"alimtalk without template", `{"version":1,"id":"a","account":"x","kind":"alimtalk","recipients":[{"phone":"01012345678","content":"hi"}]}`, "template"},
+		{"bad account token", `{"version":1,"id":"a","account":"a.b","kind":"friendtalk","recipients":[{"phone":"01012345678","content":"hi"}]}`, "/account"},
+		{"recipient without text", `{"version":1,"id":"a","account":"x","kind":"friendtalk","recipients":[{"phone":"01012345678"}]}`, "/recipients/0"},
+		{"unknown field", `{"version":1,"id":"a","account":"x","kind":"friendtalk","colour":"red","recipients":[{"phone":"01012345678","content":"hi"}]}`, "colour"},
+		{"bad reserve time", `{"version":1,"id":"a","account":"x","kind":"friendtalk","reserve_at":"tomorrow","recipients":[{"phone":"01012345678","content":"hi"}]}`, "/reserve_at"},
+		{"unknown button", `{"version":1,"id":"a","account":"x","kind":"friendtalk","recipients":[{"phone":"01012345678","content":"hi","buttons":[{"type":"XX","name":"n"}]}]}`, "/recipients/0/buttons/0/type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := ValidateJob([]byte(tt.doc))
+			if err == nil {
+				t.Fatal("want a violation, got none")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %q does not mention %q", err, tt.want)
+			}
+		})
+	}
+}
