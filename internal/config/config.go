@@ -1,0 +1,321 @@
+// Package config is the worker's configuration: a YAML file, the
+// environment, and defaults for everything, so that a worker with no
+// settings at all runs on an embedded NATS server with a sandbox account.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/talkrelay/talkrelay/internal/natsconn"
+	"github.com/talkrelay/talkrelay/internal/ratelimit"
+	"github.com/talkrelay/talkrelay/internal/streams"
+)
+
+// Config is the whole worker configuration. See config.example.yaml.
+type Config struct {
+	NATS     natsconn.Config `yaml:"nats"`
+	Streams  streams.Config  `yaml:"streams"`
+	Worker   Worker          `yaml:"worker"`
+	HTTP     HTTP            `yaml:"http"`
+	Log      Log             `yaml:"log"`
+	Accounts []Account       `yaml:"accounts"`
+}
+
+// Worker tunes consumption, batching and shutdown.
+type Worker struct {
+	// Consumer is the durable consumer name shared by all replicas.
+	Consumer string `yaml:"consumer"`
+	// AckWait is how long a job may stay unacknowledged before NATS
+	// redelivers it; the worker extends it while a job is in progress.
+	AckWait time.Duration `yaml:"ack_wait"`
+	// MaxAckPending caps jobs in flight across all replicas.
+	MaxAckPending int `yaml:"max_ack_pending"`
+	// PullBatch is how many jobs one replica buffers ahead.
+	PullBatch int `yaml:"pull_batch"`
+	// Decoders is how many goroutines decode and validate jobs (default: CPUs).
+	Decoders int `yaml:"decoders"`
+	// Linger is how long a batch waits for more recipients before it is sent.
+	Linger time.Duration `yaml:"linger"`
+	// MaxJobBytes rejects larger jobs as oversized.
+	MaxJobBytes int `yaml:"max_job_bytes"`
+	// ShutdownGrace bounds how long SIGTERM waits for in-flight batches.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// MaxDeliver stops a job that was delivered this many times (poison).
+	MaxDeliver int `yaml:"max_deliver"`
+}
+
+// HTTP is the health and metrics listener.
+type HTTP struct {
+	// Addr to listen on for /healthz, /readyz and /metrics; empty disables it.
+	Addr string `yaml:"addr"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level: debug, info, warn, error.
+	Level string `yaml:"level"`
+	// Format: json, console, or auto (console on a terminal).
+	Format string `yaml:"format"`
+}
+
+// Account is one provider account jobs can be sent through.
+type Account struct {
+	// Name is what jobs put in "account"; a subject token.
+	Name string `yaml:"name"`
+	// Provider is sandbox, naver, nhn or kakao.
+	Provider string `yaml:"provider"`
+	// BaseURL overrides the provider's default host.
+	BaseURL string `yaml:"base_url"`
+	// Sender is the default sender profile for jobs that name none.
+	Sender string `yaml:"sender"`
+	// Credentials by name, each from the environment or a file.
+	Credentials map[string]Secret `yaml:"credentials"`
+	// RateLimit keeps the account within its provider quota.
+	RateLimit ratelimit.Config `yaml:"rate_limit"`
+	// MaxConcurrency caps provider requests in flight (default 16).
+	MaxConcurrency int `yaml:"max_concurrency"`
+	// RequestTimeout bounds one provider call (default 30s).
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// Options are the provider's own settings.
+	Options yaml.Node `yaml:"options"`
+}
+
+// Secret is a credential read from the environment or a file at start-up,
+// never from a job. Exactly one of Env, File or Value is set; Value (inline)
+// is for local trials only.
+type Secret struct {
+	Env   string `yaml:"env"`
+	File  string `yaml:"file"`
+	Value string `yaml:"value"`
+}
+
+// Resolve returns the secret's value.
+func (s Secret) Resolve() (string, error) {
+	switch {
+	case s.Env != "" && s.File == "" && s.Value == "":
+		v, ok := os.LookupEnv(s.Env)
+		if !ok || v == "" {
+			return "", fmt.Errorf("environment variable %s is not set", s.Env)
+		}
+		return v, nil
+	case s.File != "" && s.Env == "" && s.Value == "":
+		b, err := os.ReadFile(s.File)
+		if err != nil {
+			return "", err
+		}
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			return "", fmt.Errorf("file %s is empty", s.File)
+		}
+		return v, nil
+	case s.Value != "" && s.Env == "" && s.File == "":
+		return s.Value, nil
+	}
+	return "", errors.New("set exactly one of env, file or value")
+}
+
+// Default returns the configuration used when no file is given: embedded
+// NATS and one sandbox account named "sandbox".
+func Default() *Config {
+	c := &Config{Streams: streams.DefaultConfig()}
+	c.NATS.Defaults()
+	c.Worker = Worker{
+		Consumer:      streams.WorkerConsumer,
+		AckWait:       time.Minute,
+		MaxAckPending: 20000,
+		PullBatch:     1000,
+		Linger:        20 * time.Millisecond,
+		MaxJobBytes:   4 << 20,
+		ShutdownGrace: 30 * time.Second,
+		MaxDeliver:    10,
+	}
+	c.HTTP.Addr = "127.0.0.1:8080"
+	c.Log = Log{Level: "info", Format: "auto"}
+	return c
+}
+
+// SandboxAccount is the account a config without accounts gets.
+func SandboxAccount() Account {
+	return Account{Name: "sandbox", Provider: "sandbox", Sender: "@talkrelay-sandbox"}
+}
+
+// Load reads the YAML file at path over the defaults (an empty path reads
+// nothing), then applies the environment. Unknown fields are errors.
+func Load(path string) (*Config, error) {
+	c := Default()
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		defer f.Close()
+		if err := decode(f, c); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	c.applyEnv()
+	if len(c.Accounts) == 0 {
+		c.Accounts = []Account{SandboxAccount()}
+	}
+	c.applyDefaults()
+	return c, nil
+}
+
+func decode(r io.Reader, c *Config) error {
+	d := yaml.NewDecoder(r)
+	d.KnownFields(true)
+	if err := d.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// Env names the environment variables Load reads, with the field each sets.
+var Env = map[string]string{
+	"NATS_URL":      "nats.url",
+	"NATS_CREDS":    "nats.creds",
+	"NATS_NKEY":     "nats.nkey",
+	"NATS_USER":     "nats.user",
+	"NATS_PASSWORD": "nats.password",
+	"NATS_TOKEN":    "nats.token",
+}
+
+func (c *Config) applyEnv() {
+	set := func(name string, dst *string) {
+		if v, ok := os.LookupEnv(name); ok {
+			*dst = v
+		}
+	}
+	set("NATS_URL", &c.NATS.URL)
+	set("NATS_CREDS", &c.NATS.Creds)
+	set("NATS_NKEY", &c.NATS.NKey)
+	set("NATS_USER", &c.NATS.User)
+	set("NATS_PASSWORD", &c.NATS.Password)
+	set("NATS_TOKEN", &c.NATS.Token)
+}
+
+func (c *Config) applyDefaults() {
+	c.NATS.Defaults()
+	for i := range c.Accounts {
+		a := &c.Accounts[i]
+		if a.MaxConcurrency == 0 {
+			a.MaxConcurrency = 16
+		}
+		if a.RequestTimeout == 0 {
+			a.RequestTimeout = 30 * time.Second
+		}
+	}
+}
+
+// Validate checks everything that can be checked without the network and
+// names the offending field.
+func (c *Config) Validate() error {
+	if err := c.NATS.Validate(); err != nil {
+		return err
+	}
+	if err := c.Streams.Validate(); err != nil {
+		return err
+	}
+	w := c.Worker
+	switch {
+	case w.Consumer == "" || streamsToken(w.Consumer) != w.Consumer:
+		return fmt.Errorf("worker.consumer: %q must be letters, digits, - or _", w.Consumer)
+	case w.AckWait < time.Second:
+		return fmt.Errorf("worker.ack_wait: %s is shorter than 1s", w.AckWait)
+	case w.MaxAckPending < 1:
+		return fmt.Errorf("worker.max_ack_pending: %d must be at least 1", w.MaxAckPending)
+	case w.PullBatch < 1 || w.PullBatch > w.MaxAckPending:
+		return fmt.Errorf("worker.pull_batch: %d must be 1..max_ack_pending (%d)", w.PullBatch, w.MaxAckPending)
+	case w.Decoders < 0:
+		return fmt.Errorf("worker.decoders: %d is negative", w.Decoders)
+	case w.Linger < 0 || w.Linger > 10*time.Second:
+		return fmt.Errorf("worker.linger: %s is out of range 0..10s", w.Linger)
+	case w.MaxJobBytes < 1024:
+		return fmt.Errorf("worker.max_job_bytes: %d is below 1024", w.MaxJobBytes)
+	case w.ShutdownGrace < 0:
+		return fmt.Errorf("worker.shutdown_grace: %s is negative", w.ShutdownGrace)
+	case w.MaxDeliver < 1:
+		return fmt.Errorf("worker.max_deliver: %d must be at least 1", w.MaxDeliver)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "console", "auto":
+	default:
+		return fmt.Errorf("log.format: %q is not one of json, console, auto", c.Log.Format)
+	}
+	seen := map[string]bool{}
+	for i, a := range c.Accounts {
+		field := fmt.Sprintf("accounts[%d]", i)
+		if a.Name != "" {
+			field = "accounts." + a.Name
+		}
+		switch {
+		case a.Name == "" || streamsToken(a.Name) != a.Name:
+			return fmt.Errorf("%s.name: %q must be 1-64 letters, digits, - or _", field, a.Name)
+		case seen[a.Name]:
+			return fmt.Errorf("%s.name: defined twice", field)
+		case a.Provider == "":
+			return fmt.Errorf("%s.provider: required (sandbox, naver, nhn or kakao)", field)
+		case a.MaxConcurrency < 1:
+			return fmt.Errorf("%s.max_concurrency: %d must be at least 1", field, a.MaxConcurrency)
+		case a.RequestTimeout < 100*time.Millisecond:
+			return fmt.Errorf("%s.request_timeout: %s is shorter than 100ms", field, a.RequestTimeout)
+		}
+		seen[a.Name] = true
+		if err := a.RateLimit.Validate(); err != nil {
+			return fmt.Errorf("%s.rate_limit.%w", field, err)
+		}
+		for name, s := range a.Credentials {
+			if _, err := s.Resolve(); err != nil {
+				return fmt.Errorf("%s.credentials.%s: %w", field, name, err)
+			}
+		}
+	}
+	return nil
+}
+
+func streamsToken(s string) string { return streams.Token(s) }
+
+// ResolveCredentials returns an account's secrets by name.
+func (a *Account) ResolveCredentials() (map[string]string, error) {
+	out := make(map[string]string, len(a.Credentials))
+	for name, s := range a.Credentials {
+		v, err := s.Resolve()
+		if err != nil {
+			return nil, fmt.Errorf("accounts.%s.credentials.%s: %w", a.Name, name, err)
+		}
+		out[name] = v
+	}
+	return out, nil
+}
+
+// DecodeOptions decodes the account's provider options into v, failing on
+// unknown fields with the field's line.
+func (a *Account) DecodeOptions(v any) error {
+	if a.Options.Kind == 0 {
+		return nil
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	if err := enc.Encode(&a.Options); err != nil {
+		return fmt.Errorf("accounts.%s.options: %w", a.Name, err)
+	}
+	d := yaml.NewDecoder(&buf)
+	d.KnownFields(true)
+	if err := d.Decode(v); err != nil {
+		return fmt.Errorf("accounts.%s.options: %w", a.Name, err)
+	}
+	return nil
+}
