@@ -1,0 +1,97 @@
+package nhn
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// DefaultBaseURL is NHN Cloud's KakaoTalk Bizmessage host since 2026-02. The
+// seeds' api-alimtalk.cloud.toast.com may or may not still answer; an
+// account can point elsewhere with base_url.
+const DefaultBaseURL = "https://kakaotalk-bizmessage.api.nhncloudservice.com"
+
+// Path templates of the send APIs, relative to the base URL: the one place
+// that knows NHN's URL layout. {version} comes from Config, {appkey} is the
+// account's app_key (path-escaped).
+const (
+	// AlimTalk with template variables rendered by NHN (recipientList[].templateParameter).
+	pathAlimTalkTemplate = "/alimtalk/{version}/appkeys/{appkey}/messages"
+	// AlimTalk with the full rendered text (recipientList[].content).
+	pathAlimTalkRaw = "/alimtalk/{version}/appkeys/{appkey}/raw-messages"
+	// FriendTalk v1.5 (seed 001), kept alive until about 2026-12-31 by
+	// the X-Convert-To-Brand-Message header.
+	pathFriendTalk = "/friendtalk/{version}/appkeys/{appkey}/messages"
+)
+
+// SecretKeyCredential is the credential the adapter needs: the account's
+// secret key, sent as X-Secret-Key.
+const SecretKeyCredential = "secret_key"
+
+// Config is the NHN provider's options (accounts[].options).
+type Config struct {
+	// AppKey is the KakaoTalk Bizmessage app key of the NHN Cloud project
+	// (required). It is not a secret: it appears in every URL.
+	AppKey string `yaml:"app_key"`
+	// ConvertToBrandMessage sends X-Convert-To-Brand-Message: true on
+	// FriendTalk v1.5 calls, without which NHN refuses them since FriendTalk
+	// ended on 2025-12-31 (default true).
+	ConvertToBrandMessage bool `yaml:"convert_to_brand_message"`
+	// AlimTalkVersion is the AlimTalk API version in the path (default v2.3).
+	AlimTalkVersion string `yaml:"alimtalk_version"`
+	// FriendTalkVersion is the FriendTalk API version in the path (default
+	// v1.5, the only one whose request shape this adapter builds).
+	FriendTalkVersion string `yaml:"friendtalk_version"`
+}
+
+// DefaultConfig returns the options an account gets before its own are
+// decoded over them.
+func DefaultConfig() Config {
+	return Config{
+		ConvertToBrandMessage: true,
+		AlimTalkVersion:       "v2.3",
+		FriendTalkVersion:     "v1.5",
+	}
+}
+
+var versionRE = regexp.MustCompile(`^v[0-9]+\.[0-9]+$`)
+
+// Validate names the first option that is missing or malformed.
+func (c Config) Validate() error {
+	switch {
+	case strings.TrimSpace(c.AppKey) == "":
+		return fmt.Errorf("app_key: required (the KakaoTalk Bizmessage app key from the NHN Cloud console)")
+	case strings.ContainsAny(c.AppKey, "/?# \t\r\n"):
+		return fmt.Errorf("app_key: must not contain '/', '?', '#' or spaces")
+	case !versionRE.MatchString(c.AlimTalkVersion):
+		return fmt.Errorf("alimtalk_version: %q is not an API version like v2.3", c.AlimTalkVersion)
+	case !versionRE.MatchString(c.FriendTalkVersion):
+		return fmt.Errorf("friendtalk_version: %q is not an API version like v1.5", c.FriendTalkVersion)
+	}
+	return nil
+}
+
+// endpoints are the absolute send URLs of one account.
+type endpoints struct {
+	alimTalkTemplate, alimTalkRaw, friendTalk string
+}
+
+func newEndpoints(baseURL string, c Config) (endpoints, error) {
+	if baseURL == "" {
+		baseURL = DefaultBaseURL
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return endpoints{}, fmt.Errorf("base_url: %q must be http(s)://host[:port][/prefix]", baseURL)
+	}
+	base := strings.TrimRight(baseURL, "/")
+	fill := func(tmpl, version string) string {
+		return base + strings.NewReplacer("{version}", version, "{appkey}", url.PathEscape(c.AppKey)).Replace(tmpl)
+	}
+	return endpoints{
+		alimTalkTemplate: fill(pathAlimTalkTemplate, c.AlimTalkVersion),
+		alimTalkRaw:      fill(pathAlimTalkRaw, c.AlimTalkVersion),
+		friendTalk:       fill(pathFriendTalk, c.FriendTalkVersion),
+	}, nil
+}

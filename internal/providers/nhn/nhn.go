@@ -1,0 +1,252 @@
+// Package nhn is the provider adapter for NHN Cloud KakaoTalk Bizmessage:
+// AlimTalk v2.3 (/messages with template variables, /raw-messages with the
+// full text) and FriendTalk v1.5 (seed 001) bridged to Brand Message by the
+// X-Convert-To-Brand-Message header. See docs/providers/nhn.md.
+package nhn
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/talkrelay/talkrelay/internal/job"
+	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/result"
+)
+
+// Name is the provider's name in config and errors.
+const Name = "nhn"
+
+// MaxRecipients is NHN's recipientList limit for one send request.
+const MaxRecipients = 1000
+
+// maxResponse bounds what is read of an answer: 1000 sendResults fit in
+// well under 1 MiB.
+const maxResponse = 4 << 20
+
+// Client sends through one NHN account. It is safe for concurrent use.
+type Client struct {
+	account   string
+	secretKey string
+	http      *http.Client
+	ep        endpoints
+	// apis holds the send API of each message kind (see sendAPI).
+	apis map[job.Kind]sendAPI
+	// now is the clock of Check (reservations, ad night) and Retry-After dates.
+	now func() time.Time
+}
+
+var _ providers.Provider = (*Client)(nil)
+
+var _ providers.Factory = New
+
+// New builds a Client from an account's spec: options into Config (over
+// DefaultConfig), the secret_key credential, the base URL.
+func New(spec providers.Spec) (providers.Provider, error) {
+	cfg := DefaultConfig()
+	if spec.DecodeOptions != nil {
+		if err := spec.DecodeOptions(&cfg); err != nil {
+			return nil, fmt.Errorf("nhn: %w", err)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("nhn: accounts.%s.options.%w", spec.Account, err)
+	}
+	secret, err := spec.Credential(SecretKeyCredential)
+	if err != nil {
+		return nil, fmt.Errorf("nhn: %w", err)
+	}
+	ep, err := newEndpoints(spec.BaseURL, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("nhn: accounts.%s.%w", spec.Account, err)
+	}
+	hc := spec.HTTPClient
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	c := &Client{account: spec.Account, secretKey: secret, http: hc, ep: ep, now: time.Now}
+	c.apis = map[job.Kind]sendAPI{
+		job.AlimTalk:   alimTalkAPI{ep: &c.ep},
+		job.FriendTalk: friendTalkAPI{ep: &c.ep, convertBrand: cfg.ConvertToBrandMessage},
+	}
+	return c, nil
+}
+
+// MaxBatch implements providers.Provider: NHN takes 1000 recipients a request.
+func (c *Client) MaxBatch() int { return MaxRecipients }
+
+// Send implements providers.Provider: one POST for the batch, one Outcome
+// per message from sendResults, or a *providers.Error for the whole batch.
+func (c *Client) Send(ctx context.Context, b *providers.Batch) ([]providers.Outcome, error) {
+	req, sent, err := c.newRequest(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	var written atomic.Bool
+	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		if i.Err == nil {
+			written.Store(true)
+		}
+	}}
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.transportError(ctx, err, written.Load())
+	}
+	defer resp.Body.Close()
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if readErr != nil {
+		// NHN answered; the body broke off. On a 2xx the request may have
+		// been taken.
+		if resp.StatusCode/100 == 2 {
+			return nil, c.unknown(ctx, resp.StatusCode, readErr)
+		}
+		body = nil
+	}
+	return c.answer(resp, body, sent)
+}
+
+// newRequest builds the HTTP request of b, or a Permanent error when b
+// cannot be sent as it is (no request is made).
+func (c *Client) newRequest(ctx context.Context, b *providers.Batch) (*http.Request, []sentRecipient, error) {
+	invalid := func(format string, args ...any) error {
+		return &providers.Error{Provider: Name, Class: providers.Permanent, Reason: result.ReasonInvalidJob,
+			Message: fmt.Sprintf(format, args...)}
+	}
+	switch n := len(b.Messages); {
+	case n == 0:
+		return nil, nil, invalid("empty batch")
+	case n > MaxRecipients:
+		return nil, nil, invalid("batch of %d messages exceeds NHN's %d recipients a request", n, MaxRecipients)
+	}
+	if b.Key.Sender == "" {
+		return nil, nil, invalid("no sender: set the job's sender or the account's default sender")
+	}
+	api, ok := c.apis[b.Key.Kind]
+	if !ok {
+		return nil, nil, invalid("kind %q is not supported by NHN", b.Key.Kind)
+	}
+	sent := make([]sentRecipient, len(b.Messages))
+	for i, m := range b.Messages {
+		if m.Job == nil || m.Recipient == nil {
+			return nil, nil, invalid("message %d has no job or recipient", i)
+		}
+		if m.Job.Kind != b.Key.Kind {
+			return nil, nil, invalid("message %d is %s in a %s batch", i, m.Job.Kind, b.Key.Kind)
+		}
+		sent[i] = sentRecipient{no: m.Recipient.Digits(), groupingKey: RecipientGroupingKey(m.Job.ID, m.Index)}
+	}
+	payload, err := api.body(b, sent)
+	if err != nil {
+		return nil, nil, invalid("%v", err)
+	}
+	data, err := json.Marshal(payload)
+	if err != nil {
+		return nil, nil, invalid("encode request: %v", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api.url(b.Key), bytes.NewReader(data))
+	if err != nil {
+		return nil, nil, invalid("build request: %v", err)
+	}
+	req.Header.Set("Content-Type", "application/json;charset=UTF-8")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("X-Secret-Key", c.secretKey)
+	req.Header.Set("X-NC-API-IDEMPOTENCY-KEY", IdempotencyKey(b))
+	api.header(req.Header)
+	return req, sent, nil
+}
+
+// transportError classifies a failed round trip: before the request was
+// written nothing can have been sent (Retryable); after, NHN may have taken
+// it (Unknown).
+func (c *Client) transportError(ctx context.Context, err error, written bool) error {
+	if written {
+		return c.unknown(ctx, 0, err)
+	}
+	return &providers.Error{Provider: Name, Class: providers.Retryable, Reason: result.ReasonProviderUnavailable,
+		Message: "request not sent", Err: err}
+}
+
+func (c *Client) unknown(ctx context.Context, status int, err error) error {
+	reason := result.ReasonOutcomeUnknown
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded || (errors.As(err, &ne) && ne.Timeout()) {
+		reason = result.ReasonTimeout
+	}
+	return &providers.Error{Provider: Name, Class: providers.Unknown, Reason: reason, HTTPStatus: status,
+		Message: "request written, no complete answer: NHN may have taken it", Err: err}
+}
+
+// answer classifies a response NHN (or a gateway before it) sent.
+func (c *Client) answer(resp *http.Response, body []byte, sent []sentRecipient) ([]providers.Outcome, error) {
+	status := resp.StatusCode
+	parsed, perr := parseResponse(body)
+	switch {
+	case status == http.StatusTooManyRequests:
+		e := c.httpError(resp, parsed, providers.Retryable, result.ReasonRateLimited)
+		return nil, e
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return nil, c.httpError(resp, parsed, providers.Permanent, result.ReasonAuth)
+	case status >= 500:
+		return nil, c.httpError(resp, parsed, providers.Retryable, result.ReasonProviderUnavailable)
+	case status == http.StatusRequestTimeout:
+		return nil, c.httpError(resp, parsed, providers.Retryable, result.ReasonProviderUnavailable)
+	case status/100 != 2:
+		// Any other 4xx: NHN's header code says why when there is one.
+		if perr == nil && !parsed.Header.IsSuccessful {
+			e := headerError(parsed)
+			e.HTTPStatus = status
+			return nil, e
+		}
+		return nil, c.httpError(resp, parsed, providers.Permanent, result.ReasonProviderRejected)
+	}
+	if perr != nil {
+		return nil, &providers.Error{Provider: Name, Class: providers.Unknown, Reason: result.ReasonOutcomeUnknown,
+			HTTPStatus: status, Message: "unreadable answer to a delivered request", Err: perr}
+	}
+	return outcomes(parsed, sent)
+}
+
+// httpError is a whole-request error decided by the HTTP status, with
+// NHN's header code and message when the body has them.
+func (c *Client) httpError(resp *http.Response, parsed *sendResponse, class providers.Class, reason result.Reason) *providers.Error {
+	e := &providers.Error{Provider: Name, Class: class, Reason: reason, HTTPStatus: resp.StatusCode,
+		Message: http.StatusText(resp.StatusCode)}
+	if parsed != nil && parsed.Header != nil {
+		o := apiOutcome(parsed.Header.ResultCode, parsed.Header.ResultMessage)
+		e.Code, e.CodeName, e.Message = o.Code, o.CodeName, o.Message
+	}
+	if class == providers.Retryable {
+		e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+	}
+	return e
+}
+
+// retryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if s < 0 || s > int64(24*time.Hour/time.Second) {
+			return 0
+		}
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d.Round(time.Second)
+		}
+	}
+	return 0
+}
