@@ -1,0 +1,437 @@
+package kakao
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/talkrelay/talkrelay/internal/providers/msgcheck"
+	"github.com/talkrelay/talkrelay/internal/providers/providertest"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// newClock starts at 2026-11-10 14:00 KST, a weekday afternoon outside the
+// ad night.
+func newClock() *clock {
+	return &clock{t: time.Date(2026, 11, 10, 14, 0, 0, 0, msgcheck.KST)}
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+const (
+	testClientID     = "C000000123"
+	testClientSecret = "C000000123_s3cr3t"
+)
+
+// fake is the Kakao Enterprise API on httptest, checking requests as the
+// seed documents them.
+type fake struct {
+	t     *testing.T
+	srv   *httptest.Server
+	clock *clock
+
+	authStyle string
+	sendPath  *regexp.Regexp // matches the send path; group 1 is the cid when the path holds one
+	tokenPath string
+	// tokenLife is the expires_in of issued tokens in seconds; 0 omits it.
+	tokenLife int
+
+	mu         sync.Mutex
+	answers    []providertest.Answer
+	tokenAns   []int // HTTP statuses for the coming token requests; 0 = issue
+	tokens     map[string]time.Time
+	tokenGate  chan struct{}
+	lastBody   []byte
+	lastHeader http.Header
+
+	tokenRequests atomic.Int64
+	sends         atomic.Int64
+}
+
+type fakeOption func(*fake)
+
+func withAuthStyle(s string) fakeOption { return func(f *fake) { f.authStyle = s } }
+func withTokenLife(secs int) fakeOption { return func(f *fake) { f.tokenLife = secs } }
+func withSendPath(re string) fakeOption { return func(f *fake) { f.sendPath = regexp.MustCompile(re) } }
+
+func newFake(t *testing.T, clk *clock, opts ...fakeOption) *fake {
+	t.Helper()
+	f := &fake{t: t, clock: clk, authStyle: AuthKakao, tokenPath: DefaultTokenPath,
+		sendPath: regexp.MustCompile(`^/v2/send/kakao$`), tokenLife: 21600, tokens: map[string]time.Time{}}
+	for _, o := range opts {
+		o(f)
+	}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// URL, Next, Sends and LastBody implement providertest.Fake.
+func (f *fake) URL() string { return f.srv.URL }
+
+func (f *fake) Next(answers ...providertest.Answer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.answers = append(f.answers, answers...)
+}
+
+func (f *fake) Sends() int { return int(f.sends.Load()) }
+
+func (f *fake) LastBody() []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lastBody
+}
+
+// NextToken queues HTTP statuses for the coming token requests.
+func (f *fake) NextToken(statuses ...int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tokenAns = append(f.tokenAns, statuses...)
+}
+
+// Revoke makes every issued token invalid.
+func (f *fake) Revoke() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	clear(f.tokens)
+}
+
+// GateTokens makes token requests wait until the returned func is called.
+func (f *fake) GateTokens() (release func()) {
+	g := make(chan struct{})
+	f.mu.Lock()
+	f.tokenGate = g
+	f.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { close(g) }) }
+}
+
+func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		f.t.Errorf("fake: %s %s, want POST", r.Method, r.URL.Path)
+		http.Error(w, "method", http.StatusMethodNotAllowed)
+		return
+	}
+	if r.URL.Path == f.tokenPath {
+		f.serveToken(w, r)
+		return
+	}
+	if m := f.sendPath.FindStringSubmatch(r.URL.Path); m != nil {
+		pathCID := ""
+		if len(m) > 1 {
+			pathCID = m[1]
+		}
+		f.serveSend(w, r, pathCID)
+		return
+	}
+	f.t.Errorf("fake: unexpected path %s", r.URL.Path)
+	http.NotFound(w, r)
+}
+
+func (f *fake) serveToken(w http.ResponseWriter, r *http.Request) {
+	n := f.tokenRequests.Add(1)
+	f.mu.Lock()
+	gate := f.tokenGate
+	status := 0
+	if len(f.tokenAns) > 0 {
+		status, f.tokenAns = f.tokenAns[0], f.tokenAns[1:]
+	}
+	f.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/x-www-form-urlencoded" {
+		f.t.Errorf("fake token: Content-Type %q", ct)
+	}
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "client_credentials" || len(r.PostForm) != 1 {
+		f.t.Errorf("fake token: form %v (%v), want only grant_type=client_credentials", r.PostForm, err)
+	}
+	want := "Basic " + testClientID + " " + testClientSecret
+	if f.authStyle == AuthRFC {
+		want = "Basic " + base64.StdEncoding.EncodeToString([]byte(testClientID+":"+testClientSecret))
+	}
+	if got := r.Header.Get("Authorization"); got != want {
+		f.t.Errorf("fake token: Authorization %q, want %q", got, want)
+		status = http.StatusUnauthorized
+	}
+	if status != 0 {
+		if status == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "3")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"error":"invalid_client","error_description":"status %d"}`, status)
+		return
+	}
+	tok := "tok-" + strconv.FormatInt(n, 10)
+	exp := f.clock.Now().Add(time.Duration(f.tokenLife) * time.Second)
+	if f.tokenLife == 0 {
+		exp = f.clock.Now().Add(100 * 365 * 24 * time.Hour)
+	}
+	f.mu.Lock()
+	f.tokens[tok] = exp
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if f.tokenLife == 0 {
+		fmt.Fprintf(w, `{"access_token":%q,"token_type":"bearer"}`, tok)
+		return
+	}
+	fmt.Fprintf(w, `{"access_token":%q,"token_type":"bearer","expires_in":%d}`, tok, f.tokenLife)
+}
+
+// wireBody is the send body as the fake knows it; unknown fields are errors.
+type wireBody struct {
+	MessageType   string     `json:"message_type"`
+	SenderKey     string     `json:"sender_key"`
+	CID           string     `json:"cid"`
+	TemplateCode  string     `json:"template_code"`
+	PhoneNumber   string     `json:"phone_number"`
+	SenderNo      string     `json:"sender_no"`
+	Message       string     `json:"message"`
+	ClientID      string     `json:"client_id"`
+	Title         string     `json:"title"`
+	Header        string     `json:"header"`
+	Price         *int64     `json:"price"`
+	CurrencyType  string     `json:"currency_type"`
+	AdFlag        string     `json:"ad_flag"`
+	Button        []wireLink `json:"button"`
+	QuickReply    []wireLink `json:"quick_reply"`
+	Item          *struct {
+		List    []wirePair `json:"list"`
+		Summary *wirePair  `json:"summary"`
+	} `json:"item"`
+	ItemHighlight *wirePair `json:"item_highlight"`
+	Image         *struct {
+		URL  string `json:"img_url"`
+		Link string `json:"img_link"`
+	} `json:"image"`
+	FallBackYN    *bool  `json:"fall_back_yn"`
+	FallBackType  string `json:"fall_back_message_type"`
+	FallBackTitle string `json:"fall_back_title"`
+	FallBackMsg   string `json:"fall_back_message"`
+	TaxCd1        string `json:"tax_cd1"`
+	TaxCd2        string `json:"tax_cd2"`
+}
+
+type wireLink struct {
+	Name          string `json:"name"`
+	Type          string `json:"type"`
+	URLMobile     string `json:"url_mobile"`
+	URLPC         string `json:"url_pc"`
+	SchemeAndroid string `json:"scheme_android"`
+	SchemeIOS     string `json:"scheme_ios"`
+	ChatExtra     string `json:"chat_extra"`
+	ChatEvent     string `json:"chat_event"`
+}
+
+type wirePair struct {
+	Title       string `json:"title"`
+	Description string `json:"description"`
+}
+
+var digitsRE = regexp.MustCompile(`^[0-9]+$`)
+
+// validate reports every documented rule the body breaks.
+func validate(b *wireBody, pathCID string) []string {
+	var errs []string
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	chars := func(field, s string, max int) {
+		if n := utf8.RuneCountInString(s); n > max {
+			bad("%s: %d characters > %d", field, n, max)
+		}
+	}
+	switch b.MessageType {
+	case "AT":
+		if b.TemplateCode == "" {
+			bad("template_code: required for AT")
+		}
+	case "FT", "FW":
+	case "FI":
+		if b.Image == nil || b.Image.URL == "" {
+			bad("image.img_url: required for FI")
+		}
+	default:
+		bad("message_type: %q", b.MessageType)
+	}
+	if b.SenderKey == "" {
+		bad("sender_key: required")
+	}
+	chars("sender_key", b.SenderKey, 40)
+	chars("template_code", b.TemplateCode, 30)
+	if b.CID == "" {
+		bad("cid: required")
+	}
+	if pathCID != "" && pathCID != b.CID {
+		bad("cid: path has %q, body %q", pathCID, b.CID)
+	}
+	if !digitsRE.MatchString(b.PhoneNumber) || len(b.PhoneNumber) > 16 {
+		bad("phone_number: %q is not up to 16 digits", b.PhoneNumber)
+	}
+	if strings.HasPrefix(b.PhoneNumber, "820") {
+		bad("phone_number: %q is a country code followed by the national 0", b.PhoneNumber)
+	}
+	if !digitsRE.MatchString(b.SenderNo) || len(b.SenderNo) > 16 {
+		bad("sender_no: %q is not up to 16 digits", b.SenderNo)
+	}
+	if b.Message == "" {
+		bad("message: required")
+	}
+	max := 1000
+	if b.MessageType == "FI" {
+		max = 400
+	}
+	chars("message", b.Message, max)
+	chars("title", b.Title, 50)
+	chars("header", b.Header, 16)
+	chars("tax_cd1", b.TaxCd1, 50)
+	chars("tax_cd2", b.TaxCd2, 50)
+	if b.FallBackYN == nil {
+		bad("fall_back_yn: required")
+	} else if *b.FallBackYN {
+		switch b.FallBackType {
+		case "SM":
+			if n := msgcheck.SMSBytes(b.FallBackMsg); n > 90 {
+				bad("fall_back_message: %d bytes for SM", n)
+			}
+		case "LM":
+		default:
+			bad("fall_back_message_type: %q", b.FallBackType)
+		}
+		if n := msgcheck.SMSBytes(b.FallBackMsg); n > 2000 {
+			bad("fall_back_message: %d bytes", n)
+		}
+	}
+	if len(b.Button) > 5 {
+		bad("button: %d", len(b.Button))
+	}
+	if len(b.QuickReply) > 10 {
+		bad("quick_reply: %d", len(b.QuickReply))
+	}
+	for i, l := range append(append([]wireLink{}, b.Button...), b.QuickReply...) {
+		if l.Name == "" || l.Type == "" {
+			bad("link %d: name and type required", i)
+		}
+	}
+	if b.ItemHighlight != nil {
+		chars("item_highlight.title", b.ItemHighlight.Title, 30)
+		chars("item_highlight.description", b.ItemHighlight.Description, 19)
+	}
+	if it := b.Item; it != nil {
+		if n := len(it.List); n < 2 || n > 10 {
+			bad("item.list: %d entries", n)
+		}
+		for i, p := range it.List {
+			chars(fmt.Sprintf("item.list[%d].title", i), p.Title, 6)
+			chars(fmt.Sprintf("item.list[%d].description", i), p.Description, 23)
+		}
+		if s := it.Summary; s != nil {
+			chars("item.summary.title", s.Title, 6)
+			chars("item.summary.description", s.Description, 14)
+		}
+	}
+	if b.AdFlag != "" && b.AdFlag != "Y" && b.AdFlag != "N" {
+		bad("ad_flag: %q", b.AdFlag)
+	}
+	return errs
+}
+
+func (f *fake) serveSend(w http.ResponseWriter, r *http.Request, pathCID string) {
+	n := f.sends.Add(1)
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	f.mu.Lock()
+	f.lastBody, f.lastHeader = raw, r.Header.Clone()
+	var ans providertest.Answer
+	if len(f.answers) > 0 {
+		ans, f.answers = f.answers[0], f.answers[1:]
+	}
+	f.mu.Unlock()
+
+	for h, want := range map[string]string{"Accept": "*/*", "Content-Type": "application/json"} {
+		if got := r.Header.Get(h); got != want {
+			f.t.Errorf("fake send: %s %q, want %q", h, got, want)
+		}
+	}
+	var body wireBody
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		f.t.Errorf("fake send: body %s: %v", raw, err)
+	}
+	for _, e := range validate(&body, pathCID) {
+		f.t.Errorf("fake send: %s", e)
+	}
+
+	writeJSON := func(status int, code, detail string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"code":%q,"uid":"","cid":%q,"result":{"detail_code":%q,"detail_message":"fake %s"}}`, code, body.CID, detail, code)
+	}
+	tok, hasBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	f.mu.Lock()
+	exp, known := f.tokens[tok]
+	f.mu.Unlock()
+	if ans.Unauthorized || !hasBearer || !known || !f.clock.Now().Before(exp) {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeJSON(http.StatusUnauthorized, "401", "ERR_TOKEN")
+		return
+	}
+	switch {
+	case ans.Hang:
+		<-r.Context().Done()
+		return
+	case ans.Status != 0:
+		if ans.RetryAfter != "" {
+			w.Header().Set("Retry-After", ans.RetryAfter)
+		}
+		writeJSON(ans.Status, strconv.Itoa(ans.Status), "ERR_HTTP")
+		return
+	case ans.Malformed:
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, "<html><body>Bad gateway</body></html>")
+		return
+	case ans.Empty:
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if code, ok := ans.Codes[0]; ok {
+		writeJSON(http.StatusOK, code, "ERR"+code)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"code":"200","uid":"uid-%d","cid":%q,"result":{"detail_code":"NRM0000","detail_message":"성공"}}`, n, body.CID)
+}
