@@ -4,6 +4,7 @@ package result
 
 import (
 	"encoding/json"
+	"github.com/talkrelay/talkrelay/internal/job"
 	"time"
 )
 
@@ -63,4 +64,25 @@ type Event struct {
 	TraceID           string          `json:"trace_id,omitempty"`
 	Time              time.Time       `json:"time"`
 	SentAt            *time.Time      `json:"sent_at,omitempty"`
+}
+
+// ForRecipient returns the event of recipient index of j with the job's
+// fields filled in; the caller sets the outcome fields.
+func ForRecipient(j *job.Job, index int, provider string, now time.Time) *Event {
+	ev := &Event{
+		Version:        Version,
+		JobID:          j.ID,
+		RecipientIndex: index,
+		Account:        j.Account,
+		Provider:       provider,
+		Kind:           string(j.Kind),
+		Metadata:       j.Metadata,
+		Time:           now,
+	}
+	if index >= 0 && index < len(j.Recipients) {
+		r := &j.Recipients[index]
+		ev.Ref = r.Ref
+		ev.Phone = r.MaskedPhone()
+	}
+	return ev
 }

@@ -1,0 +1,235 @@
+// Package dispatch turns recipients into provider requests: it batches
+// recipients of many jobs by batch key up to each provider's limit, keeps
+// each account within its concurrency and rate limits, calls the provider
+// and reports one result event per recipient.
+//
+// dispatch knows nothing of NATS: the worker feeds it items and stores the
+// results it reports.
+package dispatch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/ratelimit"
+	"github.com/talkrelay/talkrelay/internal/result"
+)
+
+// Account is a provider account as dispatch uses it.
+type Account struct {
+	Name     string
+	Provider string // provider name: sandbox, naver, nhn, kakao
+	Client   providers.Provider
+	// Sender is the default sender profile.
+	Sender         string
+	Limiter        ratelimit.Limiter
+	MaxConcurrency int
+	RequestTimeout time.Duration
+}
+
+// Item is one recipient on its way to a provider.
+type Item struct {
+	providers.Message
+	Key     providers.Key
+	TraceID string
+	// Owner is the caller's handle for the job, returned with the result.
+	Owner any
+}
+
+// ResultFunc receives each item's result event. It is called from many
+// goroutines and may block (backpressure); it must store ev durably before
+// the job is acknowledged.
+type ResultFunc func(it *Item, ev *result.Event)
+
+// Config tunes the dispatcher.
+type Config struct {
+	Linger time.Duration
+	Tracer trace.Tracer
+	Log    zerolog.Logger
+	Now    func() time.Time // defaults to time.Now
+	// OnRequest, if set, observes each provider call: the recipients it
+	// carried, how long it took and "ok" or the failure class.
+	OnRequest func(account, provider string, recipients int, took time.Duration, outcome string)
+}
+
+// Dispatcher batches and sends items.
+type Dispatcher struct {
+	cfg      Config
+	accounts map[string]*account
+	batcher  *Batcher
+	onResult ResultFunc
+
+	// sendCtx bounds provider calls; it is cancelled only when the
+	// shutdown grace period is over.
+	sendCtx    context.Context
+	cancelSend context.CancelFunc
+	inflight   sync.WaitGroup
+}
+
+type account struct {
+	*Account
+	slots chan struct{}
+}
+
+// New returns a dispatcher for accounts.
+func New(cfg Config, accounts []*Account, onResult ResultFunc) *Dispatcher {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	d := &Dispatcher{cfg: cfg, accounts: map[string]*account{}, onResult: onResult}
+	for _, a := range accounts {
+		d.accounts[a.Name] = &account{Account: a, slots: make(chan struct{}, a.MaxConcurrency)}
+	}
+	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
+	d.batcher = NewBatcher(cfg.Linger, d.limit, d.send)
+	return d
+}
+
+// Account returns the named account, or nil.
+func (d *Dispatcher) Account(name string) *Account {
+	if a := d.accounts[name]; a != nil {
+		return a.Account
+	}
+	return nil
+}
+
+// NewItem returns the item for recipient index of m.Job, keyed for a.
+func NewItem(a *Account, m providers.Message, traceID string, owner any) *Item {
+	return &Item{Message: m, Key: providers.KeyOf(m.Job, m.Recipient, a.Sender), TraceID: traceID, Owner: owner}
+}
+
+// Submit queues items for sending. Every item's account must exist.
+func (d *Dispatcher) Submit(items []*Item) { d.batcher.Add(items) }
+
+func (d *Dispatcher) limit(k providers.Key) int { return d.accounts[k.Account].Client.MaxBatch() }
+
+// Flush sends every batch that is still lingering.
+func (d *Dispatcher) Flush() { d.batcher.Flush() }
+
+// Close flushes, then waits for in-flight provider calls until ctx ends;
+// after that the calls still running are cancelled (their recipients get
+// a failed, retryable result) and Close waits for them to report.
+func (d *Dispatcher) Close(ctx context.Context) error {
+	d.batcher.Flush()
+	done := make(chan struct{})
+	go func() { d.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		d.cancelSend()
+		return nil
+	case <-ctx.Done():
+		d.cancelSend()
+		<-done
+		return fmt.Errorf("dispatch: grace period over, in-flight provider calls cancelled: %w", ctx.Err())
+	}
+}
+
+// send runs one batch on its account, waiting for a free slot.
+func (d *Dispatcher) send(k providers.Key, items []*Item) {
+	a := d.accounts[k.Account]
+	d.inflight.Add(1)
+	a.slots <- struct{}{}
+	go func() {
+		defer func() { <-a.slots; d.inflight.Done() }()
+		d.call(a, k, items)
+	}()
+}
+
+func (d *Dispatcher) call(a *account, k providers.Key, items []*Item) {
+	b := &providers.Batch{Key: k, Messages: make([]providers.Message, len(items))}
+	for i, it := range items {
+		b.Messages[i] = it.Message
+	}
+	b.ID = BatchID(b.Messages)
+
+	ctx, span := d.cfg.Tracer.Start(d.sendCtx, "talkrelay.send",
+		trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(
+			attribute.String("talkrelay.account", a.Name),
+			attribute.String("talkrelay.provider", a.Provider),
+			attribute.String("talkrelay.batch_id", b.ID),
+			attribute.Int("messaging.batch.message_count", len(items)),
+		))
+	defer span.End()
+
+	var outcomes []providers.Outcome
+	var err error
+	sentAt := d.cfg.Now()
+	if err = a.Limiter.Wait(ctx, len(items)); err == nil {
+		callCtx, cancel := context.WithTimeout(ctx, a.RequestTimeout)
+		sentAt = d.cfg.Now()
+		outcomes, err = a.Client.Send(callCtx, b)
+		cancel()
+		if d.cfg.OnRequest != nil {
+			outcome := "ok"
+			if err != nil {
+				outcome = providers.OutcomeOf(err).Class.String()
+			}
+			d.cfg.OnRequest(a.Name, a.Provider, len(items), d.cfg.Now().Sub(sentAt), outcome)
+		}
+		if err == nil && len(outcomes) != len(items) {
+			err = &providers.Error{Provider: a.Provider, Class: providers.Unknown,
+				Message: fmt.Sprintf("provider answered %d outcomes for %d messages", len(outcomes), len(items))}
+		}
+	} else {
+		// Never called the provider: a plain retryable failure.
+		err = &providers.Error{Provider: a.Provider, Class: providers.Retryable, Reason: result.ReasonProviderUnavailable,
+			Message: "not sent: " + err.Error()}
+	}
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+		d.cfg.Log.Warn().Err(err).Str("account", a.Name).Str("batch_id", b.ID).Int("recipients", len(items)).Msg("provider request failed")
+		o := providers.OutcomeOf(err)
+		outcomes = make([]providers.Outcome, len(items))
+		for i := range outcomes {
+			outcomes[i] = o
+		}
+	}
+	now := d.cfg.Now()
+	for i, it := range items {
+		d.onResult(it, Event(a.Account, it, &outcomes[i], sentAt, now))
+	}
+}
+
+// Event builds the result event of an item from its provider outcome.
+func Event(a *Account, it *Item, o *providers.Outcome, sentAt, now time.Time) *result.Event {
+	ev := result.ForRecipient(it.Job, it.Index, a.Provider, now)
+	ev.Status = result.Failed
+	if o.Class == providers.Accepted {
+		ev.Status = result.Accepted
+	}
+	ev.Retryable = o.Class == providers.Retryable
+	ev.Attempt = it.Attempt
+	ev.Reason = o.EffectiveReason()
+	ev.Code, ev.CodeName, ev.Message = o.Code, o.CodeName, o.Message
+	ev.ProviderRequestID, ev.ProviderMessageID = o.RequestID, o.MessageID
+	ev.TraceID = it.TraceID
+	ev.SentAt = &sentAt
+	return ev
+}
+
+// BatchID derives a batch's identity from its messages' job ids, indexes
+// and attempts: the same messages at the same attempt give the same id.
+func BatchID(msgs []providers.Message) string {
+	h := sha256.New()
+	var n [24]byte
+	for _, m := range msgs {
+		binary.BigEndian.PutUint64(n[:8], uint64(len(m.Job.ID)))
+		binary.BigEndian.PutUint64(n[8:16], uint64(m.Index))
+		binary.BigEndian.PutUint64(n[16:], uint64(m.Attempt))
+		h.Write(n[:])
+		h.Write([]byte(m.Job.ID))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}

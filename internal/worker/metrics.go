@@ -1,0 +1,84 @@
+package worker
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/talkrelay/talkrelay/internal/result"
+)
+
+// metrics are the worker's OpenTelemetry instruments, exported for
+// Prometheus on /metrics:
+//
+//	talkrelay_results_total{account,provider,status,reason}
+//	talkrelay_provider_requests_total{account,provider,outcome}
+//	talkrelay_provider_request_duration_seconds{account,provider}
+//	talkrelay_batch_recipients{account,provider}
+//	talkrelay_jobs_in_flight
+type metrics struct {
+	registry   *prometheus.Registry
+	provider   *sdkmetric.MeterProvider
+	results    metric.Int64Counter
+	requests   metric.Int64Counter
+	duration   metric.Float64Histogram
+	batchSizes metric.Int64Histogram
+}
+
+func newMetrics(inFlight func() int) (*metrics, error) {
+	reg := prometheus.NewRegistry()
+	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
+	if err != nil {
+		return nil, err
+	}
+	m := &metrics{registry: reg, provider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))}
+	meter := m.provider.Meter("github.com/talkrelay/talkrelay/worker")
+	if m.results, err = meter.Int64Counter("talkrelay.results", metric.WithDescription("Result events stored, by status and reason.")); err != nil {
+		return nil, err
+	}
+	if m.requests, err = meter.Int64Counter("talkrelay.provider.requests", metric.WithDescription("Provider requests made, by outcome (ok or the failure class).")); err != nil {
+		return nil, err
+	}
+	if m.duration, err = meter.Float64Histogram("talkrelay.provider.request.duration", metric.WithUnit("s"),
+		metric.WithDescription("Provider request latency."),
+		metric.WithExplicitBucketBoundaries(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30)); err != nil {
+		return nil, err
+	}
+	if m.batchSizes, err = meter.Int64Histogram("talkrelay.batch.recipients", metric.WithDescription("Recipients per provider request."),
+		metric.WithExplicitBucketBoundaries(1, 10, 50, 100, 250, 500, 1000)); err != nil {
+		return nil, err
+	}
+	_, err = meter.Int64ObservableGauge("talkrelay.jobs.in_flight", metric.WithDescription("Jobs received and not yet acknowledged."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(int64(inFlight()))
+			return nil
+		}))
+	return m, err
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+func (m *metrics) result(ev *result.Event) {
+	m.results.Add(context.Background(), 1, metric.WithAttributes(
+		attribute.String("account", ev.Account), attribute.String("provider", ev.Provider),
+		attribute.String("status", string(ev.Status)), attribute.String("reason", string(ev.Reason))))
+}
+
+// request records one provider call; outcome is "ok" or the failure class.
+func (m *metrics) request(account, provider string, recipients int, took time.Duration, outcome string) {
+	attrs := metric.WithAttributes(attribute.String("account", account), attribute.String("provider", provider))
+	ctx := context.Background()
+	m.requests.Add(ctx, 1, metric.WithAttributes(attribute.String("account", account),
+		attribute.String("provider", provider), attribute.String("outcome", outcome)))
+	m.duration.Record(ctx, took.Seconds(), attrs)
+	m.batchSizes.Record(ctx, int64(recipients), attrs)
+}

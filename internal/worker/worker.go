@@ -1,0 +1,304 @@
+// Package worker runs talkrelay's delivery worker: it consumes send jobs
+// from the shared durable JetStream consumer, hands their recipients to the
+// dispatcher, stores one result event per recipient and acknowledges each
+// job only once all of its results are stored (at-least-once from job to
+// result).
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/talkrelay/talkrelay/internal/config"
+	"github.com/talkrelay/talkrelay/internal/dispatch"
+	"github.com/talkrelay/talkrelay/internal/natsconn"
+	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/providers/sandbox"
+	"github.com/talkrelay/talkrelay/internal/ratelimit"
+	"github.com/talkrelay/talkrelay/internal/streams"
+)
+
+// Providers is the registry of provider adapters by the name accounts use.
+var Providers = map[string]providers.Factory{
+	"sandbox": sandbox.New,
+}
+
+// Options are the worker's collaborators that are not configuration.
+type Options struct {
+	// Providers overrides the registry (tests point accounts at fakes).
+	Providers map[string]providers.Factory
+	// HTTPClient is used by provider adapters (default: a tuned client).
+	HTTPClient *http.Client
+	// Tracer defaults to one from an SDK tracer provider without exporter,
+	// which still gives every job a trace id.
+	Tracer trace.Tracer
+	// Ready, if set, is closed once the worker is consuming.
+	Ready chan<- struct{}
+}
+
+// Worker is one running worker replica.
+type Worker struct {
+	cfg     *config.Config
+	log     zerolog.Logger
+	tracer  trace.Tracer
+	disp    *dispatch.Dispatcher
+	pub     *publisher
+	track   *tracker
+	nc      *nats.Conn
+	metrics *metrics
+	ready   atomic.Bool
+	jobsCh  chan jetstream.Msg
+}
+
+// Run runs a worker until ctx is cancelled, then shuts down gracefully:
+// it stops pulling, sends what it holds within worker.shutdown_grace, waits
+// for the results to be stored and acknowledges the finished jobs. Jobs it
+// could not finish are handed back to NATS for another replica.
+func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Options) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if opts.Providers == nil {
+		opts.Providers = Providers
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = newHTTPClient()
+	}
+	if opts.Tracer == nil {
+		opts.Tracer = sdktrace.NewTracerProvider().Tracer("github.com/talkrelay/talkrelay/worker")
+	}
+	accounts, err := buildAccounts(cfg, opts)
+	if err != nil {
+		return err
+	}
+
+	natsURL := cfg.NATS.URL
+	if natsURL == "" {
+		ns, err := startEmbedded(cfg, log)
+		if err != nil {
+			return err
+		}
+		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+		natsURL = ns.ClientURL()
+	}
+	nc, err := connect(cfg, natsURL, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4000), jetstream.WithPublishAsyncTimeout(10*time.Second))
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := streams.Ensure(setupCtx, js, cfg.Streams); err != nil {
+		return err
+	}
+	cons, err := js.CreateOrUpdateConsumer(setupCtx, streams.JobsStream, consumerConfig(cfg))
+	if err != nil {
+		return fmt.Errorf("create or update consumer %s: %w", cfg.Worker.Consumer, err)
+	}
+
+	w := &Worker{cfg: cfg, log: log, tracer: opts.Tracer, track: newTracker(), nc: nc}
+	if w.metrics, err = newMetrics(w.track.count); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	// Publishing outlives ctx: after SIGTERM, results of in-flight batches
+	// must still be stored. pubCtx ends the publisher's retries once the
+	// grace period is over.
+	pubCtx, cancelPub := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelPub()
+	w.pub = newPublisher(pubCtx, js, log, 4096)
+	w.disp = dispatch.New(dispatch.Config{
+		Linger: cfg.Worker.Linger, Tracer: opts.Tracer, Log: log, OnRequest: w.metrics.request}, accounts, w.onResult)
+
+	stopHTTP, err := w.serveHTTP(cfg.HTTP.Addr)
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
+
+	decoders := cfg.Worker.Decoders
+	if decoders == 0 {
+		decoders = runtime.GOMAXPROCS(0)
+	}
+	w.jobsCh = make(chan jetstream.Msg, cfg.Worker.PullBatch)
+	decodersDone := make(chan struct{})
+	go func() {
+		defer close(decodersDone)
+		runDecoders(decoders, w.jobsCh, w.handle)
+	}()
+
+	cc, err := cons.Consume(func(m jetstream.Msg) { w.jobsCh <- m },
+		jetstream.PullMaxMessages(cfg.Worker.PullBatch),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
+				log.Warn().Err(err).Msg("consume")
+			}
+		}))
+	if err != nil {
+		return fmt.Errorf("consume: %w", err)
+	}
+	w.ready.Store(true)
+	log.Info().Str("nats", natsURL).Int("accounts", len(accounts)).Str("consumer", cfg.Worker.Consumer).Msg("worker consuming")
+	if opts.Ready != nil {
+		close(opts.Ready)
+	}
+
+	touch := time.NewTicker(cfg.Worker.AckWait / 3)
+	defer touch.Stop()
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-touch.C:
+			w.track.touch(cfg.Worker.AckWait / 3)
+		}
+	}
+
+	// Shutdown: stop pulling; the jobs already handed to us are processed.
+	log.Info().Int("jobs_in_flight", w.track.count()).Dur("grace", cfg.Worker.ShutdownGrace).Msg("shutting down")
+	w.ready.Store(false)
+	cc.Drain()
+	<-cc.Closed()
+	close(w.jobsCh)
+	<-decodersDone
+
+	graceCtx, cancelGrace := context.WithTimeout(context.WithoutCancel(ctx), cfg.Worker.ShutdownGrace)
+	defer cancelGrace()
+	if err := w.disp.Close(graceCtx); err != nil {
+		log.Warn().Err(err).Msg("shutdown")
+	}
+	// Every batch has reported; wait for the results to be stored.
+	settled := make(chan struct{})
+	go func() { w.track.wg.Wait(); close(settled) }()
+	select {
+	case <-settled:
+	case <-graceCtx.Done():
+		log.Warn().Int("jobs", w.track.count()).Msg("results not stored within the grace period; their jobs will be redelivered")
+		cancelPub()
+		<-settled
+	}
+	w.pub.close()
+	if err := nc.Drain(); err != nil {
+		log.Warn().Err(err).Msg("nats drain")
+	}
+	log.Info().Msg("worker stopped")
+	return nil
+}
+
+func runDecoders(n int, in <-chan jetstream.Msg, handle func(jetstream.Msg)) {
+	done := make(chan struct{})
+	for range n {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for m := range in {
+				handle(m)
+			}
+		}()
+	}
+	for range n {
+		<-done
+	}
+}
+
+func consumerConfig(cfg *config.Config) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       cfg.Worker.Consumer,
+		Description:   "talkrelay workers: send jobs",
+		FilterSubject: streams.JobsPrefix + ".>",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       cfg.Worker.AckWait,
+		MaxAckPending: cfg.Worker.MaxAckPending,
+		MaxDeliver:    cfg.Worker.MaxDeliver,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+}
+
+func buildAccounts(cfg *config.Config, opts Options) ([]*dispatch.Account, error) {
+	out := make([]*dispatch.Account, 0, len(cfg.Accounts))
+	for i := range cfg.Accounts {
+		a := &cfg.Accounts[i]
+		factory, ok := opts.Providers[a.Provider]
+		if !ok {
+			names := make([]string, 0, len(opts.Providers))
+			for n := range opts.Providers {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			return nil, fmt.Errorf("accounts.%s.provider: %q is not one of %v", a.Name, a.Provider, names)
+		}
+		creds, err := a.ResolveCredentials()
+		if err != nil {
+			return nil, err
+		}
+		client, err := factory(providers.Spec{
+			Account:       a.Name,
+			BaseURL:       a.BaseURL,
+			Credentials:   creds,
+			DecodeOptions: a.DecodeOptions,
+			HTTPClient:    opts.HTTPClient,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("accounts.%s: %w", a.Name, err)
+		}
+		out = append(out, &dispatch.Account{
+			Name:           a.Name,
+			Provider:       a.Provider,
+			Client:         client,
+			Sender:         a.Sender,
+			Limiter:        ratelimit.NewLocal(a.RateLimit, client.MaxBatch()),
+			MaxConcurrency: a.MaxConcurrency,
+			RequestTimeout: a.RequestTimeout,
+		})
+	}
+	return out, nil
+}
+
+func startEmbedded(cfg *config.Config, log zerolog.Logger) (*server.Server, error) {
+	e := cfg.NATS.Embedded
+	log.Info().Str("store_dir", e.StoreDir).Str("host", e.Host).Int("port", e.Port).Msg("no NATS URL set: starting the embedded nats-server")
+	return natsconn.StartEmbedded(e)
+}
+
+func connect(cfg *config.Config, url string, log zerolog.Logger) (*nats.Conn, error) {
+	c := cfg.NATS
+	c.URL = url
+	return c.Connect("talkrelay-worker",
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn().Err(err).Msg("disconnected from NATS; reconnecting")
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("reconnected to NATS")
+		}),
+	)
+}
+
+func newHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 256
+	t.MaxConnsPerHost = 0
+	t.ResponseHeaderTimeout = 0 // the dispatcher's per-request deadline applies
+	return &http.Client{Transport: t}
+}
+
+// CheckAccounts builds every account's provider client from cfg, which
+// checks credentials and provider options, without connecting anywhere.
+func CheckAccounts(cfg *config.Config) error {
+	_, err := buildAccounts(cfg, Options{Providers: Providers, HTTPClient: http.DefaultClient})
+	return err
+}
