@@ -56,7 +56,9 @@ func compile() {
 
 // ValidateJob checks a send job document against job.v1.schema.json.
 // The error, if any, names the offending location and the rule it breaks.
-func ValidateJob(doc []byte) error { return validate(doc, func() *jsonschema.Schema { return jobSchema }) }
+func ValidateJob(doc []byte) error {
+	return validate(doc, func() *jsonschema.Schema { return jobSchema })
+}
 
 // ValidateResult checks a result event against result.v1.schema.json.
 func ValidateResult(doc []byte) error {

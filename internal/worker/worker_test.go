@@ -99,7 +99,9 @@ func (e *env) start(cfg *config.Config) (stop func() error) {
 			return p, err
 		}},
 	}
-	go func() { errc <- worker.Run(ctx, cfg, zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel), opts) }()
+	go func() {
+		errc <- worker.Run(ctx, cfg, zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel), opts)
+	}()
 	select {
 	case <-ready:
 	case err := <-errc:
