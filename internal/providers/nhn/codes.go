@@ -18,7 +18,8 @@ type codeRule struct {
 // apiCodes is THE classification of NHN's integer API result codes, used
 // alike for header.resultCode (the whole request) and for
 // sendResults[].resultCode (one recipient). Exact codes come first, then the
-// ranges PROVIDER-NOTES.md calls permanent; the first matching rule wins.
+// ranges PROVIDER-NOTES.md calls permanent (-1000…-1027 is lo -1027, hi
+// -1000); the first matching rule wins.
 // Names: PROVIDER-NOTES.md for 0, -1005, -7000, -9992, -9999; the rest from
 // NHN's published error-code page. The retryable/permanent split is ours.
 var apiCodes = []codeRule{
@@ -36,7 +37,7 @@ var apiCodes = []codeRule{
 	{-1017, -1017, "daily sending volume exceeded", providers.Permanent, ""},
 	{-1019, -1019, "invalid fallback 080 opt-out number", providers.Permanent, ""},
 	{-1027, -1027, "sender profile blocked", providers.Permanent, ""},
-	{-1000, -1027, "account or sender error", providers.Permanent, ""},
+	{-1027, -1000, "account or sender error", providers.Permanent, ""},
 	// Header codes meaning "every recipient failed": the per-recipient
 	// results say why, and Send uses them when they map (see outcomes).
 	{-1031, -1031, "all recipients failed", providers.Permanent, ""},
@@ -52,8 +53,8 @@ var apiCodes = []codeRule{
 	{-2025, -2025, "reserved date in the past", providers.Permanent, ""},
 	{-2026, -2026, "reserved date too far ahead", providers.Permanent, ""},
 	{-2027, -2027, "date format error", providers.Permanent, ""},
-	{-2000, -2037, "request validation error", providers.Permanent, ""},
-	{-3000, -3349, "template error", providers.Permanent, ""},
+	{-2037, -2000, "request validation error", providers.Permanent, ""},
+	{-3349, -3000, "template error", providers.Permanent, ""},
 	{-4019, -4019, "sender or template state error", providers.Permanent, ""},
 	{-5000, -5000, "request refused", providers.Permanent, ""},
 	{-7000, -7000, "vendor call failed", providers.Retryable, ""},
