@@ -1,0 +1,79 @@
+package enqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/talkrelay/talkrelay/internal/job"
+)
+
+// source produces the jobs of one input mode and publishes them.
+type source interface {
+	// Run publishes every valid job through p and reports the invalid
+	// ones on stderr. An error means the input could not be read to its end
+	// (or ctx ended); what was read before is published.
+	Run(ctx context.Context, p *publisher) (sourceStats, error)
+	Close() error
+}
+
+// sourceStats counts what a source skipped.
+type sourceStats struct {
+	Invalid int
+	// InvalidUnit is what Invalid counts: "jobs" or "rows".
+	InvalidUnit string
+}
+
+// openInput opens name for reading; "-" is stdin. The returned name is the
+// one to use in messages.
+func openInput(name string, stdin io.Reader) (r io.Reader, display string, size int64, closer io.Closer, err error) {
+	if name == "-" {
+		return stdin, "stdin", -1, io.NopCloser(stdin), nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, "", 0, nil, fmt.Errorf("open input: %w", err)
+	}
+	size = -1
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	return f, name, size, f, nil
+}
+
+// phoneErrRE finds a quoted value in a schema violation of a phone field:
+// jsonschema quotes the offending value in pattern errors, and an invalid
+// phone may still be a real number.
+var phoneErrRE = regexp.MustCompile(`(/phone: [^;']*)'((?:[^'\\]|\\.)*)'`)
+
+// redact masks the phone numbers that a schema error message quotes.
+func redact(msg string) string {
+	return phoneErrRE.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := phoneErrRE.FindStringSubmatch(m)
+		return sub[1] + "'" + job.MaskPhone(sub[2]) + "'"
+	})
+}
+
+// invalidJob formats a job.Decode error for "FILE:LINE: invalid job ...".
+func invalidJob(err error) string {
+	var je *job.Error
+	if !errors.As(err, &je) {
+		return "invalid job: " + redact(err.Error())
+	}
+	var b strings.Builder
+	b.WriteString("invalid job")
+	if je.ID != "" {
+		b.WriteString(" " + je.ID)
+	}
+	b.WriteString(": ")
+	if je.Err != nil {
+		b.WriteString(redact(je.Err.Error()))
+	} else {
+		b.WriteString(je.Reason)
+	}
+	return b.String()
+}
