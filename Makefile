@@ -1,0 +1,47 @@
+# talkrelay — run `make help` for the targets.
+GO        ?= go
+BIN       := bin
+STATICCHECK_VERSION := 2025.1.1
+GOBIN     := $(abspath $(BIN))
+export GOBIN
+
+.DEFAULT_GOAL := help
+
+help: ## Show this help.
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
+
+deps: ## Download the Go modules.
+	$(GO) mod download
+
+build: deps ## Build bin/worker and bin/enqueue.
+	$(GO) build -o $(BIN)/ ./cmd/worker ./cmd/enqueue
+
+run: deps ## Run the worker on its embedded default (NATS in-process under ./data, sandbox account).
+	$(GO) run ./cmd/worker
+
+test: deps ## Vet and run every test with the race detector (what CI runs).
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+test-short: deps ## Run the fast tests only.
+	$(GO) test -short -count=1 ./...
+
+fuzz: deps ## Fuzz every parser of untrusted input for FUZZTIME each (default 30s).
+	@grep -rE '^func Fuzz' --include='*_test.go' internal | \
+	  sed -E 's#^(.*)/[^/]+_test.go:func (Fuzz[A-Za-z0-9_]+).*#\1 \2#' | sort -u | \
+	  while read -r pkg fn; do \
+	    echo "== $$pkg $$fn"; \
+	    $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$${FUZZTIME:-30s} ./$$pkg || exit 1; \
+	  done
+
+lint: deps $(BIN)/staticcheck ## Run go vet and staticcheck.
+	$(GO) vet ./...
+	$(BIN)/staticcheck ./...
+
+$(BIN)/staticcheck:
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+clean: ## Remove build output and the embedded server's ./data.
+	rm -rf $(BIN) data
+
+.PHONY: help deps build run test test-short fuzz lint clean

@@ -1,0 +1,115 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := Load(filepath.Join("..", "..", "config.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// The example states the defaults: it must agree with Default().
+	def := Default()
+	if cfg.Worker != def.Worker || cfg.Streams != def.Streams || cfg.NATS.Embedded != def.NATS.Embedded || cfg.HTTP != def.HTTP || cfg.Log != def.Log {
+		t.Errorf("config.example.yaml disagrees with Default():\nexample %+v %+v %+v\ndefault %+v %+v %+v",
+			cfg.Worker, cfg.Streams, cfg.NATS.Embedded, def.Worker, def.Streams, def.NATS.Embedded)
+	}
+}
+
+func TestNoFileGivesSandbox(t *testing.T) {
+	cfg, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Accounts) != 1 || cfg.Accounts[0].Provider != "sandbox" || cfg.Accounts[0].MaxConcurrency != 16 {
+		t.Fatalf("accounts = %+v", cfg.Accounts)
+	}
+	if cfg.NATS.URL != "" || cfg.NATS.Embedded.StoreDir != "./data" {
+		t.Fatalf("nats = %+v", cfg.NATS)
+	}
+}
+
+func TestEnvironmentOverridesFile(t *testing.T) {
+	t.Setenv("NATS_URL", "nats://example:4222")
+	cfg, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.NATS.URL != "nats://example:4222" {
+		t.Fatalf("url = %q", cfg.NATS.URL)
+	}
+}
+
+func TestErrorsNameTheField(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown field", "worker:\n  lingr: 5ms\n", "lingr"},
+		{"bad duration", "worker:\n  linger: soon\n", "soon"},
+		{"bad account name", "accounts:\n  - name: a.b\n    provider: sandbox\n", "accounts.a.b.name"},
+		{"missing provider", "accounts:\n  - name: a\n", "accounts.a.provider"},
+		{"negative rate", "accounts:\n  - name: a\n    provider: sandbox\n    rate_limit: {requests_per_second: -1}\n", "accounts.a.rate_limit.requests_per_second"},
+		{"two secret sources", "accounts:\n  - name: a\n    provider: sandbox\n    credentials: {k: {env: X, file: /y}}\n", "accounts.a.credentials.k"},
+		{"bad log level", "log: {level: loud}\n", "log.level"},
+		{"pull batch over max ack pending", "worker: {pull_batch: 5, max_ack_pending: 4}\n", "worker.pull_batch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(path, []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := Load(path)
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want one naming %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	t.Setenv("TALKRELAY_TEST_SECRET", "s3cret")
+	file := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(file, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		s    Secret
+		want string
+	}{{Secret{Env: "TALKRELAY_TEST_SECRET"}, "s3cret"}, {Secret{File: file}, "from-file"}, {Secret{Value: "v"}, "v"}} {
+		got, err := tt.s.Resolve()
+		if err != nil || got != tt.want {
+			t.Errorf("%+v: %q, %v; want %q", tt.s, got, err, tt.want)
+		}
+	}
+	for _, s := range []Secret{{}, {Env: "TALKRELAY_TEST_UNSET"}, {File: "/nonexistent"}, {Env: "A", Value: "b"}} {
+		if _, err := s.Resolve(); err == nil {
+			t.Errorf("%+v: no error", s)
+		}
+	}
+}
+
+func TestDecodeOptionsStrict(t *testing.T) {
+	a := Account{Name: "a"}
+	if err := a.Options.Encode(map[string]any{"latency": "5ms", "typo": 1}); err != nil {
+		t.Fatal(err)
+	}
+	var into struct {
+		Latency time.Duration `yaml:"latency"`
+	}
+	err := a.DecodeOptions(&into)
+	if err == nil || !strings.Contains(err.Error(), "accounts.a.options") || !strings.Contains(err.Error(), "typo") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -1,0 +1,122 @@
+package job
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/talkrelay/talkrelay/schemas"
+)
+
+func TestDecodeExamplesRoundTrip(t *testing.T) {
+	t.Parallel()
+	names, _ := fs.Glob(schemas.Files, "examples/job-*.json")
+	if len(names) == 0 {
+		t.Fatal("no job examples")
+	}
+	for _, name := range names {
+		data, _ := schemas.Files.ReadFile(name)
+		j, err := Decode(data)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		again, err := j.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		j2, err := Decode(again)
+		if err != nil {
+			t.Fatalf("%s re-encoded: %v\n%s", name, err, again)
+		}
+		// Metadata is compacted on the way out; compare the canonical forms.
+		third, _ := j2.Encode()
+		if diff := cmp.Diff(string(again), string(third)); diff != "" || len(j.Recipients) != len(j2.Recipients) {
+			t.Errorf("%s: round trip changed the job:\n%s", name, diff)
+		}
+	}
+}
+
+func TestDecodeErrorKeepsIdentity(t *testing.T) {
+	t.Parallel()
+	_, err := Decode([]byte(`{"version":1,"id":"j1","account":"acct","kind":"friendtalk","recipients":[]}`))
+	var je *Error
+	if !errors.As(err, &je) || je.ID != "j1" || je.Account != "acct" || je.Kind != "friendtalk" {
+		t.Fatalf("err = %#v", err)
+	}
+	if !strings.Contains(err.Error(), "/recipients") {
+		t.Errorf("error does not locate the problem: %v", err)
+	}
+	_, err = Decode([]byte("\x00garbage"))
+	if !errors.As(err, &je) || je.Reason != "not JSON" || je.ID != "" {
+		t.Fatalf("garbage: %#v", err)
+	}
+}
+
+func TestMaskPhone(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"01012345678": "010****5678",
+		"0212345678":  "021***5678",
+		"1234567":     "*******",
+		"":            "",
+	} {
+		if got := MaskPhone(in); got != want {
+			t.Errorf("MaskPhone(%q) = %q, want %q", in, got, want)
+		}
+	}
+	r := Recipient{Phone: "010-1234-5678"}
+	if r.Digits() != "01012345678" || r.MaskedPhone() != "010****5678" || r.Country() != "82" {
+		t.Errorf("%q %q %q", r.Digits(), r.MaskedPhone(), r.Country())
+	}
+}
+
+func TestEffectiveFailover(t *testing.T) {
+	t.Parallel()
+	j := &Job{Failover: &Failover{Enabled: true, Type: "SMS", From: "021234", Content: "job text"}}
+	r := &Recipient{Failover: &Failover{Type: "LMS", Title: "hi"}}
+	got := j.EffectiveFailover(r)
+	want := &Failover{Enabled: true, Type: "LMS", From: "021234", Title: "hi", Content: "job text"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Error(diff)
+	}
+	if j.Failover.Type != "SMS" {
+		t.Error("the job's failover was modified")
+	}
+	if j.EffectiveFailover(&Recipient{}) != j.Failover {
+		t.Error("recipient without failover does not get the job's")
+	}
+}
+
+// FuzzDecode: jobs are untrusted input. Decode never panics, and what it
+// accepts re-encodes to a document the schema accepts too.
+func FuzzDecode(f *testing.F) {
+	names, _ := fs.Glob(schemas.Files, "examples/job-*.json")
+	for _, name := range names {
+		data, _ := schemas.Files.ReadFile(name)
+		f.Add(data)
+	}
+	f.Add([]byte(`{"version":1,"id":"x","account":"a","kind":"friendtalk","recipients":[{"phone":"01012345678","content":"hi","price":9223372036854775808}]}`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"version":1.0,"id":"x"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		j, err := Decode(data)
+		if err != nil {
+			var je *Error
+			if !errors.As(err, &je) {
+				t.Fatalf("error of type %T", err)
+			}
+			return
+		}
+		out, err := json.Marshal(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := schemas.ValidateJob(out); err != nil {
+			t.Fatalf("accepted job re-encodes to an invalid one: %v\nin:  %s\nout: %s", err, data, out)
+		}
+	})
+}
