@@ -68,6 +68,8 @@ type fake struct {
 	tokenAns   []int // HTTP statuses for the coming token requests; 0 = issue
 	tokens     map[string]time.Time
 	tokenGate  chan struct{}
+	tokenSeen  chan struct{} // closed when a token request reaches the gate
+	seenOnce   *sync.Once
 	lastBody   []byte
 	lastHeader http.Header
 
@@ -124,14 +126,18 @@ func (f *fake) Revoke() {
 	clear(f.tokens)
 }
 
-// GateTokens makes token requests wait until the returned func is called.
-func (f *fake) GateTokens() (release func()) {
+// GateTokens makes token requests wait until the returned func is called;
+// seen is closed when the first of them arrives.
+func (f *fake) GateTokens() (release func(), seen <-chan struct{}) {
 	g := make(chan struct{})
 	f.mu.Lock()
 	f.tokenGate = g
+	f.tokenSeen = make(chan struct{})
+	f.seenOnce = new(sync.Once)
+	seen = f.tokenSeen
 	f.mu.Unlock()
 	var once sync.Once
-	return func() { once.Do(func() { close(g) }) }
+	return func() { once.Do(func() { close(g) }) }, seen
 }
 
 func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
@@ -159,13 +165,14 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 func (f *fake) serveToken(w http.ResponseWriter, r *http.Request) {
 	n := f.tokenRequests.Add(1)
 	f.mu.Lock()
-	gate := f.tokenGate
+	gate, seen, seenOnce := f.tokenGate, f.tokenSeen, f.seenOnce
 	status := 0
 	if len(f.tokenAns) > 0 {
 		status, f.tokenAns = f.tokenAns[0], f.tokenAns[1:]
 	}
 	f.mu.Unlock()
 	if gate != nil {
+		seenOnce.Do(func() { close(seen) })
 		select {
 		case <-gate:
 		case <-r.Context().Done():

@@ -346,9 +346,7 @@ func (c *Client) post(ctx context.Context, path, token string, body []byte) (pro
 		if info, ok := Codes[pe.Code]; ok {
 			pe.CodeName = info.Name
 		}
-		if r := ans.Result; r != nil {
-			pe.Message = strings.TrimSpace(r.DetailCode + " " + r.DetailMessage)
-		}
+		pe.Message = ans.detail()
 	}
 	switch {
 	case s == http.StatusUnauthorized:

@@ -2,7 +2,6 @@ package kakao
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 
 	"github.com/talkrelay/talkrelay/internal/providers"
@@ -45,15 +44,30 @@ var Codes = map[string]codeInfo{
 // message, so it is not resent blindly.
 var unknownCode = codeInfo{Name: "undocumented code", Class: providers.Unknown, Reason: result.ReasonOutcomeUnknown}
 
-// sendAnswer is the send endpoint's JSON answer.
+// sendAnswer is the send endpoint's JSON answer. Every field is read
+// leniently (a string or a number) so that only the code decides: a detail
+// of an unexpected type does not turn an acceptance into an unknown outcome.
 type sendAnswer struct {
 	Code   json.RawMessage `json:"code"`
-	UID    string          `json:"uid"`
-	CID    string          `json:"cid"`
-	Result *struct {
-		DetailCode    string `json:"detail_code"`
-		DetailMessage string `json:"detail_message"`
-	} `json:"result"`
+	UID    json.RawMessage `json:"uid"`
+	CID    json.RawMessage `json:"cid"`
+	Result json.RawMessage `json:"result"`
+}
+
+// detail returns result.detail_code and result.detail_message as one text.
+func (a *sendAnswer) detail() string {
+	var r struct {
+		Code    json.RawMessage `json:"detail_code"`
+		Message json.RawMessage `json:"detail_message"`
+	}
+	if json.Unmarshal(a.Result, &r) != nil {
+		return ""
+	}
+	code, msg := jsonString(r.Code), jsonString(r.Message)
+	if code != "" && msg != "" {
+		return code + ": " + msg
+	}
+	return code + msg
 }
 
 // ParseResponse turns the body of a 2xx send answer into the message's
@@ -83,16 +97,9 @@ func ParseResponse(body []byte) (providers.Outcome, error) {
 		Reason:    info.Reason,
 		Code:      code,
 		CodeName:  info.Name,
-		RequestID: ans.CID,
-		MessageID: ans.UID,
-	}
-	if r := ans.Result; r != nil {
-		switch {
-		case r.DetailCode != "" && r.DetailMessage != "":
-			o.Message = fmt.Sprintf("%s: %s", r.DetailCode, r.DetailMessage)
-		default:
-			o.Message = r.DetailCode + r.DetailMessage
-		}
+		Message:   ans.detail(),
+		RequestID: jsonString(ans.CID),
+		MessageID: jsonString(ans.UID),
 	}
 	return o, nil
 }
