@@ -68,10 +68,9 @@ func outcomes(r *sendResponse, n int) ([]providers.Outcome, error) {
 			o.Class, o.Reason = providers.Unknown, result.ReasonOutcomeUnknown
 			o.Message = strings.TrimSpace("no requestStatusCode " + m.RequestStatusDesc)
 		} else {
+			// CodeName stays empty for a code outside the table: NAVER's
+			// requestStatusName ("fail") is not the code's name.
 			o.Class, o.Reason, o.CodeName = classify(m.RequestStatusCode, m.RequestStatusName, m.UseSmsFailover)
-			if o.CodeName == "" {
-				o.CodeName = m.RequestStatusName
-			}
 		}
 		out[i] = o
 	}
