@@ -13,7 +13,7 @@ func TestPhoneNumber(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name, phone, country, format, want string
-		fails                               bool
+		fails                              bool
 	}{
 		{name: "national", phone: "01012345678", format: PhoneNational, want: "01012345678"},
 		{name: "national with hyphens", phone: "010-1234-5678", format: PhoneNational, want: "01012345678"},

@@ -220,22 +220,22 @@ func (f *fake) serveToken(w http.ResponseWriter, r *http.Request) {
 
 // wireBody is the send body as the fake knows it; unknown fields are errors.
 type wireBody struct {
-	MessageType   string     `json:"message_type"`
-	SenderKey     string     `json:"sender_key"`
-	CID           string     `json:"cid"`
-	TemplateCode  string     `json:"template_code"`
-	PhoneNumber   string     `json:"phone_number"`
-	SenderNo      string     `json:"sender_no"`
-	Message       string     `json:"message"`
-	ClientID      string     `json:"client_id"`
-	Title         string     `json:"title"`
-	Header        string     `json:"header"`
-	Price         *int64     `json:"price"`
-	CurrencyType  string     `json:"currency_type"`
-	AdFlag        string     `json:"ad_flag"`
-	Button        []wireLink `json:"button"`
-	QuickReply    []wireLink `json:"quick_reply"`
-	Item          *struct {
+	MessageType  string     `json:"message_type"`
+	SenderKey    string     `json:"sender_key"`
+	CID          string     `json:"cid"`
+	TemplateCode string     `json:"template_code"`
+	PhoneNumber  string     `json:"phone_number"`
+	SenderNo     string     `json:"sender_no"`
+	Message      string     `json:"message"`
+	ClientID     string     `json:"client_id"`
+	Title        string     `json:"title"`
+	Header       string     `json:"header"`
+	Price        *int64     `json:"price"`
+	CurrencyType string     `json:"currency_type"`
+	AdFlag       string     `json:"ad_flag"`
+	Button       []wireLink `json:"button"`
+	QuickReply   []wireLink `json:"quick_reply"`
+	Item         *struct {
 		List    []wirePair `json:"list"`
 		Summary *wirePair  `json:"summary"`
 	} `json:"item"`
