@@ -79,6 +79,12 @@ func (f *fakeNHN) LastBody() []byte {
 	return f.last
 }
 
+func (f *fakeNHN) requestPaths() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.paths...)
+}
+
 func (f *fakeNHN) keys() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -130,8 +130,8 @@ func TestPaths(t *testing.T) {
 			if _, err := c.Send(t.Context(), providertest.Batch(tc.job, 1)); err != nil {
 				t.Fatalf("Send: %v", err)
 			}
-			if f.paths[0] != tc.path {
-				t.Errorf("path %s, want %s", f.paths[0], tc.path)
+			if ps := f.requestPaths(); len(ps) != 1 || ps[0] != tc.path {
+				t.Errorf("paths %q, want [%s]", ps, tc.path)
 			}
 		})
 	}

@@ -56,6 +56,11 @@ func parseResponse(body []byte) (*sendResponse, error) {
 // headerError is the whole-request error of a failed header.
 func headerError(r *sendResponse) *providers.Error {
 	o := apiOutcome(r.Header.ResultCode, r.Header.ResultMessage)
+	if o.Class == providers.Accepted {
+		// isSuccessful false with the success code (or no code at all):
+		// the answer contradicts itself, so nothing is known.
+		o.Class, o.Reason, o.CodeName = providers.Unknown, result.ReasonOutcomeUnknown, "failed header with the success code"
+	}
 	return &providers.Error{Provider: Name, Class: o.Class, Reason: o.EffectiveReason(), Code: o.Code,
 		CodeName: o.CodeName, Message: o.Message}
 }
