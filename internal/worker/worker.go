@@ -280,7 +280,9 @@ func connect(cfg *config.Config, url string, log zerolog.Logger) (*nats.Conn, er
 	c.URL = url
 	return c.Connect("talkrelay-worker",
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn().Err(err).Msg("disconnected from NATS; reconnecting")
+			if err != nil { // nil: our own Drain/Close
+				log.Warn().Err(err).Msg("disconnected from NATS; reconnecting")
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("reconnected to NATS")
