@@ -22,6 +22,7 @@ func TestPhoneNumber(t *testing.T) {
 		{name: "international 10 digits", phone: "0111234567", format: PhoneInternational, want: "82111234567"},
 		{name: "other country stays international", phone: "09012345678", country: "81", format: PhoneNational, want: "819012345678"},
 		{name: "other country without leading 0", phone: "4155550123", country: "1", format: PhoneInternational, want: "14155550123"},
+		{name: "too long with country code", phone: "0123456789012345", country: "998", format: PhoneNational, fails: true},
 		{name: "double zero", phone: "0012345678", format: PhoneInternational, fails: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -134,6 +134,9 @@ func PhoneNumber(r *job.Recipient, format string) (string, error) {
 	if n == "" || n[0] == '0' {
 		return "", fmt.Errorf("phone: %s cannot be written with country code %s", job.MaskPhone(d), cc)
 	}
+	if len(cc+n) > 16 {
+		return "", fmt.Errorf("phone: %d digits with country code %s, phone_number takes at most 16", len(cc+n), cc)
+	}
 	return cc + n, nil
 }
 
