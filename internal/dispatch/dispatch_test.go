@@ -1,0 +1,278 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace/noop"
+	"go.uber.org/goleak"
+
+	"github.com/talkrelay/talkrelay/internal/job"
+	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/ratelimit"
+	"github.com/talkrelay/talkrelay/internal/result"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func items(jobID, account string, n int, kind job.Kind) []*Item {
+	j := &job.Job{ID: jobID, Account: account, Kind: kind, Template: "T"}
+	out := make([]*Item, n)
+	for range n {
+		j.Recipients = append(j.Recipients, job.Recipient{Phone: "01012345678", Content: "x"})
+	}
+	for i := range n {
+		m := providers.Message{Job: j, Index: i, Recipient: &j.Recipients[i], Attempt: 1}
+		out[i] = &Item{Message: m, Key: providers.KeyOf(j, m.Recipient, "")}
+	}
+	return out
+}
+
+type emitted struct {
+	key providers.Key
+	n   int
+}
+
+func TestBatcherSizeTrigger(t *testing.T) {
+	t.Parallel()
+	ch := make(chan emitted, 100)
+	b := NewBatcher(time.Hour, func(providers.Key) int { return 100 }, func(k providers.Key, its []*Item) { ch <- emitted{k, len(its)} })
+	for i := range 250 {
+		b.Add(items(fmt.Sprint("j", i), "a", 1, job.AlimTalk))
+	}
+	for range 2 {
+		if e := <-ch; e.n != 100 {
+			t.Fatalf("batch of %d, want 100", e.n)
+		}
+	}
+	if b.Pending() != 50 {
+		t.Fatalf("pending %d, want 50", b.Pending())
+	}
+	b.Flush()
+	if e := <-ch; e.n != 50 {
+		t.Fatalf("flushed batch of %d, want 50", e.n)
+	}
+	if b.Pending() != 0 {
+		t.Fatal("items left after Flush")
+	}
+}
+
+func TestBatcherLingerTrigger(t *testing.T) {
+	t.Parallel()
+	ch := make(chan emitted, 10)
+	b := NewBatcher(10*time.Millisecond, func(providers.Key) int { return 100 }, func(k providers.Key, its []*Item) { ch <- emitted{k, len(its)} })
+	start := time.Now()
+	b.Add(items("j1", "a", 3, job.AlimTalk))
+	b.Add(items("j2", "a", 4, job.AlimTalk))
+	e := <-ch
+	if e.n != 7 {
+		t.Fatalf("lingered batch of %d, want 7", e.n)
+	}
+	if took := time.Since(start); took < 10*time.Millisecond {
+		t.Fatalf("batch sent after %s, before the linger time", took)
+	}
+}
+
+func TestBatcherSeparatesKeys(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	got := map[providers.Key]int{}
+	b := NewBatcher(time.Hour, func(providers.Key) int { return 1000 }, func(k providers.Key, its []*Item) {
+		mu.Lock()
+		got[k] += len(its)
+		mu.Unlock()
+	})
+	b.Add(items("j1", "a", 2, job.AlimTalk))
+	b.Add(items("j2", "b", 3, job.AlimTalk))
+	b.Add(items("j3", "a", 4, job.FriendTalk))
+	vars := items("j4", "a", 1, job.AlimTalk)
+	vars[0].Recipient.Content, vars[0].Recipient.Variables = "", map[string]string{"x": "y"}
+	vars[0].Key = providers.KeyOf(vars[0].Job, vars[0].Recipient, "")
+	b.Add(vars)
+	b.Flush()
+	if len(got) != 4 {
+		t.Fatalf("%d batches for 4 distinct keys: %v", len(got), got)
+	}
+}
+
+func TestBatcherZeroLingerSendsAtOnce(t *testing.T) {
+	t.Parallel()
+	n := 0
+	b := NewBatcher(0, func(providers.Key) int { return 100 }, func(_ providers.Key, its []*Item) { n += len(its) })
+	b.Add(items("j", "a", 5, job.AlimTalk))
+	if n != 5 || b.Pending() != 0 {
+		t.Fatalf("sent %d, pending %d", n, b.Pending())
+	}
+}
+
+// fakeProvider answers from a function and records concurrency.
+type fakeProvider struct {
+	limit     int
+	answer    func(b *providers.Batch) ([]providers.Outcome, error)
+	inFlight  atomic.Int64
+	maxFlight atomic.Int64
+	calls     atomic.Int64
+	release   chan struct{} // if set, each Send waits for it
+}
+
+func (f *fakeProvider) MaxBatch() int                   { return f.limit }
+func (f *fakeProvider) Check(*providers.Message) error { return nil }
+func (f *fakeProvider) Send(ctx context.Context, b *providers.Batch) ([]providers.Outcome, error) {
+	f.calls.Add(1)
+	n := f.inFlight.Add(1)
+	defer f.inFlight.Add(-1)
+	for {
+		m := f.maxFlight.Load()
+		if n <= m || f.maxFlight.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	if f.release != nil {
+		select {
+		case <-f.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return f.answer(b)
+}
+
+func acceptAll(b *providers.Batch) ([]providers.Outcome, error) {
+	out := make([]providers.Outcome, len(b.Messages))
+	for i := range out {
+		out[i] = providers.Outcome{Class: providers.Accepted, Code: "OK"}
+	}
+	return out, nil
+}
+
+func newDispatcher(t *testing.T, p *fakeProvider, conc int, onResult ResultFunc) *Dispatcher {
+	a := &Account{Name: "a", Provider: "fake", Client: p, Limiter: ratelimit.NewLocal(ratelimit.Config{}, p.limit),
+		MaxConcurrency: conc, RequestTimeout: 5 * time.Second}
+	return New(Config{Linger: time.Hour, Tracer: noop.NewTracerProvider().Tracer(""), Log: zerolog.Nop()}, []*Account{a}, onResult)
+}
+
+func TestDispatcherCapsConcurrency(t *testing.T) {
+	t.Parallel()
+	p := &fakeProvider{limit: 1, answer: acceptAll, release: make(chan struct{})}
+	var results atomic.Int64
+	d := newDispatcher(t, p, 3, func(*Item, *result.Event) { results.Add(1) })
+	go d.Submit(items("j", "a", 10, job.AlimTalk))
+	deadline := time.Now().Add(5 * time.Second)
+	for p.inFlight.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	for range 10 {
+		p.release <- struct{}{}
+	}
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.maxFlight.Load(); got != 3 {
+		t.Errorf("max concurrent requests %d, want 3", got)
+	}
+	if results.Load() != 10 {
+		t.Errorf("%d results, want 10", results.Load())
+	}
+}
+
+func TestDispatcherBatchErrorAppliesToEveryMessage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		err       error
+		status    result.Status
+		retryable bool
+		reason    result.Reason
+	}{
+		{"429", &providers.Error{Provider: "fake", Class: providers.Retryable, Reason: result.ReasonRateLimited, HTTPStatus: 429, RetryAfter: time.Second},
+			result.Failed, true, result.ReasonRateLimited},
+		{"auth", &providers.Error{Provider: "fake", Class: providers.Permanent, Reason: result.ReasonAuth, HTTPStatus: 401},
+			result.Failed, false, result.ReasonAuth},
+		{"plain error", errors.New("connection reset"), result.Failed, true, result.ReasonProviderUnavailable},
+		{"deadline", context.DeadlineExceeded, result.Failed, false, result.ReasonTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := &fakeProvider{limit: 10, answer: func(*providers.Batch) ([]providers.Outcome, error) { return nil, tt.err }}
+			var mu sync.Mutex
+			var evs []*result.Event
+			d := newDispatcher(t, p, 1, func(_ *Item, ev *result.Event) { mu.Lock(); evs = append(evs, ev); mu.Unlock() })
+			d.Submit(items("j", "a", 4, job.AlimTalk))
+			if err := d.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) != 4 {
+				t.Fatalf("%d results, want 4", len(evs))
+			}
+			for _, ev := range evs {
+				if ev.Status != tt.status || ev.Retryable != tt.retryable || ev.Reason != tt.reason || ev.Attempt != 1 {
+					t.Errorf("event %s retryable=%v reason=%s attempt=%d", ev.Status, ev.Retryable, ev.Reason, ev.Attempt)
+				}
+			}
+		})
+	}
+}
+
+func TestDispatcherWrongOutcomeCountIsUnknown(t *testing.T) {
+	t.Parallel()
+	p := &fakeProvider{limit: 10, answer: func(b *providers.Batch) ([]providers.Outcome, error) {
+		out, _ := acceptAll(b)
+		return out[1:], nil
+	}}
+	var evs []*result.Event
+	var mu sync.Mutex
+	d := newDispatcher(t, p, 1, func(_ *Item, ev *result.Event) { mu.Lock(); evs = append(evs, ev); mu.Unlock() })
+	d.Submit(items("j", "a", 3, job.AlimTalk))
+	_ = d.Close(context.Background())
+	for _, ev := range evs {
+		if ev.Status == result.Accepted || ev.Reason != result.ReasonOutcomeUnknown {
+			t.Errorf("mismatched answer gave %s/%s", ev.Status, ev.Reason)
+		}
+	}
+}
+
+func TestDispatcherCloseCancelsAfterGrace(t *testing.T) {
+	t.Parallel()
+	p := &fakeProvider{limit: 10, answer: acceptAll, release: make(chan struct{})} // never released
+	var n atomic.Int64
+	d := newDispatcher(t, p, 1, func(*Item, *result.Event) { n.Add(1) })
+	d.Submit(items("j", "a", 2, job.AlimTalk))
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := d.Close(ctx); err == nil {
+		t.Fatal("Close returned nil with a call still running past the grace period")
+	}
+	if n.Load() != 2 {
+		t.Fatalf("%d results after cancel, want 2 (every message reported)", n.Load())
+	}
+}
+
+func TestBatchIDStable(t *testing.T) {
+	t.Parallel()
+	a := items("job-1", "a", 3, job.AlimTalk)
+	msgs := func(its []*Item) []providers.Message {
+		out := make([]providers.Message, len(its))
+		for i, it := range its {
+			out[i] = it.Message
+		}
+		return out
+	}
+	id1, id2 := BatchID(msgs(a)), BatchID(msgs(items("job-1", "a", 3, job.AlimTalk)))
+	if id1 != id2 || len(id1) != 32 {
+		t.Fatalf("same messages, ids %q and %q", id1, id2)
+	}
+	a[2].Attempt = 2
+	if BatchID(msgs(a)) == id1 {
+		t.Fatal("a new attempt has the same batch id")
+	}
+	if BatchID(msgs(items("job-12", "a", 1, job.AlimTalk))) == BatchID(msgs(items("job-1", "a", 1, job.AlimTalk))) {
+		t.Fatal("different jobs share a batch id")
+	}
+}
