@@ -99,11 +99,12 @@ func unsupported(r *job.Recipient) error {
 }
 
 func checkAlimTalk(j *job.Job, r *job.Recipient, k providers.Key) error {
+	if err := msgcheck.Len("template", j.Template, templateCodeMax); err != nil {
+		return err
+	}
 	switch {
 	case j.Template == "":
 		return fmt.Errorf("template: required for AlimTalk")
-	case len([]rune(j.Template)) > templateCodeMax:
-		return fmt.Errorf("template: %d characters, NHN allows at most %d", len([]rune(j.Template)), templateCodeMax)
 	case j.Ad:
 		return fmt.Errorf("ad: AlimTalk cannot be an advertisement")
 	case r.Image != nil:
@@ -130,8 +131,8 @@ func (c *Client) checkFriendTalk(j *job.Job, r *job.Recipient, k providers.Key) 
 	if j.Template != "" {
 		return fmt.Errorf("template: FriendTalk has no template")
 	}
-	if n := len([]rune(j.Sender)); n > plusFriendIDMax {
-		return fmt.Errorf("sender: plusFriendId of %d characters, at most %d allowed", n, plusFriendIDMax)
+	if err := msgcheck.Len("sender (plusFriendId)", j.Sender, plusFriendIDMax); err != nil {
+		return err
 	}
 	withImage := false
 	if img := r.Image; img != nil {

@@ -193,13 +193,10 @@ func (c *Client) answer(resp *http.Response, body []byte, sent []sentRecipient) 
 	parsed, perr := parseResponse(body)
 	switch {
 	case status == http.StatusTooManyRequests:
-		e := c.httpError(resp, parsed, providers.Retryable, result.ReasonRateLimited)
-		return nil, e
+		return nil, c.httpError(resp, parsed, providers.Retryable, result.ReasonRateLimited)
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return nil, c.httpError(resp, parsed, providers.Permanent, result.ReasonAuth)
-	case status >= 500:
-		return nil, c.httpError(resp, parsed, providers.Retryable, result.ReasonProviderUnavailable)
-	case status == http.StatusRequestTimeout:
+	case status >= 500 || status == http.StatusRequestTimeout:
 		return nil, c.httpError(resp, parsed, providers.Retryable, result.ReasonProviderUnavailable)
 	case status/100 != 2:
 		// Any other 4xx: NHN's header code says why when there is one.
