@@ -26,6 +26,9 @@ import (
 	"github.com/talkrelay/talkrelay/internal/dispatch"
 	"github.com/talkrelay/talkrelay/internal/natsconn"
 	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/providers/kakao"
+	"github.com/talkrelay/talkrelay/internal/providers/naver"
+	"github.com/talkrelay/talkrelay/internal/providers/nhn"
 	"github.com/talkrelay/talkrelay/internal/providers/sandbox"
 	"github.com/talkrelay/talkrelay/internal/ratelimit"
 	"github.com/talkrelay/talkrelay/internal/streams"
@@ -34,6 +37,9 @@ import (
 // Providers is the registry of provider adapters by the name accounts use.
 var Providers = map[string]providers.Factory{
 	"sandbox": sandbox.New,
+	"naver":   naver.New,
+	"nhn":     nhn.New,
+	"kakao":   kakao.New,
 }
 
 // Options are the worker's collaborators that are not configuration.
