@@ -120,7 +120,7 @@ func (s *fileSource) decodeStream(ctx context.Context, p *publisher, r io.Reader
 			at = se.Offset
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
-			err = errors.New("unexpected end of input")
+			at, err = lt.read, errors.New("unexpected end of input")
 		}
 		s.stats.Invalid++
 		return fmt.Errorf("%s:%d: not JSON, stopped reading: %w", s.name, lt.lineAt(at), err)

@@ -1,0 +1,124 @@
+package enqueue
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/talkrelay/talkrelay/internal/job"
+)
+
+func TestBuildJob(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 21, 5, 30, 0, 0, time.UTC)
+	reserve := time.Date(2026, 11, 21, 9, 0, 0, 0, time.FixedZone("", 9*3600))
+	base := func() CLI {
+		return CLI{ID: "j1", Account: "sandbox", Kind: "alimtalk", Template: "OTP", To: []string{"01012345678"}, Content: "hello"}
+	}
+	tests := []struct {
+		name    string
+		edit    func(*CLI)
+		want    *job.Job
+		wantErr string
+	}{
+		{
+			name: "simple",
+			edit: func(*CLI) {},
+			want: &job.Job{Version: 1, ID: "j1", Account: "sandbox", Kind: "alimtalk", Template: "OTP",
+				Recipients: []job.Recipient{{Phone: "01012345678", Content: "hello"}}},
+		},
+		{
+			name: "everything",
+			edit: func(c *CLI) {
+				c.Kind, c.Template, c.Sender, c.Ad = "friendtalk", "", "@shop", true
+				c.To = []string{"01012345678", " 010-9876-5432"}
+				c.CountryCode, c.Title, c.Header = "82", "Title", "Header"
+				c.Var = []string{"code=12=34", "empty="}
+				c.ReserveAt, c.Deadline = "2026-11-21T09:00:00+09:00", "2026-11-21T09:00:00+09:00"
+				c.Failover, c.FailoverFrom = "lms", "0212345678"
+				c.Metadata = `{"order": 7}`
+			},
+			want: &job.Job{Version: 1, ID: "j1", Account: "sandbox", Kind: "friendtalk", Sender: "@shop", Ad: true,
+				ReserveAt: &reserve, Deadline: &reserve,
+				Failover: &job.Failover{Enabled: true, Type: "LMS", From: "0212345678"},
+				Metadata: []byte(`{"order": 7}`),
+				Recipients: []job.Recipient{
+					{Phone: "01012345678", CountryCode: "82", Content: "hello", Title: "Title", Header: "Header", Variables: map[string]string{"code": "12=34", "empty": ""}},
+					{Phone: "010-9876-5432", CountryCode: "82", Content: "hello", Title: "Title", Header: "Header", Variables: map[string]string{"code": "12=34", "empty": ""}},
+				}},
+		},
+		{name: "alimtalk needs a template", edit: func(c *CLI) { c.Template = "" }, wantErr: "the flags make an invalid job j1: /: missing property 'template'"},
+		{name: "no account", edit: func(c *CLI) { c.Account = "" }, wantErr: "--account: required"},
+		{name: "no recipient", edit: func(c *CLI) { c.To = nil }, wantErr: "--to: give at least one"},
+		{name: "no text", edit: func(c *CLI) { c.Content = "" }, wantErr: "--content or --var"},
+		{name: "bad phone is masked", edit: func(c *CLI) { c.To = []string{"0101234567890123456789"} }, wantErr: "'010***************6789' does not match"},
+		{name: "bad var", edit: func(c *CLI) { c.Var = []string{"novalue"} }, wantErr: `--var: "novalue" is not NAME=VALUE`},
+		{name: "bad time", edit: func(c *CLI) { c.Deadline = "tomorrow" }, wantErr: `--deadline: "tomorrow" is not an RFC 3339 time`},
+		{name: "bad failover", edit: func(c *CLI) { c.Failover = "MMS" }, wantErr: `--failover: "MMS"`},
+		{name: "failover from alone", edit: func(c *CLI) { c.FailoverFrom = "0212345678" }, wantErr: "--failover-from: needs --failover"},
+		{name: "metadata not an object", edit: func(c *CLI) { c.Metadata = "[1]" }, wantErr: "--metadata: not a JSON object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := base()
+			tt.edit(&c)
+			got, doc, err := c.buildJob(now)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("job (-want +got):\n%s", diff)
+			}
+			if _, err := job.Decode(doc); err != nil {
+				t.Errorf("encoded job: %v", err)
+			}
+		})
+	}
+
+	t.Run("random id", func(t *testing.T) {
+		t.Parallel()
+		c := base()
+		c.ID = ""
+		a, _, err := c.buildJob(now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _, err := c.buildJob(now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(a.ID, "enq-20261121T053000-") || a.ID == b.ID {
+			t.Errorf("ids %q and %q", a.ID, b.ID)
+		}
+	})
+}
+
+func TestFlagsModePublishes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	code, _, stderr := e.run(t, "", "--id", "otp-1", "--account", "nhn-main", "--template", "OTP_CODE",
+		"--to", "01012345678,01087654321", "--var", "code=482913", "--var", "minutes=5")
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	jobs := e.jobs(t)
+	if got := jobIDs(jobs); !slices.Equal(got, []string{"otp-1"}) {
+		t.Fatalf("published %q", got)
+	}
+	if n := len(jobs[0].Recipients); n != 2 {
+		t.Errorf("%d recipients, want 2", n)
+	}
+	if strings.Contains(stderr, "01012345678") {
+		t.Errorf("stderr shows a phone number:\n%s", stderr)
+	}
+}
