@@ -38,7 +38,6 @@ const (
 	TemplateCodeMax = 30
 	TaxCodeMax      = 50
 	TaxCodesMax     = 2
-	QuickRepliesMax = 10
 )
 
 // Button types by kind. AlimTalk: delivery tracking, web link, app link, bot
@@ -162,7 +161,7 @@ func (c *Client) check(m *providers.Message) error {
 	if _, err := PhoneNumber(r, c.cfg.PhoneFormat); err != nil {
 		return err
 	}
-	withImage := false
+	contentMax := msgcheck.ContentMax
 	if at {
 		if j.Template == "" {
 			return fmt.Errorf("template: required for AlimTalk")
@@ -198,31 +197,24 @@ func (c *Client) check(m *providers.Message) error {
 					return err
 				}
 			}
-			withImage = true
+			contentMax = msgcheck.ContentWithImageMax
 		}
 		if j.Ad && msgcheck.AdNight(c.now()) {
 			return fmt.Errorf("ad: Kakao refuses ad FriendTalk 20:50-08:00 KST (code 3022); send it after 08:00")
 		}
 	}
-	if err := msgcheck.Content(r, withImage); err != nil {
+	if err := msgcheck.Content(r, contentMax); err != nil {
 		return err
 	}
 	allowed := alimTalkButtons
 	if !at {
 		allowed = friendTalkButtons
 	}
-	if err := msgcheck.Buttons("buttons", r.Buttons, allowed); err != nil {
+	if err := msgcheck.Buttons("buttons", r.Buttons, allowed, msgcheck.ButtonsMax); err != nil {
 		return err
 	}
-	if n := len(r.QuickReplies); n > QuickRepliesMax {
-		return fmt.Errorf("quick_replies: %d quick links, at most %d allowed", n, QuickRepliesMax)
-	}
-	// msgcheck.Buttons caps any list at 5 (msgcheck.ButtonsMax, the button
-	// limit); quick links may be 10, so each is checked on its own.
-	for i := range r.QuickReplies {
-		if err := msgcheck.Buttons(fmt.Sprintf("quick_replies[%d]", i), r.QuickReplies[i:i+1], quickReplyTypes); err != nil {
-			return err
-		}
+	if err := msgcheck.Buttons("quick_replies", r.QuickReplies, quickReplyTypes, msgcheck.QuickRepliesMax); err != nil {
+		return err
 	}
 	if n := len(r.TaxCodes); n > TaxCodesMax {
 		return fmt.Errorf("tax_codes: %d codes, at most %d (tax_cd1, tax_cd2)", n, TaxCodesMax)

@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/talkrelay/talkrelay/internal/job"
@@ -21,15 +20,14 @@ import (
 // Limits in characters (runes).
 const (
 	ContentMax          = 1000
-	ContentWithImageMax = 400
+	ContentWithImageMax = 400 // a message with an image
 	TitleMax            = 50
 	HeaderMax           = 16
 	HighlightTitleMax   = 30
 	HighlightDescMax    = 19
-	// With an item highlight image (the seeds disagree on 13 and 14 for the
-	// description; the stricter 13 is used).
-	HighlightTitleImageMax = 21
-	HighlightDescImageMax  = 13
+	// A template with an item highlight image lowers these to 21 and 13;
+	// a job cannot say whether its template has one, so the provider is
+	// left to refuse (codes 3034/3035) what only that case forbids.
 	ItemTitleMax           = 6
 	ItemDescMax            = 23
 	ItemsMin               = 2
@@ -38,6 +36,7 @@ const (
 	SummaryDescMax         = 14
 	ButtonNameMax          = 14
 	ButtonsMax             = 5
+	QuickRepliesMax        = 10
 )
 
 // Len checks that field s is at most max characters.
@@ -70,24 +69,18 @@ func Phone(r *job.Recipient) error {
 // point with at most two places, spaces.
 var summaryRE = regexp.MustCompile(`^[\p{Sc}元円원A-Z0-9, ]*(\.[0-9]{1,2})?[\p{Sc}元円원A-Z ]*$`)
 
-// Content checks the message text, the emphasised title, the header and the
-// item list fields of r; withImage selects the image limits.
-func Content(r *job.Recipient, withImage bool) error {
-	max := ContentMax
-	if withImage {
-		max = ContentWithImageMax
-	}
+// Content checks the message text (at most contentMax characters: usually
+// ContentMax, or ContentWithImageMax for a message with an image), the
+// emphasised title, the header and the item list fields of r.
+func Content(r *job.Recipient, contentMax int) error {
 	checks := []error{
-		Len("content", r.Content, max),
+		Len("content", r.Content, contentMax),
 		Len("title", r.Title, TitleMax),
 		Len("header", r.Header, HeaderMax),
 	}
 	if h := r.ItemHighlight; h != nil {
-		tmax, dmax := HighlightTitleMax, HighlightDescMax
-		if withImage {
-			tmax, dmax = HighlightTitleImageMax, HighlightDescImageMax
-		}
-		checks = append(checks, Len("item_highlight.title", h.Title, tmax), Len("item_highlight.description", h.Description, dmax))
+		checks = append(checks, Len("item_highlight.title", h.Title, HighlightTitleMax),
+			Len("item_highlight.description", h.Description, HighlightDescMax))
 	}
 	if it := r.Item; it != nil {
 		if n := len(it.List); n < ItemsMin || n > ItemsMax {
@@ -113,11 +106,13 @@ func Content(r *job.Recipient, withImage bool) error {
 	return nil
 }
 
-// Buttons checks button types allowed (by the provider and kind), names and
-// the links each type requires. field is "buttons" or "quick_replies".
-func Buttons(field string, bs []job.Button, allowed string) error {
-	if len(bs) > ButtonsMax {
-		return fmt.Errorf("%s: %d buttons, at most %d allowed", field, len(bs), ButtonsMax)
+// Buttons checks the number of buttons (at most max: ButtonsMax, or
+// QuickRepliesMax for quick links), the types allowed (by the provider and
+// kind, space separated), names and the links each type requires. field is
+// "buttons" or "quick_replies".
+func Buttons(field string, bs []job.Button, allowed string, max int) error {
+	if len(bs) > max {
+		return fmt.Errorf("%s: %d entries, at most %d allowed", field, len(bs), max)
 	}
 	for i, b := range bs {
 		f := fmt.Sprintf("%s[%d]", field, i)
@@ -189,12 +184,12 @@ func AdNight(t time.Time) bool {
 	return m >= 20*60+50 || m < 8*60
 }
 
-// SMSBytes counts text the way SMS limits do: Hangul and other non-ASCII
-// characters as 2 bytes.
+// SMSBytes counts text the way SMS limits do: ASCII as 1 byte, Hangul and
+// every other character as 2.
 func SMSBytes(s string) int {
 	n := 0
 	for _, r := range s {
-		if r < utf8.RuneSelf && unicode.IsPrint(r) || r == '\n' || r == '\r' || r == '\t' {
+		if r < utf8.RuneSelf {
 			n++
 		} else {
 			n += 2

@@ -154,13 +154,13 @@ func (c *Client) check(m *providers.Message) error {
 	}
 	// NAVER's request has no image field, so the text limits without an
 	// image apply; a template with an image is held to 400 by Kakao (3014).
-	if err := msgcheck.Content(r, false); err != nil {
+	if err := msgcheck.Content(r, msgcheck.ContentMax); err != nil {
 		return err
 	}
 	if n := c.cfg.HeaderMaxBytes; n > 0 && len(r.Header) >= n {
 		return fmt.Errorf("header: %d bytes, fewer than %d allowed (header_max_bytes)", len(r.Header), n)
 	}
-	if err := msgcheck.Buttons("buttons", r.Buttons, allowedButtons); err != nil {
+	if err := msgcheck.Buttons("buttons", r.Buttons, allowedButtons, msgcheck.ButtonsMax); err != nil {
 		return err
 	}
 	for i, b := range r.Buttons {

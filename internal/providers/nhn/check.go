@@ -12,8 +12,6 @@ import (
 // Limits of NHN's send APIs beyond the shared KakaoTalk ones in msgcheck.
 const (
 	// AlimTalk /raw-messages content, in characters (PROVIDER-NOTES.md).
-	// msgcheck.Content applies the cross-provider 1000, so AlimTalk content
-	// is checked here instead.
 	alimTalkContentMax = 1300
 	// requestDate horizon: seed 001 says 30 days for FriendTalk; the same
 	// is applied to AlimTalk (the stricter of what the documents say).
@@ -121,7 +119,7 @@ func checkAlimTalk(j *job.Job, r *job.Recipient, k providers.Key) error {
 	if err := msgcheck.Len("content", r.Content, alimTalkContentMax); err != nil {
 		return err
 	}
-	return msgcheck.Buttons("buttons", r.Buttons, alimTalkButtonTypes)
+	return msgcheck.Buttons("buttons", r.Buttons, alimTalkButtonTypes, msgcheck.ButtonsMax)
 }
 
 func (c *Client) checkFriendTalk(j *job.Job, r *job.Recipient, k providers.Key) error {
@@ -134,7 +132,7 @@ func (c *Client) checkFriendTalk(j *job.Job, r *job.Recipient, k providers.Key) 
 	if err := msgcheck.Len("sender (plusFriendId)", j.Sender, plusFriendIDMax); err != nil {
 		return err
 	}
-	withImage := false
+	contentMax := msgcheck.ContentMax
 	if img := r.Image; img != nil {
 		switch {
 		case img.URL != "":
@@ -144,12 +142,14 @@ func (c *Client) checkFriendTalk(j *job.Job, r *job.Recipient, k providers.Key) 
 		case img.Seq != nil && img.Link == "":
 			return fmt.Errorf("image.link: required with image.seq")
 		}
-		withImage = img.Seq != nil
+		if img.Seq != nil {
+			contentMax = msgcheck.ContentWithImageMax
+		}
 	}
-	if err := msgcheck.Content(r, withImage); err != nil {
+	if err := msgcheck.Content(r, contentMax); err != nil {
 		return err
 	}
-	if err := msgcheck.Buttons("buttons", r.Buttons, friendTalkButtonTypes); err != nil {
+	if err := msgcheck.Buttons("buttons", r.Buttons, friendTalkButtonTypes, msgcheck.ButtonsMax); err != nil {
 		return err
 	}
 	if k.Ad {
