@@ -121,7 +121,7 @@ type fakeProvider struct {
 	release   chan struct{} // if set, each Send waits for it
 }
 
-func (f *fakeProvider) MaxBatch() int                   { return f.limit }
+func (f *fakeProvider) MaxBatch() int                  { return f.limit }
 func (f *fakeProvider) Check(*providers.Message) error { return nil }
 func (f *fakeProvider) Send(ctx context.Context, b *providers.Batch) ([]providers.Outcome, error) {
 	f.calls.Add(1)

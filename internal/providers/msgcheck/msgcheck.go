@@ -28,15 +28,15 @@ const (
 	// A template with an item highlight image lowers these to 21 and 13;
 	// a job cannot say whether its template has one, so the provider is
 	// left to refuse (codes 3034/3035) what only that case forbids.
-	ItemTitleMax           = 6
-	ItemDescMax            = 23
-	ItemsMin               = 2
-	ItemsMax               = 10
-	SummaryTitleMax        = 6
-	SummaryDescMax         = 14
-	ButtonNameMax          = 14
-	ButtonsMax             = 5
-	QuickRepliesMax        = 10
+	ItemTitleMax    = 6
+	ItemDescMax     = 23
+	ItemsMin        = 2
+	ItemsMax        = 10
+	SummaryTitleMax = 6
+	SummaryDescMax  = 14
+	ButtonNameMax   = 14
+	ButtonsMax      = 5
+	QuickRepliesMax = 10
 )
 
 // Len checks that field s is at most max characters.
