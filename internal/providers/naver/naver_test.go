@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/providers/naver/naverfake"
 	"github.com/talkrelay/talkrelay/internal/providers/providertest"
 	"github.com/talkrelay/talkrelay/internal/result"
 )
@@ -26,6 +28,15 @@ var update = flag.Bool("update", false, "rewrite testdata/*.json golden request 
 
 // testNow is the fixed clock of tests that need one.
 var testNow = time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+
+// The credentials and service naverfake accepts.
+const (
+	testAccessKey = naverfake.AccessKey
+	testSecretKey = naverfake.SecretKey
+	testServiceID = naverfake.ServiceID
+)
+
+func fixedNow() time.Time { return testNow }
 
 func newTestClient(t *testing.T, baseURL string, mutate func(*Config)) *Client {
 	t.Helper()
@@ -56,7 +67,7 @@ func testJob(n int) *job.Job {
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	providertest.Run(t, providertest.Suite{
-		NewFake: func(t *testing.T) providertest.Fake { return newFake(t) },
+		NewFake: func(t *testing.T) providertest.Fake { return naverfake.New(t) },
 		NewProvider: func(t *testing.T, f providertest.Fake) providers.Provider {
 			return newTestClient(t, f.URL(), nil)
 		},
@@ -188,19 +199,25 @@ func TestSignHeadersUseRequestURI(t *testing.T) {
 // skew between two sends: the second passes only if it was signed anew.
 func TestResignsEveryCall(t *testing.T) {
 	t.Parallel()
+	var mu sync.Mutex // the fake reads the clock on its server goroutines
 	now := testNow
-	f := newFake(t)
-	f.now = func() time.Time { return now }
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	f := naverfake.New(t, naverfake.WithClock(clock))
 	c := newTestClient(t, f.URL(), nil)
-	c.Now = func() time.Time { return now }
+	c.Now = clock
 	j := testJob(1)
 	for range 2 {
 		out, err := c.Send(t.Context(), providertest.Batch(j, 1))
 		if err != nil || out[0].Class != providers.Accepted {
 			t.Fatalf("Send = %+v, %v", out, err)
 		}
+		mu.Lock()
 		now = now.Add(10 * time.Minute)
-		f.now = func() time.Time { return now }
+		mu.Unlock()
 	}
 }
 
@@ -254,8 +271,7 @@ func TestGoldenRequests(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFake(t)
-			f.now = func() time.Time { return testNow }
+			f := naverfake.New(t, naverfake.WithClock(fixedNow))
 			c := newTestClient(t, f.URL(), tc.mutate)
 			c.Now = func() time.Time { return testNow }
 			n := len(tc.job.Recipients)
@@ -314,7 +330,7 @@ func itemListJob() *job.Job {
 
 func TestPartialFailure(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
+	f := naverfake.New(t)
 	c := newTestClient(t, f.URL(), nil)
 	j := testJob(5)
 	j.Failover = &job.Failover{Enabled: true}
@@ -390,11 +406,10 @@ func TestAnswerShapes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFake(t)
-			f.now = func() time.Time { return testNow }
+			f := naverfake.New(t, naverfake.WithClock(fixedNow))
 			c := newTestClient(t, f.URL(), nil)
 			c.Now = func() time.Time { return testNow }
-			f.nextRaw(tc.status, tc.body, tc.headers)
+			f.NextRaw(tc.status, tc.body, tc.headers)
 			_, err := c.Send(t.Context(), providertest.Batch(testJob(2), 2))
 			var pe *providers.Error
 			if !errors.As(err, &pe) {
@@ -443,7 +458,7 @@ func TestSendRefusesWithoutRequest(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFake(t)
+			f := naverfake.New(t)
 			c := newTestClient(t, f.URL(), nil)
 			_, err := c.Send(t.Context(), tc.batch())
 			var pe *providers.Error

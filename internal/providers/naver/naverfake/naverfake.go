@@ -1,4 +1,15 @@
-package naver
+// Package naverfake serves NAVER Cloud SENS's AlimTalk send API on
+// httptest, as the seed documents it, for tests of the naver adapter and
+// of anything that sends through it (the worker end to end).
+//
+// The fake is written from the documents, not from the adapter: its
+// request types and its signature code are its own, so the two cannot
+// share a mistake. It checks every request as strictly as the API gateway
+// and SENS do (signature v2, timestamp skew, unknown fields, mandatory
+// fields, lengths, button rules) and reports each breach to the test with
+// Errorf. Failures are injected with providertest.Answer (Next), a raw
+// answer (NextRaw), or per phone number (FailPhone).
+package naverfake
 
 import (
 	"bytes"
@@ -22,16 +33,30 @@ import (
 	"github.com/talkrelay/talkrelay/internal/providers/providertest"
 )
 
-// Test credentials and service of the fake.
+// The credentials and service the fake accepts unless told otherwise.
 const (
-	testAccessKey = "TestAccessKey"
-	testSecretKey = "TestSecretKey"
-	testServiceID = "ncp:kkobizmsg:kr:123456789012:talkrelay"
+	AccessKey = "TestAccessKey"
+	SecretKey = "TestSecretKey"
+	ServiceID = "ncp:kkobizmsg:kr:123456789012:talkrelay"
 )
 
-// fakeAnswer is a providertest.Answer, or a raw answer for cases the suite
+// Option changes a fake before it starts.
+type Option func(*Fake)
+
+// WithClock sets the fake's clock, which checks the signature timestamp
+// (5 minutes of skew allowed) and dates the answers. now is called from
+// the server's goroutines. Default: time.Now.
+func WithClock(now func() time.Time) Option { return func(f *Fake) { f.now = now } }
+
+// WithCredentials sets the access key, secret key and service id the fake
+// accepts.
+func WithCredentials(accessKey, secretKey, serviceID string) Option {
+	return func(f *Fake) { f.accessKey, f.secretKey, f.serviceID = accessKey, secretKey, serviceID }
+}
+
+// answer is a providertest.Answer, or a raw answer for cases the suite
 // has no words for (a count mismatch, an odd body).
-type fakeAnswer struct {
+type answer struct {
 	providertest.Answer
 	raw     bool
 	status  int
@@ -39,84 +64,147 @@ type fakeAnswer struct {
 	headers map[string]string
 }
 
-// fake is NAVER's AlimTalk send API as the seed documents it. It checks
-// every request as strictly as the gateway and SENS do and fails the test
-// on any breach. It is written from the seed, not from the adapter: its
-// request types and signature code are its own.
-type fake struct {
-	t   *testing.T
+// Fake is NAVER's AlimTalk send API. It implements providertest.Fake; it
+// is safe for concurrent use.
+type Fake struct {
+	tb  testing.TB
 	srv *httptest.Server
 	now func() time.Time
 
-	mu       sync.Mutex
-	queue    []fakeAnswer
-	sends    int
-	lastBody []byte
+	accessKey, secretKey, serviceID string
+
+	mu        sync.Mutex
+	queue     []answer
+	phoneCode map[string]string // "to" -> requestStatusCode
+	sends     int
+	lastBody  []byte
+	accepted  map[acceptKey]int
 }
 
-var _ providertest.Fake = (*fake)(nil)
+type acceptKey struct{ phone, content string }
 
-func newFake(t *testing.T) *fake {
-	f := &fake{t: t, now: time.Now}
+var _ providertest.Fake = (*Fake)(nil)
+
+// New starts a fake that reports request breaches to tb and stops when
+// tb's test ends.
+func New(tb testing.TB, opts ...Option) *Fake {
+	tb.Helper()
+	f := &Fake{tb: tb, now: time.Now, accessKey: AccessKey, secretKey: SecretKey, serviceID: ServiceID,
+		phoneCode: map[string]string{}, accepted: map[acceptKey]int{}}
+	for _, o := range opts {
+		o(f)
+	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
+	tb.Cleanup(f.srv.Close)
 	return f
 }
 
-func (f *fake) URL() string { return f.srv.URL }
+// URL is the base URL to point the adapter at (an account's base_url).
+func (f *Fake) URL() string { return f.srv.URL }
 
-func (f *fake) Next(answers ...providertest.Answer) {
+// Next queues answers for the coming send requests, one each; with the
+// queue empty, requests succeed (but for FailPhone).
+func (f *Fake) Next(answers ...providertest.Answer) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, a := range answers {
-		f.queue = append(f.queue, fakeAnswer{Answer: a})
+		f.queue = append(f.queue, answer{Answer: a})
 	}
 }
 
-func (f *fake) nextRaw(status int, body string, headers map[string]string) {
+// NextRaw queues an answer of the given status, body and headers for the
+// next send request (after any queued before it).
+func (f *Fake) NextRaw(status int, body string, headers map[string]string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.queue = append(f.queue, fakeAnswer{raw: true, status: status, body: body, headers: headers})
+	f.queue = append(f.queue, answer{raw: true, status: status, body: body, headers: headers})
 }
 
-func (f *fake) Sends() int {
+// FailPhone answers every message to phone with requestStatusCode code
+// (requestStatusName "fail") in requests that are otherwise answered per
+// message, until FailPhone(phone, ""). phone is compared as digits only,
+// as "to" is sent. A code from Next's Answer.Codes wins over it.
+func (f *Fake) FailPhone(phone, code string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if code == "" {
+		delete(f.phoneCode, digits(phone))
+		return
+	}
+	f.phoneCode[digits(phone)] = code
+}
+
+// Sends counts send requests that reached the fake, whatever their answer.
+func (f *Fake) Sends() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.sends
 }
 
-func (f *fake) LastBody() []byte {
+// LastBody is the body of the most recent send request.
+func (f *Fake) LastBody() []byte {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return bytes.Clone(f.lastBody)
 }
 
-// Request types of the fake: unknown fields are refused.
-type fakeRequest struct {
-	PlusFriendID    *string       `json:"plusFriendId"`
-	TemplateCode    *string       `json:"templateCode"`
-	Messages        []fakeMessage `json:"messages"`
-	ReserveTime     *string       `json:"reserveTime"`
-	ReserveTimeZone *string       `json:"reserveTimeZone"`
+// Accepted counts how many times a message to phone (digits only) with
+// exactly this content was answered A000.
+func (f *Fake) Accepted(phone, content string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.accepted[acceptKey{digits(phone), content}]
 }
 
-type fakePair struct {
+// AcceptedTo counts how many times a message to phone (digits only),
+// whatever its content, was answered A000.
+func (f *Fake) AcceptedTo(phone string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, p := 0, digits(phone)
+	for k, v := range f.accepted {
+		if k.phone == p {
+			n += v
+		}
+	}
+	return n
+}
+
+func digits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+}
+
+// Request types of the fake: unknown fields are refused.
+type request struct {
+	PlusFriendID    *string   `json:"plusFriendId"`
+	TemplateCode    *string   `json:"templateCode"`
+	Messages        []message `json:"messages"`
+	ReserveTime     *string   `json:"reserveTime"`
+	ReserveTimeZone *string   `json:"reserveTimeZone"`
+}
+
+type pair struct {
 	Title       *string `json:"title"`
 	Description *string `json:"description"`
 }
 
-type fakeMessage struct {
-	CountryCode   *string   `json:"countryCode"`
-	To            *string   `json:"to"`
-	Title         *string   `json:"title"`
-	Content       *string   `json:"content"`
-	HeaderContent *string   `json:"headerContent"`
-	ItemHighlight *fakePair `json:"itemHighlight"`
+type message struct {
+	CountryCode   *string `json:"countryCode"`
+	To            *string `json:"to"`
+	Title         *string `json:"title"`
+	Content       *string `json:"content"`
+	HeaderContent *string `json:"headerContent"`
+	ItemHighlight *pair   `json:"itemHighlight"`
 	Item          *struct {
-		List    []fakePair `json:"list"`
-		Summary *fakePair  `json:"summary"`
+		List    []pair `json:"list"`
+		Summary *pair  `json:"summary"`
 	} `json:"item"`
-	Summary *fakePair `json:"summary"`
+	Summary *pair `json:"summary"`
 	Buttons []struct {
 		Type          *string `json:"type"`
 		Name          *string `json:"name"`
@@ -136,23 +224,24 @@ type fakeMessage struct {
 
 var digitsRE = regexp.MustCompile(`^[0-9]+$`)
 
-func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
-	t := f.t
-	wantPath := "/alimtalk/v2/services/" + testServiceID + "/messages"
+func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
+	t := f.tb
+	wantPath := "/alimtalk/v2/services/" + f.serviceID + "/messages"
 	if r.Method != http.MethodPost || r.RequestURI != wantPath {
-		t.Errorf("fake: %s %s, want POST %s (service id unescaped)", r.Method, r.RequestURI, wantPath)
+		t.Errorf("naverfake: %s %s, want POST %s (service id unescaped)", r.Method, r.RequestURI, wantPath)
 		http.NotFound(w, r)
 		return
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		t.Errorf("fake: read body: %v", err)
+		t.Errorf("naverfake: read body: %v", err)
 		return
 	}
 	f.mu.Lock()
 	f.sends++
+	n := f.sends
 	f.lastBody = body
-	var a fakeAnswer
+	var a answer
 	if len(f.queue) > 0 {
 		a, f.queue = f.queue[0], f.queue[1:]
 	}
@@ -168,9 +257,9 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || ct != "application/json" ||
 		(params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8")) {
-		t.Errorf("fake: Content-Type %q, want application/json", r.Header.Get("Content-Type"))
+		t.Errorf("naverfake: Content-Type %q, want application/json", r.Header.Get("Content-Type"))
 	}
-	req, n := f.validate(body)
+	req := f.validate(body)
 
 	switch {
 	case a.raw:
@@ -215,7 +304,7 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := map[string]any{
-		"requestId":   "RQ-" + strconv.Itoa(f.Sends()),
+		"requestId":   "RQ-" + strconv.Itoa(n),
 		"requestTime": f.now().In(time.FixedZone("KST", 9*3600)).Format("2006-01-02T15:04:05.000"),
 		"statusCode":  "202",
 		"statusName":  "success",
@@ -223,63 +312,81 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 	if req.ReserveTime != nil {
 		out["statusName"] = "reserved"
 	}
-	msgs := make([]map[string]any, n)
+	msgs := make([]map[string]any, len(req.Messages))
+	f.mu.Lock()
 	for i, m := range req.Messages {
+		to, content := deref(m.To, ""), deref(m.Content, "")
 		code, name, desc := "A000", "success", "success"
-		if c, ok := a.Codes[i]; ok {
+		c, ok := a.Codes[i]
+		if !ok {
+			c, ok = f.phoneCode[to]
+		}
+		if ok {
 			code, name, desc = c, "fail", "fake failure "+c
+		} else {
+			f.accepted[acceptKey{to, content}]++
 		}
 		msgs[i] = map[string]any{
-			"messageId": fmt.Sprintf("MSG-%d-%d", f.Sends(), i), "countryCode": deref(m.CountryCode, "82"),
-			"to": deref(m.To, ""), "content": deref(m.Content, ""),
+			"messageId": fmt.Sprintf("MSG-%d-%d", n, i), "countryCode": deref(m.CountryCode, "82"),
+			"to": to, "content": content,
 			"requestStatusCode": code, "requestStatusName": name, "requestStatusDesc": desc,
 			"useSmsFailover": m.UseSmsFailover != nil && *m.UseSmsFailover,
 		}
 	}
+	f.mu.Unlock()
 	out["messages"] = msgs
 	writeJSON(w, 202, out)
 }
 
 // authorized checks signature v2 with the secret and the timestamp's
 // freshness (the gateway allows 5 minutes of skew).
-func (f *fake) authorized(r *http.Request) bool {
-	t := f.t
+func (f *Fake) authorized(r *http.Request) bool {
+	t := f.tb
 	ts := r.Header.Get("x-ncp-apigw-timestamp")
 	ms, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
-		t.Errorf("fake: timestamp %q is not milliseconds", ts)
+		t.Errorf("naverfake: timestamp %q is not milliseconds", ts)
 		return false
 	}
 	if d := f.now().Sub(time.UnixMilli(ms)); d > 5*time.Minute || d < -5*time.Minute {
-		t.Errorf("fake: timestamp %s off by %s", ts, d)
+		t.Errorf("naverfake: timestamp %s off by %s", ts, d)
 		return false
 	}
-	if ak := r.Header.Get("x-ncp-iam-access-key"); ak != testAccessKey {
-		t.Errorf("fake: access key %q", ak)
+	if ak := r.Header.Get("x-ncp-iam-access-key"); ak != f.accessKey {
+		t.Errorf("naverfake: access key %q", ak)
 		return false
 	}
-	mac := hmac.New(sha256.New, []byte(testSecretKey))
-	fmt.Fprintf(mac, "%s %s\n%s\n%s", r.Method, r.RequestURI, ts, testAccessKey)
+	mac := hmac.New(sha256.New, []byte(f.secretKey))
+	fmt.Fprintf(mac, "%s %s\n%s\n%s", r.Method, r.RequestURI, ts, f.accessKey)
 	want := base64.StdEncoding.EncodeToString(mac.Sum(nil))
 	if got := r.Header.Get("x-ncp-apigw-signature-v2"); got != want {
-		t.Errorf("fake: signature %q, want %q", got, want)
+		t.Errorf("naverfake: signature %q, want %q", got, want)
 		return false
 	}
 	return true
 }
 
-// validate checks the body against the seed and returns it with its
-// message count; nil when it does not decode.
-func (f *fake) validate(body []byte) (*fakeRequest, int) {
-	t := f.t
+// validate checks the body against the seed and returns it; nil when it
+// does not decode.
+func (f *Fake) validate(body []byte) *request {
+	t := f.tb
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	var req fakeRequest
+	var req request
 	if err := dec.Decode(&req); err != nil {
-		t.Errorf("fake: body does not decode: %v\n%s", err, body)
-		return nil, 0
+		t.Errorf("naverfake: body does not decode: %v\n%s", err, body)
+		return nil
 	}
-	errf := func(format string, args ...any) { t.Errorf("fake: "+format, args...) }
+	for _, p := range breaches(&req) {
+		t.Errorf("naverfake: %s", p)
+	}
+	return &req
+}
+
+// breaches lists how req breaks the seed's rules.
+func breaches(req *request) []string {
+	var errs []string
+	errf := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	if req.PlusFriendID == nil || *req.PlusFriendID == "" {
 		errf("plusFriendId missing")
 	}
@@ -306,7 +413,7 @@ func (f *fake) validate(body []byte) (*fakeRequest, int) {
 			errf("%s: %d characters, max %d", field, utf8.RuneCountInString(*s), max)
 		}
 	}
-	needPair := func(field string, p *fakePair, tmax, dmax int) {
+	needPair := func(field string, p *pair, tmax, dmax int) {
 		if p.Title == nil || p.Description == nil {
 			errf("%s: title and description are mandatory", field)
 			return
@@ -377,7 +484,7 @@ func (f *fake) validate(body []byte) (*fakeRequest, int) {
 			}
 		}
 	}
-	return &req, len(req.Messages)
+	return errs
 }
 
 func writeGatewayError(w http.ResponseWriter, status int, code, msg, details string) {
