@@ -249,3 +249,36 @@ func (s Spec) Credential(name string) (string, error) {
 
 // Factory builds a provider for one account.
 type Factory func(Spec) (Provider, error)
+
+// Resolver is implemented by providers that can look up what became of
+// messages whose outcome is unknown: a timeout after the request was
+// written, an answer that may follow acceptance (Kakao 100/500, NHN -1005),
+// or a worker that died between sending and recording the answer.
+//
+// Resolve returns one Outcome per query, in order:
+//   - Accepted or Permanent: the provider's record says so (Code, CodeName,
+//     RequestID and MessageID from the record);
+//   - Retryable: the provider's record proves it never took the message
+//     (an authoritative "not found" well after the send), so sending again
+//     cannot duplicate it;
+//   - Unknown: the provider cannot tell yet (or cannot tell at all); the
+//     caller asks again later and in the end reports the message unknown.
+//
+// An error means the lookup itself failed (transport, auth); the caller
+// retries the lookup later. Implementations are safe for concurrent use.
+type Resolver interface {
+	Resolve(ctx context.Context, queries []Query) ([]Outcome, error)
+}
+
+// Query asks what became of one message.
+type Query struct {
+	Message Message
+	Key     Key
+	// SentAt is when the uncertain request was sent (zero if not known:
+	// the worker died before recording it, so only a window is known).
+	SentAt time.Time
+	// Last is the unknown outcome, with whatever identifiers the provider
+	// answered before the outcome became uncertain (request id, message id
+	// or uid).
+	Last Outcome
+}
