@@ -15,8 +15,15 @@ import (
 
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/providers/nhn/nhnfake"
 	"github.com/talkrelay/talkrelay/internal/providers/providertest"
 	"github.com/talkrelay/talkrelay/internal/result"
+)
+
+// The credentials nhnfake accepts.
+const (
+	testAppKey = nhnfake.AppKey
+	testSecret = nhnfake.SecretKey
 )
 
 // yamlOptions decodes src as the worker config does an account's options.
@@ -73,7 +80,7 @@ func friendTalkJob(n int) *job.Job {
 
 func suite(jobOf func(int) *job.Job) providertest.Suite {
 	return providertest.Suite{
-		NewFake: func(t *testing.T) providertest.Fake { return newFakeNHN(t) },
+		NewFake: func(t *testing.T) providertest.Fake { return nhnfake.New(t) },
 		NewProvider: func(t *testing.T, f providertest.Fake) providers.Provider {
 			p, err := New(testSpec(f.URL()))
 			if err != nil {
@@ -125,12 +132,12 @@ func TestPaths(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFakeNHN(t)
+			f := nhnfake.New(t)
 			c := newTestClient(t, f.URL())
 			if _, err := c.Send(t.Context(), providertest.Batch(tc.job, 1)); err != nil {
 				t.Fatalf("Send: %v", err)
 			}
-			if ps := f.requestPaths(); len(ps) != 1 || ps[0] != tc.path {
+			if ps := f.Paths(); len(ps) != 1 || ps[0] != tc.path {
 				t.Errorf("paths %q, want [%s]", ps, tc.path)
 			}
 		})
@@ -139,7 +146,7 @@ func TestPaths(t *testing.T) {
 
 func TestIdempotencyKey(t *testing.T) {
 	t.Parallel()
-	f := newFakeNHN(t)
+	f := nhnfake.New(t)
 	c := newTestClient(t, f.URL())
 	j := alimTalkJob(3)
 	b := providertest.Batch(j, 3)
@@ -157,7 +164,7 @@ func TestIdempotencyKey(t *testing.T) {
 	if _, err := c.Send(t.Context(), other); err != nil {
 		t.Fatalf("other Send: %v", err)
 	}
-	keys := f.keys()
+	keys := f.IdempotencyKeys()
 	if keys[0] != keys[1] {
 		t.Errorf("the same batch carried keys %q and %q", keys[0], keys[1])
 	}
@@ -197,7 +204,7 @@ func TestDuplicateIdempotencyKeyIsUnknown(t *testing.T) {
 
 func TestPartialFailureInsideSuccessfulHeader(t *testing.T) {
 	t.Parallel()
-	f := newFakeNHN(t)
+	f := nhnfake.New(t)
 	c := newTestClient(t, f.URL())
 	f.Next(providertest.Answer{Codes: map[int]string{1: "-2018", 3: "-9999"}})
 	out, err := c.Send(t.Context(), providertest.Batch(friendTalkJob(4), 4))
@@ -223,7 +230,7 @@ func TestPartialFailureInsideSuccessfulHeader(t *testing.T) {
 
 func TestContextCanceledBeforeSend(t *testing.T) {
 	t.Parallel()
-	f := newFakeNHN(t)
+	f := nhnfake.New(t)
 	c := newTestClient(t, f.URL())
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -317,7 +324,7 @@ func TestHTTPAnswers(t *testing.T) {
 
 func TestOversizedAndInvalidBatches(t *testing.T) {
 	t.Parallel()
-	f := newFakeNHN(t)
+	f := nhnfake.New(t)
 	c := newTestClient(t, f.URL())
 	noSender := providertest.Batch(alimTalkJob(1), 1)
 	noSender.Key.Sender = ""
@@ -489,4 +496,10 @@ func TestClassificationTable(t *testing.T) {
 			t.Errorf("DeliveryOutcome(%s) = %+v, want class %s with a name", code, o, want)
 		}
 	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(status)
+	fmt.Fprint(w, body)
 }

@@ -1,4 +1,15 @@
-package nhn
+// Package nhnfake serves NHN Cloud's KakaoTalk Bizmessage send APIs
+// (AlimTalk v2.3 /messages and /raw-messages, FriendTalk v1.5 /messages) on
+// httptest, as NHN's documents describe them, for tests of the nhn adapter
+// and of anything that sends through it (the worker end to end).
+//
+// The fake is written from the documents, not from the adapter: its
+// request types and result messages are its own. It checks every request
+// (appkey, X-Secret-Key, idempotency key, brand-message header, unknown
+// fields, mandatory fields and lengths per API) and reports each breach to
+// the test with Errorf. Failures are injected with providertest.Answer
+// (Next) or per phone number (FailPhone).
+package nhnfake
 
 import (
 	"bytes"
@@ -19,84 +30,157 @@ import (
 	"github.com/talkrelay/talkrelay/internal/providers/providertest"
 )
 
+// The credentials the fake accepts unless told otherwise.
 const (
-	testAppKey = "Ab12Cd34Ef56"
-	testSecret = "s3cr3t-KEY"
+	AppKey    = "Ab12Cd34Ef56"
+	SecretKey = "s3cr3t-KEY"
 )
 
-// fakeNHN serves NHN's AlimTalk v2.3 and FriendTalk v1.5 send APIs as the
-// documents describe them, failing the test on any request that breaks
-// them. It implements providertest.Fake.
-type fakeNHN struct {
-	t    *testing.T
+// Option changes a fake before it starts.
+type Option func(*Fake)
+
+// WithCredentials sets the app key (in the path) and the secret key
+// (X-Secret-Key) the fake accepts.
+func WithCredentials(appKey, secretKey string) Option {
+	return func(f *Fake) { f.appKey, f.secretKey = appKey, secretKey }
+}
+
+// Fake is NHN's send APIs. It implements providertest.Fake; it is safe
+// for concurrent use.
+type Fake struct {
+	tb   testing.TB
 	srv  *httptest.Server
 	done chan struct{}
 
-	mu      sync.Mutex
-	queue   []providertest.Answer
-	sends   int
-	last    []byte
-	headers []http.Header
-	paths   []string
-	reqID   int
+	appKey, secretKey string
+
+	mu        sync.Mutex
+	queue     []providertest.Answer
+	phoneCode map[string]string // recipientNo -> resultCode
+	sends     int
+	last      []byte
+	headers   []http.Header
+	paths     []string
+	accepted  map[string]int // by recipientGroupingKey
+	acceptTo  map[string]int // by recipientNo
 }
 
+var _ providertest.Fake = (*Fake)(nil)
+
 var (
-	fakeRoute = regexp.MustCompile(`^/(alimtalk)/v2\.3/appkeys/([^/]+)/(messages|raw-messages)$|^/(friendtalk)/v1\.5/appkeys/([^/]+)/(messages)$`)
+	route = regexp.MustCompile(`^/(alimtalk)/v2\.3/appkeys/([^/]+)/(messages|raw-messages)$|^/(friendtalk)/v1\.5/appkeys/([^/]+)/(messages)$`)
 	// The adapter's key format: stable, short, header-safe.
 	idempotencyKeyRE = regexp.MustCompile(`^tr1-[0-9a-f]{40}$`)
 	requestDateRE    = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}$`)
 	digitsRE         = regexp.MustCompile(`^[0-9]+$`)
 )
 
-func newFakeNHN(t *testing.T) *fakeNHN {
-	f := &fakeNHN{t: t, done: make(chan struct{})}
+// New starts a fake that reports request breaches to tb and stops when
+// tb's test ends.
+func New(tb testing.TB, opts ...Option) *Fake {
+	tb.Helper()
+	f := &Fake{tb: tb, done: make(chan struct{}), appKey: AppKey, secretKey: SecretKey,
+		phoneCode: map[string]string{}, accepted: map[string]int{}, acceptTo: map[string]int{}}
+	for _, o := range opts {
+		o(f)
+	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		close(f.done)
 		f.srv.Close()
 	})
 	return f
 }
 
-func (f *fakeNHN) URL() string { return f.srv.URL }
+// URL is the base URL to point the adapter at (an account's base_url).
+func (f *Fake) URL() string { return f.srv.URL }
 
-func (f *fakeNHN) Next(answers ...providertest.Answer) {
+// Next queues answers for the coming send requests, one each; with the
+// queue empty, requests succeed (but for FailPhone). A code in
+// Answer.Codes must be an NHN integer result code ("-9999").
+func (f *Fake) Next(answers ...providertest.Answer) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.queue = append(f.queue, answers...)
 }
 
-func (f *fakeNHN) Sends() int {
+// FailPhone answers every recipient with this recipientNo (compared as
+// digits) with the integer result code (e.g. "-9999") inside a successful
+// header, until FailPhone(phone, ""). A code from Next's Answer.Codes
+// wins over it.
+func (f *Fake) FailPhone(phone, code string) {
+	if _, err := strconv.Atoi(code); code != "" && err != nil {
+		panic("nhnfake: code " + code + " is not an integer")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if code == "" {
+		delete(f.phoneCode, digits(phone))
+		return
+	}
+	f.phoneCode[digits(phone)] = code
+}
+
+// Sends counts send requests that reached the fake, whatever their answer.
+func (f *Fake) Sends() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.sends
 }
 
-func (f *fakeNHN) LastBody() []byte {
+// LastBody is the body of the most recent send request.
+func (f *Fake) LastBody() []byte {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.last
+	return bytes.Clone(f.last)
 }
 
-func (f *fakeNHN) requestPaths() []string {
+// Paths lists the paths of the send requests in arrival order.
+func (f *Fake) Paths() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.paths...)
 }
 
-func (f *fakeNHN) keys() []string {
+// IdempotencyKeys lists the X-NC-API-IDEMPOTENCY-KEY of the send requests
+// in arrival order.
+func (f *Fake) IdempotencyKeys() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var ks []string
+	ks := make([]string, 0, len(f.headers))
 	for _, h := range f.headers {
 		ks = append(ks, h.Get("X-NC-API-IDEMPOTENCY-KEY"))
 	}
 	return ks
 }
 
-// fake request shapes: pointers tell absent from zero.
-type fakeButton struct {
+// Accepted counts how many times a recipient with this
+// recipientGroupingKey was answered with result code 0.
+func (f *Fake) Accepted(recipientGroupingKey string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.accepted[recipientGroupingKey]
+}
+
+// AcceptedTo counts how many times a recipient with this recipientNo
+// (compared as digits) was answered with result code 0.
+func (f *Fake) AcceptedTo(phone string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.acceptTo[digits(phone)]
+}
+
+func digits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+}
+
+// Request shapes: pointers tell absent from zero.
+type button struct {
 	Ordering      *int    `json:"ordering"`
 	Type          string  `json:"type"`
 	Name          string  `json:"name"`
@@ -107,7 +191,7 @@ type fakeButton struct {
 	ChatExtra     *string `json:"chatExtra"`
 }
 
-type fakeResend struct {
+type resend struct {
 	IsResend            *bool  `json:"isResend"`
 	ResendType          string `json:"resendType"`
 	ResendTitle         string `json:"resendTitle"`
@@ -116,33 +200,47 @@ type fakeResend struct {
 	ResendUnsubscribeNo string `json:"resendUnsubscribeNo"`
 }
 
-type fakeRecipient struct {
+type recipient struct {
 	RecipientNo          string            `json:"recipientNo"`
 	Content              *string           `json:"content"`
 	TemplateParameter    map[string]string `json:"templateParameter"`
 	ImageSeq             *int64            `json:"imageSeq"`
 	ImageLink            string            `json:"imageLink"`
-	Buttons              []fakeButton      `json:"buttons"`
-	ResendParameter      *fakeResend       `json:"resendParameter"`
+	Buttons              []button          `json:"buttons"`
+	ResendParameter      *resend           `json:"resendParameter"`
 	IsAd                 *bool             `json:"isAd"`
 	RecipientGroupingKey string            `json:"recipientGroupingKey"`
 }
 
-type fakeRequest struct {
-	SenderKey         string          `json:"senderKey"`
-	TemplateCode      string          `json:"templateCode"`
-	PlusFriendID      string          `json:"plusFriendId"`
-	RequestDate       *string         `json:"requestDate"`
-	SenderGroupingKey string          `json:"senderGroupingKey"`
-	CreateUser        string          `json:"createUser"`
-	RecipientList     []fakeRecipient `json:"recipientList"`
+type request struct {
+	SenderKey         string      `json:"senderKey"`
+	TemplateCode      string      `json:"templateCode"`
+	PlusFriendID      string      `json:"plusFriendId"`
+	RequestDate       *string     `json:"requestDate"`
+	SenderGroupingKey string      `json:"senderGroupingKey"`
+	CreateUser        string      `json:"createUser"`
+	RecipientList     []recipient `json:"recipientList"`
 }
 
-func (f *fakeNHN) serve(w http.ResponseWriter, r *http.Request) {
-	t := f.t
-	m := fakeRoute.FindStringSubmatch(r.URL.Path)
+// Breaches lists how body, sent to product ("alimtalk" or "friendtalk")
+// and op ("messages" or "raw-messages"), breaks the documented rules of
+// that API: unknown fields, missing or overlong fields. Tests of request
+// building use it to hold golden bodies to the fake's rules.
+func Breaches(product, op string, body []byte) []string {
+	var req request
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return []string{fmt.Sprintf("request body: %v", err)}
+	}
+	return breaches(product, op, &req)
+}
+
+func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
+	t := f.tb
+	m := route.FindStringSubmatch(r.URL.Path)
 	if m == nil || r.Method != http.MethodPost {
-		t.Errorf("fake NHN: unexpected %s %s", r.Method, r.URL.Path)
+		t.Errorf("nhnfake: unexpected %s %s", r.Method, r.URL.Path)
 		http.NotFound(w, r)
 		return
 	}
@@ -158,39 +256,38 @@ func (f *fakeNHN) serve(w http.ResponseWriter, r *http.Request) {
 	if len(f.queue) > 0 {
 		a, f.queue = f.queue[0], f.queue[1:]
 	}
-	f.reqID++
-	reqID := fmt.Sprintf("20260701100000abcDEF%04d", f.reqID)
+	reqID := fmt.Sprintf("20260701100000abcDEF%04d", f.sends)
 	f.mu.Unlock()
 
-	if appKey != testAppKey {
-		t.Errorf("fake NHN: appkey %q in path, want %q", appKey, testAppKey)
+	if appKey != f.appKey {
+		t.Errorf("nhnfake: appkey %q in path, want %q", appKey, f.appKey)
 	}
 	if mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" || !strings.EqualFold(params["charset"], "utf-8") {
-		t.Errorf("fake NHN: Content-Type %q, want application/json;charset=UTF-8", r.Header.Get("Content-Type"))
+		t.Errorf("nhnfake: Content-Type %q, want application/json;charset=UTF-8", r.Header.Get("Content-Type"))
 	}
 	if k := r.Header.Get("X-NC-API-IDEMPOTENCY-KEY"); !idempotencyKeyRE.MatchString(k) {
-		t.Errorf("fake NHN: X-NC-API-IDEMPOTENCY-KEY %q, want %s", k, idempotencyKeyRE)
+		t.Errorf("nhnfake: X-NC-API-IDEMPOTENCY-KEY %q, want %s", k, idempotencyKeyRE)
 	}
 	brand := r.Header.Get("X-Convert-To-Brand-Message")
 	if product == "friendtalk" && brand != "true" {
-		t.Errorf("fake NHN: FriendTalk v1.5 call without X-Convert-To-Brand-Message: true (got %q)", brand)
+		t.Errorf("nhnfake: FriendTalk v1.5 call without X-Convert-To-Brand-Message: true (got %q)", brand)
 	}
 	if product == "alimtalk" && brand != "" {
-		t.Errorf("fake NHN: AlimTalk call with X-Convert-To-Brand-Message %q", brand)
+		t.Errorf("nhnfake: AlimTalk call with X-Convert-To-Brand-Message %q", brand)
 	}
-	secretOK := r.Header.Get("X-Secret-Key") == testSecret
+	secretOK := r.Header.Get("X-Secret-Key") == f.secretKey
 	if !secretOK && !a.Unauthorized {
-		t.Errorf("fake NHN: X-Secret-Key %q, want the account's secret", r.Header.Get("X-Secret-Key"))
+		t.Errorf("nhnfake: X-Secret-Key %q, want the account's secret", r.Header.Get("X-Secret-Key"))
 	}
 
-	var req fakeRequest
+	var req request
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		t.Errorf("fake NHN: request body: %v", err)
+		t.Errorf("nhnfake: request body: %v", err)
 	} else {
-		for _, p := range validateRequest(product, op, &req) {
-			t.Errorf("fake NHN: %s %s: %s", product, op, p)
+		for _, p := range breaches(product, op, &req) {
+			t.Errorf("nhnfake: %s %s: %s", product, op, p)
 		}
 	}
 
@@ -224,7 +321,7 @@ func (f *fakeNHN) serve(w http.ResponseWriter, r *http.Request) {
 	case a.Empty:
 		w.WriteHeader(http.StatusOK)
 	default:
-		writeJSON(w, http.StatusOK, successBody(reqID, &req, a.Codes))
+		writeJSON(w, http.StatusOK, f.successBody(reqID, &req, a.Codes))
 	}
 }
 
@@ -234,8 +331,21 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 	io.WriteString(w, body)
 }
 
-// successBody answers every recipient, with codes[i] for the i-th.
-func successBody(reqID string, req *fakeRequest, codes map[int]string) string {
+// resultMessages are the resultMessage texts the fake sends with a
+// recipient's failure code; others get "fake failure <code>".
+var resultMessages = map[int]string{
+	-1005: "same X-NC-API-IDEMPOTENCY-KEY within 10 minutes",
+	-2000: "field value too long",
+	-2018: "invalid button parameter",
+	-3015: "template not found",
+	-7000: "vendor call failed",
+	-9999: "system error",
+}
+
+// successBody answers every recipient: with codes[i] for the i-th, else
+// the code FailPhone set for its number, else success. It counts the
+// successes.
+func (f *Fake) successBody(reqID string, req *request, codes map[int]string) string {
 	type result struct {
 		RecipientSeq         int    `json:"recipientSeq"`
 		RecipientNo          string `json:"recipientNo"`
@@ -244,17 +354,31 @@ func successBody(reqID string, req *fakeRequest, codes map[int]string) string {
 		RecipientGroupingKey string `json:"recipientGroupingKey"`
 	}
 	var rs []result
+	f.mu.Lock()
 	for i, rc := range req.RecipientList {
 		res := result{RecipientSeq: i + 1, RecipientNo: rc.RecipientNo, ResultMessage: "SUCCESS", RecipientGroupingKey: rc.RecipientGroupingKey}
-		if c, ok := codes[i]; ok {
+		c, ok := codes[i]
+		if !ok {
+			c, ok = f.phoneCode[digits(rc.RecipientNo)]
+		}
+		if ok {
 			n, err := strconv.Atoi(c)
 			if err != nil {
-				panic("fake NHN: code " + c + " is not an integer")
+				f.mu.Unlock()
+				panic("nhnfake: code " + c + " is not an integer")
 			}
-			res.ResultCode, res.ResultMessage = n, ruleFor(n).name
+			msg, known := resultMessages[n]
+			if !known {
+				msg = "fake failure " + c
+			}
+			res.ResultCode, res.ResultMessage = n, msg
+		} else {
+			f.accepted[rc.RecipientGroupingKey]++
+			f.acceptTo[digits(rc.RecipientNo)]++
 		}
 		rs = append(rs, res)
 	}
+	f.mu.Unlock()
 	out, _ := json.Marshal(map[string]any{
 		"header":  map[string]any{"resultCode": 0, "resultMessage": "SUCCESS", "isSuccessful": true},
 		"message": map[string]any{"requestId": reqID, "senderGroupingKey": req.SenderGroupingKey, "sendResults": rs},
@@ -262,8 +386,8 @@ func successBody(reqID string, req *fakeRequest, codes map[int]string) string {
 	return string(out)
 }
 
-// validateRequest lists how req breaks the documented rules of its API.
-func validateRequest(product, op string, req *fakeRequest) []string {
+// breaches lists how req breaks the documented rules of its API.
+func breaches(product, op string, req *request) []string {
 	var p []string
 	bad := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
 	runes := utf8.RuneCountInString
