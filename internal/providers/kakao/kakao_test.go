@@ -9,6 +9,7 @@ import (
 
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/providers/kakao/kakaofake"
 	"github.com/talkrelay/talkrelay/internal/providers/providertest"
 	"github.com/talkrelay/talkrelay/internal/result"
 )
@@ -168,7 +169,7 @@ func TestHostSelection(t *testing.T) {
 
 func TestSendPathWithCID(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, newClock(), withSendPath(`^/v2/request/([0-9a-f]{32})/kakao$`))
+	f := newFake(t, newClock(), kakaofake.WithSendPath(`^/v2/request/([0-9a-f]{32})/kakao$`))
 	c := newTestClient(t, f, func(c *Config) { c.SendPath = "/v2/request/{cid}/kakao" })
 	out, err := send(t, c, alimTalkJob(1))
 	if err != nil || out[0].Class != providers.Accepted {
@@ -249,8 +250,8 @@ func TestSendRefusesWithoutRequest(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Class != providers.Permanent {
 		t.Errorf("Send without sender key = %v, want permanent", err)
 	}
-	if f.Sends() != 0 || f.tokenRequests.Load() != 0 {
-		t.Errorf("%d sends, %d token requests; want none", f.Sends(), f.tokenRequests.Load())
+	if f.Sends() != 0 || f.TokenRequests() != 0 {
+		t.Errorf("%d sends, %d token requests; want none", f.Sends(), f.TokenRequests())
 	}
 	if out, err := c.Send(t.Context(), &providers.Batch{}); err != nil || len(out) != 0 {
 		t.Errorf("empty batch = %v, %v", out, err)
@@ -270,5 +271,32 @@ func TestCID(t *testing.T) {
 		if other == a {
 			t.Errorf("cid collision %s", a)
 		}
+	}
+}
+
+// TestFakeFailsByPhoneAndCountsAcceptances covers the kakaofake API the
+// worker's end-to-end tests use.
+func TestFakeFailsByPhoneAndCountsAcceptances(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, newClock())
+	c := newTestClient(t, f, nil)
+	j := alimTalkJob(2)
+	f.FailPhone(j.Recipients[1].Phone, "510")
+	for i, want := range []providers.Class{providers.Accepted, providers.Permanent} {
+		b := providertest.Batch(j, 2)
+		b.Messages = b.Messages[i : i+1]
+		out, err := c.Send(t.Context(), b)
+		if err != nil || out[0].Class != want {
+			t.Fatalf("recipient %d: Send = %+v, %v; want %s", i, out, err, want)
+		}
+	}
+	if n := f.Accepted(CID(j.ID, 0)); n != 1 {
+		t.Errorf("Accepted(cid of recipient 0) = %d, want 1", n)
+	}
+	if n := f.Accepted(CID(j.ID, 1)) + f.AcceptedTo(j.Recipients[1].Phone); n != 0 {
+		t.Errorf("failed recipient counted %d times as accepted", n)
+	}
+	if f.Sends() != 2 || f.TokenRequests() != 1 {
+		t.Errorf("Sends = %d, TokenRequests = %d; want 2, 1", f.Sends(), f.TokenRequests())
 	}
 }

@@ -4,20 +4,18 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/providers/kakao/kakaofake"
 	"github.com/talkrelay/talkrelay/internal/result"
 )
 
-func bearer(f *fake) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.lastHeader.Get("Authorization")
-}
+func bearer(f *fake) string { return f.LastHeader().Get("Authorization") }
 
 func mustSend(t *testing.T, c *Client) {
 	t.Helper()
@@ -32,7 +30,7 @@ func TestTokenIssueAndReuse(t *testing.T) {
 	for _, style := range []string{AuthKakao, AuthRFC} {
 		t.Run(style, func(t *testing.T) {
 			t.Parallel()
-			f := newFake(t, newClock(), withAuthStyle(style))
+			f := newFake(t, newClock(), kakaofake.WithAuthStyle(style))
 			c := newTestClient(t, f, func(c *Config) { c.AuthStyle = style })
 			for range 3 {
 				mustSend(t, c)
@@ -40,7 +38,7 @@ func TestTokenIssueAndReuse(t *testing.T) {
 					t.Errorf("Authorization %q, want Bearer tok-1", got)
 				}
 			}
-			if n := f.tokenRequests.Load(); n != 1 {
+			if n := f.TokenRequests(); n != 1 {
 				t.Errorf("%d token requests for 3 sends, want 1", n)
 			}
 		})
@@ -63,17 +61,17 @@ func TestTokenRenewedBeforeExpiry(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			clk := newClock()
-			f := newFake(t, clk, withTokenLife(tc.life))
+			f := newFake(t, clk, kakaofake.WithTokenLife(tc.life))
 			c := newTestClient(t, f, nil)
 			mustSend(t, c)
 			clk.Advance(tc.reuse)
 			mustSend(t, c)
-			if n := f.tokenRequests.Load(); n != 1 {
+			if n := f.TokenRequests(); n != 1 {
 				t.Fatalf("%d token requests at %s, want 1", n, tc.reuse)
 			}
 			clk.Advance(tc.renewed - tc.reuse)
 			mustSend(t, c)
-			if n := f.tokenRequests.Load(); n != 2 {
+			if n := f.TokenRequests(); n != 2 {
 				t.Errorf("%d token requests at %s, want 2", n, tc.renewed)
 			}
 			if got := bearer(f); got != "Bearer tok-2" {
@@ -88,12 +86,12 @@ func TestTokenRenewedBeforeExpiry(t *testing.T) {
 
 func TestTokenRenewedOn401(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, newClock(), withTokenLife(0)) // no expires_in: kept until refused
+	f := newFake(t, newClock(), kakaofake.WithTokenLife(0)) // no expires_in: kept until refused
 	c := newTestClient(t, f, nil)
 	mustSend(t, c)
 	f.Revoke()
 	mustSend(t, c)
-	if n := f.tokenRequests.Load(); n != 2 {
+	if n := f.TokenRequests(); n != 2 {
 		t.Errorf("%d token requests, want 2", n)
 	}
 	if f.Sends() != 3 {
@@ -150,14 +148,14 @@ func TestOneTokenRequestForConcurrentSenders(t *testing.T) {
 	f := newFake(t, newClock())
 	c := newTestClient(t, f, nil)
 	sendConcurrently(t, f, c, senders)
-	if n := f.tokenRequests.Load(); n != 1 {
+	if n := f.TokenRequests(); n != 1 {
 		t.Errorf("%d token requests for %d concurrent senders, want 1", n, senders)
 	}
 
 	// All of them refused at once: still one renewal.
 	f.Revoke()
 	sendConcurrently(t, f, c, senders)
-	if n := f.tokenRequests.Load(); n != 2 {
+	if n := f.TokenRequests(); n != 2 {
 		t.Errorf("%d token requests after %d concurrent 401s, want 2", n, senders)
 	}
 	if got, want := f.Sends(), 3*senders; got != want {
@@ -272,12 +270,13 @@ func TestTokenAnswers(t *testing.T) {
 	}
 }
 
+// newTokenServer answers every request with body.
 func newTokenServer(t *testing.T, body string) string {
 	t.Helper()
-	f := newFake(t, newClock())
-	f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(body))
-	})
-	return f.URL()
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
