@@ -593,3 +593,36 @@ func TestParseRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestFakeFailsByPhoneAndCountsAcceptances covers the naverfake API the
+// worker's end-to-end tests use.
+func TestFakeFailsByPhoneAndCountsAcceptances(t *testing.T) {
+	t.Parallel()
+	f := naverfake.New(t)
+	c := newTestClient(t, f.URL(), nil)
+	j := testJob(3)
+	f.FailPhone(j.Recipients[1].Phone, "3008")
+	for range 2 {
+		out, err := c.Send(t.Context(), providertest.Batch(j, 3))
+		if err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		if got := []providers.Class{out[0].Class, out[1].Class, out[2].Class}; got[0] != providers.Accepted ||
+			got[1] != providers.Permanent || got[2] != providers.Accepted || out[1].Code != "3008" {
+			t.Fatalf("classes %v, code %q; want accepted, permanent 3008, accepted", got, out[1].Code)
+		}
+	}
+	r := j.Recipients
+	if n := f.Accepted(r[0].Phone, r[0].Content); n != 2 {
+		t.Errorf("Accepted(recipient 0) = %d, want 2", n)
+	}
+	if n := f.Accepted(r[0].Phone, "other text"); n != 0 {
+		t.Errorf("Accepted(recipient 0, other content) = %d, want 0", n)
+	}
+	if n := f.AcceptedTo(r[1].Phone); n != 0 {
+		t.Errorf("AcceptedTo(failed recipient) = %d, want 0", n)
+	}
+	if f.Sends() != 2 {
+		t.Errorf("Sends = %d, want 2", f.Sends())
+	}
+}

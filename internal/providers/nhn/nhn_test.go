@@ -503,3 +503,29 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 	w.WriteHeader(status)
 	fmt.Fprint(w, body)
 }
+
+// TestFakeFailsByPhoneAndCountsAcceptances covers the nhnfake API the
+// worker's end-to-end tests use.
+func TestFakeFailsByPhoneAndCountsAcceptances(t *testing.T) {
+	t.Parallel()
+	f := nhnfake.New(t)
+	c := newTestClient(t, f.URL())
+	j := alimTalkJob(3)
+	f.FailPhone(phone(2), "-9999")
+	out, err := c.Send(t.Context(), providertest.Batch(j, 3))
+	if err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if out[0].Class != providers.Accepted || out[1].Class != providers.Accepted || out[2].Class != providers.Retryable || out[2].Code != "-9999" {
+		t.Fatalf("outcomes %+v; want accepted, accepted, retryable -9999", out)
+	}
+	if n := f.Accepted(RecipientGroupingKey(j.ID, 1)); n != 1 {
+		t.Errorf("Accepted(recipient 1) = %d, want 1", n)
+	}
+	if n := f.Accepted(RecipientGroupingKey(j.ID, 2)); n != 0 {
+		t.Errorf("Accepted(failed recipient) = %d, want 0", n)
+	}
+	if n := f.AcceptedTo(phone(0)); n != 1 {
+		t.Errorf("AcceptedTo(recipient 0) = %d, want 1", n)
+	}
+}
