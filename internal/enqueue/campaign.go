@@ -196,13 +196,13 @@ type chunk struct {
 	lines []int    // each recipient's CSV line
 }
 
-func (s *campaignSource) Run(ctx context.Context, p *publisher) (sourceStats, error) {
-	err := s.run(ctx, p)
+func (s *campaignSource) Run(ctx context.Context, publish publishFunc) (sourceStats, error) {
+	err := s.run(ctx, publish)
 	s.con.endBar()
 	return s.stats, err
 }
 
-func (s *campaignSource) run(ctx context.Context, p *publisher) error {
+func (s *campaignSource) run(ctx context.Context, publish publishFunc) error {
 	cr := csv.NewReader(s.r)
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -226,7 +226,7 @@ func (s *campaignSource) run(ctx context.Context, p *publisher) error {
 		}
 		s.rows++
 		if n := (s.rows-1)/s.perJob + 1; n != c.n {
-			if err := s.flush(ctx, p, c); err != nil {
+			if err := s.flush(ctx, publish, c); err != nil {
 				return err
 			}
 			c = &chunk{n: n}
@@ -262,7 +262,7 @@ func (s *campaignSource) run(ctx context.Context, p *publisher) error {
 			s.con.describe(fmt.Sprintf("%d rows, %d jobs", s.rows, s.jobs))
 		}
 	}
-	return s.flush(ctx, p, c)
+	return s.flush(ctx, publish, c)
 }
 
 func (s *campaignSource) invalidRow(line int, reason string) {
@@ -312,7 +312,7 @@ func (s *campaignSource) recipient(cols []column, rec []string) (*job.Recipient,
 // flush validates the chunk's job and publishes it. The whole job is
 // validated at once; only when that fails is each row validated on its own
 // to find and report the bad ones, which keeps 100k rows fast.
-func (s *campaignSource) flush(ctx context.Context, p *publisher, c *chunk) error {
+func (s *campaignSource) flush(ctx context.Context, publish publishFunc, c *chunk) error {
 	if len(c.spans) == 0 {
 		return nil
 	}
@@ -359,7 +359,7 @@ func (s *campaignSource) flush(ctx context.Context, p *publisher, c *chunk) erro
 		count = kept
 	}
 	s.jobs++
-	return p.Publish(ctx, pubJob{ID: t.ID, Account: t.Account, Kind: string(t.Kind), Recipients: count, Data: doc})
+	return publish(ctx, pubJob{ID: t.ID, Account: t.Account, Kind: string(t.Kind), Recipients: count, Data: doc})
 }
 
 // assemble closes the recipients array of a job head around body.

@@ -151,7 +151,7 @@ func (r *runner) run(ctx context.Context) (ok bool, err error) {
 		p.onStored = w.track
 		p.onDuplicate = w.duplicate
 	}
-	stats, err := src.Run(ctx, p)
+	stats, err := src.Run(ctx, p.Publish)
 	pstats := p.Close()
 	con.Printf("enqueue: %d jobs published (%d recipients), %d duplicates skipped, %d invalid %s, %d failed\n",
 		pstats.Stored, pstats.StoredRecipients, pstats.Duplicates, stats.Invalid, stats.InvalidUnit, pstats.Failed)

@@ -122,24 +122,28 @@ func jobIDs(jobs []*job.Job) []string {
 	return ids
 }
 
-// example returns a job from schemas/examples, compacted or as written.
+// example returns a job from schemas/examples as written.
 func example(t *testing.T, name string) []byte {
 	t.Helper()
-	data, err := schemas.Files.ReadFile("examples/" + name)
+	data, err := readExample(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return data
 }
 
+func readExample(name string) ([]byte, error) { return schemas.Files.ReadFile("examples/" + name) }
+
 func compact(t *testing.T, data []byte) string {
 	t.Helper()
 	var b bytes.Buffer
-	if err := json.Compact(&b, data); err != nil {
+	if err := compactInto(&b, data); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
 }
+
+func compactInto(b *bytes.Buffer, data []byte) error { return json.Compact(b, data) }
 
 // ndjson returns n small valid jobs, one per line.
 func ndjson(n int, idPrefix string) string {
@@ -366,8 +370,8 @@ func TestUsage(t *testing.T) {
 }
 
 // playWorker stands in for the worker: it consumes the jobs and publishes
-// one result event per recipient (failed for phones ending in 0) until ctx
-// ends.
+// one result event per recipient (failed for phones ending in 0; one
+// rejection for a whole job of account "unknown") until ctx ends.
 func playWorker(ctx context.Context, t *testing.T, js jetstream.JetStream) <-chan error {
 	t.Helper()
 	cons, err := js.CreateOrUpdateConsumer(ctx, streams.JobsStream, jetstream.ConsumerConfig{
@@ -390,6 +394,23 @@ func playWorker(ctx context.Context, t *testing.T, js jetstream.JetStream) <-cha
 					if err != nil {
 						return err
 					}
+					if j.Account == "unknown" {
+						// Rejected as a whole: one event with index -1.
+						data, err := json.Marshal(result.Event{
+							Version: result.Version, JobID: j.ID, RecipientIndex: -1, Account: j.Account, Kind: string(j.Kind),
+							Status: result.Rejected, Reason: result.ReasonUnknownAccount, Message: "no such account", Time: time.Now().UTC(),
+						})
+						if err != nil {
+							return err
+						}
+						if _, err := js.Publish(ctx, resultSubject(j, result.Rejected), data); err != nil {
+							return err
+						}
+						if err := m.Ack(); err != nil {
+							return err
+						}
+						continue
+					}
 					for i, r := range j.Recipients {
 						ev := result.Event{
 							Version: result.Version, JobID: j.ID, RecipientIndex: i, Ref: r.Ref, Phone: r.MaskedPhone(),
@@ -403,7 +424,7 @@ func playWorker(ctx context.Context, t *testing.T, js jetstream.JetStream) <-cha
 						if err != nil {
 							return err
 						}
-						if _, err := js.Publish(ctx, streams.ResultSubject(j.Account, string(ev.Status)), data); err != nil {
+						if _, err := js.Publish(ctx, resultSubject(j, ev.Status), data); err != nil {
 							return err
 						}
 					}
@@ -419,6 +440,13 @@ func playWorker(ctx context.Context, t *testing.T, js jetstream.JetStream) <-cha
 		}()
 	}()
 	return done
+}
+
+// resultSubject is where the worker publishes a result of j:
+// talkrelay.results.<account>.<status>.<job>. Spelled out here rather than
+// taken from streams so that the test pins the layout enqueue filters on.
+func resultSubject(j *job.Job, s result.Status) string {
+	return streams.ResultsPrefix + "." + j.Account + "." + string(s) + "." + strings.ReplaceAll(j.ID, ".", "%")
 }
 
 func TestWaitPrintsOneResultPerRecipient(t *testing.T) {
@@ -439,9 +467,10 @@ func TestWaitPrintsOneResultPerRecipient(t *testing.T) {
 	}()
 
 	// wait-1 again (a duplicate), wait-2 and wait-3 with one recipient each,
-	// and an array job with three.
+	// a job with three and one the worker rejects as a whole.
 	content := ndjson(3, "wait") + `{"version":1,"id":"multi","account":"other","kind":"friendtalk","recipients":[` +
-		`{"phone":"01011110001","ref":"a","content":"x"},{"phone":"01011110000","ref":"b","content":"x"},{"phone":"01011110003","ref":"c","content":"x"}]}` + "\n"
+		`{"phone":"01011110001","ref":"a","content":"x"},{"phone":"01011110000","ref":"b","content":"x"},{"phone":"01011110003","ref":"c","content":"x"}]}` + "\n" +
+		`{"version":1,"id":"stray","account":"unknown","kind":"friendtalk","recipients":[{"phone":"01011110001","content":"x"},{"phone":"01011110002","content":"x"}]}` + "\n"
 	code, stdout, stderr := e.run(t, "", "-f", e.file(t, "jobs.ndjson", content), "--wait", "--timeout", "30s")
 	if code != ExitOK {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
@@ -468,7 +497,7 @@ func TestWaitPrintsOneResultPerRecipient(t *testing.T) {
 		}
 		got[k] = ev
 	}
-	want := []key{{"wait-2", 0}, {"wait-3", 0}, {"multi", 0}, {"multi", 1}, {"multi", 2}}
+	want := []key{{"wait-2", 0}, {"wait-3", 0}, {"multi", 0}, {"multi", 1}, {"multi", 2}, {"stray", -1}}
 	if len(got) != len(want) {
 		t.Errorf("got %d results, want %d:\n%s", len(got), len(want), stdout)
 	}

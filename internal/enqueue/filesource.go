@@ -48,13 +48,13 @@ func (r *runner) fileSource(con *console) (source, error) {
 
 func (s *fileSource) Close() error { return s.closer.Close() }
 
-func (s *fileSource) Run(ctx context.Context, p *publisher) (sourceStats, error) {
-	err := s.run(ctx, p)
+func (s *fileSource) Run(ctx context.Context, publish publishFunc) (sourceStats, error) {
+	err := s.run(ctx, publish)
 	s.con.endBar()
 	return s.stats, err
 }
 
-func (s *fileSource) run(ctx context.Context, p *publisher) error {
+func (s *fileSource) run(ctx context.Context, publish publishFunc) error {
 	br := bufio.NewReaderSize(s.r, 64<<10)
 	// Skip the leading white space, counting lines.
 	line := 1
@@ -76,7 +76,7 @@ func (s *fileSource) run(ctx context.Context, p *publisher) error {
 	}
 	first, _ := br.Peek(1)
 	if first[0] == '[' {
-		return s.decodeStream(ctx, p, br, line, true)
+		return s.decodeStream(ctx, publish, br, line, true)
 	}
 	head, err := br.ReadBytes('\n')
 	if err != nil && err != io.EOF {
@@ -84,13 +84,13 @@ func (s *fileSource) run(ctx context.Context, p *publisher) error {
 	}
 	rest := io.MultiReader(bytes.NewReader(head), br)
 	if opensValue(head) {
-		return s.decodeStream(ctx, p, rest, line, false)
+		return s.decodeStream(ctx, publish, rest, line, false)
 	}
-	return s.readLines(ctx, p, bufio.NewReaderSize(rest, 64<<10), line)
+	return s.readLines(ctx, publish, bufio.NewReaderSize(rest, 64<<10), line)
 }
 
 // readLines handles NDJSON: one job per line, blank lines skipped.
-func (s *fileSource) readLines(ctx context.Context, p *publisher, br *bufio.Reader, line int) error {
+func (s *fileSource) readLines(ctx context.Context, publish publishFunc, br *bufio.Reader, line int) error {
 	sc := bufio.NewScanner(br)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
 	for n := line; sc.Scan(); n++ {
@@ -98,7 +98,7 @@ func (s *fileSource) readLines(ctx context.Context, p *publisher, br *bufio.Read
 		if len(doc) == 0 {
 			continue
 		}
-		if err := s.handle(ctx, p, n, doc); err != nil {
+		if err := s.handle(ctx, publish, n, doc); err != nil {
 			return err
 		}
 	}
@@ -110,7 +110,7 @@ func (s *fileSource) readLines(ctx context.Context, p *publisher, br *bufio.Read
 
 // decodeStream handles a JSON array of jobs (array true) or a sequence of
 // JSON values.
-func (s *fileSource) decodeStream(ctx context.Context, p *publisher, r io.Reader, line int, array bool) error {
+func (s *fileSource) decodeStream(ctx context.Context, publish publishFunc, r io.Reader, line int, array bool) error {
 	lt := &lineTracker{r: r, line: line}
 	dec := json.NewDecoder(lt)
 	syntax := func(err error) error {
@@ -145,7 +145,7 @@ func (s *fileSource) decodeStream(ctx context.Context, p *publisher, r io.Reader
 		// raw starts at the value's first byte and the decoder stops right
 		// after its last one.
 		start := dec.InputOffset() - int64(len(raw))
-		if err := s.handle(ctx, p, lt.lineAt(start), raw); err != nil {
+		if err := s.handle(ctx, publish, lt.lineAt(start), raw); err != nil {
 			return err
 		}
 	}
@@ -159,7 +159,7 @@ func (s *fileSource) decodeStream(ctx context.Context, p *publisher, r io.Reader
 }
 
 // handle validates one job document and publishes it, compacted.
-func (s *fileSource) handle(ctx context.Context, p *publisher, line int, doc []byte) error {
+func (s *fileSource) handle(ctx context.Context, publish publishFunc, line int, doc []byte) error {
 	j, err := job.Decode(doc)
 	if err != nil {
 		s.stats.Invalid++
@@ -172,7 +172,7 @@ func (s *fileSource) handle(ctx context.Context, p *publisher, line int, doc []b
 		// Unreachable: the schema validator parsed it.
 		return fmt.Errorf("%s:%d: compact job: %w", s.name, line, err)
 	}
-	return p.Publish(ctx, pubJob{ID: j.ID, Account: j.Account, Kind: string(j.Kind), Recipients: len(j.Recipients), Data: buf.Bytes()})
+	return publish(ctx, pubJob{ID: j.ID, Account: j.Account, Kind: string(j.Kind), Recipients: len(j.Recipients), Data: buf.Bytes()})
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }

@@ -124,9 +124,9 @@ func (r *runner) flagsSource(con *console) (source, error) {
 
 func (s *flagsSource) Close() error { return nil }
 
-func (s *flagsSource) Run(ctx context.Context, p *publisher) (sourceStats, error) {
+func (s *flagsSource) Run(ctx context.Context, publish publishFunc) (sourceStats, error) {
 	s.con.Printf("enqueue: job %s, %d recipients\n", s.j.ID, len(s.j.Recipients))
-	return sourceStats{InvalidUnit: "jobs"}, p.Publish(ctx, pubJob{
+	return sourceStats{InvalidUnit: "jobs"}, publish(ctx, pubJob{
 		ID: s.j.ID, Account: s.j.Account, Kind: string(s.j.Kind), Recipients: len(s.j.Recipients), Data: s.doc,
 	})
 }

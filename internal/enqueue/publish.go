@@ -141,10 +141,10 @@ func (p *publisher) collect() {
 		case err != nil:
 			p.stats.Failed++
 			p.con.Printf("enqueue: publish job %s to %s: %v\n", pd.job.ID, streams.JobSubject(pd.job.Account, pd.job.Kind), err)
+		// A retry acked as a duplicate most likely means that the first
+		// attempt was stored and only its ack was lost: it counts as
+		// stored by this run.
 		case ack.Duplicate && !retried:
-			// A retry acked as a duplicate most likely means the first
-			// attempt was stored and only its ack was lost: it counts as
-			// stored by this run.
 			p.stats.Duplicates++
 			if p.onDuplicate != nil {
 				p.onDuplicate(pd.job)

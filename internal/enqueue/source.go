@@ -15,11 +15,15 @@ import (
 // source produces the jobs of one input mode and publishes them.
 type source interface {
 	// Run publishes every valid job through p and reports the invalid
-	// ones on stderr. An error means the input could not be read to its end
+	// ones on stderr through its console. An error means the input could not be read to its end
 	// (or ctx ended); what was read before is published.
-	Run(ctx context.Context, p *publisher) (sourceStats, error)
+	Run(ctx context.Context, publish publishFunc) (sourceStats, error)
 	Close() error
 }
+
+// publishFunc publishes one job; the publisher's Publish in production.
+// It returns an error only when the run must stop.
+type publishFunc func(context.Context, pubJob) error
 
 // sourceStats counts what a source skipped.
 type sourceStats struct {

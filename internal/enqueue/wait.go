@@ -86,7 +86,12 @@ func (w *waiter) track(j pubJob) {
 	w.total += j.Recipients
 }
 
-func (w *waiter) duplicate(j pubJob) { w.dups = append(w.dups, j.ID) }
+func (w *waiter) duplicate(j pubJob) {
+	if _, ok := w.jobs[j.ID]; ok {
+		return // the same id twice in this run: waited for once
+	}
+	w.dups = append(w.dups, j.ID)
+}
 
 // mark records the result of recipient i (-1: the whole job) and reports
 // whether it is the first result for it.
@@ -107,9 +112,9 @@ func (t *tracked) mark(i int) (first bool, done int) {
 	return true, 1
 }
 
-// final reports whether status ends a recipient; all three do for now.
-// A future non-final status (a retry notice, say) would be printed but not
-// counted.
+// final reports whether status ends a recipient. Any other status (such
+// as an "unknown" outcome that a later lookup settles) is neither printed
+// nor counted: the wait goes on for the final event.
 func final(s result.Status) bool {
 	switch s {
 	case result.Accepted, result.Failed, result.Rejected:
@@ -148,7 +153,9 @@ func (w *waiter) wait(ctx context.Context, timeout time.Duration, stdout io.Writ
 	if len(accounts) <= 64 {
 		filters = filters[:0]
 		for _, a := range accounts {
-			filters = append(filters, streams.ResultsPrefix+"."+a+".*")
+			// ".>" rather than ".<status>": result subjects may carry
+			// more tokens after the status (the job id).
+			filters = append(filters, streams.ResultsPrefix+"."+a+".>")
 		}
 	}
 	cons, err := w.js.OrderedConsumer(ctx, streams.ResultsStream, jetstream.OrderedConsumerConfig{
@@ -183,14 +190,16 @@ func (w *waiter) wait(ctx context.Context, timeout time.Duration, stdout io.Writ
 			continue
 		}
 		t := w.jobs[ev.JobID]
-		if t == nil {
-			continue // another run's job
+		if t == nil || !final(ev.Status) {
+			// Another run's job, or a progress note such as an outcome
+			// not known yet: wait for the final event.
+			continue
 		}
 		// A recipient may get a second event when a worker redelivers a
 		// batch; the first one is printed, so that the output holds one
 		// line per recipient.
 		first, n := t.mark(ev.RecipientIndex)
-		if !first || !final(ev.Status) {
+		if !first {
 			continue
 		}
 		w.remaining -= n
