@@ -80,15 +80,11 @@ func (e *env) config(accounts ...config.Account) *config.Config {
 	return cfg
 }
 
-// start runs a worker until the returned stop func is called; stop waits
-// for it to exit and returns its error.
+// start runs a worker with sandbox accounts until the returned stop func
+// is called; stop waits for it to exit and returns its error.
 func (e *env) start(cfg *config.Config) (stop func() error) {
 	e.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	errc := make(chan error, 1)
-	opts := worker.Options{
-		Ready: ready,
+	return e.startWith(cfg, worker.Options{
 		Providers: map[string]providers.Factory{"sandbox": func(s providers.Spec) (providers.Provider, error) {
 			p, err := sandbox.New(s)
 			if err == nil {
@@ -98,7 +94,17 @@ func (e *env) start(cfg *config.Config) (stop func() error) {
 			}
 			return p, err
 		}},
-	}
+	})
+}
+
+// startWith is start with the given options; their Ready is set here.
+// Options without Providers get the real registry (worker.Providers).
+func (e *env) startWith(cfg *config.Config, opts worker.Options) (stop func() error) {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	errc := make(chan error, 1)
+	opts.Ready = ready
 	go func() {
 		errc <- worker.Run(ctx, cfg, zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel), opts)
 	}()
