@@ -16,6 +16,7 @@ import (
 
 	"github.com/talkrelay/talkrelay/internal/natsconn"
 	"github.com/talkrelay/talkrelay/internal/ratelimit"
+	"github.com/talkrelay/talkrelay/internal/retry"
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
@@ -84,6 +85,9 @@ type Account struct {
 	MaxConcurrency int `yaml:"max_concurrency"`
 	// RequestTimeout bounds one provider call (default 30s).
 	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// Retry is the account's retry policy; unset fields take the defaults
+	// of retry.DefaultPolicy.
+	Retry retry.Policy `yaml:"retry"`
 	// Options are the provider's own settings.
 	Options yaml.Node `yaml:"options"`
 }
@@ -165,7 +169,7 @@ func Load(path string) (*Config, error) {
 	if len(c.Accounts) == 0 {
 		c.Accounts = []Account{SandboxAccount()}
 	}
-	c.applyDefaults()
+	c.ApplyDefaults()
 	return c, nil
 }
 
@@ -202,7 +206,9 @@ func (c *Config) applyEnv() {
 	set("NATS_TOKEN", &c.NATS.Token)
 }
 
-func (c *Config) applyDefaults() {
+// ApplyDefaults fills the unset fields that have defaults. Load calls it;
+// call it on a Config built in code. It is idempotent.
+func (c *Config) ApplyDefaults() {
 	c.NATS.Defaults()
 	for i := range c.Accounts {
 		a := &c.Accounts[i]
@@ -212,6 +218,7 @@ func (c *Config) applyDefaults() {
 		if a.RequestTimeout == 0 {
 			a.RequestTimeout = 30 * time.Second
 		}
+		a.Retry = a.Retry.WithDefaults()
 	}
 }
 
@@ -276,6 +283,9 @@ func (c *Config) Validate() error {
 		seen[a.Name] = true
 		if err := a.RateLimit.Validate(); err != nil {
 			return fmt.Errorf("%s.rate_limit.%w", field, err)
+		}
+		if err := a.Retry.Validate(); err != nil {
+			return fmt.Errorf("%s.retry.%w", field, err)
 		}
 		for name, s := range a.Credentials {
 			if _, err := s.Resolve(); err != nil {

@@ -47,10 +47,9 @@ type Item struct {
 	Owner any
 }
 
-// ResultFunc receives each item's result event. It is called from many
-// goroutines and may block (backpressure); it must store ev durably before
-// the job is acknowledged.
-type ResultFunc func(it *Item, ev *result.Event)
+// OutcomeFunc receives each item's provider outcome and when its request
+// was sent. It is called from many goroutines and may block (backpressure).
+type OutcomeFunc func(it *Item, o *providers.Outcome, sentAt time.Time)
 
 // Config tunes the dispatcher.
 type Config struct {
@@ -58,6 +57,10 @@ type Config struct {
 	Tracer trace.Tracer
 	Log    zerolog.Logger
 	Now    func() time.Time // defaults to time.Now
+	// BeforeSend, if set, runs before each provider call; an error means the
+	// batch is not sent and every item gets a retryable outcome. The worker
+	// records there which recipients are about to be sent.
+	BeforeSend func(ctx context.Context, b *providers.Batch) error
 	// OnRequest, if set, observes each provider call: the recipients it
 	// carried, how long it took and "ok" or the failure class.
 	OnRequest func(account, provider string, recipients int, took time.Duration, outcome string)
@@ -65,10 +68,10 @@ type Config struct {
 
 // Dispatcher batches and sends items.
 type Dispatcher struct {
-	cfg      Config
-	accounts map[string]*account
-	batcher  *Batcher
-	onResult ResultFunc
+	cfg       Config
+	accounts  map[string]*account
+	batcher   *Batcher
+	onOutcome OutcomeFunc
 
 	// sendCtx bounds provider calls; it is cancelled only when the
 	// shutdown grace period is over.
@@ -83,11 +86,11 @@ type account struct {
 }
 
 // New returns a dispatcher for accounts.
-func New(cfg Config, accounts []*Account, onResult ResultFunc) *Dispatcher {
+func New(cfg Config, accounts []*Account, onOutcome OutcomeFunc) *Dispatcher {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	d := &Dispatcher{cfg: cfg, accounts: map[string]*account{}, onResult: onResult}
+	d := &Dispatcher{cfg: cfg, accounts: map[string]*account{}, onOutcome: onOutcome}
 	for _, a := range accounts {
 		d.accounts[a.Name] = &account{Account: a, slots: make(chan struct{}, a.MaxConcurrency)}
 	}
@@ -118,8 +121,9 @@ func (d *Dispatcher) limit(k providers.Key) int { return d.accounts[k.Account].C
 func (d *Dispatcher) Flush() { d.batcher.Flush() }
 
 // Close flushes, then waits for in-flight provider calls until ctx ends;
-// after that the calls still running are cancelled (their recipients get
-// a failed, retryable result) and Close waits for them to report.
+// after that the calls still running are cancelled (each adapter reports
+// them unknown if the request was written, retryable if not) and Close
+// waits for them to report.
 func (d *Dispatcher) Close(ctx context.Context) error {
 	d.batcher.Flush()
 	done := make(chan struct{})
@@ -166,7 +170,13 @@ func (d *Dispatcher) call(a *account, k providers.Key, items []*Item) {
 	var outcomes []providers.Outcome
 	var err error
 	sentAt := d.cfg.Now()
-	if err = a.Limiter.Wait(ctx, len(items)); err == nil {
+	err = a.Limiter.Wait(ctx, len(items))
+	if err == nil && d.cfg.BeforeSend != nil {
+		if err = d.cfg.BeforeSend(ctx, b); err != nil {
+			err = fmt.Errorf("send record not stored: %w", err)
+		}
+	}
+	if err == nil {
 		callCtx, cancel := context.WithTimeout(ctx, a.RequestTimeout)
 		sentAt = d.cfg.Now()
 		outcomes, err = a.Client.Send(callCtx, b)
@@ -196,27 +206,9 @@ func (d *Dispatcher) call(a *account, k providers.Key, items []*Item) {
 			outcomes[i] = o
 		}
 	}
-	now := d.cfg.Now()
 	for i, it := range items {
-		d.onResult(it, Event(a.Account, it, &outcomes[i], sentAt, now))
+		d.onOutcome(it, &outcomes[i], sentAt)
 	}
-}
-
-// Event builds the result event of an item from its provider outcome.
-func Event(a *Account, it *Item, o *providers.Outcome, sentAt, now time.Time) *result.Event {
-	ev := result.ForRecipient(it.Job, it.Index, a.Provider, now)
-	ev.Status = result.Failed
-	if o.Class == providers.Accepted {
-		ev.Status = result.Accepted
-	}
-	ev.Retryable = o.Class == providers.Retryable
-	ev.Attempt = it.Attempt
-	ev.Reason = o.EffectiveReason()
-	ev.Code, ev.CodeName, ev.Message = o.Code, o.CodeName, o.Message
-	ev.ProviderRequestID, ev.ProviderMessageID = o.RequestID, o.MessageID
-	ev.TraceID = it.TraceID
-	ev.SentAt = &sentAt
-	return ev
 }
 
 // BatchID derives a batch's identity from its messages' job ids, indexes

@@ -151,17 +151,17 @@ func acceptAll(b *providers.Batch) ([]providers.Outcome, error) {
 	return out, nil
 }
 
-func newDispatcher(t *testing.T, p *fakeProvider, conc int, onResult ResultFunc) *Dispatcher {
+func newDispatcher(t *testing.T, p *fakeProvider, conc int, onOutcome OutcomeFunc) *Dispatcher {
 	a := &Account{Name: "a", Provider: "fake", Client: p, Limiter: ratelimit.NewLocal(ratelimit.Config{}, p.limit),
 		MaxConcurrency: conc, RequestTimeout: 5 * time.Second}
-	return New(Config{Linger: time.Hour, Tracer: noop.NewTracerProvider().Tracer(""), Log: zerolog.Nop()}, []*Account{a}, onResult)
+	return New(Config{Linger: time.Hour, Tracer: noop.NewTracerProvider().Tracer(""), Log: zerolog.Nop()}, []*Account{a}, onOutcome)
 }
 
 func TestDispatcherCapsConcurrency(t *testing.T) {
 	t.Parallel()
 	p := &fakeProvider{limit: 1, answer: acceptAll, release: make(chan struct{})}
 	var results atomic.Int64
-	d := newDispatcher(t, p, 3, func(*Item, *result.Event) { results.Add(1) })
+	d := newDispatcher(t, p, 3, func(*Item, *providers.Outcome, time.Time) { results.Add(1) })
 	go d.Submit(items("j", "a", 10, job.AlimTalk))
 	deadline := time.Now().Add(5 * time.Second)
 	for p.inFlight.Load() < 3 && time.Now().Before(deadline) {
@@ -184,36 +184,36 @@ func TestDispatcherCapsConcurrency(t *testing.T) {
 func TestDispatcherBatchErrorAppliesToEveryMessage(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name      string
-		err       error
-		status    result.Status
-		retryable bool
-		reason    result.Reason
+		name       string
+		err        error
+		class      providers.Class
+		reason     result.Reason
+		retryAfter time.Duration
 	}{
 		{"429", &providers.Error{Provider: "fake", Class: providers.Retryable, Reason: result.ReasonRateLimited, HTTPStatus: 429, RetryAfter: time.Second},
-			result.Failed, true, result.ReasonRateLimited},
+			providers.Retryable, result.ReasonRateLimited, time.Second},
 		{"auth", &providers.Error{Provider: "fake", Class: providers.Permanent, Reason: result.ReasonAuth, HTTPStatus: 401},
-			result.Failed, false, result.ReasonAuth},
-		{"plain error", errors.New("connection reset"), result.Failed, true, result.ReasonProviderUnavailable},
-		{"deadline", context.DeadlineExceeded, result.Failed, false, result.ReasonTimeout},
+			providers.Permanent, result.ReasonAuth, 0},
+		{"plain error", errors.New("connection reset"), providers.Retryable, result.ReasonProviderUnavailable, 0},
+		{"deadline", context.DeadlineExceeded, providers.Unknown, result.ReasonTimeout, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			p := &fakeProvider{limit: 10, answer: func(*providers.Batch) ([]providers.Outcome, error) { return nil, tt.err }}
 			var mu sync.Mutex
-			var evs []*result.Event
-			d := newDispatcher(t, p, 1, func(_ *Item, ev *result.Event) { mu.Lock(); evs = append(evs, ev); mu.Unlock() })
+			var outs []providers.Outcome
+			d := newDispatcher(t, p, 1, func(_ *Item, o *providers.Outcome, _ time.Time) { mu.Lock(); outs = append(outs, *o); mu.Unlock() })
 			d.Submit(items("j", "a", 4, job.AlimTalk))
 			if err := d.Close(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			if len(evs) != 4 {
-				t.Fatalf("%d results, want 4", len(evs))
+			if len(outs) != 4 {
+				t.Fatalf("%d outcomes, want 4", len(outs))
 			}
-			for _, ev := range evs {
-				if ev.Status != tt.status || ev.Retryable != tt.retryable || ev.Reason != tt.reason || ev.Attempt != 1 {
-					t.Errorf("event %s retryable=%v reason=%s attempt=%d", ev.Status, ev.Retryable, ev.Reason, ev.Attempt)
+			for _, o := range outs {
+				if o.Class != tt.class || o.EffectiveReason() != tt.reason || o.RetryAfter != tt.retryAfter {
+					t.Errorf("outcome %s reason=%s retry-after=%s", o.Class, o.EffectiveReason(), o.RetryAfter)
 				}
 			}
 		})
@@ -226,14 +226,17 @@ func TestDispatcherWrongOutcomeCountIsUnknown(t *testing.T) {
 		out, _ := acceptAll(b)
 		return out[1:], nil
 	}}
-	var evs []*result.Event
+	var outs []providers.Outcome
 	var mu sync.Mutex
-	d := newDispatcher(t, p, 1, func(_ *Item, ev *result.Event) { mu.Lock(); evs = append(evs, ev); mu.Unlock() })
+	d := newDispatcher(t, p, 1, func(_ *Item, o *providers.Outcome, _ time.Time) { mu.Lock(); outs = append(outs, *o); mu.Unlock() })
 	d.Submit(items("j", "a", 3, job.AlimTalk))
 	_ = d.Close(context.Background())
-	for _, ev := range evs {
-		if ev.Status == result.Accepted || ev.Reason != result.ReasonOutcomeUnknown {
-			t.Errorf("mismatched answer gave %s/%s", ev.Status, ev.Reason)
+	if len(outs) != 3 {
+		t.Fatalf("%d outcomes, want 3", len(outs))
+	}
+	for _, o := range outs {
+		if o.Class != providers.Unknown || o.EffectiveReason() != result.ReasonOutcomeUnknown {
+			t.Errorf("mismatched answer gave %s/%s", o.Class, o.EffectiveReason())
 		}
 	}
 }
@@ -242,7 +245,7 @@ func TestDispatcherCloseCancelsAfterGrace(t *testing.T) {
 	t.Parallel()
 	p := &fakeProvider{limit: 10, answer: acceptAll, release: make(chan struct{})} // never released
 	var n atomic.Int64
-	d := newDispatcher(t, p, 1, func(*Item, *result.Event) { n.Add(1) })
+	d := newDispatcher(t, p, 1, func(*Item, *providers.Outcome, time.Time) { n.Add(1) })
 	d.Submit(items("j", "a", 2, job.AlimTalk))
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -251,6 +254,25 @@ func TestDispatcherCloseCancelsAfterGrace(t *testing.T) {
 	}
 	if n.Load() != 2 {
 		t.Fatalf("%d results after cancel, want 2 (every message reported)", n.Load())
+	}
+}
+
+func TestDispatcherBeforeSendFailureSkipsTheCall(t *testing.T) {
+	t.Parallel()
+	p := &fakeProvider{limit: 10, answer: acceptAll}
+	var outs []providers.Outcome
+	var mu sync.Mutex
+	a := &Account{Name: "a", Provider: "fake", Client: p, Limiter: ratelimit.NewLocal(ratelimit.Config{}, 10), MaxConcurrency: 1, RequestTimeout: time.Second}
+	d := New(Config{Linger: time.Hour, Tracer: noop.NewTracerProvider().Tracer(""), Log: zerolog.Nop(),
+		BeforeSend: func(context.Context, *providers.Batch) error { return errors.New("kv down") }},
+		[]*Account{a}, func(_ *Item, o *providers.Outcome, _ time.Time) { mu.Lock(); outs = append(outs, *o); mu.Unlock() })
+	d.Submit(items("j", "a", 2, job.AlimTalk))
+	_ = d.Close(context.Background())
+	if p.calls.Load() != 0 {
+		t.Fatal("the provider was called although the send record was not stored")
+	}
+	if len(outs) != 2 || outs[0].Class != providers.Retryable {
+		t.Fatalf("outcomes %+v, want 2 retryable", outs)
 	}
 }
 

@@ -21,6 +21,9 @@ const (
 	Failed Status = "failed"
 	// Rejected: talkrelay refused the message before calling a provider.
 	Rejected Status = "rejected"
+	// Unknown: the provider may or may not have taken the message, and no
+	// lookup could tell. talkrelay never resends such a message blindly.
+	Unknown Status = "unknown"
 )
 
 // Reason is the normalised outcome code, the same for every provider.
@@ -39,6 +42,7 @@ const (
 	ReasonProviderRejected    Reason = "provider_rejected"
 	ReasonOutcomeUnknown      Reason = "outcome_unknown"
 	ReasonDeadlineExceeded    Reason = "deadline_exceeded"
+	ReasonPoison              Reason = "poison"
 )
 
 // Event is one recipient's result.
@@ -58,6 +62,7 @@ type Event struct {
 	Code              string          `json:"code,omitempty"`
 	CodeName          string          `json:"code_name,omitempty"`
 	Message           string          `json:"message,omitempty"`
+	Detail            string          `json:"detail,omitempty"`
 	ProviderRequestID string          `json:"provider_request_id,omitempty"`
 	ProviderMessageID string          `json:"provider_message_id,omitempty"`
 	Metadata          json.RawMessage `json:"metadata,omitempty"`

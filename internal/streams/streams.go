@@ -4,15 +4,22 @@
 //
 // Subjects:
 //
-//	talkrelay.jobs.<account>.<kind>        send jobs (stream TALKRELAY_JOBS, work queue)
-//	talkrelay.results.<account>.<status>   result events (stream TALKRELAY_RESULTS)
-//	talkrelay.dlq.<account>                dead-lettered jobs (stream TALKRELAY_DLQ)
+//	talkrelay.jobs.<account>.<kind>              send jobs (stream TALKRELAY_JOBS, work queue)
+//	talkrelay.results.<account>.<status>.<job>   result events (stream TALKRELAY_RESULTS)
+//	talkrelay.dlq.<account>                      dead-lettered jobs (stream TALKRELAY_DLQ)
 //
 // <account> is the job's account name ("_" when a rejected job has none that
-// is usable), <kind> is alimtalk or friendtalk and <status> is accepted,
-// failed or rejected. Producers route by account; consumers filter results
-// with wildcards such as talkrelay.results.shop.failed or
-// talkrelay.results.*.rejected.
+// is usable), <kind> is alimtalk or friendtalk, <status> is accepted,
+// failed, rejected or unknown and <job> is the job's id with every "." made
+// "%" (JobToken). Producers route by account; consumers filter results with
+// wildcards such as talkrelay.results.shop.failed.> or
+// talkrelay.results.*.rejected.>, or follow one job with
+// talkrelay.results.shop.*.order-1234.
+//
+// Internal subjects, in the jobs stream:
+//
+//	talkrelay.retry.<account>               recipients due for another attempt or a lookup
+//	talkrelay.sched.<account>.<id>          the same, held until due (a JetStream schedule)
 package streams
 
 import (
@@ -20,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -36,10 +44,16 @@ const (
 
 // Subject prefixes.
 const (
-	JobsPrefix    = "talkrelay.jobs"
-	ResultsPrefix = "talkrelay.results"
-	DLQPrefix     = "talkrelay.dlq"
+	JobsPrefix     = "talkrelay.jobs"
+	RetryPrefix    = "talkrelay.retry"
+	SchedulePrefix = "talkrelay.sched"
+	ResultsPrefix  = "talkrelay.results"
+	DLQPrefix      = "talkrelay.dlq"
 )
+
+// SendsBucket is the KV bucket of send records: which recipients of a job
+// were handed to a provider, at which attempt, in which batch.
+const SendsBucket = "talkrelay_sends"
 
 // NoAccount is the subject token used when a job carries no usable account.
 const NoAccount = "_"
@@ -59,9 +73,35 @@ func JobSubject(account, kind string) string {
 	return JobsPrefix + "." + Token(account) + "." + Token(kind)
 }
 
-// ResultSubject is where a result with the given status is published.
-func ResultSubject(account, status string) string {
-	return ResultsPrefix + "." + Token(account) + "." + status
+// ResultSubject is where a result of job jobID with the given status is
+// published.
+func ResultSubject(account, status, jobID string) string {
+	return ResultsPrefix + "." + Token(account) + "." + status + "." + JobToken(jobID)
+}
+
+// JobResultsFilter matches every result of one job.
+func JobResultsFilter(account, jobID string) string {
+	return ResultsPrefix + "." + Token(account) + ".*." + JobToken(jobID)
+}
+
+var jobIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@=+-]{0,127}$`)
+
+// JobToken is a job id as one subject token: its dots become "%", which a
+// job id cannot contain. An id that is not a valid job id gives NoAccount.
+func JobToken(id string) string {
+	if !jobIDRE.MatchString(id) {
+		return NoAccount
+	}
+	return strings.ReplaceAll(id, ".", "%")
+}
+
+// RetrySubject is where recipients of an account's job come back for
+// another attempt or a lookup.
+func RetrySubject(account string) string { return RetryPrefix + "." + Token(account) }
+
+// ScheduleSubject holds a retry until it is due; id makes it unique.
+func ScheduleSubject(account, id string) string {
+	return SchedulePrefix + "." + Token(account) + "." + id
 }
 
 // DLQSubject is where a dead-lettered job of account is copied.
@@ -75,6 +115,8 @@ const (
 	HeaderJobID = "Talkrelay-Job-Id"
 	// HeaderSubject carries the subject a dead-lettered job was published to.
 	HeaderSubject = "Talkrelay-Subject"
+	// HeaderRecipients lists the recipient indexes a dead letter is about.
+	HeaderRecipients = "Talkrelay-Recipients"
 )
 
 // Config sizes the streams. The zero value is not valid; start from
@@ -91,6 +133,9 @@ type Config struct {
 	DLQMaxAge time.Duration `yaml:"dlq_max_age"`
 	// MaxMsgSize caps a job message in bytes (the server's max_payload caps it too).
 	MaxMsgSize int32 `yaml:"max_msg_size"`
+	// SendRecordsMaxAge is how long send records are kept; longer than any
+	// job's retries and redeliveries last.
+	SendRecordsMaxAge time.Duration `yaml:"send_records_max_age"`
 }
 
 // DefaultConfig returns the defaults used when the config file says nothing.
@@ -101,6 +146,7 @@ func DefaultConfig() Config {
 		ResultsMaxAge:       7 * 24 * time.Hour,
 		DLQMaxAge:           30 * 24 * time.Hour,
 		MaxMsgSize:          8 << 20,
+		SendRecordsMaxAge:   7 * 24 * time.Hour,
 	}
 }
 
@@ -117,6 +163,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("streams.dlq_max_age: %s is shorter than 1m", c.DLQMaxAge)
 	case c.MaxMsgSize < 1024:
 		return fmt.Errorf("streams.max_msg_size: %d is below 1024 bytes", c.MaxMsgSize)
+	case c.SendRecordsMaxAge < time.Hour:
+		return fmt.Errorf("streams.send_records_max_age: %s is shorter than 1h", c.SendRecordsMaxAge)
 	}
 	return nil
 }
@@ -126,13 +174,15 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 	return []jetstream.StreamConfig{
 		{
 			Name:        JobsStream,
-			Description: "talkrelay send jobs",
-			Subjects:    []string{JobsPrefix + ".>"},
+			Description: "talkrelay send jobs, and retries of their recipients",
+			Subjects:    []string{JobsPrefix + ".>", RetryPrefix + ".>", SchedulePrefix + ".>"},
 			Retention:   jetstream.WorkQueuePolicy,
 			Storage:     jetstream.FileStorage,
 			Replicas:    c.Replicas,
 			Duplicates:  c.JobsDuplicateWindow,
 			MaxMsgSize:  c.MaxMsgSize,
+			// Retries wait in the stream as schedules until they are due.
+			AllowMsgSchedules: true,
 		},
 		{
 			Name:        ResultsStream,
@@ -157,13 +207,30 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 	}
 }
 
-// Ensure creates the streams or updates them to c. It is idempotent and safe
-// to run from several workers at once.
+// ConsumerSubjects are the subjects the workers' durable consumer reads.
+func ConsumerSubjects() []string { return []string{JobsPrefix + ".>", RetryPrefix + ".>"} }
+
+// SendsConfig is the configuration of the send-records bucket.
+func (c Config) SendsConfig() jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:      SendsBucket,
+		Description: "talkrelay send records: recipients handed to a provider, by job and batch",
+		TTL:         c.SendRecordsMaxAge,
+		Storage:     jetstream.FileStorage,
+		Replicas:    c.Replicas,
+	}
+}
+
+// Ensure creates the streams and the send-records bucket or updates them
+// to c. It is idempotent and safe to run from several workers at once.
 func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 	for _, sc := range c.StreamConfigs() {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("streams: create or update %s: %w", sc.Name, err)
 		}
+	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, c.SendsConfig()); err != nil {
+		return fmt.Errorf("streams: create or update bucket %s: %w", SendsBucket, err)
 	}
 	return nil
 }

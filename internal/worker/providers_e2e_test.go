@@ -3,6 +3,7 @@ package worker_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/nats-io/nats.go/jetstream"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/talkrelay/talkrelay/internal/providers/nhn"
 	"github.com/talkrelay/talkrelay/internal/providers/nhn/nhnfake"
 	"github.com/talkrelay/talkrelay/internal/result"
+	"github.com/talkrelay/talkrelay/internal/retry"
 	"github.com/talkrelay/talkrelay/internal/streams"
 	"github.com/talkrelay/talkrelay/internal/worker"
 )
@@ -110,6 +112,9 @@ func TestProvidersEndToEnd(t *testing.T) {
 			map[string]string{"client_id": kakaofake.ClientID, "client_secret": kakaofake.ClientSecret},
 			map[string]any{"sender_no": "0212345678"}),
 	)
+	// B001 is retryable: the NAVER recipient that keeps getting it is tried
+	// twice, a second apart, then ends failed.
+	cfg.Accounts[0].Retry = retry.Policy{MaxAttempts: 2, InitialInterval: time.Second, MaxInterval: time.Second}
 	// The jobs are queued before the worker starts and all fetched at
 	// once, well within a second: the recipients of one batch key, across
 	// jobs, share one request.
@@ -157,8 +162,11 @@ func TestProvidersEndToEnd(t *testing.T) {
 			t.Errorf("%s: status, reason, code, retryable = %v, want %v (message %q)", k, got, w, ev.Message)
 		}
 		attempt := 1 // provider calls made for it
-		if ev.Status == result.Rejected {
+		switch {
+		case ev.Status == result.Rejected:
 			attempt = 0
+		case ev.Retryable:
+			attempt = 2
 		}
 		if ev.Attempt != attempt || ev.TraceID == "" || ev.Provider != strings.TrimSuffix(ev.Account, "-main") {
 			t.Errorf("%s: attempt %d (want %d), trace %q, provider %q of account %q", k, ev.Attempt, attempt, ev.TraceID, ev.Provider, ev.Account)
@@ -178,9 +186,15 @@ func TestProvidersEndToEnd(t *testing.T) {
 	}
 
 	// Provider identifiers: NAVER's requestId and messageId for every
-	// message it answered, all in one request.
+	// message it answered, all in one request; the retried one in a second.
+	if ev := byKey["naver-order-1/1"]; ev.ProviderRequestID != "RQ-2" || !strings.HasPrefix(ev.ProviderMessageID, "MSG-2-") {
+		t.Errorf("retried NAVER message: request id %q, message id %q; want RQ-2, MSG-2-n", ev.ProviderRequestID, ev.ProviderMessageID)
+	}
+	if !strings.Contains(byKey["naver-order-1/1"].Detail, "2 attempts") {
+		t.Errorf("retried NAVER message: detail %q does not say it gave up after 2 attempts", byKey["naver-order-1/1"].Detail)
+	}
 	naverMsgIDs := map[string]bool{}
-	for _, k := range []string{"naver-order-1/0", "naver-order-1/1", "naver-order-1/2", "naver-order-1/4", "naver-order-2/0"} {
+	for _, k := range []string{"naver-order-1/0", "naver-order-1/2", "naver-order-1/4", "naver-order-2/0"} {
 		ev := byKey[k]
 		if ev.ProviderRequestID != "RQ-1" || !strings.HasPrefix(ev.ProviderMessageID, "MSG-1-") || naverMsgIDs[ev.ProviderMessageID] {
 			t.Errorf("%s: request id %q, message id %q; want RQ-1 and a distinct MSG-1-n", k, ev.ProviderRequestID, ev.ProviderMessageID)
@@ -213,11 +227,11 @@ func TestProvidersEndToEnd(t *testing.T) {
 		}
 	}
 
-	// What the providers saw. NAVER: both jobs' four sendable recipients
-	// in one request; NHN: one request per API; Kakao: one per recipient
-	// and one token for all of them.
-	if n := naverAPI.Sends(); n != 1 {
-		t.Errorf("NAVER requests = %d, want 1", n)
+	// What the providers saw. NAVER: both jobs' five sendable recipients
+	// in one request, and the retry of one of them; NHN: one request per
+	// API; Kakao: one per recipient and one token for all of them.
+	if n := naverAPI.Sends(); n != 2 {
+		t.Errorf("NAVER requests = %d, want 2", n)
 	}
 	if n := nhnAPI.Sends(); n != 2 {
 		t.Errorf("NHN requests = %d, want 2 (%q)", n, nhnAPI.Paths())
@@ -258,7 +272,13 @@ func TestProvidersEndToEnd(t *testing.T) {
 	if n := e.streamCount(streams.ResultsStream); n != uint64(total) {
 		t.Errorf("results stream holds %d events, want %d", n, total)
 	}
-	if n := e.streamCount(streams.DLQStream); n != 0 {
-		t.Errorf("%d jobs dead-lettered, want none", n)
+	// Only the job whose recipient ran out of attempts is dead-lettered;
+	// permanent refusals are reported by their results alone.
+	dead := readStream(t, e.js, streams.DLQStream, 1, 5*time.Second, func(m jetstream.Msg) jetstream.Msg { return m })
+	if h := dead[0].Headers(); h.Get(streams.HeaderJobID) != "naver-order-1" || h.Get(streams.HeaderRecipients) != "1" {
+		t.Errorf("dead letter for job %q recipients %q, want naver-order-1 recipient 1", h.Get(streams.HeaderJobID), h.Get(streams.HeaderRecipients))
+	}
+	if n := e.streamCount(streams.DLQStream); n != 1 {
+		t.Errorf("%d jobs dead-lettered, want 1", n)
 	}
 }

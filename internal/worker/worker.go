@@ -57,16 +57,19 @@ type Options struct {
 
 // Worker is one running worker replica.
 type Worker struct {
-	cfg     *config.Config
-	log     zerolog.Logger
-	tracer  trace.Tracer
-	disp    *dispatch.Dispatcher
-	pub     *publisher
-	track   *tracker
-	nc      *nats.Conn
-	metrics *metrics
-	ready   atomic.Bool
-	jobsCh  chan jetstream.Msg
+	cfg      *config.Config
+	log      zerolog.Logger
+	tracer   trace.Tracer
+	accounts map[string]*account
+	disp     *dispatch.Dispatcher
+	pub      *publisher
+	track    *tracker
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	sends    jetstream.KeyValue
+	metrics  *metrics
+	ready    atomic.Bool
+	jobsCh   chan jetstream.Msg
 }
 
 // Run runs a worker until ctx is cancelled, then shuts down gracefully:
@@ -74,6 +77,7 @@ type Worker struct {
 // for the results to be stored and acknowledges the finished jobs. Jobs it
 // could not finish are handed back to NATS for another replica.
 func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Options) error {
+	cfg.ApplyDefaults()
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -118,8 +122,18 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	if err != nil {
 		return fmt.Errorf("create or update consumer %s: %w", cfg.Worker.Consumer, err)
 	}
+	sends, err := js.KeyValue(setupCtx, streams.SendsBucket)
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", streams.SendsBucket, err)
+	}
 
-	w := &Worker{cfg: cfg, log: log, tracer: opts.Tracer, track: newTracker(), nc: nc}
+	w := &Worker{cfg: cfg, log: log, tracer: opts.Tracer, track: newTracker(), nc: nc, js: js, sends: sends,
+		accounts: map[string]*account{}}
+	for i, a := range accounts {
+		acct := &account{Account: a, policy: cfg.Accounts[i].Retry}
+		acct.resolver, _ = a.Client.(providers.Resolver)
+		w.accounts[a.Name] = acct
+	}
 	if w.metrics, err = newMetrics(w.track.count); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
@@ -130,7 +144,8 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	defer cancelPub()
 	w.pub = newPublisher(pubCtx, js, log, 4096)
 	w.disp = dispatch.New(dispatch.Config{
-		Linger: cfg.Worker.Linger, Tracer: opts.Tracer, Log: log, OnRequest: w.metrics.request}, accounts, w.onResult)
+		Linger: cfg.Worker.Linger, Tracer: opts.Tracer, Log: log, OnRequest: w.metrics.request, BeforeSend: w.beforeSend},
+		accounts, w.onOutcome)
 
 	stopHTTP, err := w.serveHTTP(cfg.HTTP.Addr)
 	if err != nil {
@@ -159,6 +174,11 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	if err != nil {
 		return fmt.Errorf("consume: %w", err)
 	}
+	poison, err := w.watchPoison()
+	if err != nil {
+		return fmt.Errorf("subscribe to max-deliveries advisories: %w", err)
+	}
+	defer func() { _ = poison.Unsubscribe() }()
 	w.ready.Store(true)
 	log.Info().Str("nats", natsURL).Int("accounts", len(accounts)).Str("consumer", cfg.Worker.Consumer).Msg("worker consuming")
 	if opts.Ready != nil {
@@ -224,14 +244,14 @@ func runDecoders(n int, in <-chan jetstream.Msg, handle func(jetstream.Msg)) {
 
 func consumerConfig(cfg *config.Config) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
-		Durable:       cfg.Worker.Consumer,
-		Description:   "talkrelay workers: send jobs",
-		FilterSubject: streams.JobsPrefix + ".>",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       cfg.Worker.AckWait,
-		MaxAckPending: cfg.Worker.MaxAckPending,
-		MaxDeliver:    cfg.Worker.MaxDeliver,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
+		Durable:        cfg.Worker.Consumer,
+		Description:    "talkrelay workers: send jobs",
+		FilterSubjects: streams.ConsumerSubjects(),
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        cfg.Worker.AckWait,
+		MaxAckPending:  cfg.Worker.MaxAckPending,
+		MaxDeliver:     cfg.Worker.MaxDeliver,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	}
 }
 

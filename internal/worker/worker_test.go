@@ -21,6 +21,7 @@ import (
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/providers/sandbox"
 	"github.com/talkrelay/talkrelay/internal/result"
+	"github.com/talkrelay/talkrelay/internal/retry"
 	"github.com/talkrelay/talkrelay/internal/streams"
 	"github.com/talkrelay/talkrelay/internal/worker"
 	"github.com/talkrelay/talkrelay/schemas"
@@ -165,7 +166,7 @@ func (e *env) results(n int, timeout time.Duration) []result.Event {
 		if err := json.Unmarshal(m.Data(), &ev); err != nil {
 			e.t.Fatalf("result event: %v", err)
 		}
-		if !strings.HasSuffix(m.Subject(), "."+string(ev.Status)) {
+		if m.Subject() != streams.ResultSubject(ev.Account, string(ev.Status), ev.JobID) {
 			e.t.Errorf("result with status %s published on %s", ev.Status, m.Subject())
 		}
 		return ev
@@ -334,7 +335,9 @@ func TestBadInputIsDeadLetteredAndWorkContinues(t *testing.T) {
 
 // A job is acknowledged only after its results are stored: when the
 // results cannot be stored and the worker stops, the job stays and the
-// next worker sends it.
+// next worker gets it. The recipients were handed to the provider, so the
+// next worker must not send them again: without a provider lookup (the
+// sandbox has none) their final result is "unknown".
 func TestJobNotAckedBeforeResultsStored(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -363,9 +366,12 @@ func TestJobNotAckedBeforeResultsStored(t *testing.T) {
 	e.start(cfg)
 	evs := e.results(3, 30*time.Second)
 	for _, ev := range evs {
-		if ev.JobID != "must-survive" || ev.Status != result.Accepted {
-			t.Errorf("result %+v", ev)
+		if ev.JobID != "must-survive" || ev.Status != result.Unknown || ev.Reason != result.ReasonOutcomeUnknown || ev.Attempt != 1 {
+			t.Errorf("result %+v, want unknown after 1 attempt", ev)
 		}
+	}
+	if n := e.requests("acct"); n != 0 {
+		t.Errorf("the second worker sent %d requests; a message handed to the provider must not be resent blindly", n)
 	}
 	waitFor(t, 10*time.Second, "jobs stream empty", func() bool { return e.streamCount(streams.JobsStream) == 0 })
 }
@@ -389,18 +395,41 @@ func TestRecipientFailingProviderCheckIsRejectedRestSent(t *testing.T) {
 	}
 }
 
-func TestSandboxFailuresAreReported(t *testing.T) {
+func TestSandboxFailuresAreRetriedThenReported(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.start(e.config(sandboxAccount("flaky", map[string]any{"retryable_rate": 0.3, "permanent_rate": 0.3, "seed": 7})))
+	a := sandboxAccount("flaky", map[string]any{"retryable_rate": 0.5, "permanent_rate": 0.2, "seed": 7})
+	a.Retry = fastRetry(3)
+	e.start(e.config(a))
 	e.publishJob(testJob("flaky-1", "flaky", 300))
 	evs := e.results(300, 30*time.Second)
-	codes := countBy(evs, func(ev result.Event) string { return fmt.Sprintf("%s/%v/%s", ev.Status, ev.Retryable, ev.Code) })
-	for _, k := range []string{"accepted/false/S200", "failed/true/S520", "failed/false/S410"} {
-		if codes[k] < 30 {
+	codes := countBy(evs, func(ev result.Event) string {
+		return fmt.Sprintf("%s/%v/%s/%d", ev.Status, ev.Retryable, ev.Code, min(ev.Attempt, 2))
+	})
+	// Retryable answers are tried again: some recipients are accepted on a
+	// later attempt, and only those that got S520 three times end failed
+	// and retryable, after 3 attempts.
+	for _, k := range []string{"accepted/false/S200/1", "accepted/false/S200/2", "failed/false/S410/1", "failed/false/S410/2", "failed/true/S520/2"} {
+		if codes[k] < 5 {
 			t.Errorf("outcome %s seen %d times in 300: %v", k, codes[k], codes)
 		}
 	}
+	for _, ev := range evs {
+		if ev.Retryable && (ev.Attempt != 3 || !strings.Contains(ev.Detail, "3 attempts")) {
+			t.Errorf("recipient %d ended retryable after %d attempts: %q", ev.RecipientIndex, ev.Attempt, ev.Detail)
+		}
+	}
+	// The job is dead-lettered with the recipients that ended failed.
+	dead := readStream(t, e.js, streams.DLQStream, 1, 10*time.Second, func(m jetstream.Msg) jetstream.Msg { return m })
+	if !strings.Contains(dead[0].Headers().Get(streams.HeaderReason), "ended without delivery") {
+		t.Errorf("dead letter reason %q", dead[0].Headers().Get(streams.HeaderReason))
+	}
+	waitFor(t, 10*time.Second, "jobs stream empty", func() bool { return e.streamCount(streams.JobsStream) == 0 })
+}
+
+// fastRetry is a retry policy with 1-second waits, for tests.
+func fastRetry(attempts int) retry.Policy {
+	return retry.Policy{MaxAttempts: attempts, InitialInterval: time.Second, MaxInterval: time.Second, Jitter: 0.01, LookupAfter: time.Second, MaxLookups: 2}
 }
 
 func TestBadConfigFailsAtStartNamingTheField(t *testing.T) {

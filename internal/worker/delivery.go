@@ -1,0 +1,575 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/talkrelay/talkrelay/internal/dispatch"
+	"github.com/talkrelay/talkrelay/internal/job"
+	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/result"
+	"github.com/talkrelay/talkrelay/internal/retry"
+	"github.com/talkrelay/talkrelay/internal/streams"
+)
+
+// A delivery is one message of the jobs consumer — a send job, or a retry
+// envelope holding some of a job's recipients — from its delivery until it
+// is settled. Every recipient of a delivery is decided exactly once: a final
+// result, or a place in a follow-up envelope. The message is acknowledged
+// only once all of that is stored in JetStream; if any store fails it is
+// handed back (nak) and its redelivery reconciles against what was stored.
+type delivery struct {
+	w       *Worker
+	msg     jetstream.Msg
+	seq     uint64
+	job     *job.Job        // recipients: those this delivery carries
+	pending []retry.Pending // parallel to job.Recipients
+	round   int             // 0 for a fresh job, n for the n-th envelope
+	envID   string          // the envelope's id; empty for a fresh job
+	acct    *account
+	log     zerolog.Logger
+	span    trace.Span
+	traceID string
+	recv    time.Time
+
+	undecided atomic.Int64 // recipients without a verdict yet
+	unstored  atomic.Int64 // stores in flight, plus one until all verdicts are in
+	failed    atomic.Bool  // a store failed: nak instead of ack
+
+	mu       sync.Mutex
+	again    []int // positions due for another attempt
+	lookup   []int // positions due for a lookup
+	dueAt    [2]time.Time
+	deadEnds []int    // original indexes talkrelay gave up on
+	why      []string // reasons for deadEnds, for the dead letter
+	finalMsg string   // dead letter reason for a job rejected as a whole
+}
+
+// account is a dispatch account with its retry policy.
+type account struct {
+	*dispatch.Account
+	policy   retry.Policy
+	resolver providers.Resolver // nil: unknown outcomes cannot be looked up
+}
+
+// itemRef is what the dispatcher hands back with each outcome.
+type itemRef struct {
+	d   *delivery
+	pos int
+}
+
+// handle processes one message from the jobs consumer.
+func (w *Worker) handle(msg jetstream.Msg) {
+	defer func() {
+		if r := recover(); r != nil {
+			// A handler that crashes on a job must not take the worker with
+			// it; after max_deliver tries the job is dead-lettered as poison.
+			w.log.Error().Interface("panic", r).Str("subject", msg.Subject()).Msg("job handler crashed; the job will be redelivered")
+			_ = msg.NakWithDelay(5 * time.Second)
+		}
+	}()
+	if strings.HasPrefix(msg.Subject(), streams.RetryPrefix+".") {
+		w.handleEnvelope(msg)
+		return
+	}
+	w.handleJob(msg)
+}
+
+func (w *Worker) newDelivery(msg jetstream.Msg, j *job.Job, log zerolog.Logger) *delivery {
+	ctx := extractTrace(context.Background(), msg.Headers())
+	_, span := w.tracer.Start(ctx, "talkrelay.job", trace.WithSpanKind(trace.SpanKindConsumer))
+	d := &delivery{w: w, msg: msg, seq: streamSeq(msg), job: j, log: log, span: span,
+		traceID: span.SpanContext().TraceID().String(), recv: time.Now()}
+	d.undecided.Store(int64(len(j.Recipients)))
+	d.unstored.Store(1)
+	w.track.add(d)
+	return d
+}
+
+func (w *Worker) handleJob(msg jetstream.Msg) {
+	data := msg.Data()
+	log := w.log.With().Str("subject", msg.Subject()).Logger()
+	if len(data) > w.cfg.Worker.MaxJobBytes {
+		id, acct, kind := probeIdentity(data)
+		w.reject(msg, log, &job.Job{ID: id, Account: acct, Kind: job.Kind(kind)}, result.ReasonOversized,
+			fmt.Sprintf("job is %d bytes, more than worker.max_job_bytes (%d)", len(data), w.cfg.Worker.MaxJobBytes), false)
+		return
+	}
+	j, err := job.Decode(data)
+	if err != nil {
+		var je *job.Error
+		errors.As(err, &je)
+		w.reject(msg, log, &job.Job{ID: je.ID, Account: je.Account, Kind: job.Kind(je.Kind)}, result.ReasonInvalidJob, err.Error(), false)
+		return
+	}
+	log = log.With().Str("job_id", j.ID).Str("account", j.Account).Logger()
+	acct := w.accounts[j.Account]
+	if acct == nil {
+		w.reject(msg, log, j, result.ReasonUnknownAccount, fmt.Sprintf("account %q is not configured on this worker", j.Account), true)
+		return
+	}
+	if j.Deadline != nil && !j.Deadline.After(time.Now()) {
+		w.reject(msg, log, j, result.ReasonDeadlineExceeded,
+			"deadline "+j.Deadline.UTC().Format(time.RFC3339)+" passed before the job was sent", true)
+		return
+	}
+	d := w.newDelivery(msg, j, log)
+	d.acct = acct
+	d.pending = make([]retry.Pending, len(j.Recipients))
+	for i := range d.pending {
+		d.pending[i].Index = i
+	}
+	w.run(d)
+}
+
+func (w *Worker) handleEnvelope(msg jetstream.Msg) {
+	log := w.log.With().Str("subject", msg.Subject()).Logger()
+	env, err := retry.Decode(msg.Data())
+	if err != nil {
+		// Only workers write envelopes; one that cannot be read is a bug or
+		// tampering. Keep it for inspection.
+		w.reject(msg, log, &job.Job{}, result.ReasonInvalidJob, err.Error(), false)
+		return
+	}
+	j := env.Job
+	log = log.With().Str("job_id", j.ID).Str("account", j.Account).Int("round", env.Round).Logger()
+	acct := w.accounts[j.Account]
+	if acct == nil {
+		w.reject(msg, log, j, result.ReasonUnknownAccount, fmt.Sprintf("account %q is no longer configured on this worker", j.Account), true)
+		return
+	}
+	d := w.newDelivery(msg, j, log)
+	d.acct, d.pending, d.round, d.envID = acct, env.Pending, env.Round, env.ID
+	w.run(d)
+}
+
+// run sends or looks up every recipient of d.
+func (w *Worker) run(d *delivery) {
+	skip := map[int]bool{}
+	if md, err := d.msg.Metadata(); err == nil && md.NumDelivered > 1 {
+		d.log.Info().Uint64("delivery", md.NumDelivered).Msg("redelivered: reconciling with stored results and send records")
+		var err error
+		if skip, err = w.reconcile(d); err != nil {
+			// Without knowing what was sent, nothing may be sent: hand the
+			// message back and try again later.
+			d.log.Warn().Err(err).Msg("cannot reconcile the redelivered job; retrying later")
+			w.track.remove(d)
+			d.span.End()
+			_ = d.msg.NakWithDelay(5 * time.Second)
+			return
+		}
+	}
+	var items []*dispatch.Item
+	var lookups []int
+	for pos := range d.pending {
+		p := &d.pending[pos]
+		switch {
+		case skip[p.Index]:
+			d.decided() // its final result is already stored
+		case d.job.Deadline != nil && !d.job.Deadline.After(time.Now()):
+			d.final(pos, result.Failed, "the job's deadline passed before this attempt", deadlineOutcome(p))
+		case p.Lookup:
+			lookups = append(lookups, pos)
+		default:
+			if it := w.prepare(d, pos); it != nil {
+				items = append(items, it)
+			}
+		}
+	}
+	if len(lookups) > 0 {
+		items = append(items, w.lookup(d, lookups)...)
+	}
+	w.disp.Submit(items)
+}
+
+// prepare checks recipient pos for the provider and returns its item, or
+// decides it rejected and returns nil.
+func (w *Worker) prepare(d *delivery, pos int) *dispatch.Item {
+	p := &d.pending[pos]
+	m := providers.Message{Job: d.job, Index: p.Index, Recipient: &d.job.Recipients[pos], Attempt: p.Attempts + 1}
+	if err := d.acct.Client.Check(&m); err != nil {
+		ev := d.event(pos)
+		ev.Status, ev.Reason, ev.Message = result.Rejected, result.ReasonInvalidRecipient, err.Error()
+		w.storeResult(d, ev)
+		d.decided()
+		return nil
+	}
+	return dispatch.NewItem(d.acct.Account, m, d.traceID, itemRef{d, pos})
+}
+
+// onOutcome receives the dispatcher's outcomes.
+func (w *Worker) onOutcome(it *dispatch.Item, o *providers.Outcome, sentAt time.Time) {
+	ref := it.Owner.(itemRef)
+	d, p := ref.d, &ref.d.pending[ref.pos]
+	p.Attempts = it.Attempt
+	p.Lookup, p.Lookups = false, 0
+	if p.FirstSentAt.IsZero() {
+		p.FirstSentAt = sentAt
+	}
+	p.LastSentAt = sentAt
+	p.Last = retry.FromProvider(o)
+	d.decide(ref.pos, o)
+}
+
+// decide applies the account's retry policy to recipient pos after o.
+func (d *delivery) decide(pos int, o *providers.Outcome) {
+	p := &d.pending[pos]
+	var deadline time.Time
+	if d.job.Deadline != nil {
+		deadline = *d.job.Deadline
+	}
+	verdict, at, status, detail := d.acct.policy.Decide(o, p.Attempts, p.Lookups, p.FirstSentAt, deadline, time.Now(), d.acct.resolver != nil)
+	switch verdict {
+	case retry.Final:
+		d.final(pos, status, detail, o)
+	case retry.Again, retry.Lookup:
+		d.mu.Lock()
+		k := 0
+		if verdict == retry.Lookup {
+			k = 1
+			d.lookup = append(d.lookup, pos)
+		} else {
+			d.again = append(d.again, pos)
+		}
+		if at.After(d.dueAt[k]) {
+			d.dueAt[k] = at
+		}
+		d.mu.Unlock()
+		d.decided()
+	}
+}
+
+// final stores recipient pos's final result.
+func (d *delivery) final(pos int, status result.Status, detail string, o *providers.Outcome) {
+	p := &d.pending[pos]
+	ev := d.event(pos)
+	ev.Status = status
+	ev.Retryable = o.Class == providers.Retryable
+	ev.Attempt = p.Attempts
+	ev.Reason = o.EffectiveReason()
+	ev.Code, ev.CodeName, ev.Message, ev.Detail = o.Code, o.CodeName, o.Message, detail
+	ev.ProviderRequestID, ev.ProviderMessageID = o.RequestID, o.MessageID
+	if !p.LastSentAt.IsZero() {
+		t := p.LastSentAt
+		ev.SentAt = &t
+	}
+	if detail != "" {
+		// talkrelay gave up on it (attempts, age, deadline, lookups): the
+		// job goes to the dead letters. A plain refusal by the provider is
+		// reported by its result alone.
+		why := string(status) + " (" + string(ev.Reason) + "): " + detail
+		d.mu.Lock()
+		d.deadEnds = append(d.deadEnds, p.Index)
+		d.why = append(d.why, why)
+		d.mu.Unlock()
+	}
+	d.w.storeResult(d, ev)
+	d.decided()
+}
+
+func (d *delivery) event(pos int) *result.Event {
+	p := &d.pending[pos]
+	ev := result.ForRecipient(d.job, pos, d.acct.Provider, time.Now())
+	ev.RecipientIndex = p.Index
+	ev.TraceID = d.traceID
+	return ev
+}
+
+// deadlineOutcome is the outcome recorded for a recipient stopped by its
+// job's deadline: its last provider answer, or a deadline reason.
+func deadlineOutcome(p *retry.Pending) *providers.Outcome {
+	o := p.Last.Provider()
+	if p.Last.Class == "" {
+		o = providers.Outcome{Class: providers.Permanent}
+	}
+	o.Reason = result.ReasonDeadlineExceeded
+	return &o
+}
+
+// decided counts a verdict; the last one finishes the delivery.
+func (d *delivery) decided() {
+	if d.undecided.Add(-1) == 0 {
+		d.w.finish(d)
+	}
+}
+
+// finish stores the follow-up envelopes and the dead letter of d, then
+// releases the guard that kept d from settling before now.
+func (w *Worker) finish(d *delivery) {
+	d.mu.Lock()
+	groups := [2][]int{d.again, d.lookup}
+	due := d.dueAt
+	dead, why := d.deadEnds, d.why
+	d.mu.Unlock()
+	for k, positions := range groups {
+		for chunk := 0; len(positions) > 0; chunk++ {
+			n := min(len(positions), envelopeMax)
+			w.storeEnvelope(d, positions[:n], due[k], k == 1, chunk)
+			positions = positions[n:]
+		}
+	}
+	if len(dead) > 0 {
+		w.storeDeadLetter(d, dead, why)
+	}
+	w.stored(d, nil)
+}
+
+// envelopeMax caps the recipients of one envelope, keeping it well under
+// the server's max payload.
+const envelopeMax = 1000
+
+// storeEnvelope writes the recipients at positions into a follow-up
+// envelope due at at: first into the send-records bucket (so that a
+// redelivery of d finds it), then as a schedule on the jobs stream.
+func (w *Worker) storeEnvelope(d *delivery, positions []int, at time.Time, lookup bool, chunk int) {
+	kind := "a"
+	if lookup {
+		kind = "l"
+	}
+	env := &retry.Envelope{ID: fmt.Sprintf("%s.%s%d", d.id(), kind, chunk), DueAt: at, Job: new(job.Job), Round: d.round + 1}
+	*env.Job = *d.job
+	env.Job.Recipients = make([]job.Recipient, len(positions))
+	env.Pending = make([]retry.Pending, len(positions))
+	for i, pos := range positions {
+		env.Job.Recipients[i] = d.job.Recipients[pos]
+		env.Pending[i] = d.pending[pos]
+		env.Pending[i].Lookup = lookup
+	}
+	data, err := env.Encode()
+	if err != nil {
+		panic(err) // only our own types
+	}
+	rec := nats.NewMsg(w.kvSubject(jobKey(d.job.ID) + ".e." + hashToken(d.id()) + "." + kind + strconv.Itoa(chunk)))
+	rec.Data = data
+	d.log.Debug().Int("recipients", len(positions)).Bool("lookup", lookup).Time("due", at).Msg("recipients scheduled")
+	w.storeThen(d, rec, func() { w.scheduleEnvelope(d, env) })
+}
+
+// scheduleEnvelope stores env as a schedule that delivers it to the retry
+// subject when due. Its Nats-Msg-Id makes a second store a no-op.
+func (w *Worker) scheduleEnvelope(d *delivery, env *retry.Envelope) {
+	data, err := env.Encode()
+	if err != nil {
+		panic(err)
+	}
+	at := env.DueAt
+	if soon := time.Now().Add(time.Second); at.Before(soon) {
+		at = soon
+	}
+	m := nats.NewMsg(streams.ScheduleSubject(env.Job.Account, hashToken(env.ID)))
+	m.Data = data
+	m.Header.Set(jetstream.MsgIDHeader, "retry/"+env.ID)
+	m.Header.Set(jetstream.ScheduleHeader, "@at "+at.UTC().Format(time.RFC3339))
+	m.Header.Set(jetstream.ScheduleTargetHeader, streams.RetrySubject(env.Job.Account))
+	m.Header.Set(retry.HeaderEnvelope, strconv.Itoa(env.Round))
+	injectTrace(d.span, m.Header)
+	w.store(d, m)
+}
+
+func (w *Worker) storeDeadLetter(d *delivery, indexes []int, why []string) {
+	dl := nats.NewMsg(streams.DLQSubject(d.job.Account))
+	if d.round == 0 {
+		dl.Data = d.msg.Data()
+	} else if data, err := d.job.Encode(); err == nil {
+		dl.Data = data // the recipients still pending in this round
+	}
+	idx := make([]string, len(indexes))
+	for i, n := range indexes {
+		idx[i] = strconv.Itoa(n)
+	}
+	reason := fmt.Sprintf("%d recipient(s) ended without delivery: %s", len(indexes), summarize(why))
+	dl.Header.Set(streams.HeaderReason, reason)
+	dl.Header.Set(streams.HeaderJobID, d.job.ID)
+	dl.Header.Set(streams.HeaderSubject, d.msg.Subject())
+	dl.Header.Set(streams.HeaderRecipients, strings.Join(idx, ","))
+	dl.Header.Set(jetstream.MsgIDHeader, "dlq/"+strconv.FormatUint(d.seq, 10))
+	d.log.Warn().Int("recipients", len(indexes)).Str("reason", reason).Msg("job dead-lettered")
+	w.store(d, dl)
+}
+
+// summarize lists distinct reasons with their counts.
+func summarize(why []string) string {
+	counts := map[string]int{}
+	var order []string
+	for _, s := range why {
+		if counts[s] == 0 {
+			order = append(order, s)
+		}
+		counts[s]++
+	}
+	parts := make([]string, len(order))
+	for i, s := range order {
+		parts[i] = fmt.Sprintf("%d× %s", counts[s], s)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// storeResult publishes one final result event of d.
+func (w *Worker) storeResult(d *delivery, ev *result.Event) {
+	w.metrics.result(ev)
+	data, err := json.Marshal(ev)
+	if err != nil {
+		panic(err) // only our own types
+	}
+	m := nats.NewMsg(streams.ResultSubject(ev.Account, string(ev.Status), ev.JobID))
+	m.Data = data
+	m.Header.Set(jetstream.MsgIDHeader, resultMsgID(d, ev))
+	injectTrace(d.span, m.Header)
+	w.store(d, m)
+}
+
+// resultMsgID de-duplicates the results of a redelivered job. A job whose
+// id could not be read is identified by its stream sequence instead.
+func resultMsgID(d *delivery, ev *result.Event) string {
+	if ev.JobID == "" {
+		return "seq/" + strconv.FormatUint(d.seq, 10)
+	}
+	return ev.JobID + "/" + strconv.Itoa(ev.RecipientIndex)
+}
+
+// store publishes m for d, counting it until it is stored.
+func (w *Worker) store(d *delivery, m *nats.Msg) {
+	d.unstored.Add(1)
+	w.pub.publish(m, func(err error) { w.stored(d, err) })
+}
+
+// storeThen publishes first and, once it is stored, runs then (which
+// stores more). then runs on its own goroutine: the publisher's callbacks
+// must not publish.
+func (w *Worker) storeThen(d *delivery, first *nats.Msg, then func()) {
+	d.unstored.Add(1)
+	w.pub.publish(first, func(err error) {
+		if err != nil {
+			w.stored(d, err)
+			return
+		}
+		d.unstored.Add(1) // held by then, released below once then has stored
+		go func() {
+			then()
+			w.stored(d, nil)
+		}()
+		w.stored(d, nil)
+	})
+}
+
+func (w *Worker) stored(d *delivery, err error) {
+	if err != nil {
+		d.failed.Store(true)
+		d.log.Error().Err(err).Msg("could not store to JetStream; the job will be redelivered")
+	}
+	if d.unstored.Add(-1) == 0 {
+		w.settle(d)
+	}
+}
+
+// settle acknowledges d (terminates it, for a rejected job), or hands it
+// back when something could not be stored.
+func (w *Worker) settle(d *delivery) {
+	defer w.track.remove(d)
+	defer d.span.End()
+	var err error
+	switch {
+	case d.failed.Load():
+		err = d.msg.Nak()
+	case d.finalMsg != "":
+		err = d.msg.TermWithReason(d.finalMsg)
+	default:
+		err = d.msg.Ack()
+	}
+	if err != nil {
+		d.log.Warn().Err(err).Msg("job settled but its ack was not sent; NATS will redeliver it")
+		return
+	}
+	d.log.Debug().Dur("took", time.Since(d.recv)).Msg("delivery done")
+}
+
+// reject dead-letters a message that cannot be sent at all and publishes
+// its rejection: one event per recipient when the job could be read
+// (perRecipient), else one event with recipient index -1. The message is
+// terminated once all of it is stored.
+func (w *Worker) reject(msg jetstream.Msg, log zerolog.Logger, j *job.Job, reason result.Reason, why string, perRecipient bool) {
+	status := result.Rejected
+	if reason == result.ReasonDeadlineExceeded {
+		status = result.Failed
+	}
+	log.Warn().Str("job_id", j.ID).Str("reason", string(reason)).Str("detail", why).Msg("job dead-lettered")
+	var events []*result.Event
+	provider := ""
+	if a := w.accounts[j.Account]; a != nil {
+		provider = a.Provider
+	}
+	if perRecipient && len(j.Recipients) > 0 {
+		for i := range j.Recipients {
+			events = append(events, result.ForRecipient(j, i, provider, time.Now()))
+		}
+	} else {
+		events = append(events, result.ForRecipient(j, -1, provider, time.Now()))
+	}
+	d := w.newDelivery(msg, &job.Job{}, log)
+	d.finalMsg = string(reason) + ": " + why
+	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 1 && j.ID != "" {
+		if done, err := w.finalsOf(j.Account, j.ID); err == nil {
+			kept := events[:0]
+			for _, ev := range events {
+				if !done[ev.RecipientIndex] {
+					kept = append(kept, ev)
+				}
+			}
+			events = kept
+		}
+	}
+	dl := nats.NewMsg(streams.DLQSubject(j.Account))
+	dl.Data = msg.Data()
+	for k, v := range msg.Headers() {
+		dl.Header[k] = v
+	}
+	dl.Header.Set(streams.HeaderReason, d.finalMsg)
+	dl.Header.Set(streams.HeaderSubject, msg.Subject())
+	if j.ID != "" {
+		dl.Header.Set(streams.HeaderJobID, j.ID)
+	}
+	dl.Header.Set(jetstream.MsgIDHeader, "dlq/"+strconv.FormatUint(d.seq, 10))
+	w.store(d, dl)
+	for _, ev := range events {
+		if ev.Account == "" {
+			ev.Account = streams.NoAccount
+		}
+		ev.Status, ev.Reason, ev.Message, ev.TraceID = status, reason, why, d.traceID
+		w.storeResult(d, ev)
+	}
+	w.stored(d, nil)
+}
+
+func streamSeq(msg jetstream.Msg) uint64 {
+	if md, err := msg.Metadata(); err == nil {
+		return md.Sequence.Stream
+	}
+	return 0
+}
+
+// probeIdentity reads id, account and kind from a job too large to validate.
+func probeIdentity(data []byte) (id, account, kind string) {
+	var p struct {
+		ID      any `json:"id"`
+		Account any `json:"account"`
+		Kind    any `json:"kind"`
+	}
+	if json.Unmarshal(data, &p) == nil {
+		id, _ = p.ID.(string)
+		account, _ = p.Account.(string)
+		kind, _ = p.Kind.(string)
+	}
+	return id, account, kind
+}

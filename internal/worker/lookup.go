@@ -1,0 +1,88 @@
+package worker
+
+import (
+	"context"
+
+	"github.com/talkrelay/talkrelay/internal/dispatch"
+	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/retry"
+)
+
+// lookupBatch is how many messages one Resolve call asks about.
+const lookupBatch = 100
+
+// lookup asks the provider what became of the recipients at positions,
+// whose last outcome is unknown. Recipients the provider proves it never
+// took come back as items to send again; the rest are decided.
+func (w *Worker) lookup(d *delivery, positions []int) []*dispatch.Item {
+	var resend []*dispatch.Item
+	for len(positions) > 0 {
+		chunk := positions[:min(len(positions), lookupBatch)]
+		positions = positions[len(chunk):]
+		var outs []providers.Outcome
+		var err error
+		if d.acct.resolver != nil {
+			queries := make([]providers.Query, len(chunk))
+			for i, pos := range chunk {
+				p := &d.pending[pos]
+				m := providers.Message{Job: d.job, Index: p.Index, Recipient: &d.job.Recipients[pos], Attempt: p.Attempts}
+				queries[i] = providers.Query{Message: m, Key: providers.KeyOf(d.job, m.Recipient, d.acct.Sender),
+					SentAt: p.LastSentAt, Last: p.Last.Provider()}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), d.acct.RequestTimeout)
+			outs, err = d.acct.resolver.Resolve(ctx, queries)
+			cancel()
+			if err == nil && len(outs) != len(chunk) {
+				err = errLookupCount
+			}
+			if err != nil {
+				d.log.Warn().Err(err).Int("recipients", len(chunk)).Msg("lookup failed; will look again")
+			}
+		}
+		for i, pos := range chunk {
+			p := &d.pending[pos]
+			o := p.Last.Provider() // unknown, unless the lookup says more
+			if err == nil && outs != nil {
+				o = mergeIDs(outs[i], o)
+			}
+			switch o.Class {
+			case providers.Retryable:
+				// The provider's records prove it never took the message:
+				// sending it again cannot duplicate it.
+				p.Lookup, p.Lookups = false, 0
+				if it := w.prepare(d, pos); it != nil {
+					resend = append(resend, it)
+				}
+			case providers.Unknown:
+				if d.acct.resolver != nil {
+					p.Lookups++
+				}
+				d.decide(pos, &o)
+			default:
+				p.Last = retry.FromProvider(&o)
+				d.decide(pos, &o)
+			}
+		}
+	}
+	return resend
+}
+
+// mergeIDs keeps identifiers of the original answer that a lookup left out.
+func mergeIDs(o, last providers.Outcome) providers.Outcome {
+	if o.RequestID == "" {
+		o.RequestID = last.RequestID
+	}
+	if o.MessageID == "" {
+		o.MessageID = last.MessageID
+	}
+	if o.Class == providers.Unknown && o.Code == "" {
+		o.Code, o.CodeName, o.Message, o.Reason = last.Code, last.CodeName, last.Message, last.Reason
+	}
+	return o
+}
+
+type lookupError string
+
+func (e lookupError) Error() string { return string(e) }
+
+const errLookupCount = lookupError("provider answered a different number of lookups than asked")

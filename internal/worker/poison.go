@@ -1,0 +1,164 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/talkrelay/talkrelay/internal/job"
+	"github.com/talkrelay/talkrelay/internal/result"
+	"github.com/talkrelay/talkrelay/internal/retry"
+	"github.com/talkrelay/talkrelay/internal/streams"
+)
+
+// A job whose handling keeps crashing the worker or outlasting its ack wait
+// is redelivered until worker.max_deliver; then JetStream gives up on it
+// (it stays in the work-queue stream) and publishes an advisory. One worker
+// of the fleet (a queue subscription) takes it: the job is copied to the
+// dead-letter subject, its recipients without a final result get a failed
+// result with reason "poison", and it is deleted from the jobs stream.
+
+type maxDeliverAdvisory struct {
+	Stream     string `json:"stream"`
+	Consumer   string `json:"consumer"`
+	StreamSeq  uint64 `json:"stream_seq"`
+	Deliveries uint64 `json:"deliveries"`
+}
+
+func (w *Worker) watchPoison() (*nats.Subscription, error) {
+	subj := "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + streams.JobsStream + "." + w.cfg.Worker.Consumer
+	return w.nc.QueueSubscribe(subj, "talkrelay-poison", func(m *nats.Msg) {
+		var a maxDeliverAdvisory
+		if err := json.Unmarshal(m.Data, &a); err != nil || a.StreamSeq == 0 {
+			w.log.Warn().Err(err).Msg("unreadable max-deliveries advisory")
+			return
+		}
+		go w.poison(a)
+	})
+}
+
+func (w *Worker) poison(a maxDeliverAdvisory) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	log := w.log.With().Uint64("stream_seq", a.StreamSeq).Logger()
+	stream, err := w.js.Stream(ctx, streams.JobsStream)
+	if err != nil {
+		log.Error().Err(err).Msg("poison: jobs stream")
+		return
+	}
+	raw, err := stream.GetMsg(ctx, a.StreamSeq)
+	if err != nil {
+		log.Warn().Err(err).Msg("poison: job no longer in the stream")
+		return
+	}
+	reason := fmt.Sprintf("delivered %d times without being finished (the worker crashed or timed out on it)", a.Deliveries)
+	j, indexes := poisonRecipients(raw)
+	log = log.With().Str("job_id", j.ID).Str("account", j.Account).Logger()
+	log.Error().Str("reason", reason).Msg("poison job dead-lettered")
+
+	var events []*result.Event
+	if j.ID != "" {
+		done, err := w.finalsOf(j.Account, j.ID)
+		if err != nil {
+			log.Error().Err(err).Msg("poison: cannot read stored results; leaving the job for the next advisory")
+			return
+		}
+		provider := ""
+		if acct := w.accounts[j.Account]; acct != nil {
+			provider = acct.Provider
+		}
+		for pos, idx := range indexes {
+			if done[idx] {
+				continue
+			}
+			ev := result.ForRecipient(j, pos, provider, time.Now())
+			ev.RecipientIndex = idx
+			events = append(events, ev)
+		}
+	}
+	if len(indexes) == 0 {
+		events = append(events, result.ForRecipient(j, -1, "", time.Now()))
+	}
+
+	var wg sync.WaitGroup
+	var failed bool
+	var mu sync.Mutex
+	store := func(m *nats.Msg) {
+		wg.Add(1)
+		w.pub.publish(m, func(err error) {
+			if err != nil {
+				mu.Lock()
+				failed = true
+				mu.Unlock()
+			}
+			wg.Done()
+		})
+	}
+	dl := nats.NewMsg(streams.DLQSubject(j.Account))
+	dl.Data = raw.Data
+	for k, v := range raw.Header {
+		dl.Header[k] = v
+	}
+	dl.Header.Set(streams.HeaderReason, string(result.ReasonPoison)+": "+reason)
+	dl.Header.Set(streams.HeaderSubject, raw.Subject)
+	dl.Header.Set(jetstream.MsgIDHeader, "dlq/"+strconv.FormatUint(a.StreamSeq, 10))
+	if j.ID != "" {
+		dl.Header.Set(streams.HeaderJobID, j.ID)
+	}
+	store(dl)
+	for _, ev := range events {
+		if ev.Account == "" {
+			ev.Account = streams.NoAccount
+		}
+		ev.Status, ev.Reason, ev.Message = result.Failed, result.ReasonPoison, reason
+		w.metrics.result(ev)
+		data, _ := json.Marshal(ev)
+		m := nats.NewMsg(streams.ResultSubject(ev.Account, string(ev.Status), ev.JobID))
+		m.Data = data
+		if ev.JobID != "" {
+			m.Header.Set(jetstream.MsgIDHeader, ev.JobID+"/"+strconv.Itoa(ev.RecipientIndex))
+		} else {
+			m.Header.Set(jetstream.MsgIDHeader, "seq/"+strconv.FormatUint(a.StreamSeq, 10))
+		}
+		store(m)
+	}
+	wg.Wait()
+	if failed {
+		log.Error().Msg("poison: dead letter or results not stored; the job stays in the stream")
+		return
+	}
+	if err := stream.DeleteMsg(ctx, a.StreamSeq); err != nil {
+		log.Warn().Err(err).Msg("poison: delete from the jobs stream")
+	}
+}
+
+// poisonRecipients reads a poison message as a job or an envelope: the job
+// and the original indexes of the recipients it carries.
+func poisonRecipients(raw *jetstream.RawStreamMsg) (*job.Job, []int) {
+	if strings.HasPrefix(raw.Subject, streams.RetryPrefix+".") {
+		if env, err := retry.Decode(raw.Data); err == nil {
+			idx := make([]int, len(env.Pending))
+			for i, p := range env.Pending {
+				idx[i] = p.Index
+			}
+			return env.Job, idx
+		}
+		return &job.Job{}, nil
+	}
+	if j, err := job.Decode(raw.Data); err == nil {
+		idx := make([]int, len(j.Recipients))
+		for i := range idx {
+			idx[i] = i
+		}
+		return j, idx
+	}
+	id, acct, kind := probeIdentity(raw.Data)
+	return &job.Job{ID: id, Account: acct, Kind: job.Kind(kind)}, nil
+}
