@@ -30,9 +30,18 @@ type Answer struct {
 	Malformed bool
 	// Empty answers the success status with an empty body.
 	Empty bool
-	// Hang reads the whole request, then never answers until the client
-	// goes away: a timeout after the request was written.
+	// Hang takes the messages (as the provider would: they count as
+	// accepted and later lookups find them), then never answers until the
+	// client goes away: a timeout after the request was written, with the
+	// answer lost.
 	Hang bool
+	// HangUntaken reads the whole request without taking the messages and
+	// never answers: the same timeout for the client, but lookups find
+	// nothing.
+	HangUntaken bool
+	// LookupStatus answers the next lookup (query) request with this HTTP
+	// status and the provider's error body.
+	LookupStatus int
 	// Unauthorized answers as the provider does to bad or expired credentials.
 	Unauthorized bool
 }
@@ -54,6 +63,14 @@ type Fake interface {
 	LastBody() []byte
 }
 
+// LookupFake is a Fake that also serves the provider's query API, from
+// the messages it took.
+type LookupFake interface {
+	Fake
+	// Lookups counts query requests.
+	Lookups() int
+}
+
 // Suite describes one provider for the conformance run.
 type Suite struct {
 	// NewFake starts the fake; it stops when the test ends.
@@ -64,6 +81,9 @@ type Suite struct {
 	Job func(n int) *job.Job
 	// Codes the fake answers per message for each class.
 	RetryableCode, PermanentCode, UnknownCode string
+	// NotFoundAfter is how long after a send a provider's lookup may take
+	// "not found" to mean "never taken" (Resolver implementations only).
+	NotFoundAfter time.Duration
 }
 
 // Batch builds the batch for the first n recipients of j.
@@ -180,18 +200,29 @@ func Run(t *testing.T, s Suite) {
 		}
 	})
 
-	for _, status := range []int{500, 502, 503, 504} {
+	// 503 says the service did not take the request. 500, 502 and 504 come
+	// after the request was written and may follow acceptance (a gateway
+	// timing out on a backend that took the message): unknown, so that the
+	// worker looks the messages up before it would send them again.
+	for status, class := range map[int]providers.Class{500: providers.Unknown, 502: providers.Unknown, 503: providers.Retryable, 504: providers.Unknown} {
 		t.Run(fmt.Sprintf("HTTP %d", status), func(t *testing.T) {
 			fake, p, b := setup(t)
 			fake.Next(Answer{Status: status})
 			_, err := send(t, p, b, 5*time.Second)
-			wantBatchError(t, err, providers.Retryable, "")
+			wantBatchError(t, err, class, "")
 		})
 	}
 
 	t.Run("timeout after the request was written", func(t *testing.T) {
 		fake, p, b := setup(t)
 		fake.Next(Answer{Hang: true})
+		_, err := send(t, p, b, 300*time.Millisecond)
+		wantBatchError(t, err, providers.Unknown, result.ReasonTimeout)
+	})
+
+	t.Run("timeout with the messages untaken", func(t *testing.T) {
+		fake, p, b := setup(t)
+		fake.Next(Answer{HangUntaken: true})
 		_, err := send(t, p, b, 300*time.Millisecond)
 		wantBatchError(t, err, providers.Unknown, result.ReasonTimeout)
 	})
@@ -243,3 +274,100 @@ func Run(t *testing.T, s Suite) {
 type deadFake struct{ Fake }
 
 func (deadFake) URL() string { return "http://127.0.0.1:1" }
+
+// RunResolver runs the lookup part of the suite for a provider that
+// implements providers.Resolver; its fake must be a LookupFake.
+func RunResolver(t *testing.T, s Suite) {
+	t.Helper()
+	setup := func(t *testing.T) (LookupFake, providers.Provider, providers.Resolver, *providers.Batch) {
+		fake, ok := s.NewFake(t).(LookupFake)
+		if !ok {
+			t.Fatal("the fake does not serve lookups (providertest.LookupFake)")
+		}
+		p := s.NewProvider(t, fake)
+		r, ok := p.(providers.Resolver)
+		if !ok {
+			t.Fatal("the provider is not a providers.Resolver")
+		}
+		n := min(p.MaxBatch(), 3)
+		return fake, p, r, Batch(s.Job(n), n)
+	}
+	// sendUnknown sends b with answer a, which must end unknown, and
+	// returns the lookups for its messages.
+	sendUnknown := func(t *testing.T, fake Fake, p providers.Provider, b *providers.Batch, a Answer, sentAt time.Time) []providers.Query {
+		t.Helper()
+		fake.Next(a)
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		_, err := p.Send(ctx, b)
+		cancel()
+		o := providers.OutcomeOf(err)
+		if o.Class != providers.Unknown {
+			t.Fatalf("send with %+v: %s, want unknown", a, o.Class)
+		}
+		qs := make([]providers.Query, len(b.Messages))
+		for i, m := range b.Messages {
+			qs[i] = providers.Query{Message: m, Key: b.Key, SentAt: sentAt, Last: o}
+		}
+		return qs
+	}
+	resolve := func(t *testing.T, r providers.Resolver, qs []providers.Query) ([]providers.Outcome, error) {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		return r.Resolve(ctx, qs)
+	}
+
+	t.Run("lookup finds messages taken before a timeout", func(t *testing.T) {
+		fake, p, r, b := setup(t)
+		qs := sendUnknown(t, fake, p, b, Answer{Hang: true}, time.Now())
+		out, err := resolve(t, r, qs)
+		if err != nil {
+			t.Fatalf("Resolve: %v", err)
+		}
+		if len(out) != len(qs) {
+			t.Fatalf("%d outcomes for %d lookups", len(out), len(qs))
+		}
+		for i, o := range out {
+			if o.Class != providers.Accepted {
+				t.Errorf("lookup %d: %s (%+v), want accepted", i, o.Class, o)
+			}
+		}
+		if fake.Lookups() == 0 {
+			t.Error("the fake saw no lookup request")
+		}
+	})
+
+	t.Run("lookup of untaken messages: unknown at first, then not taken", func(t *testing.T) {
+		fake, p, r, b := setup(t)
+		qs := sendUnknown(t, fake, p, b, Answer{HangUntaken: true}, time.Now())
+		out, err := resolve(t, r, qs)
+		if err != nil {
+			t.Fatalf("Resolve: %v", err)
+		}
+		for i, o := range out {
+			if o.Class != providers.Unknown {
+				t.Errorf("lookup %d right after the send: %s, want unknown (the provider may not list it yet)", i, o.Class)
+			}
+		}
+		for i := range qs {
+			qs[i].SentAt = time.Now().Add(-s.NotFoundAfter - time.Minute)
+		}
+		out, err = resolve(t, r, qs)
+		if err != nil {
+			t.Fatalf("Resolve: %v", err)
+		}
+		for i, o := range out {
+			if o.Class != providers.Retryable {
+				t.Errorf("lookup %d well after the send: %s, want retryable (never taken)", i, o.Class)
+			}
+		}
+	})
+
+	t.Run("lookup request fails", func(t *testing.T) {
+		fake, p, r, b := setup(t)
+		qs := sendUnknown(t, fake, p, b, Answer{Hang: true}, time.Now())
+		fake.Next(Answer{LookupStatus: 500})
+		if _, err := resolve(t, r, qs); err == nil {
+			t.Fatal("Resolve returned no error when the query API answered 500")
+		}
+	})
+}
