@@ -351,11 +351,20 @@ func (c *Client) post(ctx context.Context, path, token string, body []byte) (pro
 	case s == http.StatusTooManyRequests:
 		pe.Class, pe.Reason = providers.Retryable, result.ReasonRateLimited
 		pe.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
-	case s >= 500:
-		// A gateway or server failure at the HTTP level; Kakao's own
-		// "500 internal error" comes as code 500 in a 2xx answer.
+	case s == http.StatusServiceUnavailable:
+		// The service says it is not taking requests: the message was not
+		// taken, a later attempt may succeed.
 		pe.Class, pe.Reason = providers.Retryable, result.ReasonProviderUnavailable
 		pe.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+	case s >= 500:
+		// 500, 502, 504 and the rest of 5xx come after the whole request
+		// was written, and may follow acceptance: a gateway that times out
+		// (504) or loses its upstream's answer (502) on a backend that took
+		// the message, or Kakao failing after it registered it (500, which
+		// Kakao's own code 500 says "retry with care"). A blind resend may
+		// deliver twice, so the outcome is unknown and the worker looks the
+		// message up (Resolve) before it would send it again.
+		pe.Class, pe.Reason = providers.Unknown, result.ReasonOutcomeUnknown
 	case s == http.StatusRequestTimeout:
 		// The server gave up reading the request: it was not taken.
 		pe.Class, pe.Reason = providers.Retryable, result.ReasonProviderUnavailable

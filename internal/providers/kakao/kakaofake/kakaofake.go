@@ -1,26 +1,38 @@
 // Package kakaofake serves the Kakao Enterprise Bizmessage API (OAuth
-// client-credentials token endpoint and the send API) on httptest, as
-// Kakao's documents describe it, for tests of the kakao adapter and of
-// anything that sends through it (the worker end to end).
+// client-credentials token endpoint, the send API, and the message search
+// and detail APIs) on httptest, as Kakao's documents describe it, for
+// tests of the kakao adapter and of anything that sends through it (the
+// worker end to end).
 //
 // The fake is written from the documents, not from the adapter: its
 // request types are its own. It checks every request (token form and
 // Basic auth in either style, bearer token validity and expiry, unknown
-// fields, mandatory fields, lengths, fallback rules) and reports each
-// breach to the test with Errorf. Failures are injected with
-// providertest.Answer (Next; Codes[0] is the per-message code, the API
-// sending one message per request), per phone number (FailPhone), and on
-// the token endpoint (NextToken, Revoke, GateTokens).
+// fields, mandatory fields, lengths, fallback rules, search dates and page
+// size) and reports each breach to the test with Errorf. Failures are
+// injected with providertest.Answer (Next; Codes[0] is the per-message
+// code, the API sending one message per request; LookupStatus for the
+// query APIs), per phone number (FailPhone), and on the token endpoint
+// (NextToken, Revoke, GateTokens).
+//
+// The messages the fake takes are kept, in the order taken, and served by
+// POST /v2/info/message/search (paged by last_uid) and
+// GET /v2/info/message/search/detail/{uid}. A message is taken when it is
+// answered code 200, 100 (processing) or 500 (an internal error after
+// acceptance: the case lookups exist for), and by Answer.Hang; it is then
+// listed with status_code API_200 unless SetStatus says otherwise.
 package kakaofake
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -99,12 +111,44 @@ type Fake struct {
 	lastHeader http.Header
 	accepted   map[string]int // by cid
 	acceptTo   map[string]int // by phone_number
+	taken      []*Message     // in the order taken
+	byUID      map[string]*Message
+	uidSeq     int
+	lookupAns  []int // HTTP statuses for the coming query requests
 
 	tokenRequests atomic.Int64
 	sends         atomic.Int64
+	lookups       atomic.Int64
 }
 
-var _ providertest.Fake = (*Fake)(nil)
+// Message is a message the fake holds, as its search and detail APIs
+// list it.
+type Message struct {
+	UID          string
+	CID          string
+	MessageType  string
+	PhoneNumber  string
+	TemplateCode string
+	Text         string
+	ClientID     string
+	// At is when the fake registered it (reg_date, in KST).
+	At time.Time
+	// Status is the status_code the query APIs answer ("API_200").
+	Status string
+}
+
+// Query API paths (seed 003).
+const (
+	SearchPath = "/v2/info/message/search"
+	DetailPath = "/v2/info/message/search/detail/"
+)
+
+// MaxSearchSize is the largest page the search API serves (size).
+const MaxSearchSize = 1000
+
+var kst = time.FixedZone("KST", 9*60*60)
+
+var _ providertest.LookupFake = (*Fake)(nil)
 
 // New starts a fake that reports request breaches to tb and stops when
 // tb's test ends.
@@ -114,7 +158,7 @@ func New(tb testing.TB, opts ...Option) *Fake {
 		authStyle: AuthKakao, tokenPath: "/v2/oauth/token",
 		sendPath: regexp.MustCompile(`^/v2/send/kakao$`), tokenLife: 21600,
 		phoneCode: map[string]string{}, tokens: map[string]time.Time{},
-		accepted: map[string]int{}, acceptTo: map[string]int{}}
+		accepted: map[string]int{}, acceptTo: map[string]int{}, byUID: map[string]*Message{}}
 	for _, o := range opts {
 		o(f)
 	}
@@ -128,11 +172,89 @@ func (f *Fake) URL() string { return f.srv.URL }
 
 // Next queues answers for the coming send requests, one each; with the
 // queue empty, requests succeed (but for FailPhone). Answer.Codes[0] is
-// the Kakao code ("510") of the request's one message.
+// the Kakao code ("510") of the request's one message. An answer's
+// LookupStatus is queued apart, for the coming query (search or detail)
+// request; an answer that says nothing else queues no send answer.
 func (f *Fake) Next(answers ...providertest.Answer) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.answers = append(f.answers, answers...)
+	for _, a := range answers {
+		if a.LookupStatus != 0 {
+			f.lookupAns = append(f.lookupAns, a.LookupStatus)
+			a.LookupStatus = 0
+			if reflect.ValueOf(a).IsZero() {
+				continue
+			}
+		}
+		f.answers = append(f.answers, a)
+	}
+}
+
+// Lookups counts query requests (search and detail) that reached the
+// fake, whatever their answer.
+func (f *Fake) Lookups() int { return int(f.lookups.Load()) }
+
+// Taken returns the messages the fake holds, in the order taken.
+func (f *Fake) Taken() []Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Message, len(f.taken))
+	for i, m := range f.taken {
+		out[i] = *m
+	}
+	return out
+}
+
+// Record adds a message to those the query APIs list, as if it had been
+// taken by another sender of the account; it does not count as Accepted.
+// A missing UID, At or Status is filled in (a new uid, now, API_200).
+// Record returns the message's uid.
+func (f *Fake) Record(m Message) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.recordLocked(m)
+}
+
+func (f *Fake) recordLocked(m Message) string {
+	if m.At.IsZero() {
+		m.At = f.now()
+	}
+	if m.UID == "" {
+		m.UID = f.newUIDLocked(m.At)
+	}
+	if m.Status == "" {
+		m.Status = "API_200"
+	}
+	if _, dup := f.byUID[m.UID]; dup {
+		f.tb.Errorf("kakaofake: Record of uid %q twice", m.UID)
+	}
+	p := &m
+	f.taken = append(f.taken, p)
+	f.byUID[m.UID] = p
+	return m.UID
+}
+
+// SetStatus changes the status_code the query APIs answer for the message
+// with this uid ("API_100" processing, "API_510" failed...).
+func (f *Fake) SetStatus(uid, status string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m, ok := f.byUID[uid]
+	if !ok {
+		f.tb.Errorf("kakaofake: SetStatus of unknown uid %q", uid)
+		return
+	}
+	m.Status = status
+}
+
+// newUIDLocked makes a uid in the form of the seed's
+// ("221018080314511j7usTgzgQDOXvIk": time to the millisecond in KST, then
+// 15 characters of the base64 alphabet, '+' and '/' included).
+func (f *Fake) newUIDLocked(at time.Time) string {
+	f.uidSeq++
+	h := sha256.Sum256([]byte(strconv.Itoa(f.uidSeq)))
+	k := at.In(kst)
+	return k.Format("060102150405") + fmt.Sprintf("%03d", k.Nanosecond()/1e6) + base64.StdEncoding.EncodeToString(h[:])[:15]
 }
 
 // FailPhone answers every send to this phone_number (compared as digits,
@@ -170,8 +292,9 @@ func (f *Fake) LastHeader() http.Header {
 	return f.lastHeader.Clone()
 }
 
-// Accepted counts how many times a message with this cid was answered
-// with code 200.
+// Accepted counts how many times a message with this cid was taken
+// through the send API: answered code 200, 100 or 500, or taken by
+// Answer.Hang without an answer.
 func (f *Fake) Accepted(cid string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -179,7 +302,7 @@ func (f *Fake) Accepted(cid string) int {
 }
 
 // AcceptedTo counts how many times a message to this phone_number
-// (compared as digits) was answered with code 200.
+// (compared as digits) was taken, as Accepted counts.
 func (f *Fake) AcceptedTo(phone string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -239,9 +362,22 @@ func smsBytes(s string) int {
 }
 
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
+	if uid, ok := strings.CutPrefix(r.URL.EscapedPath(), DetailPath); ok {
+		if r.Method != http.MethodGet {
+			f.tb.Errorf("kakaofake: %s %s, want GET", r.Method, r.URL.Path)
+			http.Error(w, "method", http.StatusMethodNotAllowed)
+			return
+		}
+		f.serveDetail(w, r, uid)
+		return
+	}
 	if r.Method != http.MethodPost {
 		f.tb.Errorf("kakaofake: %s %s, want POST", r.Method, r.URL.Path)
 		http.Error(w, "method", http.StatusMethodNotAllowed)
+		return
+	}
+	if r.URL.Path == SearchPath {
+		f.serveSearch(w, r)
 		return
 	}
 	if r.URL.Path == f.tokenPath {
@@ -473,7 +609,7 @@ func validate(b *wireBody, pathCID string) []string {
 }
 
 func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request, pathCID string) {
-	n := f.sends.Add(1)
+	f.sends.Add(1)
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
 		return
@@ -501,10 +637,27 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request, pathCID string)
 		f.tb.Errorf("kakaofake send: %s", e)
 	}
 
-	writeJSON := func(status int, code, detail string) {
+	writeJSON := func(status int, code, uid, detail string) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		fmt.Fprintf(w, `{"code":%q,"uid":"","cid":%q,"result":{"detail_code":%q,"detail_message":"fake %s"}}`, code, body.CID, detail, code)
+		fmt.Fprintf(w, `{"code":%q,"uid":%q,"cid":%q,"result":{"detail_code":%q,"detail_message":"fake %s"}}`, code, uid, body.CID, detail, code)
+	}
+	take := func() string {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.accepted[body.CID]++
+		f.acceptTo[digits(body.PhoneNumber)]++
+		return f.recordLocked(Message{CID: body.CID, MessageType: body.MessageType, PhoneNumber: body.PhoneNumber,
+			TemplateCode: body.TemplateCode, Text: body.Message, ClientID: body.ClientID})
+	}
+	// answerCode answers the message with a Kakao code; 100 (processing)
+	// and 500 (internal error after acceptance) take it and carry its uid.
+	answerCode := func(code string) {
+		uid := ""
+		if code == "100" || code == "500" {
+			uid = take()
+		}
+		writeJSON(http.StatusOK, code, uid, "ERR"+code)
 	}
 	tok, hasBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	f.mu.Lock()
@@ -513,18 +666,23 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request, pathCID string)
 	f.mu.Unlock()
 	if ans.Unauthorized || !hasBearer || !known || !f.now().Before(exp) {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		writeJSON(http.StatusUnauthorized, "401", "ERR_TOKEN")
+		writeJSON(http.StatusUnauthorized, "401", "", "ERR_TOKEN")
 		return
 	}
 	switch {
 	case ans.Hang:
+		// Taken, and the answer lost.
+		take()
+		<-r.Context().Done()
+		return
+	case ans.HangUntaken:
 		<-r.Context().Done()
 		return
 	case ans.Status != 0:
 		if ans.RetryAfter != "" {
 			w.Header().Set("Retry-After", ans.RetryAfter)
 		}
-		writeJSON(ans.Status, strconv.Itoa(ans.Status), "ERR_HTTP")
+		writeJSON(ans.Status, strconv.Itoa(ans.Status), "", "ERR_HTTP")
 		return
 	case ans.Malformed:
 		w.Header().Set("Content-Type", "text/html")
@@ -535,17 +693,221 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request, pathCID string)
 		return
 	}
 	if code, ok := ans.Codes[0]; ok {
-		writeJSON(http.StatusOK, code, "ERR"+code)
+		answerCode(code)
 		return
 	}
 	if phoneFails {
-		writeJSON(http.StatusOK, phoneCode, "ERR"+phoneCode)
+		answerCode(phoneCode)
+		return
+	}
+	uid := take()
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"code":"200","uid":%q,"cid":%q,"result":{"detail_code":"NRM0000","detail_message":"성공"}}`, uid, body.CID)
+}
+
+// lookupGate does what the query APIs share: it counts the request, checks
+// the bearer token and serves an injected LookupStatus. It reports whether
+// the request may be served.
+func (f *Fake) lookupGate(w http.ResponseWriter, r *http.Request) bool {
+	f.lookups.Add(1)
+	if got := r.Header.Get("Accept"); got != "*/*" {
+		f.tb.Errorf("kakaofake %s: Accept %q, want */*", r.URL.Path, got)
+	}
+	tok, hasBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	f.mu.Lock()
+	exp, known := f.tokens[tok]
+	status := 0
+	if len(f.lookupAns) > 0 {
+		status, f.lookupAns = f.lookupAns[0], f.lookupAns[1:]
+	}
+	f.mu.Unlock()
+	if !hasBearer || !known || !f.now().Before(exp) {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeQueryError(w, http.StatusUnauthorized, "401", "ERR_TOKEN")
+		return false
+	}
+	if status != 0 {
+		writeQueryError(w, status, strconv.Itoa(status), "ERR_HTTP")
+		return false
+	}
+	return true
+}
+
+func writeQueryError(w http.ResponseWriter, status int, code, detail string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"status":%q,"code":%q,"code_detail":{"detail_code":%q,"detail_message":"fake %s"}}`, code, code, detail, code)
+}
+
+// searchBody is the search request as the seed documents it; unknown
+// fields are errors.
+type searchBody struct {
+	StartDate  *string `json:"start_date"`
+	EndDate    *string `json:"end_date"`
+	ClientID   string  `json:"client_id"`
+	Size       *int    `json:"size"`
+	LastUID    string  `json:"last_uid"`
+	Etc1       string  `json:"etc1"`
+	Etc2       string  `json:"etc2"`
+	StatusCode string  `json:"status_code"`
+}
+
+// wireResult is one entry of the search answer's results, in the seed's shape.
+type wireResult struct {
+	UID           string `json:"uid"`
+	RegDate       string `json:"reg_date"`
+	StatusCode    string `json:"status_code"`
+	KkoStatusCode string `json:"kko_status_code"`
+	CID           string `json:"cid"`
+}
+
+// kkoStatus is the kko_status_code the fake lists for a status.
+func kkoStatus(status string) string {
+	if status == "API_200" {
+		return "0000"
+	}
+	return ""
+}
+
+// parseDate parses a yyyy-mm-dd date as the seed writes it.
+func parseDate(s string) (time.Time, bool) {
+	d, err := time.ParseInLocation("2006-01-02", s, kst)
+	return d, err == nil && len(s) == 10
+}
+
+// serveSearch is POST /v2/info/message/search: the messages registered on
+// the KST days from start_date to end_date (today without them), in the
+// order taken, size a page, the next page after last_uid.
+func (f *Fake) serveSearch(w http.ResponseWriter, r *http.Request) {
+	if !f.lookupGate(w, r) {
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		f.tb.Errorf("kakaofake search: Content-Type %q, want application/json", ct)
+	}
+	var b searchBody
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		f.tb.Errorf("kakaofake search: body: %v", err)
+		writeQueryError(w, http.StatusBadRequest, "410", "ERR_BODY")
+		return
+	}
+	var errs []string
+	today := f.now().In(kst)
+	from := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, kst)
+	to := from
+	switch {
+	case b.StartDate == nil && b.EndDate == nil:
+	case b.StartDate == nil || b.EndDate == nil:
+		errs = append(errs, "start_date and end_date: one given without the other")
+	default:
+		var ok1, ok2 bool
+		from, ok1 = parseDate(*b.StartDate)
+		to, ok2 = parseDate(*b.EndDate)
+		if !ok1 || !ok2 {
+			errs = append(errs, fmt.Sprintf("start_date %q, end_date %q: want yyyy-mm-dd", *b.StartDate, *b.EndDate))
+		} else if to.Before(from) {
+			errs = append(errs, fmt.Sprintf("end_date %s before start_date %s", *b.EndDate, *b.StartDate))
+		}
+	}
+	size := MaxSearchSize
+	if b.Size != nil {
+		size = *b.Size
+		if size < 1 || size > MaxSearchSize {
+			errs = append(errs, fmt.Sprintf("size %d: want 1 to %d", size, MaxSearchSize))
+		}
+	}
+	if len(errs) > 0 {
+		for _, e := range errs {
+			f.tb.Errorf("kakaofake search: %s", e)
+		}
+		writeQueryError(w, http.StatusOK, "410", "ERR_PARAM")
+		return
+	}
+	end := to.AddDate(0, 0, 1)
+
+	f.mu.Lock()
+	var match []Message
+	for _, m := range f.taken {
+		at := m.At.In(kst)
+		if at.Before(from) || !at.Before(end) ||
+			(b.ClientID != "" && m.ClientID != b.ClientID) || (b.StatusCode != "" && m.Status != b.StatusCode) {
+			continue
+		}
+		match = append(match, *m)
+	}
+	f.mu.Unlock()
+	if b.LastUID != "" {
+		i := 0
+		for i < len(match) && match[i].UID != b.LastUID {
+			i++
+		}
+		if i == len(match) {
+			f.tb.Errorf("kakaofake search: last_uid %q is not a listed message", b.LastUID)
+		} else {
+			match = match[i+1:]
+		}
+	}
+	next := len(match) > size
+	if next {
+		match = match[:size]
+	}
+	ans := struct {
+		Status     string       `json:"status"`
+		Code       string       `json:"code"`
+		Count      int          `json:"count"`
+		Next       bool         `json:"next"`
+		LastUID    string       `json:"last_uid,omitempty"`
+		CodeDetail any          `json:"code_detail"`
+		Results    []wireResult `json:"results"`
+	}{Status: "200", Code: "200", Count: len(match), Next: next,
+		CodeDetail: map[string]string{"detail_code": "NRM00000", "detail_message": "성공"}, Results: []wireResult{}}
+	for _, m := range match {
+		ans.Results = append(ans.Results, wireResult{UID: m.UID, RegDate: m.At.In(kst).Format("2006-01-02T15:04:05"),
+			StatusCode: m.Status, KkoStatusCode: kkoStatus(m.Status), CID: m.CID})
+	}
+	if len(match) > 0 {
+		ans.LastUID = match[len(match)-1].UID
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(ans)
+}
+
+// serveDetail is GET /v2/info/message/search/detail/{uid}. The seed does
+// not say how an unknown uid is answered; the fake answers HTTP 404 with
+// code 410.
+func (f *Fake) serveDetail(w http.ResponseWriter, r *http.Request, escaped string) {
+	if !f.lookupGate(w, r) {
+		return
+	}
+	uid, err := url.PathUnescape(escaped)
+	if err != nil || uid == "" {
+		f.tb.Errorf("kakaofake detail: uid %q in the path: %v", escaped, err)
+		writeQueryError(w, http.StatusBadRequest, "410", "ERR_UID")
 		return
 	}
 	f.mu.Lock()
-	f.accepted[body.CID]++
-	f.acceptTo[digits(body.PhoneNumber)]++
+	p, ok := f.byUID[uid]
+	var m Message
+	if ok {
+		m = *p
+	}
 	f.mu.Unlock()
+	if !ok {
+		writeQueryError(w, http.StatusNotFound, "410", "ERR_NOT_FOUND")
+		return
+	}
+	reg := m.At.In(kst).Format("2006-01-02T15:04:05")
+	ans := map[string]any{
+		"code":        "200",
+		"code_detail": map[string]string{"detail_code": "NRM00000", "detail_message": "성공"},
+		"result": map[string]string{
+			"uid": m.UID, "reg_date": reg, "message_type": m.MessageType, "status_code": m.Status,
+			"phone_number": m.PhoneNumber, "template_code": m.TemplateCode, "req_date": reg, "req_sms_yn": "N",
+			"kko_status_code": kkoStatus(m.Status), "message": m.Text, "cid": m.CID,
+		},
+	}
 	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"code":"200","uid":"uid-%d","cid":%q,"result":{"detail_code":"NRM0000","detail_message":"성공"}}`, n, body.CID)
+	json.NewEncoder(w).Encode(ans)
 }
