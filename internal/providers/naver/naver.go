@@ -293,6 +293,15 @@ func (c *Client) transportError(err error, wrote bool) error {
 }
 
 // httpError classifies a non-2xx answer by its status.
+//
+// Among 5xx only 503 says the request was not taken: the API Gateway
+// answers it (gateway code 500 Endpoint Error) when it could not hand the
+// request to SENS. 500 (SENS failing while it processes the request),
+// 502 and 504 (gateway code 510 Endpoint Timeout: SENS did not answer the
+// gateway in time) come after the request reached SENS, which may already
+// have taken the messages; with no idempotency key a resend could send
+// them twice, so they are Unknown and the worker looks them up first
+// (Resolve). Any other 5xx is Unknown for the same reason.
 func (c *Client) httpError(resp *http.Response, body []byte) error {
 	ae := parseErrorBody(body)
 	e := &providers.Error{Provider: Name, HTTPStatus: resp.StatusCode, Code: ae.Code, CodeName: ae.Name, Message: ae.Message}
@@ -300,8 +309,10 @@ func (c *Client) httpError(resp *http.Response, body []byte) error {
 	case s == http.StatusTooManyRequests:
 		e.Class, e.Reason = providers.Retryable, result.ReasonRateLimited
 		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.Now())
-	case s >= 500:
+	case s == http.StatusServiceUnavailable:
 		e.Class, e.Reason = providers.Retryable, result.ReasonProviderUnavailable
+	case s >= 500:
+		e.Class, e.Reason = providers.Unknown, result.ReasonOutcomeUnknown
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
 		e.Class, e.Reason = providers.Permanent, result.ReasonAuth
 	case s >= 300 && s < 400:

@@ -8,7 +8,14 @@
 // and SENS do (signature v2, timestamp skew, unknown fields, mandatory
 // fields, lengths, button rules) and reports each breach to the test with
 // Errorf. Failures are injected with providertest.Answer (Next), a raw
-// answer (NextRaw), or per phone number (FailPhone).
+// answer (NextRaw, NextLookupRaw), or per phone number (FailPhone).
+//
+// It also serves the request query (GET .../messages?requestId= or a
+// requestStartTime/requestEndTime window) from the messages it processed,
+// as providertest.LookupFake: every message of a request it took is
+// listed with the code it was answered (A000 or the injected failure),
+// also when the answer itself was lost (Answer.Hang, Malformed, Empty).
+// Times on the query API are KST (Asia/Seoul), NAVER's console time.
 package naverfake
 
 import (
@@ -22,6 +29,7 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -64,8 +72,8 @@ type answer struct {
 	headers map[string]string
 }
 
-// Fake is NAVER's AlimTalk send API. It implements providertest.Fake; it
-// is safe for concurrent use.
+// Fake is NAVER's AlimTalk send and request query API. It implements
+// providertest.LookupFake; it is safe for concurrent use.
 type Fake struct {
 	tb  testing.TB
 	srv *httptest.Server
@@ -73,17 +81,41 @@ type Fake struct {
 
 	accessKey, secretKey, serviceID string
 
-	mu        sync.Mutex
-	queue     []answer
-	phoneCode map[string]string // "to" -> requestStatusCode
-	sends     int
-	lastBody  []byte
-	accepted  map[acceptKey]int
+	mu          sync.Mutex
+	queue       []answer
+	lookupQueue []answer
+	phoneCode   map[string]string // "to" -> requestStatusCode
+	sends       int
+	lookups     int
+	lastBody    []byte
+	lastLookup  url.Values
+	accepted    map[acceptKey]int
+	records     []record // every message of every request taken, in order
 }
 
 type acceptKey struct{ phone, content string }
 
-var _ providertest.Fake = (*Fake)(nil)
+// record is one message of a request the fake took: what the request
+// query lists.
+type record struct {
+	requestID, messageID       string
+	at                         time.Time
+	plusFriendID, templateCode string
+	countryCode, to, content   string
+	code, name, desc           string // requestStatus*
+	useSmsFailover             bool
+}
+
+// kst is the zone of the query API's times and of requestTime.
+var kst = time.FixedZone("KST", 9*3600)
+
+// The query API's layouts: parameters and completeTime, and requestTime.
+const (
+	queryLayout       = "2006-01-02T15:04:05"
+	requestTimeLayout = "2006-01-02T15:04:05.000"
+)
+
+var _ providertest.LookupFake = (*Fake)(nil)
 
 // New starts a fake that reports request breaches to tb and stops when
 // tb's test ends.
@@ -103,13 +135,35 @@ func New(tb testing.TB, opts ...Option) *Fake {
 func (f *Fake) URL() string { return f.srv.URL }
 
 // Next queues answers for the coming send requests, one each; with the
-// queue empty, requests succeed (but for FailPhone).
+// queue empty, requests succeed (but for FailPhone). An answer with
+// LookupStatus is queued for the next query request instead; it takes a
+// send request's turn too only when it also sets a send field.
 func (f *Fake) Next(answers ...providertest.Answer) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, a := range answers {
+		if a.LookupStatus != 0 {
+			f.lookupQueue = append(f.lookupQueue, answer{Answer: providertest.Answer{LookupStatus: a.LookupStatus}})
+			if !hasSendPart(a) {
+				continue
+			}
+			a.LookupStatus = 0
+		}
 		f.queue = append(f.queue, answer{Answer: a})
 	}
+}
+
+func hasSendPart(a providertest.Answer) bool {
+	return len(a.Codes) > 0 || a.Status != 0 || a.RetryAfter != "" || a.Malformed || a.Empty ||
+		a.Hang || a.HangUntaken || a.Unauthorized
+}
+
+// NextLookupRaw queues an answer of the given status and body for the
+// next query request (after any queued before it).
+func (f *Fake) NextLookupRaw(status int, body string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lookupQueue = append(f.lookupQueue, answer{raw: true, status: status, body: body})
 }
 
 // NextRaw queues an answer of the given status, body and headers for the
@@ -148,8 +202,27 @@ func (f *Fake) LastBody() []byte {
 	return bytes.Clone(f.lastBody)
 }
 
+// Lookups counts query requests that reached the fake, whatever their answer.
+func (f *Fake) Lookups() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lookups
+}
+
+// LastLookup is the query parameters of the most recent query request.
+func (f *Fake) LastLookup() url.Values {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v := url.Values{}
+	for k, vs := range f.lastLookup {
+		v[k] = append([]string(nil), vs...)
+	}
+	return v
+}
+
 // Accepted counts how many times a message to phone (digits only) with
-// exactly this content was answered A000.
+// exactly this content was taken with A000 (also when the answer was lost:
+// Answer.Hang, Malformed, Empty).
 func (f *Fake) Accepted(phone, content string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -157,7 +230,7 @@ func (f *Fake) Accepted(phone, content string) int {
 }
 
 // AcceptedTo counts how many times a message to phone (digits only),
-// whatever its content, was answered A000.
+// whatever its content, was taken with A000.
 func (f *Fake) AcceptedTo(phone string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -225,13 +298,21 @@ type message struct {
 var digitsRE = regexp.MustCompile(`^[0-9]+$`)
 
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
-	t := f.tb
 	wantPath := "/alimtalk/v2/services/" + f.serviceID + "/messages"
-	if r.Method != http.MethodPost || r.RequestURI != wantPath {
-		t.Errorf("naverfake: %s %s, want POST %s (service id unescaped)", r.Method, r.RequestURI, wantPath)
+	path, query, _ := strings.Cut(r.RequestURI, "?")
+	switch {
+	case r.Method == http.MethodPost && r.RequestURI == wantPath:
+		f.serveSend(w, r)
+	case r.Method == http.MethodGet && path == wantPath && query != "":
+		f.serveLookup(w, r)
+	default:
+		f.tb.Errorf("naverfake: %s %s, want POST %s or GET %s?... (service id unescaped)", r.Method, r.RequestURI, wantPath, wantPath)
 		http.NotFound(w, r)
-		return
 	}
+}
+
+func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request) {
+	t := f.tb
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		t.Errorf("naverfake: read body: %v", err)
@@ -270,32 +351,31 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, a.body)
 		return
 	case a.Hang:
+		// Taken, then the answer is lost.
+		if req != nil {
+			f.take(n, req, a.Codes)
+		}
 		<-r.Context().Done()
 		return
-	case a.Status == 429:
-		if a.RetryAfter != "" {
-			w.Header().Set("Retry-After", a.RetryAfter)
-		}
-		writeGatewayError(w, 429, "420", "Rate Limited", "")
-		return
-	case a.Status == 503:
-		writeGatewayError(w, 503, "500", "Endpoint Error", "")
-		return
-	case a.Status == 504:
-		writeGatewayError(w, 504, "510", "Endpoint Timeout", "")
-		return
-	case a.Status >= 500:
-		writeJSON(w, a.Status, map[string]any{"status": a.Status, "error": http.StatusText(a.Status), "message": "internal error"})
+	case a.HangUntaken:
+		<-r.Context().Done()
 		return
 	case a.Status != 0:
-		writeJSON(w, a.Status, map[string]any{"status": a.Status, "errors": []string{"messages[0].to: invalid"}, "errorMessage": http.StatusText(a.Status)})
+		writeStatus(w, a.Status, a.RetryAfter)
 		return
 	case a.Malformed:
+		// A 2xx: NAVER took the request even though the body is lost.
+		if req != nil {
+			f.take(n, req, a.Codes)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(202)
 		io.WriteString(w, `<html>gateway</html>`)
 		return
 	case a.Empty:
+		if req != nil {
+			f.take(n, req, a.Codes)
+		}
 		w.WriteHeader(202)
 		return
 	}
@@ -303,39 +383,80 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 400, map[string]any{"status": 400, "errors": []string{"invalid body"}, "errorMessage": "Bad Request"})
 		return
 	}
+	requestID, at, recs := f.take(n, req, a.Codes)
 	out := map[string]any{
-		"requestId":   "RQ-" + strconv.Itoa(n),
-		"requestTime": f.now().In(time.FixedZone("KST", 9*3600)).Format("2006-01-02T15:04:05.000"),
+		"requestId":   requestID,
+		"requestTime": at.In(kst).Format(requestTimeLayout),
 		"statusCode":  "202",
 		"statusName":  "success",
 	}
 	if req.ReserveTime != nil {
 		out["statusName"] = "reserved"
 	}
-	msgs := make([]map[string]any, len(req.Messages))
-	f.mu.Lock()
-	for i, m := range req.Messages {
-		to, content := deref(m.To, ""), deref(m.Content, "")
-		code, name, desc := "A000", "success", "success"
-		c, ok := a.Codes[i]
-		if !ok {
-			c, ok = f.phoneCode[to]
-		}
-		if ok {
-			code, name, desc = c, "fail", "fake failure "+c
-		} else {
-			f.accepted[acceptKey{to, content}]++
-		}
+	msgs := make([]map[string]any, len(recs))
+	for i, rec := range recs {
 		msgs[i] = map[string]any{
-			"messageId": fmt.Sprintf("MSG-%d-%d", n, i), "countryCode": deref(m.CountryCode, "82"),
-			"to": to, "content": content,
-			"requestStatusCode": code, "requestStatusName": name, "requestStatusDesc": desc,
-			"useSmsFailover": m.UseSmsFailover != nil && *m.UseSmsFailover,
+			"messageId": rec.messageID, "countryCode": rec.countryCode,
+			"to": rec.to, "content": rec.content,
+			"requestStatusCode": rec.code, "requestStatusName": rec.name, "requestStatusDesc": rec.desc,
+			"useSmsFailover": rec.useSmsFailover,
 		}
 	}
-	f.mu.Unlock()
 	out["messages"] = msgs
 	writeJSON(w, 202, out)
+}
+
+// take processes send request number n: every message gets its code (A000
+// unless codes or FailPhone say otherwise) and is recorded for the query
+// API; A000 messages count as accepted.
+func (f *Fake) take(n int, req *request, codes map[int]string) (requestID string, at time.Time, recs []record) {
+	requestID, at = "RQ-"+strconv.Itoa(n), f.now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, m := range req.Messages {
+		rec := record{
+			requestID: requestID, messageID: fmt.Sprintf("MSG-%d-%d", n, i), at: at,
+			plusFriendID: deref(req.PlusFriendID, ""), templateCode: deref(req.TemplateCode, ""),
+			countryCode: deref(m.CountryCode, "82"), to: deref(m.To, ""), content: deref(m.Content, ""),
+			code: "A000", name: "success", desc: "success",
+			useSmsFailover: m.UseSmsFailover != nil && *m.UseSmsFailover,
+		}
+		c, ok := codes[i]
+		if !ok {
+			c, ok = f.phoneCode[rec.to]
+		}
+		if ok {
+			rec.code, rec.name, rec.desc = c, "fail", "fake failure "+c
+		} else {
+			f.accepted[acceptKey{rec.to, rec.content}]++
+		}
+		f.records = append(f.records, rec)
+		recs = append(recs, rec)
+	}
+	return requestID, at, recs
+}
+
+// writeStatus answers a whole request with status and the body NAVER
+// documents for it: the API Gateway's error for 401, 429, 503 and 504,
+// SENS's for the rest.
+func writeStatus(w http.ResponseWriter, status int, retryAfter string) {
+	switch {
+	case status == 401:
+		writeGatewayError(w, 401, "200", "Authentication Failed", "Invalid authentication information.")
+	case status == 429:
+		if retryAfter != "" {
+			w.Header().Set("Retry-After", retryAfter)
+		}
+		writeGatewayError(w, 429, "420", "Rate Limited", "")
+	case status == 503:
+		writeGatewayError(w, 503, "500", "Endpoint Error", "")
+	case status == 504:
+		writeGatewayError(w, 504, "510", "Endpoint Timeout", "")
+	case status >= 500:
+		writeJSON(w, status, map[string]any{"status": status, "error": http.StatusText(status), "message": "internal error"})
+	default:
+		writeJSON(w, status, map[string]any{"status": status, "errors": []string{"messages[0].to: invalid"}, "errorMessage": http.StatusText(status)})
+	}
 }
 
 // authorized checks signature v2 with the secret and the timestamp's
