@@ -196,8 +196,20 @@ func (c *Client) answer(resp *http.Response, body []byte, sent []sentRecipient) 
 		return nil, c.httpError(resp, parsed, providers.Retryable, result.ReasonRateLimited)
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return nil, c.httpError(resp, parsed, providers.Permanent, result.ReasonAuth)
-	case status >= 500 || status == http.StatusRequestTimeout:
+	case status == http.StatusServiceUnavailable || status == http.StatusRequestTimeout:
+		// 503: the service (or the gateway before it) refused the request
+		// without handing it on. 408: the server gave up waiting for the
+		// request before it had all of it. Neither took the messages.
 		return nil, c.httpError(resp, parsed, providers.Retryable, result.ReasonProviderUnavailable)
+	case status >= 500:
+		// 500, 502, 504 and the rest of 5xx come after the whole request
+		// was written and may follow acceptance: a gateway timing out (504)
+		// or losing the answer (502) of a backend that took the messages,
+		// a backend failing (500) after it stored them. Unknown, so that the
+		// worker looks the messages up (Resolve) before it would send them
+		// again. NHN's -9999 in such a body does not change that: the HTTP
+		// failure says the answer itself is not to be trusted.
+		return nil, c.httpError(resp, parsed, providers.Unknown, result.ReasonOutcomeUnknown)
 	case status/100 != 2:
 		// Any other 4xx: NHN's header code says why when there is one.
 		if perr == nil && !parsed.Header.IsSuccessful {

@@ -151,13 +151,17 @@ func TestIdempotencyKey(t *testing.T) {
 	j := alimTalkJob(3)
 	b := providertest.Batch(j, 3)
 	// The same attempt twice (a redelivery): NHN refuses the second with
-	// -1005, which must not read as success.
-	f.Next(providertest.Answer{}, providertest.Answer{})
+	// -1005 and takes nothing, which must not read as success.
 	if _, err := c.Send(t.Context(), b); err != nil {
 		t.Fatalf("first Send: %v", err)
 	}
-	if _, err := c.Send(t.Context(), b); err != nil {
-		t.Fatalf("repeated Send: %v", err)
+	_, err := c.Send(t.Context(), b)
+	var pe *providers.Error
+	if !errors.As(err, &pe) || pe.Class != providers.Unknown || pe.Code != "-1005" {
+		t.Fatalf("repeated Send = %v, want an Unknown *providers.Error with code -1005", err)
+	}
+	if n := f.Accepted(RecipientGroupingKey(j.ID, 0)); n != 1 {
+		t.Errorf("the fake took recipient 0 %d times, want 1", n)
 	}
 	other := providertest.Batch(j, 3)
 	other.ID += "-attempt2"

@@ -1,14 +1,20 @@
 // Package nhnfake serves NHN Cloud's KakaoTalk Bizmessage send APIs
-// (AlimTalk v2.3 /messages and /raw-messages, FriendTalk v1.5 /messages) on
-// httptest, as NHN's documents describe them, for tests of the nhn adapter
-// and of anything that sends through it (the worker end to end).
+// (AlimTalk v2.3 /messages and /raw-messages, FriendTalk v1.5 /messages)
+// and their message list APIs (GET …/messages) on httptest, as NHN's
+// documents describe them, for tests of the nhn adapter and of anything
+// that sends through it (the worker end to end).
 //
 // The fake is written from the documents, not from the adapter: its
 // request types and result messages are its own. It checks every request
 // (appkey, X-Secret-Key, idempotency key, brand-message header, unknown
-// fields, mandatory fields and lengths per API) and reports each breach to
-// the test with Errorf. Failures are injected with providertest.Answer
-// (Next) or per phone number (FailPhone).
+// fields, mandatory fields and lengths per API; the list's query
+// parameters) and reports each breach to the test with Errorf. Failures
+// are injected with providertest.Answer (Next) or per phone number
+// (FailPhone).
+//
+// What the fake takes it remembers as a Record: the list APIs answer from
+// those records, and a repeated X-NC-API-IDEMPOTENCY-KEY within 10 minutes
+// of a taken request is refused with -1005, as NHN does, taking nothing.
 package nhnfake
 
 import (
@@ -36,6 +42,13 @@ const (
 	SecretKey = "s3cr3t-KEY"
 )
 
+// IdempotencyWindow is how long NHN refuses a repeated
+// X-NC-API-IDEMPOTENCY-KEY (seed 001: "10分間同じkeyで要求すると、その要求を失敗処理します").
+const IdempotencyWindow = 10 * time.Minute
+
+// kst is the zone of NHN's dates (requestDate, createDate).
+var kst = time.FixedZone("KST", 9*60*60)
+
 // Option changes a fake before it starts.
 type Option func(*Fake)
 
@@ -45,30 +58,70 @@ func WithCredentials(appKey, secretKey string) Option {
 	return func(f *Fake) { f.appKey, f.secretKey = appKey, secretKey }
 }
 
-// Fake is NHN's send APIs. It implements providertest.Fake; it is safe
-// for concurrent use.
+// WithClock sets the fake's clock: the time it stamps on what it takes
+// (requestDate, createDate) and measures the idempotency window with.
+func WithClock(now func() time.Time) Option {
+	return func(f *Fake) { f.now = now }
+}
+
+// Fake is NHN's send and list APIs. It implements providertest.LookupFake;
+// it is safe for concurrent use.
 type Fake struct {
 	tb   testing.TB
 	srv  *httptest.Server
 	done chan struct{}
+	now  func() time.Time
 
 	appKey, secretKey string
 
-	mu        sync.Mutex
-	queue     []providertest.Answer
-	phoneCode map[string]string // recipientNo -> resultCode
-	sends     int
-	last      []byte
-	headers   []http.Header
-	paths     []string
-	accepted  map[string]int // by recipientGroupingKey
-	acceptTo  map[string]int // by recipientNo
+	mu          sync.Mutex
+	queue       []providertest.Answer
+	lookupQueue []int // HTTP statuses for the coming list requests
+	phoneCode   map[string]string
+	sends       int
+	lookups     int
+	last        []byte
+	headers     []http.Header
+	paths       []string
+	records     []Record
+	keys        map[string]time.Time // idempotency key -> when its request was taken
+	accepted    map[string]int       // by recipientGroupingKey
+	acceptTo    map[string]int       // by recipientNo
 }
 
-var _ providertest.Fake = (*Fake)(nil)
+// Record is one recipient the fake took, as its list API reports it.
+type Record struct {
+	Product      string // "alimtalk" or "friendtalk"
+	RequestID    string
+	RecipientSeq int
+	RecipientNo  string
+	// Sender is the senderKey (AlimTalk) or plusFriendId (FriendTalk).
+	Sender       string
+	TemplateCode string
+	Content      string
+	// RequestDate is the reservation, or when the fake took the request
+	// (yyyy-MM-dd HH:mm, KST); CreateDate is when it took it
+	// (yyyy-MM-dd HH:mm:ss, KST).
+	RequestDate, CreateDate string
+	// MessageStatus, ResultCode and ResendStatus start as COMPLETED,
+	// "1000" (delivered) and RSC01 (no fallback); EditRecords changes them.
+	MessageStatus, ResultCode, ResultCodeName string
+	ResendStatus, ResendStatusName            string
+	SenderGroupingKey, RecipientGroupingKey   string
+	// IdempotencyKey is the X-NC-API-IDEMPOTENCY-KEY of its request.
+	IdempotencyKey string
+}
 
 var (
-	route = regexp.MustCompile(`^/(alimtalk)/v2\.3/appkeys/([^/]+)/(messages|raw-messages)$|^/(friendtalk)/v1\.5/appkeys/([^/]+)/(messages)$`)
+	_ providertest.Fake       = (*Fake)(nil)
+	_ providertest.LookupFake = (*Fake)(nil)
+)
+
+var (
+	sendRoute = regexp.MustCompile(`^/(alimtalk)/v2\.3/appkeys/([^/]+)/(messages|raw-messages)$|^/(friendtalk)/v1\.5/appkeys/([^/]+)/(messages)$`)
+	// The list APIs: FriendTalk v1.5 from seed 001; AlimTalk v2.3 is
+	// assumed to mirror it (PROVIDER-NOTES documents only its send).
+	listRoute = regexp.MustCompile(`^/(alimtalk)/v2\.3/appkeys/([^/]+)/messages$|^/(friendtalk)/v1\.5/appkeys/([^/]+)/messages$`)
 	// The adapter's key format: stable, short, header-safe.
 	idempotencyKeyRE = regexp.MustCompile(`^tr1-[0-9a-f]{40}$`)
 	requestDateRE    = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}$`)
@@ -79,8 +132,8 @@ var (
 // tb's test ends.
 func New(tb testing.TB, opts ...Option) *Fake {
 	tb.Helper()
-	f := &Fake{tb: tb, done: make(chan struct{}), appKey: AppKey, secretKey: SecretKey,
-		phoneCode: map[string]string{}, accepted: map[string]int{}, acceptTo: map[string]int{}}
+	f := &Fake{tb: tb, done: make(chan struct{}), now: time.Now, appKey: AppKey, secretKey: SecretKey,
+		phoneCode: map[string]string{}, keys: map[string]time.Time{}, accepted: map[string]int{}, acceptTo: map[string]int{}}
 	for _, o := range opts {
 		o(f)
 	}
@@ -95,13 +148,26 @@ func New(tb testing.TB, opts ...Option) *Fake {
 // URL is the base URL to point the adapter at (an account's base_url).
 func (f *Fake) URL() string { return f.srv.URL }
 
-// Next queues answers for the coming send requests, one each; with the
-// queue empty, requests succeed (but for FailPhone). A code in
-// Answer.Codes must be an NHN integer result code ("-9999").
+// Next queues answers for the coming requests, one each; with the queue
+// empty, requests succeed (but for FailPhone). A code in Answer.Codes must
+// be an NHN integer result code ("-9999"). An Answer with LookupStatus set
+// is for the next list request only (its other fields are ignored); the
+// others are for send requests.
+//
+// Of the send answers, Hang takes the messages (records them, counts them
+// in Accepted, claims the idempotency key) and never answers; every other
+// injected failure (Status, HangUntaken, Malformed, Empty, Unauthorized)
+// takes nothing.
 func (f *Fake) Next(answers ...providertest.Answer) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.queue = append(f.queue, answers...)
+	for _, a := range answers {
+		if a.LookupStatus != 0 {
+			f.lookupQueue = append(f.lookupQueue, a.LookupStatus)
+			continue
+		}
+		f.queue = append(f.queue, a)
+	}
 }
 
 // FailPhone answers every recipient with this recipientNo (compared as
@@ -126,6 +192,13 @@ func (f *Fake) Sends() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.sends
+}
+
+// Lookups counts list requests that reached the fake, whatever their answer.
+func (f *Fake) Lookups() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lookups
 }
 
 // LastBody is the body of the most recent send request.
@@ -155,7 +228,8 @@ func (f *Fake) IdempotencyKeys() []string {
 }
 
 // Accepted counts how many times a recipient with this
-// recipientGroupingKey was answered with result code 0.
+// recipientGroupingKey was taken: answered with result code 0, or taken by
+// a request answered with Hang.
 func (f *Fake) Accepted(recipientGroupingKey string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -163,11 +237,28 @@ func (f *Fake) Accepted(recipientGroupingKey string) int {
 }
 
 // AcceptedTo counts how many times a recipient with this recipientNo
-// (compared as digits) was answered with result code 0.
+// (compared as digits) was taken.
 func (f *Fake) AcceptedTo(phone string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.acceptTo[digits(phone)]
+}
+
+// Records returns what the fake took, in the order it took it.
+func (f *Fake) Records() []Record {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Record(nil), f.records...)
+}
+
+// EditRecords calls edit on every record the fake holds, to change what
+// the list API reports (a delivery failure, a fallback, a pending status).
+func (f *Fake) EditRecords(edit func(*Record)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.records {
+		edit(&f.records[i])
+	}
 }
 
 func digits(s string) string {
@@ -237,14 +328,42 @@ func Breaches(product, op string, body []byte) []string {
 }
 
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
-	t := f.tb
-	m := route.FindStringSubmatch(r.URL.Path)
-	if m == nil || r.Method != http.MethodPost {
-		t.Errorf("nhnfake: unexpected %s %s", r.Method, r.URL.Path)
-		http.NotFound(w, r)
-		return
+	switch r.Method {
+	case http.MethodPost:
+		if m := sendRoute.FindStringSubmatch(r.URL.Path); m != nil {
+			f.serveSend(w, r, m[1]+m[4], m[2]+m[5], m[3]+m[6])
+			return
+		}
+	case http.MethodGet:
+		if m := listRoute.FindStringSubmatch(r.URL.Path); m != nil {
+			f.serveList(w, r, m[1]+m[3], m[2]+m[4])
+			return
+		}
 	}
-	product, appKey, op := m[1]+m[4], m[2]+m[5], m[3]+m[6]
+	f.tb.Errorf("nhnfake: unexpected %s %s", r.Method, r.URL.Path)
+	http.NotFound(w, r)
+}
+
+// checkHeaders reports breaches of the headers every call carries.
+func (f *Fake) checkHeaders(r *http.Request, product, appKey string) {
+	t := f.tb
+	if appKey != f.appKey {
+		t.Errorf("nhnfake: appkey %q in path, want %q", appKey, f.appKey)
+	}
+	if mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" || !strings.EqualFold(params["charset"], "utf-8") {
+		t.Errorf("nhnfake: %s %s: Content-Type %q, want application/json;charset=UTF-8", r.Method, r.URL.Path, r.Header.Get("Content-Type"))
+	}
+	brand := r.Header.Get("X-Convert-To-Brand-Message")
+	if product == "friendtalk" && brand != "true" {
+		t.Errorf("nhnfake: FriendTalk v1.5 call without X-Convert-To-Brand-Message: true (got %q)", brand)
+	}
+	if product == "alimtalk" && brand != "" {
+		t.Errorf("nhnfake: AlimTalk call with X-Convert-To-Brand-Message %q", brand)
+	}
+}
+
+func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request, product, appKey, op string) {
+	t := f.tb
 	body, _ := io.ReadAll(r.Body)
 
 	f.mu.Lock()
@@ -259,21 +378,10 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	reqID := fmt.Sprintf("20260701100000abcDEF%04d", f.sends)
 	f.mu.Unlock()
 
-	if appKey != f.appKey {
-		t.Errorf("nhnfake: appkey %q in path, want %q", appKey, f.appKey)
-	}
-	if mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" || !strings.EqualFold(params["charset"], "utf-8") {
-		t.Errorf("nhnfake: Content-Type %q, want application/json;charset=UTF-8", r.Header.Get("Content-Type"))
-	}
-	if k := r.Header.Get("X-NC-API-IDEMPOTENCY-KEY"); !idempotencyKeyRE.MatchString(k) {
-		t.Errorf("nhnfake: X-NC-API-IDEMPOTENCY-KEY %q, want %s", k, idempotencyKeyRE)
-	}
-	brand := r.Header.Get("X-Convert-To-Brand-Message")
-	if product == "friendtalk" && brand != "true" {
-		t.Errorf("nhnfake: FriendTalk v1.5 call without X-Convert-To-Brand-Message: true (got %q)", brand)
-	}
-	if product == "alimtalk" && brand != "" {
-		t.Errorf("nhnfake: AlimTalk call with X-Convert-To-Brand-Message %q", brand)
+	f.checkHeaders(r, product, appKey)
+	key := r.Header.Get("X-NC-API-IDEMPOTENCY-KEY")
+	if !idempotencyKeyRE.MatchString(key) {
+		t.Errorf("nhnfake: X-NC-API-IDEMPOTENCY-KEY %q, want %s", key, idempotencyKeyRE)
 	}
 	secretOK := r.Header.Get("X-Secret-Key") == f.secretKey
 	if !secretOK && !a.Unauthorized {
@@ -283,7 +391,9 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	var req request
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	err := dec.Decode(&req)
+	decoded := err == nil
+	if !decoded {
 		t.Errorf("nhnfake: request body: %v", err)
 	} else {
 		for _, p := range breaches(product, op, &req) {
@@ -297,31 +407,77 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		// with -1001 (error-code page); HTTP status 200.
 		writeJSON(w, http.StatusOK, `{"header":{"resultCode":-1001,"resultMessage":"Invalid secretKey.","isSuccessful":false}}`)
 	case a.Status != 0:
-		if a.RetryAfter != "" {
-			w.Header().Set("Retry-After", a.RetryAfter)
-		}
-		switch {
-		case a.Status == http.StatusTooManyRequests:
-			writeJSON(w, a.Status, `{"header":{"resultCode":-9999,"resultMessage":"Too many requests","isSuccessful":false}}`)
-		case a.Status == http.StatusInternalServerError:
-			writeJSON(w, a.Status, `{"header":{"resultCode":-9999,"resultMessage":"System error","isSuccessful":false}}`)
-		default:
-			// A gateway in front of NHN: not JSON.
-			w.Header().Set("Content-Type", "text/html")
-			w.WriteHeader(a.Status)
-			fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>", a.Status, http.StatusText(a.Status))
-		}
-	case a.Hang:
-		select {
-		case <-r.Context().Done():
-		case <-f.done:
-		}
+		writeStatus(w, a.Status, a.RetryAfter)
+	case a.HangUntaken:
+		f.hang(r)
 	case a.Malformed:
 		writeJSON(w, http.StatusOK, `{"header":{"resultCode":0,"resultMessage":"SUCC`)
 	case a.Empty:
 		w.WriteHeader(http.StatusOK)
+	case !decoded:
+		writeJSON(w, http.StatusBadRequest, `{"header":{"resultCode":-2000,"resultMessage":"Request body is invalid.","isSuccessful":false}}`)
+	case !f.claim(key):
+		// The same key within 10 minutes of a taken request: NHN fails
+		// the request and takes nothing.
+		if a.Hang {
+			f.hang(r)
+			return
+		}
+		writeJSON(w, http.StatusOK, `{"header":{"resultCode":-1005,"resultMessage":"The same 'X-NC-API-IDEMPOTENCY-KEY' was used within the last 10 minute.","isSuccessful":false}}`)
+	case a.Hang:
+		f.take(reqID, product, key, &req, a.Codes)
+		f.hang(r)
 	default:
-		writeJSON(w, http.StatusOK, f.successBody(reqID, &req, a.Codes))
+		rs := f.take(reqID, product, key, &req, a.Codes)
+		out, _ := json.Marshal(map[string]any{
+			"header":  map[string]any{"resultCode": 0, "resultMessage": "SUCCESS", "isSuccessful": true},
+			"message": map[string]any{"requestId": reqID, "senderGroupingKey": req.SenderGroupingKey, "sendResults": rs},
+		})
+		writeJSON(w, http.StatusOK, string(out))
+	}
+}
+
+// hang never answers, until the client goes away or the test ends.
+func (f *Fake) hang(r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-f.done:
+	}
+}
+
+// claim reports whether a request with idempotency key may be taken, and
+// if so holds the key for IdempotencyWindow. A request without the
+// (optional) header is always taken.
+func (f *Fake) claim(key string) bool {
+	if key == "" {
+		return true
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.now()
+	if at, ok := f.keys[key]; ok && now.Sub(at) < IdempotencyWindow {
+		return false
+	}
+	f.keys[key] = now
+	return true
+}
+
+// writeStatus answers a whole request with an HTTP failure: NHN's JSON
+// error for 429 and 500, a gateway's HTML page for the rest.
+func writeStatus(w http.ResponseWriter, status int, retryAfter string) {
+	if retryAfter != "" {
+		w.Header().Set("Retry-After", retryAfter)
+	}
+	switch status {
+	case http.StatusTooManyRequests:
+		writeJSON(w, status, `{"header":{"resultCode":-9999,"resultMessage":"Too many requests","isSuccessful":false}}`)
+	case http.StatusInternalServerError:
+		writeJSON(w, status, `{"header":{"resultCode":-9999,"resultMessage":"System error","isSuccessful":false}}`)
+	default:
+		// A gateway in front of NHN: not JSON.
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>", status, http.StatusText(status))
 	}
 }
 
@@ -342,21 +498,33 @@ var resultMessages = map[int]string{
 	-9999: "system error",
 }
 
-// successBody answers every recipient: with codes[i] for the i-th, else
-// the code FailPhone set for its number, else success. It counts the
-// successes.
-func (f *Fake) successBody(reqID string, req *request, codes map[int]string) string {
-	type result struct {
-		RecipientSeq         int    `json:"recipientSeq"`
-		RecipientNo          string `json:"recipientNo"`
-		ResultCode           int    `json:"resultCode"`
-		ResultMessage        string `json:"resultMessage"`
-		RecipientGroupingKey string `json:"recipientGroupingKey"`
+// sendResult is one entry of a send answer's sendResults.
+type sendResult struct {
+	RecipientSeq         int    `json:"recipientSeq"`
+	RecipientNo          string `json:"recipientNo"`
+	ResultCode           int    `json:"resultCode"`
+	ResultMessage        string `json:"resultMessage"`
+	RecipientGroupingKey string `json:"recipientGroupingKey"`
+}
+
+// take answers every recipient of a request: with codes[i] for the i-th,
+// else the code FailPhone set for its number, else success. It records the
+// successes (what NHN took) and counts them.
+func (f *Fake) take(reqID, product, key string, req *request, codes map[int]string) []sendResult {
+	now := f.now().In(kst)
+	requestDate := now.Format("2006-01-02 15:04")
+	if req.RequestDate != nil {
+		requestDate = *req.RequestDate
 	}
-	var rs []result
+	sender := req.SenderKey
+	if product == "friendtalk" {
+		sender = req.PlusFriendID
+	}
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	var rs []sendResult
 	for i, rc := range req.RecipientList {
-		res := result{RecipientSeq: i + 1, RecipientNo: rc.RecipientNo, ResultMessage: "SUCCESS", RecipientGroupingKey: rc.RecipientGroupingKey}
+		res := sendResult{RecipientSeq: i + 1, RecipientNo: rc.RecipientNo, ResultMessage: "SUCCESS", RecipientGroupingKey: rc.RecipientGroupingKey}
 		c, ok := codes[i]
 		if !ok {
 			c, ok = f.phoneCode[digits(rc.RecipientNo)]
@@ -364,7 +532,6 @@ func (f *Fake) successBody(reqID string, req *request, codes map[int]string) str
 		if ok {
 			n, err := strconv.Atoi(c)
 			if err != nil {
-				f.mu.Unlock()
 				panic("nhnfake: code " + c + " is not an integer")
 			}
 			msg, known := resultMessages[n]
@@ -372,18 +539,27 @@ func (f *Fake) successBody(reqID string, req *request, codes map[int]string) str
 				msg = "fake failure " + c
 			}
 			res.ResultCode, res.ResultMessage = n, msg
-		} else {
-			f.accepted[rc.RecipientGroupingKey]++
-			f.acceptTo[digits(rc.RecipientNo)]++
+			rs = append(rs, res)
+			continue
 		}
 		rs = append(rs, res)
+		f.accepted[rc.RecipientGroupingKey]++
+		f.acceptTo[digits(rc.RecipientNo)]++
+		content := ""
+		if rc.Content != nil {
+			content = *rc.Content
+		}
+		f.records = append(f.records, Record{
+			Product: product, RequestID: reqID, RecipientSeq: i + 1, RecipientNo: rc.RecipientNo,
+			Sender: sender, TemplateCode: req.TemplateCode, Content: content,
+			RequestDate: requestDate, CreateDate: now.Format("2006-01-02 15:04:05"),
+			MessageStatus: "COMPLETED", ResultCode: "1000", ResultCodeName: "성공",
+			ResendStatus: "RSC01", ResendStatusName: "대체 발송 미대상",
+			SenderGroupingKey: req.SenderGroupingKey, RecipientGroupingKey: rc.RecipientGroupingKey,
+			IdempotencyKey: key,
+		})
 	}
-	f.mu.Unlock()
-	out, _ := json.Marshal(map[string]any{
-		"header":  map[string]any{"resultCode": 0, "resultMessage": "SUCCESS", "isSuccessful": true},
-		"message": map[string]any{"requestId": reqID, "senderGroupingKey": req.SenderGroupingKey, "sendResults": rs},
-	})
-	return string(out)
+	return rs
 }
 
 // breaches lists how req breaks the documented rules of its API.
