@@ -26,6 +26,9 @@ test: deps ## Vet and run every test with the race detector (what CI runs).
 test-short: deps ## Run the fast tests only.
 	$(GO) test -short -count=1 ./...
 
+fault: deps ## Run the full fault suite: 10,000 recipients, 6 SIGKILLs, a NATS restart.
+	FAULT_RECIPIENTS=10000 FAULT_KILLS=6 $(GO) test -count=1 -run TestFaultSuite -v -timeout 30m ./internal/faultsuite/
+
 fuzz: deps ## Fuzz every parser of untrusted input for FUZZTIME each (default 30s).
 	@grep -rE '^func Fuzz' --include='*_test.go' internal | \
 	  sed -E 's#^(.*)/[^/]+_test.go:func (Fuzz[A-Za-z0-9_]+).*#\1 \2#' | sort -u | \
@@ -44,4 +47,4 @@ $(BIN)/staticcheck:
 clean: ## Remove build output and the embedded server's ./data.
 	rm -rf $(BIN) data
 
-.PHONY: help deps build run test test-short fuzz lint clean
+.PHONY: help deps build run test test-short fault fuzz lint clean
