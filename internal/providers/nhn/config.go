@@ -23,6 +23,13 @@ const (
 	// FriendTalk v1.5 (seed 001), kept alive until about 2026-12-31 by
 	// the X-Convert-To-Brand-Message header.
 	pathFriendTalk = "/friendtalk/{version}/appkeys/{appkey}/messages"
+
+	// The message list APIs (GET, query parameters only), which Resolve
+	// pages through. FriendTalk v1.5: seed 001 (送信リスト照会). AlimTalk
+	// v2.3: not in the notes, which document only its send; assumed to
+	// mirror FriendTalk's (docs/providers/nhn.md, unverified).
+	pathAlimTalkList   = "/alimtalk/{version}/appkeys/{appkey}/messages"
+	pathFriendTalkList = "/friendtalk/{version}/appkeys/{appkey}/messages"
 )
 
 // SecretKeyCredential is the credential the adapter needs: the account's
@@ -72,9 +79,10 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// endpoints are the absolute send URLs of one account.
+// endpoints are the absolute URLs of one account.
 type endpoints struct {
 	alimTalkTemplate, alimTalkRaw, friendTalk string
+	alimTalkList, friendTalkList              string
 }
 
 func newEndpoints(baseURL string, c Config) (endpoints, error) {
@@ -93,5 +101,7 @@ func newEndpoints(baseURL string, c Config) (endpoints, error) {
 		alimTalkTemplate: fill(pathAlimTalkTemplate, c.AlimTalkVersion),
 		alimTalkRaw:      fill(pathAlimTalkRaw, c.AlimTalkVersion),
 		friendTalk:       fill(pathFriendTalk, c.FriendTalkVersion),
+		alimTalkList:     fill(pathAlimTalkList, c.AlimTalkVersion),
+		friendTalkList:   fill(pathFriendTalkList, c.FriendTalkVersion),
 	}, nil
 }

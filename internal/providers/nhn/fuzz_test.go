@@ -2,6 +2,7 @@ package nhn
 
 import (
 	"testing"
+	"time"
 
 	"github.com/talkrelay/talkrelay/internal/providers"
 )
@@ -48,6 +49,61 @@ func FuzzParseResponse(f *testing.F) {
 		for i, o := range out {
 			if o.Class < providers.Accepted || o.Class > providers.Unknown {
 				t.Fatalf("outcome %d has class %v", i, o.Class)
+			}
+		}
+	})
+}
+
+// FuzzParseList feeds arbitrary list answers to the parser and the
+// decision: no panic; an error or a listing, never both; and from a
+// listing, an outcome of a known class that is Accepted whenever a record
+// of the key says the message went out, and never Retryable before
+// NotFoundAfter.
+func FuzzParseList(f *testing.F) {
+	for _, seed := range []string{
+		`{"header":{"resultCode":0,"resultMessage":"SUCCESS","isSuccessful":true},"messageSearchResultResponse":{"messages":[{"requestId":"r1","recipientSeq":1,"plusFriendId":"@p","recipientNo":"01000000000","requestDate":"2026-06-20 12:00","createDate":"2026-06-20 12:00:01","content":"c","messageStatus":"COMPLETED","resendStatus":"RSC01","resendStatusName":"n","resultCode":"1000","resultCodeName":"성공","createUser":"","senderGroupingKey":"b","recipientGroupingKey":"job/0"}],"pageNum":1,"pageSize":1000,"totalCount":1}}`,
+		`{"header":{"resultCode":0,"isSuccessful":true},"messageSearchResultResponse":{"messages":[{"requestId":"r1","recipientSeq":1,"messageStatus":"FAILED","resultCode":"3012","resendStatus":"RSC05","recipientGroupingKey":"job/0"},{"requestId":"r2","recipientSeq":1,"messageStatus":"FAILED","resultCode":-9999,"recipientGroupingKey":"job/0"}],"totalCount":2}}`,
+		`{"header":{"resultCode":0,"isSuccessful":true},"messageSearchResultResponse":{"messages":[{"requestId":"r1","recipientGroupingKey":""}],"totalCount":1}}`,
+		`{"header":{"resultCode":0,"isSuccessful":true},"messageSearchResultResponse":{"messages":[],"totalCount":0}}`,
+		`{"header":{"resultCode":0,"isSuccessful":true},"messageSearchResultResponse":{"messages":null,"totalCount":-1}}`,
+		`{"header":{"resultCode":-1001,"resultMessage":"Invalid secretKey.","isSuccessful":false}}`,
+		`{"header":{"resultCode":0,"isSuccessful":true}}`,
+		`{"header":{"resultCode":0,"isSuccessful":true},"messageSearchResultResponse":{"messages":[{"resultCode":1e400}]}}`,
+		`{"header":null}`, `null`, `[]`, ``, `{"messageSearchResultResponse":{}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	const key = "job/0"
+	now := time.Date(2026, 6, 20, 12, 5, 0, 0, time.UTC)
+	lq := listQuery{key: key, start: "2026-06-20 11:50", end: "2026-06-20 12:15"}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := parseList(data)
+		if err != nil {
+			if r != nil {
+				t.Fatal("parseList returned a listing with an error")
+			}
+			return
+		}
+		if r == nil || r.TotalCount < 0 {
+			t.Fatalf("parseList accepted %+v", r)
+		}
+		sentOut := false
+		for i := range r.Messages {
+			if m := &r.Messages[i]; m.RecipientGroupingKey == key && recordOutcome(m).Class == providers.Accepted {
+				sentOut = true
+			}
+		}
+		for _, ago := range []time.Duration{0, NotFoundAfter, 0 - time.Hour} {
+			q := providers.Query{SentAt: now.Add(-ago), Last: providers.Outcome{Class: providers.Unknown, RequestID: "r2"}}
+			o := decide(&q, lq, r.Messages, now)
+			if o.Class < providers.Accepted || o.Class > providers.Unknown {
+				t.Fatalf("outcome of class %v", o.Class)
+			}
+			if sentOut && o.Class != providers.Accepted {
+				t.Fatalf("a record says the message went out, outcome %+v", o)
+			}
+			if ago < NotFoundAfter && o.Class == providers.Retryable {
+				t.Fatalf("retryable %s after the send: %+v", ago, o)
 			}
 		}
 	})

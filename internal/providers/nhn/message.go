@@ -22,6 +22,9 @@ const requestDateLayout = "2006-01-02 15:04"
 type sendAPI interface {
 	// url returns where the batch is posted.
 	url(k providers.Key) string
+	// listURL returns the API's message list (GET), where Resolve looks
+	// up what became of messages sent through it.
+	listURL() string
 	// header adds the API's own headers.
 	header(h http.Header)
 	// body builds the request body; sent[i] is what recipientList[i] holds.
@@ -107,6 +110,8 @@ func (a alimTalkAPI) url(k providers.Key) string {
 	return a.ep.alimTalkRaw
 }
 
+func (a alimTalkAPI) listURL() string { return a.ep.alimTalkList }
+
 func (alimTalkAPI) header(http.Header) {}
 
 func (alimTalkAPI) body(b *providers.Batch, sent []sentRecipient) (any, error) {
@@ -151,6 +156,8 @@ type friendTalkAPI struct {
 }
 
 func (f friendTalkAPI) url(providers.Key) string { return f.ep.friendTalk }
+
+func (f friendTalkAPI) listURL() string { return f.ep.friendTalkList }
 
 func (f friendTalkAPI) header(h http.Header) {
 	if f.convertBrand {

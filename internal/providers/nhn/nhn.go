@@ -41,8 +41,12 @@ type Client struct {
 	ep        endpoints
 	// apis holds the send API of each message kind (see sendAPI).
 	apis map[job.Kind]sendAPI
-	// now is the clock of Check (reservations, ad night) and Retry-After dates.
+	// now is the clock of Check (reservations, ad night), Retry-After
+	// dates and Resolve (lookup windows, NotFoundAfter).
 	now func() time.Time
+	// pageSize is the pageSize of list requests: MaxListPageSize; tests
+	// lower it to exercise paging.
+	pageSize int
 }
 
 var _ providers.Provider = (*Client)(nil)
@@ -73,7 +77,7 @@ func New(spec providers.Spec) (providers.Provider, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	c := &Client{account: spec.Account, secretKey: secret, http: hc, ep: ep, now: time.Now}
+	c := &Client{account: spec.Account, secretKey: secret, http: hc, ep: ep, now: time.Now, pageSize: MaxListPageSize}
 	c.apis = map[job.Kind]sendAPI{
 		job.AlimTalk:   alimTalkAPI{ep: &c.ep},
 		job.FriendTalk: friendTalkAPI{ep: &c.ep, convertBrand: cfg.ConvertToBrandMessage},

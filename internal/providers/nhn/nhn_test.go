@@ -402,6 +402,8 @@ func TestDefaults(t *testing.T) {
 		alimTalkTemplate: DefaultBaseURL + "/alimtalk/v2.3/appkeys/" + testAppKey + "/messages",
 		alimTalkRaw:      DefaultBaseURL + "/alimtalk/v2.3/appkeys/" + testAppKey + "/raw-messages",
 		friendTalk:       DefaultBaseURL + "/friendtalk/v1.5/appkeys/" + testAppKey + "/messages",
+		alimTalkList:     DefaultBaseURL + "/alimtalk/v2.3/appkeys/" + testAppKey + "/messages",
+		friendTalkList:   DefaultBaseURL + "/friendtalk/v1.5/appkeys/" + testAppKey + "/messages",
 	}
 	if d := cmp.Diff(want, c.ep, cmp.AllowUnexported(endpoints{})); d != "" {
 		t.Errorf("endpoints (-want +got):\n%s", d)

@@ -1,0 +1,195 @@
+package nhn
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/providers/msgcheck"
+	"github.com/talkrelay/talkrelay/internal/result"
+)
+
+var _ providers.Resolver = (*Client)(nil)
+
+// NotFoundAfter is how long after a send NHN's list must show a message
+// NHN took. When a lookup this long after the send finds nothing under the
+// recipient's grouping key, that proves NHN never took the message
+// (Retryable: sending it again cannot duplicate it). Sooner, absence
+// proves nothing (Unknown).
+//
+// What is waited out is a request still on its way inside NHN (or its
+// gateway) when our client gave up, and the list's own lag behind the
+// send API. NHN documents neither; 2 minutes is our estimate. It must stay
+// below the time the worker's lookups span (by default the first at 30s
+// and six over about 4 minutes), or untaken messages end unknown instead
+// of being sent again.
+const NotFoundAfter = 2 * time.Minute
+
+// The requestDate window each lookup lists, around the send (or the
+// reservation, which is what NHN stores as requestDate for a reserved
+// message).
+const (
+	// lookupBefore reaches back past a -1005: NHN refuses a key reused
+	// within 10 minutes of the request that took the messages, so that
+	// request may be up to 10 minutes older than the one that got -1005;
+	// 5 more for clock skew.
+	lookupBefore = 15 * time.Minute
+	// lookupAfter reaches forward past NotFoundAfter and clock skew.
+	lookupAfter = 10 * time.Minute
+	// lookupNoSentAt is how far back a query without SentAt (the worker
+	// died before recording the send) lists. Not finding it there proves
+	// nothing: such queries never turn Retryable on absence.
+	lookupNoSentAt = 24 * time.Hour
+)
+
+// lookupConcurrency bounds the list requests one Resolve makes at once.
+const lookupConcurrency = 4
+
+// Resolve implements providers.Resolver through NHN's message list APIs
+// (AlimTalk v2.3 and FriendTalk v1.5 GET …/messages).
+//
+// Each query lists the messages of its recipientGroupingKey (job id and
+// recipient index: the same in every attempt, so the listing shows every
+// attempt of that recipient) requested within a window of whole minutes
+// in KST around q.SentAt: lookupBefore earlier to lookupAfter later, or
+// around the job's reservation when it has one. Queries sharing key and
+// window share one listing; listings are paged (pageSize 1000) and made
+// lookupConcurrency at a time.
+//
+// The outcome, per query:
+//   - listed and sent, pending delivery or carried by an SMS/LMS fallback,
+//     by any attempt: Accepted, with that record's requestId (RequestID)
+//     and recipientSeq (MessageID);
+//   - listed, failed only: the failure's class (Permanent or Retryable;
+//     a Retryable one only once NotFoundAfter has passed, since the
+//     uncertain attempt may not be listed yet);
+//   - not listed, NotFoundAfter or more after q.SentAt: Retryable (reason
+//     provider_unavailable), the lookup proved NHN never took it;
+//   - not listed sooner, or q.SentAt unknown: Unknown.
+//
+// Any failed list request fails the whole call: the error wraps a
+// *providers.Error for an HTTP or NHN failure.
+func (c *Client) Resolve(ctx context.Context, queries []providers.Query) ([]providers.Outcome, error) {
+	now := c.now()
+	out := make([]providers.Outcome, len(queries))
+	type listKey struct{ url, key, start, end string }
+	var lqs []listQuery
+	seen := map[listKey]int{}
+	which := make([]int, len(queries))
+	for i := range queries {
+		lq, err := c.listQueryOf(&queries[i], now)
+		if err != nil {
+			which[i] = -1
+			out[i] = providers.Outcome{Class: providers.Unknown, Reason: result.ReasonOutcomeUnknown,
+				Message: "cannot look up: " + err.Error()}
+			continue
+		}
+		k := listKey{lq.api.listURL(), lq.key, lq.start, lq.end}
+		n, ok := seen[k]
+		if !ok {
+			n = len(lqs)
+			seen[k] = n
+			lqs = append(lqs, lq)
+		}
+		which[i] = n
+	}
+	listed, err := c.listAll(ctx, lqs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range queries {
+		if n := which[i]; n >= 0 {
+			out[i] = decide(&queries[i], lqs[n], listed[n], now)
+		}
+	}
+	return out, nil
+}
+
+// listQueryOf is the listing that answers q.
+func (c *Client) listQueryOf(q *providers.Query, now time.Time) (listQuery, error) {
+	j := q.Message.Job
+	if j == nil {
+		return listQuery{}, fmt.Errorf("query without a job")
+	}
+	api, ok := c.apis[j.Kind]
+	if !ok {
+		return listQuery{}, fmt.Errorf("kind %q is not supported by NHN", j.Kind)
+	}
+	base, before := q.SentAt, lookupBefore
+	switch {
+	case j.ReserveAt != nil:
+		base = *j.ReserveAt
+	case base.IsZero():
+		base, before = now, lookupNoSentAt
+	}
+	day := func(t time.Time) string { return t.In(msgcheck.KST).Format(requestDateLayout) }
+	return listQuery{api: api, key: RecipientGroupingKey(j.ID, q.Message.Index),
+		start: day(base.Add(-before)), end: day(base.Add(lookupAfter))}, nil
+}
+
+// listAll makes the listings, lookupConcurrency at a time; the first
+// failure cancels the rest and is returned.
+func (c *Client) listAll(ctx context.Context, lqs []listQuery) ([][]listMessage, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	listed := make([][]listMessage, len(lqs))
+	var (
+		once  sync.Once
+		first error
+		wg    sync.WaitGroup
+	)
+	fail := func(err error) { once.Do(func() { first = err; cancel() }) }
+	sem := make(chan struct{}, lookupConcurrency)
+	for i, lq := range lqs {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if err := ctx.Err(); err != nil {
+			fail(fmt.Errorf("nhn: list messages: %w", err))
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			msgs, err := c.list(ctx, lq)
+			if err != nil {
+				fail(lookupFailed(lq, err))
+				return
+			}
+			listed[i] = msgs
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	return listed, nil
+}
+
+// decide turns the listing of q's grouping key into q's outcome.
+func decide(q *providers.Query, lq listQuery, msgs []listMessage, now time.Time) providers.Outcome {
+	o, found, ambiguous := listedIn(q, lq.key, msgs)
+	settled := !q.SentAt.IsZero() && now.Sub(q.SentAt) >= NotFoundAfter
+	unknown := func(format string, args ...any) providers.Outcome {
+		return providers.Outcome{Class: providers.Unknown, Reason: result.ReasonOutcomeUnknown,
+			Message: "lookup: " + fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case found && o.Class == providers.Retryable && !settled:
+		return unknown("an attempt is listed as failed (code %s), but the last one may not be listed yet", o.Code)
+	case found:
+		return o
+	case ambiguous:
+		return unknown("NHN listed messages without recipientGroupingKey for %q: they cannot be told apart", lq.key)
+	case settled:
+		return providers.Outcome{Class: providers.Retryable, Reason: notTakenReason,
+			Message: fmt.Sprintf("lookup proved NHN never took it: nothing under recipientGroupingKey %q requested %s to %s KST, %s after the send",
+				lq.key, lq.start, lq.end, now.Sub(q.SentAt).Round(time.Second))}
+	case q.SentAt.IsZero():
+		return unknown("not listed %s to %s KST; the send time is unknown, so absence proves nothing", lq.start, lq.end)
+	default:
+		return unknown("not listed yet %s after the send; NHN may still list it (wait %s)", now.Sub(q.SentAt).Round(time.Second), NotFoundAfter)
+	}
+}
