@@ -16,13 +16,16 @@ const (
 )
 
 // Path templates of the AlimTalk API (seed 000 and PROVIDER-NOTES.md), in
-// one place. Only the send path is called by this adapter; the others are
-// what a reconciler needs after a timed-out send (NAVER has no idempotency
-// key, so a send whose answer was lost is looked up, never resent).
+// one place. The adapter calls the send path and, with GET, the request
+// query on the same path (Resolve: NAVER has no idempotency key, so a send
+// whose answer was lost is looked up, never resent blindly); the others
+// are listed for reference.
 const (
 	// SendPath answers 202 with one entry per message.
 	SendPath = "/alimtalk/v2/services/{serviceId}/messages"
-	// RequestQueryPath takes ?requestId=; an empty 404 means nothing matched.
+	// RequestQueryPath takes ?requestId= or a requestStartTime/requestEndTime
+	// window; an empty 404 means nothing matched. It is always the send
+	// path (send_path) with GET.
 	RequestQueryPath = "/alimtalk/v2/services/{serviceId}/messages"
 	// ResultPath is the delivery result of one message.
 	ResultPath = "/alimtalk/v2/services/{serviceId}/messages/{messageId}"
@@ -63,6 +66,11 @@ type Config struct {
 	// SummaryPlacement is "item" (default: messages[].item.summary) or
 	// "message" (messages[].summary, the seed's literal path).
 	SummaryPlacement string `yaml:"summary_placement"`
+	// LookupTimeZone is the TZ database name the request query's
+	// requestStartTime/requestEndTime are written in. The seed gives the
+	// format (yyyy-MM-dd'T'HH:mm:ss) but no zone; NAVER's console and
+	// requestTime are KST. Default Asia/Seoul.
+	LookupTimeZone string `yaml:"lookup_time_zone"`
 	// HeaderMaxBytes, when > 0, also limits headerContent to fewer than
 	// this many UTF-8 bytes (the seed: "less than 16 bytes"). Default 0:
 	// only Kakao's 16-character limit (error 3032) applies.
@@ -75,6 +83,7 @@ func DefaultConfig() Config {
 		Host:               "public",
 		SendPath:           SendPath,
 		ReserveTimeZone:    "Asia/Seoul",
+		LookupTimeZone:     "Asia/Seoul",
 		ReserveHorizonDays: 60,
 		SummaryPlacement:   SummaryInItem,
 	}
@@ -101,21 +110,30 @@ func (c Config) Validate() error {
 	if _, err := c.location(); err != nil {
 		return fmt.Errorf("reserve_time_zone: %w", err)
 	}
+	if _, err := loadZone(c.LookupTimeZone); err != nil {
+		return fmt.Errorf("lookup_time_zone: %w", err)
+	}
 	return nil
 }
 
-// location loads ReserveTimeZone. Asia/Seoul falls back to a fixed +09:00
-// (Korea has kept no daylight saving time since 1988) where the system has
-// no time zone database.
-func (c Config) location() (*time.Location, error) {
-	loc, err := time.LoadLocation(c.ReserveTimeZone)
+// location loads ReserveTimeZone.
+func (c Config) location() (*time.Location, error) { return loadZone(c.ReserveTimeZone) }
+
+// loadZone loads a TZ database name. Asia/Seoul falls back to a fixed
+// +09:00 (Korea has kept no daylight saving time since 1988) where the
+// system has no time zone database.
+func loadZone(name string) (*time.Location, error) {
+	if name == "" {
+		return nil, fmt.Errorf("required (a TZ database name such as Asia/Seoul)")
+	}
+	loc, err := time.LoadLocation(name)
 	if err == nil {
 		return loc, nil
 	}
-	if c.ReserveTimeZone == "Asia/Seoul" {
+	if name == "Asia/Seoul" {
 		return msgcheck.KST, nil
 	}
-	return nil, fmt.Errorf("%q is not a TZ database name known here: %w", c.ReserveTimeZone, err)
+	return nil, fmt.Errorf("%q is not a TZ database name known here: %w", name, err)
 }
 
 // baseURL returns the base URL the account sends to: base_url when set,

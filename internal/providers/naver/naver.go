@@ -4,8 +4,9 @@
 // up to 100 messages, signed with API Gateway signature v2.
 //
 // NAVER has no idempotency key: a send whose answer was lost (timeout
-// after the request was written, a 2xx without a readable answer) is
-// reported as outcome unknown and must be reconciled, never resent.
+// after the request was written, a 2xx without a readable answer, a 500,
+// 502 or 504) is reported as outcome unknown and must be reconciled, never
+// resent: Client.Resolve looks such messages up in the request query.
 package naver
 
 import (
@@ -48,14 +49,22 @@ type Client struct {
 	Now func() time.Time
 
 	cfg       Config
-	loc       *time.Location
+	loc       *time.Location // reservations
+	queryLoc  *time.Location // request query times
 	sendURL   string
 	accessKey string
 	secretKey string
 	hc        *http.Client
+
+	// lookupPageSize is the request query's pageSize; 0 means the most
+	// NAVER allows (100). Tests lower it to exercise paging.
+	lookupPageSize int
 }
 
-var _ providers.Provider = (*Client)(nil)
+var (
+	_ providers.Provider = (*Client)(nil)
+	_ providers.Resolver = (*Client)(nil)
+)
 
 // New builds a client for one account: a providers.Factory.
 func New(spec providers.Spec) (providers.Provider, error) {
@@ -95,6 +104,10 @@ func NewClient(cfg Config, baseURL, accessKey, secretKey string, hc *http.Client
 	if err != nil {
 		return nil, fmt.Errorf("reserve_time_zone: %w", err)
 	}
+	queryLoc, err := loadZone(cfg.LookupTimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("lookup_time_zone: %w", err)
+	}
 	var client http.Client
 	if hc != nil {
 		client = *hc
@@ -106,6 +119,7 @@ func NewClient(cfg Config, baseURL, accessKey, secretKey string, hc *http.Client
 		Now:       time.Now,
 		cfg:       cfg,
 		loc:       loc,
+		queryLoc:  queryLoc,
 		sendURL:   base + strings.ReplaceAll(cfg.SendPath, "{serviceId}", cfg.ServiceID),
 		accessKey: accessKey,
 		secretKey: secretKey,

@@ -64,9 +64,8 @@ func testJob(n int) *job.Job {
 	return j
 }
 
-func TestConformance(t *testing.T) {
-	t.Parallel()
-	providertest.Run(t, providertest.Suite{
+func conformanceSuite() providertest.Suite {
+	return providertest.Suite{
 		NewFake: func(t *testing.T) providertest.Fake { return naverfake.New(t) },
 		NewProvider: func(t *testing.T, f providertest.Fake) providers.Provider {
 			return newTestClient(t, f.URL(), nil)
@@ -75,7 +74,18 @@ func TestConformance(t *testing.T) {
 		RetryableCode: "B001",
 		PermanentCode: "3016",
 		UnknownCode:   "3005",
-	})
+		NotFoundAfter: NotFoundAfter,
+	}
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	providertest.Run(t, conformanceSuite())
+}
+
+func TestResolverConformance(t *testing.T) {
+	t.Parallel()
+	providertest.RunResolver(t, conformanceSuite())
 }
 
 func TestNewFromSpec(t *testing.T) {
@@ -145,6 +155,8 @@ func TestConfigValidate(t *testing.T) {
 		{"host", func(c *Config) { c.Host = "private" }, "host"},
 		{"send path", func(c *Config) { c.SendPath = "/alimtalk/v2/messages" }, "send_path"},
 		{"zone", func(c *Config) { c.ReserveTimeZone = "Mars/Olympus" }, "reserve_time_zone"},
+		{"lookup zone", func(c *Config) { c.LookupTimeZone = "Mars/Olympus" }, "lookup_time_zone"},
+		{"lookup zone empty", func(c *Config) { c.LookupTimeZone = "" }, "lookup_time_zone"},
 		{"horizon", func(c *Config) { c.ReserveHorizonDays = 0 }, "reserve_horizon_days"},
 		{"summary", func(c *Config) { c.SummaryPlacement = "both" }, "summary_placement"},
 		{"header bytes", func(c *Config) { c.HeaderMaxBytes = -1 }, "header_max_bytes"},
