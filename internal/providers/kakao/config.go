@@ -36,6 +36,8 @@ const (
 
 	// CIDPlaceholder in send_path is replaced by the message's cid.
 	CIDPlaceholder = "{cid}"
+	// UIDPlaceholder in detail_path is replaced by the message's uid.
+	UIDPlaceholder = "{uid}"
 )
 
 // Defaults.
@@ -43,6 +45,9 @@ const (
 	DefaultHost      = "general"
 	DefaultSendPath  = "/v2/send/kakao"
 	DefaultTokenPath = "/v2/oauth/token"
+	// The message list and detail APIs, which Resolve looks messages up in.
+	DefaultSearchPath = "/v2/info/message/search"
+	DefaultDetailPath = "/v2/info/message/search/detail/{uid}"
 )
 
 // Config is the provider options of a Kakao Enterprise account
@@ -57,6 +62,12 @@ type Config struct {
 	SendPath string `yaml:"send_path"`
 	// TokenPath is the OAuth 2.0 token endpoint (default "/v2/oauth/token").
 	TokenPath string `yaml:"token_path"`
+	// SearchPath is the message list API that lookups page through by
+	// date (default "/v2/info/message/search").
+	SearchPath string `yaml:"search_path"`
+	// DetailPath is the message detail API, with "{uid}" where the
+	// message's uid goes (default "/v2/info/message/search/detail/{uid}").
+	DetailPath string `yaml:"detail_path"`
 	// AuthStyle is how the token request carries the client credentials:
 	// "kakao" (default, as documented) or "rfc" (RFC 7617 base64).
 	AuthStyle string `yaml:"auth_style"`
@@ -77,6 +88,8 @@ func DefaultConfig() Config {
 		Host:        DefaultHost,
 		SendPath:    DefaultSendPath,
 		TokenPath:   DefaultTokenPath,
+		SearchPath:  DefaultSearchPath,
+		DetailPath:  DefaultDetailPath,
 		AuthStyle:   AuthKakao,
 		PhoneFormat: PhoneNational,
 	}
@@ -100,6 +113,13 @@ func (c Config) Validate() error {
 	}
 	if !strings.HasPrefix(c.TokenPath, "/") {
 		return fmt.Errorf("token_path: %q must start with /", c.TokenPath)
+	}
+	if !strings.HasPrefix(c.SearchPath, "/") || strings.Contains(c.SearchPath, "{") {
+		return fmt.Errorf("search_path: %q must start with / and has no placeholder", c.SearchPath)
+	}
+	if !strings.HasPrefix(c.DetailPath, "/") || strings.Count(c.DetailPath, UIDPlaceholder) != 1 ||
+		strings.Contains(strings.ReplaceAll(c.DetailPath, UIDPlaceholder, ""), "{") {
+		return fmt.Errorf("detail_path: %q must start with / and hold %s once, and no other placeholder", c.DetailPath, UIDPlaceholder)
 	}
 	if c.AuthStyle != AuthKakao && c.AuthStyle != AuthRFC {
 		return fmt.Errorf("auth_style: %q is not %q or %q", c.AuthStyle, AuthKakao, AuthRFC)

@@ -9,11 +9,16 @@ import (
 	"github.com/talkrelay/talkrelay/internal/providers/msgcheck"
 )
 
-// clock is a settable test clock.
+// clock is a settable test clock, or the real one (realClock).
 type clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu   sync.Mutex
+	t    time.Time
+	real bool
 }
+
+// realClock reads time.Now: for suites that date sends with the real time
+// (providertest.RunResolver).
+func realClock() *clock { return &clock{real: true} }
 
 // newClock starts at 2026-11-10 14:00 KST, a weekday afternoon outside the
 // ad night.
@@ -22,6 +27,9 @@ func newClock() *clock {
 }
 
 func (c *clock) Now() time.Time {
+	if c.real {
+		return time.Now()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t

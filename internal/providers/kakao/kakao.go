@@ -66,6 +66,10 @@ type Client struct {
 	now          func() time.Time
 	tokens       tokenSource
 	sends        atomic.Int64
+
+	// searchSize and searchPages are SearchPageSize and MaxSearchPages;
+	// tests make them small.
+	searchSize, searchPages int
 }
 
 var _ providers.Provider = (*Client)(nil)
@@ -115,7 +119,7 @@ func NewClient(spec providers.Spec, opts ...Option) (*Client, error) {
 		base = strings.TrimRight(spec.BaseURL, "/")
 	}
 	c := &Client{cfg: cfg, account: spec.Account, baseURL: base, clientID: id, clientSecret: secret,
-		http: spec.HTTPClient, now: time.Now}
+		http: spec.HTTPClient, now: time.Now, searchSize: SearchPageSize, searchPages: MaxSearchPages}
 	if c.http == nil {
 		c.http = &http.Client{}
 	}

@@ -70,9 +70,12 @@ func friendTalkJob(n int) *job.Job {
 	return j
 }
 
-func suite(job func(int) *job.Job) providertest.Suite {
+func suite(job func(int) *job.Job) providertest.Suite { return suiteWithClock(job, newClock) }
+
+// suiteWithClock is suite with the fake's and client's clock from clk.
+func suiteWithClock(job func(int) *job.Job, clk func() *clock) providertest.Suite {
 	return providertest.Suite{
-		NewFake: func(t *testing.T) providertest.Fake { return newFake(t, newClock()) },
+		NewFake: func(t *testing.T) providertest.Fake { return newFake(t, clk()) },
 		NewProvider: func(t *testing.T, pf providertest.Fake) providers.Provider {
 			clk := newClock()
 			if f, ok := pf.(*fake); ok {
@@ -88,6 +91,7 @@ func suite(job func(int) *job.Job) providertest.Suite {
 		RetryableCode: "520",
 		PermanentCode: "510",
 		UnknownCode:   "100",
+		NotFoundAfter: NotFoundAfter,
 	}
 }
 
@@ -122,6 +126,9 @@ func TestNewValidatesOptions(t *testing.T) {
 		{"auth style", func(c *Config) { c.AuthStyle = "bearer" }, "accounts.kakao-test.options.auth_style:"},
 		{"phone format", func(c *Config) { c.PhoneFormat = "e164" }, "accounts.kakao-test.options.phone_format:"},
 		{"sender no", func(c *Config) { c.SenderNo = "02-CALL-ME" }, "accounts.kakao-test.options.sender_no:"},
+		{"search path with a placeholder", func(c *Config) { c.SearchPath = "/v2/{x}/search" }, "accounts.kakao-test.options.search_path:"},
+		{"detail path without uid", func(c *Config) { c.DetailPath = "/v2/info/message/search/detail" }, "accounts.kakao-test.options.detail_path:"},
+		{"detail path with another placeholder", func(c *Config) { c.DetailPath = "/v2/{cid}/{uid}" }, "accounts.kakao-test.options.detail_path:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -882,6 +882,11 @@ func (f *Fake) serveDetail(w http.ResponseWriter, r *http.Request, escaped strin
 		return
 	}
 	uid, err := url.PathUnescape(escaped)
+	if err == nil && strings.Contains(escaped, "/") {
+		// A uid may hold '/' (the base64 alphabet): unescaped, it splits
+		// the path and reaches another route.
+		err = fmt.Errorf("more than one path segment")
+	}
 	if err != nil || uid == "" {
 		f.tb.Errorf("kakaofake detail: uid %q in the path: %v", escaped, err)
 		writeQueryError(w, http.StatusBadRequest, "410", "ERR_UID")
