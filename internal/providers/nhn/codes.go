@@ -29,8 +29,8 @@ var apiCodes = []codeRule{
 	{-1001, -1001, "invalid secretKey", providers.Permanent, result.ReasonAuth},
 	{-1002, -1002, "invalid SMS appkey", providers.Permanent, ""},
 	{-1003, -1003, "invalid SMS sender number", providers.Permanent, ""},
-	// Not a proof that the first call was taken: only a reconciliation by
-	// grouping key can tell.
+	// Not a proof that the first call was taken: only the lookup by
+	// grouping key (Resolve) can tell.
 	{-1005, -1005, "same X-NC-API-IDEMPOTENCY-KEY within 10 minutes", providers.Unknown, ""},
 	{-1006, -1006, "sender profile has no sender key", providers.Permanent, ""},
 	{-1014, -1014, "sender profile not activated", providers.Permanent, ""},
@@ -82,8 +82,8 @@ func apiOutcome(code int, message string) providers.Outcome {
 
 // deliveryCodes classifies the string result codes of delivery (the list,
 // single-message and message-results queries: resultCode "1000"...). They
-// are not in a send answer; reconciliation of Unknown outcomes will use
-// them. Names from PROVIDER-NOTES.md ("1000", "3005", "3012", "3022") and
+// are not in a send answer; Resolve reads them from the list (see
+// recordOutcome, which counts "3005" and fallbacks as sent). Names from PROVIDER-NOTES.md ("1000", "3005", "3012", "3022") and
 // Kakao's shared delivery codes.
 var deliveryCodes = map[string]struct {
 	name  string
