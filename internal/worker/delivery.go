@@ -47,6 +47,7 @@ type delivery struct {
 	undecided atomic.Int64 // recipients without a verdict yet
 	unstored  atomic.Int64 // stores in flight, plus one until all verdicts are in
 	failed    atomic.Bool  // a store failed: nak instead of ack
+	closed    atomic.Bool  // settled or abandoned
 
 	mu       sync.Mutex
 	again    []int // positions due for another attempt
@@ -77,7 +78,7 @@ func (w *Worker) handle(msg jetstream.Msg) {
 			// A handler that crashes on a job must not take the worker with
 			// it; after max_deliver tries the job is dead-lettered as poison.
 			w.log.Error().Interface("panic", r).Str("subject", msg.Subject()).Msg("job handler crashed; the job will be redelivered")
-			_ = msg.NakWithDelay(5 * time.Second)
+			_ = msg.NakWithDelay(time.Second)
 		}
 	}()
 	if strings.HasPrefix(msg.Subject(), streams.RetryPrefix+".") {
@@ -131,7 +132,7 @@ func (w *Worker) handleJob(msg jetstream.Msg) {
 	for i := range d.pending {
 		d.pending[i].Index = i
 	}
-	w.run(d)
+	w.runSafely(d)
 }
 
 func (w *Worker) handleEnvelope(msg jetstream.Msg) {
@@ -152,7 +153,31 @@ func (w *Worker) handleEnvelope(msg jetstream.Msg) {
 	}
 	d := w.newDelivery(msg, j, log)
 	d.acct, d.pending, d.round, d.envID = acct, env.Pending, env.Round, env.ID
+	w.runSafely(d)
+}
+
+// runSafely runs d; if handling it crashes, d is abandoned and handed back
+// to NATS, which redelivers it until worker.max_deliver (then it is
+// dead-lettered as poison). Its redelivery reconciles with whatever was
+// stored before the crash.
+func (w *Worker) runSafely(d *delivery) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.log.Error().Interface("panic", r).Msg("job handler crashed; the job will be redelivered")
+			w.abandon(d, time.Second)
+		}
+	}()
 	w.run(d)
+}
+
+// abandon hands d back to NATS for redelivery after delay, once.
+func (w *Worker) abandon(d *delivery, delay time.Duration) {
+	if !d.closed.CompareAndSwap(false, true) {
+		return
+	}
+	w.track.remove(d)
+	d.span.End()
+	_ = d.msg.NakWithDelay(delay)
 }
 
 // run sends or looks up every recipient of d.
@@ -165,9 +190,7 @@ func (w *Worker) run(d *delivery) {
 			// Without knowing what was sent, nothing may be sent: hand the
 			// message back and try again later.
 			d.log.Warn().Err(err).Msg("cannot reconcile the redelivered job; retrying later")
-			w.track.remove(d)
-			d.span.End()
-			_ = d.msg.NakWithDelay(5 * time.Second)
+			w.abandon(d, 5*time.Second)
 			return
 		}
 	}
@@ -477,6 +500,9 @@ func (w *Worker) stored(d *delivery, err error) {
 // settle acknowledges d (terminates it, for a rejected job), or hands it
 // back when something could not be stored.
 func (w *Worker) settle(d *delivery) {
+	if !d.closed.CompareAndSwap(false, true) {
+		return // abandoned after a crash; NATS redelivers it
+	}
 	defer w.track.remove(d)
 	defer d.span.End()
 	var err error
