@@ -35,8 +35,11 @@ import (
 // never mistaken for one of a job whose ack has not come back yet.
 //
 // A job acked as a duplicate was enqueued by an earlier run; its results
-// may predate the pinned sequence and there is no index from job id to
-// result, so the waiter says so and does not wait for it.
+// may predate the pinned sequence. Result subjects end with the job's
+// token, so when the run has at most maxJobFilters jobs the waiter instead
+// reads the whole stream filtered to exactly its jobs, which finds the
+// earlier run's results too. Beyond that it says so and does not wait for
+// the duplicates.
 //
 // track and duplicate are called by the publisher's collector goroutine;
 // wait runs after publisher.Close, which orders them.
@@ -47,7 +50,8 @@ type waiter struct {
 	jobs      map[string]*tracked
 	order     []string // job ids, in ack order
 	accounts  map[string]bool
-	dups      []string
+	accountOf map[string]string // job id -> account
+	dups      []pubJob
 	remaining int // recipients without a result
 	total     int
 }
@@ -68,10 +72,11 @@ func newWaiter(ctx context.Context, js jetstream.JetStream) (*waiter, error) {
 		return nil, fmt.Errorf("--wait: look up stream %s: %w", streams.ResultsStream, err)
 	}
 	return &waiter{
-		js:       js,
-		startSeq: s.CachedInfo().State.LastSeq + 1,
-		jobs:     map[string]*tracked{},
-		accounts: map[string]bool{},
+		js:        js,
+		startSeq:  s.CachedInfo().State.LastSeq + 1,
+		jobs:      map[string]*tracked{},
+		accounts:  map[string]bool{},
+		accountOf: map[string]string{},
 	}, nil
 }
 
@@ -82,6 +87,7 @@ func (w *waiter) track(j pubJob) {
 	w.jobs[j.ID] = &tracked{n: j.Recipients, seen: make([]uint64, (j.Recipients+63)/64), left: j.Recipients}
 	w.order = append(w.order, j.ID)
 	w.accounts[streams.Token(j.Account)] = true
+	w.accountOf[j.ID] = j.Account
 	w.remaining += j.Recipients
 	w.total += j.Recipients
 }
@@ -90,7 +96,7 @@ func (w *waiter) duplicate(j pubJob) {
 	if _, ok := w.jobs[j.ID]; ok {
 		return // the same id twice in this run: waited for once
 	}
-	w.dups = append(w.dups, j.ID)
+	w.dups = append(w.dups, j)
 }
 
 // mark records the result of recipient i (-1: the whole job) and reports
@@ -112,12 +118,12 @@ func (t *tracked) mark(i int) (first bool, done int) {
 	return true, 1
 }
 
-// final reports whether status ends a recipient. Any other status (such
-// as an "unknown" outcome that a later lookup settles) is neither printed
-// nor counted: the wait goes on for the final event.
+// final reports whether status ends a recipient. Every status the worker
+// publishes today is final (one result per recipient); a status this
+// version does not know is skipped and the wait goes on.
 func final(s result.Status) bool {
 	switch s {
-	case result.Accepted, result.Failed, result.Rejected:
+	case result.Accepted, result.Failed, result.Rejected, result.Unknown:
 		return true
 	}
 	return false
@@ -126,15 +132,25 @@ func final(s result.Status) bool {
 // maxListed caps the job ids listed in duplicate and missing reports.
 const maxListed = 20
 
+// maxJobFilters is the most jobs whose results are read with one subject
+// filter each (which also finds the results of duplicates).
+const maxJobFilters = 256
+
 // wait prints the results of the tracked jobs until each recipient has one
 // or timeout passes. complete is false on timeout.
 func (w *waiter) wait(ctx context.Context, timeout time.Duration, stdout io.Writer, outTTY bool, con *console) (complete bool, err error) {
-	for i, id := range w.dups {
+	perJob := len(w.jobs)+len(w.dups) <= maxJobFilters
+	for i, j := range w.dups {
+		if perJob {
+			con.Printf("enqueue: job %s was already enqueued before this run (duplicate); showing its results\n", j.ID)
+			w.track(j)
+			continue
+		}
 		if i == maxListed {
 			con.Printf("enqueue: ... and %d more duplicates\n", len(w.dups)-maxListed)
 			break
 		}
-		con.Printf("enqueue: job %s was already enqueued before this run (duplicate); not waiting for its results\n", id)
+		con.Printf("enqueue: job %s was already enqueued before this run (duplicate); not waiting for its results\n", j.ID)
 	}
 	if w.remaining == 0 {
 		return true, nil
@@ -158,11 +174,19 @@ func (w *waiter) wait(ctx context.Context, timeout time.Duration, stdout io.Writ
 			filters = append(filters, streams.ResultsPrefix+"."+a+".>")
 		}
 	}
-	cons, err := w.js.OrderedConsumer(ctx, streams.ResultsStream, jetstream.OrderedConsumerConfig{
+	cfg := jetstream.OrderedConsumerConfig{
 		FilterSubjects: filters,
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    w.startSeq,
-	})
+	}
+	if perJob {
+		cfg.FilterSubjects = make([]string, 0, len(w.order))
+		for _, id := range w.order {
+			cfg.FilterSubjects = append(cfg.FilterSubjects, streams.JobResultsFilter(w.accountOf[id], id))
+		}
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverAllPolicy, 0
+	}
+	cons, err := w.js.OrderedConsumer(ctx, streams.ResultsStream, cfg)
 	if err != nil {
 		return false, fmt.Errorf("--wait: create ordered consumer on %s: %w", streams.ResultsStream, err)
 	}
