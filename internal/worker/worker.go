@@ -209,13 +209,18 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	if err := w.disp.Close(graceCtx); err != nil {
 		log.Warn().Err(err).Msg("shutdown")
 	}
-	// Every batch has reported; wait for the results to be stored.
+	// Every batch has reported; wait for what they decided to be stored.
+	// Calls cancelled at the end of the grace period report too, so storing
+	// gets a window of its own, as long again, before the jobs are handed
+	// back.
 	settled := make(chan struct{})
 	go func() { w.track.wg.Wait(); close(settled) }()
+	storeWait := time.NewTimer(cfg.Worker.ShutdownGrace)
+	defer storeWait.Stop()
 	select {
 	case <-settled:
-	case <-graceCtx.Done():
-		log.Warn().Int("jobs", w.track.count()).Msg("results not stored within the grace period; their jobs will be redelivered")
+	case <-storeWait.C:
+		log.Warn().Int("jobs", w.track.count()).Msg("results not stored in time; their jobs will be redelivered")
 		cancelPub()
 		<-settled
 	}

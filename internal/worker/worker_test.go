@@ -474,3 +474,73 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestShutdownFinishesInFlightBatches(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg := e.config(sandboxAccount("slow", map[string]any{"latency": "1500ms"}))
+	cfg.Worker.ShutdownGrace = 10 * time.Second
+	stop := e.start(cfg)
+	e.publishJob(testJob("in-flight", "slow", 3))
+	waitFor(t, 10*time.Second, "the provider call started", func() bool { return e.requests("slow") == 1 })
+	if err := stop(); err != nil { // SIGTERM while the call is in flight
+		t.Fatalf("worker exited with %v, want a clean stop", err)
+	}
+	// Everything was finished before the worker returned.
+	if n := e.streamCount(streams.ResultsStream); n != 3 {
+		t.Errorf("%d results stored by the time the worker stopped, want 3", n)
+	}
+	if n := e.streamCount(streams.JobsStream); n != 0 {
+		t.Errorf("%d jobs left after a clean stop, want 0", n)
+	}
+}
+
+func TestShutdownPastGraceHandsWorkBack(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a := sandboxAccount("stuck", map[string]any{"latency": "30s"})
+	a.Retry = fastRetry(3)
+	cfg := e.config(a)
+	cfg.Worker.ShutdownGrace = 500 * time.Millisecond
+	stop := e.start(cfg)
+	e.publishJob(testJob("stuck", "stuck", 2))
+	waitFor(t, 10*time.Second, "the provider call started", func() bool { return e.requests("stuck") == 1 })
+	start := time.Now()
+	if err := stop(); err != nil {
+		t.Fatalf("worker exited with %v", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("stop took %s with a 500ms grace period", took)
+	}
+	// The cancelled call's recipients were not lost: they are scheduled for
+	// another attempt (or their job is back in the stream), and a new worker
+	// finishes them.
+	e.start(e.config(sandboxAccount("stuck", nil)))
+	for _, ev := range e.results(2, 30*time.Second) {
+		if ev.Status != result.Accepted {
+			t.Errorf("result %+v", ev)
+		}
+	}
+}
+
+func TestSurvivesNATSRestart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.start(e.config(sandboxAccount("acct", nil)))
+	e.publishJob(testJob("before", "acct", 2))
+	e.results(2, 30*time.Second)
+
+	e.srv.Restart()
+	// The test's own connection reconnects too; publish once it has.
+	waitFor(t, 20*time.Second, "test client reconnected", func() bool { return e.nc.IsConnected() })
+	var err error
+	waitFor(t, 20*time.Second, "publish after restart", func() bool {
+		data, _ := testJob("after", "acct", 2).Encode()
+		_, err = e.js.Publish(t.Context(), streams.JobSubject("acct", "alimtalk"), data)
+		return err == nil
+	})
+	evs := e.results(4, 60*time.Second)
+	if got := countBy(evs, func(ev result.Event) string { return ev.JobID + "/" + string(ev.Status) }); got["after/accepted"] != 2 {
+		t.Fatalf("results after the NATS restart: %v", got)
+	}
+}
