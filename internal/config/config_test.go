@@ -2,6 +2,8 @@ package config
 
 import (
 	"os"
+
+	"github.com/talkrelay/talkrelay/internal/retry"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +20,9 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 	// The example states the defaults: it must agree with Default().
 	def := Default()
+	if cfg.Accounts[0].Retry != retry.DefaultPolicy() {
+		t.Errorf("config.example.yaml retry %+v, default %+v", cfg.Accounts[0].Retry, retry.DefaultPolicy())
+	}
 	if cfg.Worker != def.Worker || cfg.Streams != def.Streams || cfg.NATS.Embedded != def.NATS.Embedded || cfg.HTTP != def.HTTP || cfg.Log != def.Log {
 		t.Errorf("config.example.yaml disagrees with Default():\nexample %+v %+v %+v\ndefault %+v %+v %+v",
 			cfg.Worker, cfg.Streams, cfg.NATS.Embedded, def.Worker, def.Streams, def.NATS.Embedded)
