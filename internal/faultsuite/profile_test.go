@@ -20,6 +20,7 @@ type profile struct {
 	upMin, upMax time.Duration // how long a worker runs before its SIGKILL
 	finalWait    time.Duration // how long the last worker gets to finish
 	maxPerJob    int           // recipients per job: 1..maxPerJob
+	logDir       string        // where worker logs are kept; empty: the test's temp dir
 }
 
 // The bounded profile runs in CI (make test) when no FAULT_* variable is
@@ -42,6 +43,7 @@ var profileEnv = []struct{ name, help string }{
 	{"FAULT_UP_MIN", "least time a worker runs before it is killed (bounded 1.5s, full 2s)"},
 	{"FAULT_UP_MAX", "most time a worker runs before it is killed (bounded 4s, full 8s)"},
 	{"FAULT_FINAL_WAIT", "time the last worker gets to give every recipient a final result (bounded 90s, full 10m)"},
+	{"FAULT_LOG_DIR", "directory to keep the worker logs in (worker-N.log; default: the test's temp dir, removed)"},
 }
 
 func loadProfile(t *testing.T) profile {
@@ -102,6 +104,7 @@ func loadProfile(t *testing.T) profile {
 			*dst = d
 		}
 	}
+	p.logDir = os.Getenv("FAULT_LOG_DIR")
 	if p.recipients < 3 || p.upMax < p.upMin || p.upMin <= 0 {
 		t.Fatalf("profile %+v: need at least 3 recipients and 0 < FAULT_UP_MIN <= FAULT_UP_MAX", p)
 	}

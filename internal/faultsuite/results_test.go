@@ -106,7 +106,7 @@ func (rs *results) missing(refs []recipientRef) []recipientRef {
 	return out
 }
 
-// countTable renders counts sorted by key.
+// sortedKeys returns m's keys in order.
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {

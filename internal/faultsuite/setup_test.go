@@ -3,7 +3,6 @@ package faultsuite
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -323,5 +322,3 @@ func sleepOrExit(d time.Duration, w *workerProc) error {
 		return w.running()
 	}
 }
-
-var errTimeout = errors.New("timed out")
