@@ -115,6 +115,9 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Decode reads and validates a job. Any error is a *Error.
 func Decode(data []byte) (*Job, error) {
+	if j, ok := decodeFast(data); ok {
+		return j, nil
+	}
 	if err := schemas.ValidateJob(data); err != nil {
 		e := &Error{Reason: "schema", Err: err}
 		var probe struct {
