@@ -11,6 +11,10 @@ import (
 // lookupBatch is how many messages one Resolve call asks about.
 const lookupBatch = 100
 
+// lookupTimeoutFactor times the account's request timeout bounds one
+// Resolve call.
+const lookupTimeoutFactor = 4
+
 // lookup asks the provider what became of the recipients at positions,
 // whose last outcome is unknown. Recipients the provider proves it never
 // took come back as items to send again; the rest are decided.
@@ -29,7 +33,9 @@ func (w *Worker) lookup(d *delivery, positions []int) []*dispatch.Item {
 				queries[i] = providers.Query{Message: m, Key: providers.KeyOf(d.job, m.Recipient, d.acct.Sender),
 					SentAt: p.LastSentAt, Last: p.Last.Provider()}
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), d.acct.RequestTimeout)
+			// A lookup may take several provider requests (pages, one per
+			// uid): give it more than one request's time.
+			ctx, cancel := context.WithTimeout(context.Background(), lookupTimeoutFactor*d.acct.RequestTimeout)
 			outs, err = d.acct.resolver.Resolve(ctx, queries)
 			cancel()
 			if err == nil && len(outs) != len(chunk) {

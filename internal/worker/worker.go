@@ -161,10 +161,10 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	decodersDone := make(chan struct{})
 	go func() {
 		defer close(decodersDone)
-		runDecoders(decoders, w.jobsCh, w.handle)
+		runDecoders(decoders, w.jobsCh, func(m jetstream.Msg) { w.track.take(m); w.handle(m) })
 	}()
 
-	cc, err := cons.Consume(func(m jetstream.Msg) { w.jobsCh <- m },
+	cc, err := cons.Consume(func(m jetstream.Msg) { w.track.receive(m); w.jobsCh <- m },
 		jetstream.PullMaxMessages(cfg.Worker.PullBatch),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
