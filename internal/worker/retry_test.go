@@ -336,3 +336,39 @@ func (c crashingCheck) Check(m *providers.Message) error {
 	}
 	return nil
 }
+
+// Jobs waiting in this worker's buffer longer than the ack wait must not
+// be redelivered and sent a second time.
+func TestQueuedJobsAreKeptAlive(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := &scripted{limit: 1, answer: func(string, int) providers.Outcome {
+		time.Sleep(150 * time.Millisecond) // one at a time: 30 jobs take ~4.5s
+		return accepted
+	}}
+	for i := range 30 {
+		j := testJob(fmt.Sprintf("queued-%02d", i), "acct", 1)
+		j.Recipients[0].Phone = fmt.Sprintf("010555%05d", i)
+		e.publishJob(j)
+	}
+	e.startScripted(s, 3, func(c *config.Config) {
+		c.Worker.AckWait = 1500 * time.Millisecond
+		c.Accounts[0].MaxConcurrency = 1
+		c.Worker.Linger = 0
+	})
+	e.results(30, 60*time.Second)
+	sent := map[string]int{}
+	for _, c := range s.calls() {
+		for _, p := range c.phones {
+			sent[p]++
+		}
+	}
+	for p, n := range sent {
+		if n != 1 {
+			t.Errorf("%s sent %d times", p, n)
+		}
+	}
+	if len(sent) != 30 {
+		t.Errorf("%d recipients sent, want 30", len(sent))
+	}
+}
