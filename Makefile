@@ -29,6 +29,11 @@ test-short: deps ## Run the fast tests only.
 fault: deps ## Run the full fault suite: 10,000 recipients, 6 SIGKILLs, a NATS restart.
 	FAULT_RECIPIENTS=10000 FAULT_KILLS=6 $(GO) test -count=1 -run TestFaultSuite -v -timeout 30m ./internal/faultsuite/
 
+bench: deps ## Run the throughput benchmarks and print the table (about 8 minutes; BENCH_PROFILES, BENCH_SCALE, BENCH_PPROF: see internal/bench).
+	$(GO) build -o $(BIN)/bench ./cmd/bench
+	$(BIN)/bench
+.PHONY: bench
+
 fuzz: deps ## Fuzz every parser of untrusted input for FUZZTIME each (default 30s).
 	@grep -rE '^func Fuzz' --include='*_test.go' internal | \
 	  sed -E 's#^(.*)/[^/]+_test.go:func (Fuzz[A-Za-z0-9_]+).*#\1 \2#' | sort -u | \

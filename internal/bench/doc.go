@@ -1,0 +1,69 @@
+// Package bench measures talkrelay's worker end to end, against the
+// ceiling of JetStream itself measured in the same run, and prints a
+// table. `make bench` runs it through cmd/bench.
+//
+// For each profile the bench starts a nats-server in its own process
+// (JetStream file storage in a temporary directory, default fsync, 8 MiB
+// max payload), a fast fake of the NAVER / NHN / Kakao send APIs over
+// real HTTP on loopback (Fake: correct paths, any credentials, one success
+// per message, optional latency; no validation, so that it costs the box
+// little CPU), and the worker as a subprocess built with
+// `go build ./cmd/worker`, configured by a generated YAML (worker.yaml
+// beside its log in the work directory). The worker's CPU seconds come
+// from /proc/<pid>/stat (utime+stime) over the measured window and its
+// peak RSS from VmHWM in /proc/<pid>/status.
+//
+// Jobs are queued with JetStream async publishes (at most 4000 awaiting
+// their ack, Nats-Msg-Id = job id, as internal/enqueue does). Each job's
+// metadata carries its publish time ("bench_pub_ns"), which every result
+// event echoes; publish→result latency is the result message's store time
+// (its stream timestamp) minus that. The bench does not read results while
+// the worker runs — it polls the results stream's message count — and
+// reads them afterwards with an ordered consumer, so its reading takes no
+// CPU from the worker.
+//
+// Profiles (sizes at BENCH_SCALE=1):
+//
+//	single    200,000 one-recipient AlimTalk jobs, NAVER adapter (100 a request), no latency
+//	campaign  20 jobs × 50,000 recipients, NHN AlimTalk (1000 a request)
+//	latency   20,000 one-recipient jobs, Kakao adapter (1 a request), 50 ms fake
+//	          latency, rate_limit 200 requests/s, max_concurrency 32
+//	backlog   250,000 and 1,000,000 one-recipient NAVER jobs queued before the
+//	          worker starts: peak RSS must stay the same
+//
+// The ceiling (single, campaign) is a plain JetStream program in the bench
+// process, run on the same server after the worker stopped: it consumes
+// the same job messages from a work-queue stream, publishes one result per
+// recipient (a real result event of the worker's run as the body, with a
+// Nats-Msg-Id) and acks each job once its results are stored. The worker's
+// recipients/s is printed as a ratio to the ceiling's results/s; the
+// latency profile's request rate as a ratio to the rate limit, with the
+// most requests the fake saw in any sliding 1-second window.
+//
+// # Running
+//
+//	make bench                                     # everything, about 7 minutes
+//	BENCH_PROFILES=single,latency BENCH_SCALE=0.1 make bench
+//	go run ./cmd/bench -profiles campaign -scale 0.2 -workdir /tmp/b
+//
+// # Profiling the worker
+//
+// The worker has no pprof endpoint. With -pprof DIR (or BENCH_PPROF=DIR)
+// cmd/bench starts, in place of the built worker, a subprocess of itself
+// that runs the same worker code (RunProfiledWorker: config.Load,
+// worker.Run) under runtime/pprof and writes DIR/cpu-<profile>.pprof and
+// DIR/allocs-<profile>.pprof when it stops:
+//
+//	BENCH_PROFILES=single,campaign BENCH_PPROF=/tmp/prof make bench
+//	go tool pprof -top -nodecount=15 /tmp/prof/cpu-single.pprof
+//	go tool pprof -top -nodecount=15 -sample_index=alloc_space /tmp/prof/allocs-single.pprof
+//	go tool pprof -http=:8081 /tmp/prof/cpu-campaign.pprof
+//
+// Profiling costs the worker a few per cent of CPU; take throughput
+// numbers from a run without -pprof.
+//
+// The micro-benchmarks of the hot pieces (batcher, job decoder, provider
+// request encoders) are ordinary Go benchmarks in *_bench_test.go files:
+//
+//	go test -run='^$' -bench=. -benchmem ./internal/dispatch ./internal/job ./internal/providers/...
+package bench
