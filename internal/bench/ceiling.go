@@ -52,10 +52,14 @@ func runCeiling(ctx context.Context, ns *server.Server, w workload, resultBody [
 	}
 	defer nc.Close()
 	var pubErrs atomic.Int64
+	var firstErr atomic.Value
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(4000),
-		jetstream.WithPublishAsyncTimeout(10*time.Second),
-		jetstream.WithPublishAsyncErrHandler(func(jetstream.JetStream, *nats.Msg, error) { pubErrs.Add(1) }))
+		jetstream.WithPublishAsyncTimeout(30*time.Second),
+		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, _ *nats.Msg, err error) {
+			pubErrs.Add(1)
+			firstErr.CompareAndSwap(nil, err)
+		}))
 	if err != nil {
 		return res, err
 	}
@@ -94,7 +98,6 @@ func runCeiling(ctx context.Context, ns *server.Server, w workload, resultBody [
 				select {
 				case <-f.Ok():
 				case <-f.Err():
-					pubErrs.Add(1)
 				}
 			}
 			_ = p.msg.Ack()
@@ -105,6 +108,13 @@ func runCeiling(ctx context.Context, ns *server.Server, w workload, resultBody [
 			}
 		}
 	}()
+	// Buffer 1000 small jobs ahead, as the worker does; big jobs two at a
+	// time: 1000 campaign jobs of 4 MB buffered behind a callback busy
+	// publishing 50,000 results gets the connection cut by the server.
+	pull := 1000
+	if w.recipients > 1 {
+		pull = 2
+	}
 	start := time.Now()
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		id := m.Headers().Get(jetstream.MsgIDHeader)
@@ -122,12 +132,13 @@ func runCeiling(ctx context.Context, ns *server.Server, w workload, resultBody [
 				}
 				if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
 					pubErrs.Add(1)
+					firstErr.CompareAndSwap(nil, err)
 					break
 				}
 			}
 		}
 		queue <- pending{m, futs}
-	}, jetstream.PullMaxMessages(1000))
+	}, jetstream.PullMaxMessages(pull))
 	if err != nil {
 		return res, err
 	}
@@ -142,7 +153,7 @@ func runCeiling(ctx context.Context, ns *server.Server, w workload, resultBody [
 	res.Dur = time.Since(start)
 	res.Jobs = acked
 	if n := pubErrs.Load(); n > 0 {
-		return res, fmt.Errorf("ceiling: %d result publishes failed", n)
+		return res, fmt.Errorf("ceiling: %d result publishes failed, the first with %v", n, firstErr.Load())
 	}
 	return res, nil
 }
