@@ -439,9 +439,9 @@ func (r *run) table(p profile) string {
 
 	fmt.Fprintf(&b, "\nnaver duplicates: %d. Documented bound (docs/providers/naver.md, \"The remaining duplicate window\"): NAVER has no\n"+
 		"idempotency key; a message is sent twice only if NAVER took it and its request query still does not list it\n"+
-		"naver.NotFoundAfter (%s) after the send. The fake lists a message as soon as it takes it and the proxy forwards\n"+
+		"naver.DefaultNotFoundAfter (%s) after the send. The fake lists a message as soon as it takes it and the proxy forwards\n"+
 		"at once, so none of the documented cases can happen here: the bound in this suite is 0.\n",
-		r.perAcct[naverAccount].dupAccepted, naver.NotFoundAfter)
+		r.perAcct[naverAccount].dupAccepted, naver.DefaultNotFoundAfter)
 	fmt.Fprintf(&b, "results for recipients never sent: %d (must be 0)\n", r.unexpect)
 	var ks []string
 	for _, k := range r.kills {
@@ -470,7 +470,7 @@ func (r *run) check(t *testing.T, p profile) {
 		t.Errorf("TWO OUTCOMES: %d recipients with more than one distinct final result", tot.distinct)
 	}
 	// NAVER too: its documented duplicate window needs a query that lags
-	// by naver.NotFoundAfter, which the fake never does (see table).
+	// by naver.DefaultNotFoundAfter, which the fake never does (see table).
 	for _, name := range accountNames {
 		if n := r.perAcct[name].dupAccepted; n != 0 {
 			t.Errorf("SENT TWICE: %s took %d recipients more than once (one of them %d times)", name, n, r.perAcct[name].maxAccepted)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Hosts are the Kakao Enterprise Bizmessage API hosts by name, from the
@@ -80,18 +81,27 @@ type Config struct {
 	// ClientID is sent as client_id when set (the customer id from the
 	// contract; optional).
 	ClientID string `yaml:"client_id"`
+	// NotFoundAfter is how long after a send Kakao's message list must
+	// show a message Kakao took: a complete scan that does not find it
+	// this long after the send proves Kakao never took it, and the
+	// message is sent again. Shorter resends untaken messages sooner; but
+	// a message Kakao took and lists later than this is sent twice.
+	// Default DefaultNotFoundAfter (2m); 1s to 1h. See
+	// docs/providers/kakao.md, "Lookups".
+	NotFoundAfter time.Duration `yaml:"not_found_after"`
 }
 
 // DefaultConfig returns the options with every default filled in.
 func DefaultConfig() Config {
 	return Config{
-		Host:        DefaultHost,
-		SendPath:    DefaultSendPath,
-		TokenPath:   DefaultTokenPath,
-		SearchPath:  DefaultSearchPath,
-		DetailPath:  DefaultDetailPath,
-		AuthStyle:   AuthKakao,
-		PhoneFormat: PhoneNational,
+		Host:          DefaultHost,
+		SendPath:      DefaultSendPath,
+		TokenPath:     DefaultTokenPath,
+		SearchPath:    DefaultSearchPath,
+		DetailPath:    DefaultDetailPath,
+		AuthStyle:     AuthKakao,
+		PhoneFormat:   PhoneNational,
+		NotFoundAfter: DefaultNotFoundAfter,
 	}
 }
 
@@ -131,6 +141,10 @@ func (c Config) Validate() error {
 		if err := checkSenderNo(c.SenderNo); err != nil {
 			return fmt.Errorf("sender_no: %w", err)
 		}
+	}
+	if c.NotFoundAfter < minNotFoundAfter || c.NotFoundAfter > maxNotFoundAfter {
+		return fmt.Errorf("not_found_after: %s is out of range %s..%s (default %s: how long Kakao may take to list a message it took)",
+			c.NotFoundAfter, minNotFoundAfter, maxNotFoundAfter, DefaultNotFoundAfter)
 	}
 	return nil
 }

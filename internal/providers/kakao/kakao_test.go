@@ -91,7 +91,7 @@ func suiteWithClock(job func(int) *job.Job, clk func() *clock) providertest.Suit
 		RetryableCode: "520",
 		PermanentCode: "510",
 		UnknownCode:   "100",
-		NotFoundAfter: NotFoundAfter,
+		NotFoundAfter: DefaultNotFoundAfter,
 	}
 }
 
@@ -129,6 +129,9 @@ func TestNewValidatesOptions(t *testing.T) {
 		{"search path with a placeholder", func(c *Config) { c.SearchPath = "/v2/{x}/search" }, "accounts.kakao-test.options.search_path:"},
 		{"detail path without uid", func(c *Config) { c.DetailPath = "/v2/info/message/search/detail" }, "accounts.kakao-test.options.detail_path:"},
 		{"detail path with another placeholder", func(c *Config) { c.DetailPath = "/v2/{cid}/{uid}" }, "accounts.kakao-test.options.detail_path:"},
+		{"not found after zero", func(c *Config) { c.NotFoundAfter = 0 }, "accounts.kakao-test.options.not_found_after:"},
+		{"not found after under 1s", func(c *Config) { c.NotFoundAfter = 999 * time.Millisecond }, "accounts.kakao-test.options.not_found_after:"},
+		{"not found after over 1h", func(c *Config) { c.NotFoundAfter = 61 * time.Minute }, "accounts.kakao-test.options.not_found_after:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -32,12 +32,19 @@ import (
 // (or, left incomplete, block it behind our batch). The list and detail
 // APIs only read.
 const (
-	// NotFoundAfter is how long after a send a complete scan of the
+	// DefaultNotFoundAfter is the default of not_found_after
+	// (Config.NotFoundAfter): how long after a send a complete scan of the
 	// message list that does not hold the message's cid proves Kakao never
 	// took it (Retryable). Sooner, the message may not be listed yet
 	// (Unknown). The seed does not say how soon Kakao lists a message it
 	// took; two minutes is our margin, far above the seconds a send takes.
-	NotFoundAfter = 2 * time.Minute
+	DefaultNotFoundAfter = 2 * time.Minute
+	// minNotFoundAfter and maxNotFoundAfter bound not_found_after. Below a
+	// second "not listed" would race the send itself; above an hour it
+	// would only widen the searched dates (searchDates) for messages that,
+	// with any sane lookup schedule, the worker has long reported unknown.
+	minNotFoundAfter = time.Second
+	maxNotFoundAfter = time.Hour
 	// SearchPageSize is the size of each search page, the API's maximum.
 	SearchPageSize = 1000
 	// MaxSearchPages caps the pages one scan reads (20 pages: the first
@@ -47,7 +54,8 @@ const (
 	// searchMargin widens a send time on both sides before it is turned
 	// into search dates: clock skew between us and Kakao, and the time the
 	// request took, may put the message's reg_date on the next or previous
-	// KST day.
+	// KST day. It is for the default not_found_after; searchAfter
+	// stretches the forward side for a longer one.
 	searchMargin = 10 * time.Minute
 	// maxLookupAnswer bounds how much of a query answer is read (a page of
 	// 1000 entries with every documented field is well under it).
@@ -78,7 +86,7 @@ func (c *Client) Resolve(ctx context.Context, queries []providers.Query) ([]prov
 			out[i] = o
 			continue
 		}
-		start, end := searchDates(q.SentAt, now)
+		start, end := searchDates(q.SentAt, now, c.searchAfter())
 		k := scanKey{start, end}
 		if _, ok := scans[k]; !ok {
 			order = append(order, k)
@@ -99,11 +107,11 @@ func (c *Client) Resolve(ctx context.Context, queries []providers.Query) ([]prov
 			q := &queries[i]
 			cid := CID(q.Message.Job.ID, q.Message.Index)
 			// A listing other than acceptance is conclusive only from a
-			// complete scan, NotFoundAfter after a known send time: before,
+			// complete scan, not_found_after after a known send time: before,
 			// the attempt asked about may not be listed yet, behind an
 			// earlier attempt's record of the same cid.
-			settled := complete && !q.SentAt.IsZero() && now.Sub(q.SentAt) >= NotFoundAfter
-			out[i] = decide(found[cid], settled, cid, k.start, k.end)
+			settled := complete && !q.SentAt.IsZero() && now.Sub(q.SentAt) >= c.cfg.NotFoundAfter
+			out[i] = decide(found[cid], settled, cid, k.start, k.end, c.cfg.NotFoundAfter)
 		}
 	}
 	return out, nil
@@ -111,8 +119,10 @@ func (c *Client) Resolve(ctx context.Context, queries []providers.Query) ([]prov
 
 // decide turns the listed records of one cid into its outcome. Of several
 // records (a message sent again after 520 keeps its cid), an acceptance
-// wins, then a record still in doubt, then a refusal.
-func decide(recs []record, settled bool, cid, start, end string) providers.Outcome {
+// wins, then a record still in doubt, then a refusal. settled is whether
+// a complete scan was made notFoundAfter (the account's not_found_after)
+// or more after a known send time.
+func decide(recs []record, settled bool, cid, start, end string, notFoundAfter time.Duration) providers.Outcome {
 	if len(recs) == 0 {
 		if !settled {
 			o := unknownOutcome(fmt.Sprintf("cid %s not in Kakao's message list for %s..%s yet (the scan was incomplete, or the send is too recent or its time unknown)", cid, start, end))
@@ -120,7 +130,7 @@ func decide(recs []record, settled bool, cid, start, end string) providers.Outco
 			return o
 		}
 		return providers.Outcome{Class: providers.Retryable, Reason: result.ReasonProviderUnavailable, RequestID: cid,
-			Message: fmt.Sprintf("cid %s not in Kakao's complete message list for %s..%s, %s or more after the send: Kakao never took it", cid, start, end, NotFoundAfter)}
+			Message: fmt.Sprintf("cid %s not in Kakao's complete message list for %s..%s, %s or more after the send: Kakao never took it", cid, start, end, notFoundAfter)}
 	}
 	var best *providers.Outcome
 	rank := map[providers.Class]int{providers.Accepted: 4, providers.Unknown: 3, providers.Permanent: 2, providers.Retryable: 1}
@@ -143,14 +153,22 @@ func unknownOutcome(msg string) providers.Outcome {
 	return providers.Outcome{Class: providers.Unknown, Reason: result.ReasonOutcomeUnknown, Message: msg}
 }
 
+// searchAfter is how far past the send time the searched dates reach:
+// searchMargin, stretched by as much as not_found_after exceeds its
+// default, so that a message Kakao takes as late as not_found_after after
+// the send still falls on a searched day.
+func (c *Client) searchAfter() time.Duration {
+	return searchMargin + max(0, c.cfg.NotFoundAfter-DefaultNotFoundAfter)
+}
+
 // searchDates returns the KST dates (yyyy-mm-dd) to search for a message
-// sent at sentAt: its day, or two when it was sent within searchMargin of
-// midnight. A send time not known (zero) searches yesterday and today.
-// The end is never after today.
-func searchDates(sentAt, now time.Time) (start, end string) {
+// sent at sentAt: its day, or two when sentAt-searchMargin..sentAt+after
+// crosses midnight. A send time not known (zero) searches yesterday and
+// today. The end is never after today.
+func searchDates(sentAt, now time.Time, after time.Duration) (start, end string) {
 	from, to := now.Add(-24*time.Hour), now
 	if !sentAt.IsZero() {
-		from, to = sentAt.Add(-searchMargin), sentAt.Add(searchMargin)
+		from, to = sentAt.Add(-searchMargin), sentAt.Add(after)
 		if to.After(now) {
 			to = now
 		}

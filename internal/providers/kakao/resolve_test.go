@@ -182,10 +182,10 @@ func TestResolveSearchPages(t *testing.T) {
 
 	// Well after the send, the complete list proves the untaken one never
 	// was; the taken ones stop the scan where they are found.
-	f.clock.Advance(NotFoundAfter)
+	f.clock.Advance(DefaultNotFoundAfter)
 	out = resolve(t, c, query(j, 2, untaken, now))
 	if o := out[0]; o.Class != providers.Retryable || o.EffectiveReason() != result.ReasonProviderUnavailable {
-		t.Errorf("untaken, %s after: %+v, want retryable provider_unavailable", NotFoundAfter, o)
+		t.Errorf("untaken, %s after: %+v, want retryable provider_unavailable", DefaultNotFoundAfter, o)
 	}
 	before := f.Lookups()
 	out = resolve(t, c, query(j, 0, last, now))
@@ -269,7 +269,7 @@ func TestResolveUnknownSendTime(t *testing.T) {
 		t.Errorf("taken yesterday: %+v, want accepted", out[0])
 	}
 	if out[1].Class != providers.Unknown {
-		t.Errorf("never taken, send time unknown: %+v, want unknown (no time to measure NotFoundAfter from)", out[1])
+		t.Errorf("never taken, send time unknown: %+v, want unknown (no time to measure not_found_after from)", out[1])
 	}
 }
 
@@ -335,7 +335,7 @@ func TestSearchDates(t *testing.T) {
 		{"unknown send time", time.Time{}, at("2026-11-10", "09:00"), "2026-11-09", "2026-11-10"},
 		{"send time in the future", at("2026-11-11", "10:00"), at("2026-11-10", "09:00"), "2026-11-10", "2026-11-10"},
 	} {
-		start, end := searchDates(tc.sent, tc.now)
+		start, end := searchDates(tc.sent, tc.now, searchMargin)
 		if start != tc.start || end != tc.end_ {
 			t.Errorf("%s: %s..%s, want %s..%s", tc.name, start, end, tc.start, tc.end_)
 		}
@@ -546,5 +546,51 @@ func TestResolveSearchCursor(t *testing.T) {
 				t.Errorf("%+v after %d pages, want %s after %d", o, n.Load(), tc.want, tc.pages)
 			}
 		})
+	}
+}
+
+// TestResolveNotFoundAfterOption checks that not_found_after replaces the
+// default: a complete scan without the cid is unknown just before it and
+// retryable from it on.
+func TestResolveNotFoundAfterOption(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, newClock())
+	c := newTestClient(t, f, func(cfg *Config) { cfg.NotFoundAfter = 5 * time.Second })
+	j := alimTalkJob(1)
+	untaken := sendWith(t, f, c, j, 0, providertest.Answer{HangUntaken: true})
+	if untaken.Class != providers.Unknown {
+		t.Fatalf("send: %+v, want unknown", untaken)
+	}
+	sentAt := f.clock.Now()
+	for _, tc := range []struct {
+		wait time.Duration // since the previous step
+		want providers.Class
+	}{
+		{4 * time.Second, providers.Unknown},
+		{time.Second, providers.Retryable},
+	} {
+		f.clock.Advance(tc.wait)
+		out := resolve(t, c, query(j, 0, untaken, sentAt))
+		if out[0].Class != tc.want {
+			t.Errorf("%s after the send with not_found_after 5s: %s (%s), want %s", f.clock.Now().Sub(sentAt), out[0].Class, out[0].Message, tc.want)
+		}
+	}
+}
+
+// TestSearchAfter checks that a not_found_after longer than the default
+// stretches the searched dates forward by as much.
+func TestSearchAfter(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		notFoundAfter, want time.Duration
+	}{
+		{5 * time.Second, searchMargin},
+		{DefaultNotFoundAfter, searchMargin},
+		{30 * time.Minute, searchMargin + 28*time.Minute},
+	} {
+		c := &Client{cfg: Config{NotFoundAfter: tc.notFoundAfter}}
+		if got := c.searchAfter(); got != tc.want {
+			t.Errorf("not_found_after %s: search reaches %s past the send, want %s", tc.notFoundAfter, got, tc.want)
+		}
 	}
 }

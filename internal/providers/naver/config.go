@@ -75,6 +75,14 @@ type Config struct {
 	// this many UTF-8 bytes (the seed: "less than 16 bytes"). Default 0:
 	// only Kakao's 16-character limit (error 3032) applies.
 	HeaderMaxBytes int `yaml:"header_max_bytes"`
+	// NotFoundAfter is how long after a send the request query must list
+	// a message NAVER took: a lookup that finds nothing this long after
+	// the send proves NAVER never took it, and the message is sent again.
+	// Shorter resends untaken messages sooner; but a message NAVER took
+	// and lists later than this is sent twice. Default
+	// DefaultNotFoundAfter (2m); 1s to 1h. See docs/providers/naver.md,
+	// "Lookups".
+	NotFoundAfter time.Duration `yaml:"not_found_after"`
 }
 
 // DefaultConfig returns the defaults every field falls back to.
@@ -86,6 +94,7 @@ func DefaultConfig() Config {
 		LookupTimeZone:     "Asia/Seoul",
 		ReserveHorizonDays: 60,
 		SummaryPlacement:   SummaryInItem,
+		NotFoundAfter:      DefaultNotFoundAfter,
 	}
 }
 
@@ -106,6 +115,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("summary_placement: %q must be item or message", c.SummaryPlacement)
 	case c.HeaderMaxBytes < 0:
 		return fmt.Errorf("header_max_bytes: %d is negative", c.HeaderMaxBytes)
+	case c.NotFoundAfter < minNotFoundAfter || c.NotFoundAfter > maxNotFoundAfter:
+		return fmt.Errorf("not_found_after: %s is out of range %s..%s (default %s: how long NAVER may take to list a message it took)",
+			c.NotFoundAfter, minNotFoundAfter, maxNotFoundAfter, DefaultNotFoundAfter)
 	}
 	if _, err := c.location(); err != nil {
 		return fmt.Errorf("reserve_time_zone: %w", err)

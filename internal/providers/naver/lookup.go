@@ -17,11 +17,12 @@ import (
 	"github.com/talkrelay/talkrelay/internal/result"
 )
 
-// NotFoundAfter is how long after a send NAVER's request query is given to
-// list a message it took. A message the query still does not list that
-// long after Query.SentAt was never taken: Resolve answers Retryable and
-// the worker sends it again. Before, "not listed" is only "not listed
-// yet": Unknown.
+// DefaultNotFoundAfter is the default of not_found_after
+// (Config.NotFoundAfter): how long after a send NAVER's request query is
+// given to list a message it took. A message the query still does not
+// list that long after Query.SentAt was never taken: Resolve answers
+// Retryable and the worker sends it again. Before, "not listed" is only
+// "not listed yet": Unknown.
 //
 // NAVER documents no delay between taking a request and listing it; the
 // send's own answer already carries each message's requestStatusCode, so
@@ -29,14 +30,25 @@ import (
 // margin for replication behind the query API and for clock skew (the
 // gateway refuses more than 5 minutes). It is the one assumption the
 // no-duplicate promise rests on for NAVER: see docs/providers/naver.md,
-// "Lookups".
-const NotFoundAfter = 2 * time.Minute
+// "Lookups". An account may set another value (not_found_after).
+const DefaultNotFoundAfter = 2 * time.Minute
+
+// The range not_found_after is validated to. Below a second "not listed"
+// would race the send itself; above an hour it would only stretch the
+// lookup window (windowAfter) for messages that, with any sane lookup
+// schedule, the worker has long reported unknown.
+const (
+	minNotFoundAfter = time.Second
+	maxNotFoundAfter = time.Hour
+)
 
 const (
 	// lookupBefore and lookupAfter frame the requestStartTime..requestEndTime
 	// window around Query.SentAt: before for our clock running ahead of
 	// NAVER's, after for the request's time in flight (NAVER's requestTime
 	// is when it received the request) and NAVER's clock running ahead.
+	// lookupAfter is for the default not_found_after; windowAfter
+	// stretches it for a longer one.
 	lookupBefore = 2 * time.Minute
 	lookupAfter  = 5 * time.Minute
 	// unknownSentAtWindow is the window, ending now, for a query without
@@ -69,7 +81,8 @@ const (
 //     a requestId share the request.
 //   - Otherwise (a timeout, a 5xx, a worker that stopped before recording
 //     the answer) it asks the window requestStartTime..requestEndTime =
-//     SentAt-2m..min(SentAt+5m, now), written in lookup_time_zone
+//     SentAt-2m..min(SentAt+5m, now) (more than 5m with a not_found_after
+//     over 2m: windowAfter), written in lookup_time_zone
 //     (Asia/Seoul), with plusFriendId and templateCode; queries of one
 //     batch share the window and one paged request. With one recipient,
 //     or when the window holds more pages than the group has recipients,
@@ -80,9 +93,10 @@ const (
 // whitespace are normalised); each listed entry answers one query. Its
 // requestStatusCode is classified with the send's table: A000 is Accepted;
 // a failure code gives that code's class. Not listed: Retryable once
-// NotFoundAfter has passed since SentAt (the lookup proved NAVER never
-// took it), Unknown before that, without SentAt, or when NAVER answered
-// the message in a request the query then does not list it in.
+// not_found_after (Config.NotFoundAfter) has passed since SentAt (the
+// lookup proved NAVER never took it), Unknown before that, without
+// SentAt, or when NAVER answered the message in a request the query then
+// does not list it in.
 //
 // A failed request query (transport, 5xx, 429, auth, an answer that is
 // not the documented list) fails the whole call: the caller looks again
@@ -145,7 +159,7 @@ func (c *Client) plan(q *providers.Query, now time.Time) (*lookupGroup, provider
 	}
 	start, end := now.Add(-unknownSentAtWindow), now
 	if !q.SentAt.IsZero() {
-		start, end = q.SentAt.Add(-lookupBefore), q.SentAt.Add(lookupAfter)
+		start, end = q.SentAt.Add(-lookupBefore), q.SentAt.Add(c.windowAfter())
 		if end.After(now) {
 			end = now
 		}
@@ -162,6 +176,14 @@ func (c *Client) plan(q *providers.Query, now time.Time) (*lookupGroup, provider
 	}
 	return &lookupGroup{key: groupKey{sender: q.Key.Sender, template: q.Key.Template, start: start, end: end}},
 		providers.Outcome{}, true
+}
+
+// windowAfter is how far past SentAt the window reaches: lookupAfter,
+// stretched by as much as not_found_after exceeds its default, so that a
+// message NAVER takes as late as not_found_after after the send still
+// falls inside the window that is to prove it absent.
+func (c *Client) windowAfter() time.Duration {
+	return lookupAfter + max(0, c.cfg.NotFoundAfter-DefaultNotFoundAfter)
 }
 
 // resolveGroup reads what NAVER lists for g and decides each of its queries.
@@ -214,14 +236,15 @@ func (c *Client) resolveGroup(ctx context.Context, g *lookupGroup, queries []pro
 	}
 	used := make([]bool, len(pool))
 	for _, i := range g.idx {
-		out[i] = decide(&queries[i], g.key.requestID, pool, used, complete, now)
+		out[i] = decide(&queries[i], g.key.requestID, pool, used, complete, now, c.cfg.NotFoundAfter)
 	}
 	return nil
 }
 
 // decide answers q from the listed entries in pool, taking the entry it
-// matches out of further use.
-func decide(q *providers.Query, requestID string, pool []queryMessage, used []bool, complete func(string) bool, now time.Time) providers.Outcome {
+// matches out of further use. notFoundAfter is the account's
+// not_found_after.
+func decide(q *providers.Query, requestID string, pool []queryMessage, used []bool, complete func(string) bool, now time.Time, notFoundAfter time.Duration) providers.Outcome {
 	to, content := onlyDigits(q.Message.Recipient.Digits()), q.Message.Recipient.Content
 	best, bestRank := -1, 0
 	if requestID != "" && q.Last.MessageID != "" {
@@ -255,7 +278,7 @@ func decide(q *providers.Query, requestID string, pool []queryMessage, used []bo
 		}
 	}
 	all := complete(to)
-	settled := !q.SentAt.IsZero() && now.Sub(q.SentAt) >= NotFoundAfter
+	settled := !q.SentAt.IsZero() && now.Sub(q.SentAt) >= notFoundAfter
 	unknown := func(msg string) providers.Outcome {
 		return providers.Outcome{Class: providers.Unknown, Reason: result.ReasonOutcomeUnknown,
 			RequestID: q.Last.RequestID, MessageID: q.Last.MessageID, Message: "lookup: " + msg}
@@ -286,7 +309,7 @@ func decide(q *providers.Query, requestID string, pool []queryMessage, used []bo
 	case requestID != "" && q.Last.MessageID != "":
 		return unknown(fmt.Sprintf("NAVER answered this message in request %s but its request query does not list it", requestID))
 	case !settled:
-		return unknown(fmt.Sprintf("not listed %s after the send; NAVER may list it within %s", now.Sub(q.SentAt).Round(time.Second), NotFoundAfter))
+		return unknown(fmt.Sprintf("not listed %s after the send; NAVER may list it within %s", now.Sub(q.SentAt).Round(time.Second), notFoundAfter))
 	}
 	return providers.Outcome{Class: providers.Retryable, Reason: result.ReasonProviderUnavailable,
 		RequestID: q.Last.RequestID,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"gopkg.in/yaml.v3"
 
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/providers/naver/naverfake"
@@ -234,8 +235,8 @@ func TestResolveNotListed(t *testing.T) {
 		wantLookups int
 	}{
 		{"right after the send", 0, 30 * time.Second, providers.Unknown, 1},
-		{"just before NotFoundAfter", 0, NotFoundAfter - time.Second, providers.Unknown, 1},
-		{"at NotFoundAfter", 0, NotFoundAfter, providers.Retryable, 1},
+		{"just before DefaultNotFoundAfter", 0, DefaultNotFoundAfter - time.Second, providers.Unknown, 1},
+		{"at DefaultNotFoundAfter", 0, DefaultNotFoundAfter, providers.Retryable, 1},
 		{"send time unknown", -1, time.Hour, providers.Unknown, 1},
 		{"send time in the future (clock trouble)", time.Hour, 0, providers.Unknown, 1},
 		{"beyond the 30-day history", 0, 30 * 24 * time.Hour, providers.Unknown, 0},
@@ -300,14 +301,14 @@ func TestResolveEarlierAttempts(t *testing.T) {
 	if o := resolve(secondAt.Add(30 * time.Second)); o.Class != providers.Unknown || o.Code != "B001" {
 		t.Errorf("soon after the second attempt: %+v, want unknown (the B001 entry may be the first attempt's)", o)
 	}
-	if o := resolve(secondAt.Add(NotFoundAfter)); o.Class != providers.Retryable || o.Code != "B001" {
-		t.Errorf("NotFoundAfter after the second attempt: %+v, want retryable B001", o)
+	if o := resolve(secondAt.Add(DefaultNotFoundAfter)); o.Class != providers.Retryable || o.Code != "B001" {
+		t.Errorf("DefaultNotFoundAfter after the second attempt: %+v, want retryable B001", o)
 	}
 
 	thirdAt := secondAt.Add(10 * time.Second)
 	clock.Set(thirdAt)
 	lost = sendLost(t, f, c, b, providertest.Answer{Hang: true})
-	clock.Set(thirdAt.Add(NotFoundAfter))
+	clock.Set(thirdAt.Add(DefaultNotFoundAfter))
 	out, err := c.Resolve(t.Context(), queriesFor(b, thirdAt, func(int) providers.Outcome { return lost }))
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
@@ -329,7 +330,7 @@ func TestResolveDuplicateRecipients(t *testing.T) {
 	if _, err := c.Send(t.Context(), b); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	clock.Set(testNow.Add(NotFoundAfter))
+	clock.Set(testNow.Add(DefaultNotFoundAfter))
 	out, err := c.Resolve(t.Context(), queriesFor(b, testNow, func(int) providers.Outcome { return providers.Outcome{Class: providers.Unknown} }))
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
@@ -450,5 +451,61 @@ func TestResolveSkipsUnanswerable(t *testing.T) {
 	}
 	if f.Lookups() != 0 {
 		t.Errorf("%d query requests, want none", f.Lookups())
+	}
+}
+
+// TestResolveNotFoundAfterOption checks that not_found_after replaces the
+// default: a lookup that finds nothing is unknown just before it and
+// retryable from it on.
+func TestResolveNotFoundAfterOption(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	if err := yaml.Unmarshal([]byte("service_id: "+testServiceID+"\nnot_found_after: 5s\n"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	clock := &testClock{now: testNow}
+	f := naverfake.New(t, naverfake.WithClock(clock.Now))
+	c, err := NewClient(cfg, f.URL(), testAccessKey, testSecretKey, nil)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	c.Now = clock.Now
+	b := providertest.Batch(testJob(1), 1)
+	lost := sendLost(t, f, c, b, providertest.Answer{HangUntaken: true})
+	for _, tc := range []struct {
+		since time.Duration
+		want  providers.Class
+	}{
+		{4 * time.Second, providers.Unknown},
+		{5 * time.Second, providers.Retryable},
+	} {
+		clock.Set(testNow.Add(tc.since))
+		out, err := c.Resolve(t.Context(), queriesFor(b, testNow, func(int) providers.Outcome { return lost }))
+		if err != nil {
+			t.Fatalf("Resolve: %v", err)
+		}
+		if out[0].Class != tc.want {
+			t.Errorf("%s after the send with not_found_after 5s: %s (%s), want %s", tc.since, out[0].Class, out[0].Message, tc.want)
+		}
+	}
+}
+
+// TestWindowAfter checks that a not_found_after longer than the default
+// stretches the request query's window by as much, so that a message
+// NAVER takes that late is still in the window that would prove it
+// absent.
+func TestWindowAfter(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		notFoundAfter, want time.Duration
+	}{
+		{5 * time.Second, lookupAfter},
+		{DefaultNotFoundAfter, lookupAfter},
+		{30 * time.Minute, lookupAfter + 28*time.Minute},
+	} {
+		c := newTestClient(t, "http://naver.invalid", func(c *Config) { c.NotFoundAfter = tc.notFoundAfter })
+		if got := c.windowAfter(); got != tc.want {
+			t.Errorf("not_found_after %s: window reaches %s past the send, want %s", tc.notFoundAfter, got, tc.want)
+		}
 	}
 }

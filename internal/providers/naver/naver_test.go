@@ -74,7 +74,7 @@ func conformanceSuite() providertest.Suite {
 		RetryableCode: "B001",
 		PermanentCode: "3016",
 		UnknownCode:   "3005",
-		NotFoundAfter: NotFoundAfter,
+		NotFoundAfter: DefaultNotFoundAfter,
 	}
 }
 
@@ -160,6 +160,10 @@ func TestConfigValidate(t *testing.T) {
 		{"horizon", func(c *Config) { c.ReserveHorizonDays = 0 }, "reserve_horizon_days"},
 		{"summary", func(c *Config) { c.SummaryPlacement = "both" }, "summary_placement"},
 		{"header bytes", func(c *Config) { c.HeaderMaxBytes = -1 }, "header_max_bytes"},
+		{"not found after unset", func(c *Config) { c.NotFoundAfter = 0 }, "not_found_after"},
+		{"not found after under 1s", func(c *Config) { c.NotFoundAfter = 999 * time.Millisecond }, "not_found_after"},
+		{"not found after over 1h", func(c *Config) { c.NotFoundAfter = time.Hour + time.Second }, "not_found_after"},
+		{"not found after 1s", func(c *Config) { c.NotFoundAfter = time.Second }, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

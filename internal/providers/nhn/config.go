@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // DefaultBaseURL is NHN Cloud's KakaoTalk Bizmessage host since 2026-02. The
@@ -50,6 +51,13 @@ type Config struct {
 	// FriendTalkVersion is the FriendTalk API version in the path (default
 	// v1.5, the only one whose request shape this adapter builds).
 	FriendTalkVersion string `yaml:"friendtalk_version"`
+	// NotFoundAfter is how long after a send NHN's list must show a
+	// message NHN took: a lookup that finds nothing this long after the
+	// send proves NHN never took it, and the message is sent again.
+	// Shorter resends untaken messages sooner; but a message NHN took and
+	// lists later than this is sent twice. Default DefaultNotFoundAfter
+	// (2m); 1s to 1h. See docs/providers/nhn.md, "Lookups".
+	NotFoundAfter time.Duration `yaml:"not_found_after"`
 }
 
 // DefaultConfig returns the options an account gets before its own are
@@ -59,6 +67,7 @@ func DefaultConfig() Config {
 		ConvertToBrandMessage: true,
 		AlimTalkVersion:       "v2.3",
 		FriendTalkVersion:     "v1.5",
+		NotFoundAfter:         DefaultNotFoundAfter,
 	}
 }
 
@@ -75,6 +84,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("alimtalk_version: %q is not an API version like v2.3", c.AlimTalkVersion)
 	case !versionRE.MatchString(c.FriendTalkVersion):
 		return fmt.Errorf("friendtalk_version: %q is not an API version like v1.5", c.FriendTalkVersion)
+	case c.NotFoundAfter < minNotFoundAfter || c.NotFoundAfter > maxNotFoundAfter:
+		return fmt.Errorf("not_found_after: %s is out of range %s..%s (default %s: how long NHN may take to list a message it took)",
+			c.NotFoundAfter, minNotFoundAfter, maxNotFoundAfter, DefaultNotFoundAfter)
 	}
 	return nil
 }

@@ -58,7 +58,7 @@ func FuzzParseResponse(f *testing.F) {
 // decision: no panic; an error or a listing, never both; and from a
 // listing, an outcome of a known class that is Accepted whenever a record
 // of the key says the message went out, and never Retryable before
-// NotFoundAfter.
+// DefaultNotFoundAfter.
 func FuzzParseList(f *testing.F) {
 	for _, seed := range []string{
 		`{"header":{"resultCode":0,"resultMessage":"SUCCESS","isSuccessful":true},"messageSearchResultResponse":{"messages":[{"requestId":"r1","recipientSeq":1,"plusFriendId":"@p","recipientNo":"01000000000","requestDate":"2026-06-20 12:00","createDate":"2026-06-20 12:00:01","content":"c","messageStatus":"COMPLETED","resendStatus":"RSC01","resendStatusName":"n","resultCode":"1000","resultCodeName":"성공","createUser":"","senderGroupingKey":"b","recipientGroupingKey":"job/0"}],"pageNum":1,"pageSize":1000,"totalCount":1}}`,
@@ -93,16 +93,16 @@ func FuzzParseList(f *testing.F) {
 				sentOut = true
 			}
 		}
-		for _, ago := range []time.Duration{0, NotFoundAfter, 0 - time.Hour} {
+		for _, ago := range []time.Duration{0, DefaultNotFoundAfter, 0 - time.Hour} {
 			q := providers.Query{SentAt: now.Add(-ago), Last: providers.Outcome{Class: providers.Unknown, RequestID: "r2"}}
-			o := decide(&q, lq, r.Messages, now)
+			o := decide(&q, lq, r.Messages, now, DefaultNotFoundAfter)
 			if o.Class < providers.Accepted || o.Class > providers.Unknown {
 				t.Fatalf("outcome of class %v", o.Class)
 			}
 			if sentOut && o.Class != providers.Accepted {
 				t.Fatalf("a record says the message went out, outcome %+v", o)
 			}
-			if ago < NotFoundAfter && o.Class == providers.Retryable {
+			if ago < DefaultNotFoundAfter && o.Class == providers.Retryable {
 				t.Fatalf("retryable %s after the send: %+v", ago, o)
 			}
 		}

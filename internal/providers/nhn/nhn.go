@@ -42,8 +42,10 @@ type Client struct {
 	// apis holds the send API of each message kind (see sendAPI).
 	apis map[job.Kind]sendAPI
 	// now is the clock of Check (reservations, ad night), Retry-After
-	// dates and Resolve (lookup windows, NotFoundAfter).
+	// dates and Resolve (lookup windows, notFoundAfter).
 	now func() time.Time
+	// notFoundAfter is the account's not_found_after (Config.NotFoundAfter).
+	notFoundAfter time.Duration
 	// pageSize is the pageSize of list requests: MaxListPageSize; tests
 	// lower it to exercise paging.
 	pageSize int
@@ -77,7 +79,8 @@ func New(spec providers.Spec) (providers.Provider, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	c := &Client{account: spec.Account, secretKey: secret, http: hc, ep: ep, now: time.Now, pageSize: MaxListPageSize}
+	c := &Client{account: spec.Account, secretKey: secret, http: hc, ep: ep, now: time.Now, pageSize: MaxListPageSize,
+		notFoundAfter: cfg.NotFoundAfter}
 	c.apis = map[job.Kind]sendAPI{
 		job.AlimTalk:   alimTalkAPI{ep: &c.ep},
 		job.FriendTalk: friendTalkAPI{ep: &c.ep, convertBrand: cfg.ConvertToBrandMessage},

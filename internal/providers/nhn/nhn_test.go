@@ -373,6 +373,10 @@ func TestNew(t *testing.T) {
 		{"bad alimtalk_version", func(s *providers.Spec) { s.DecodeOptions = yamlOptions("app_key: a\nalimtalk_version: 2.3\n") }, "alimtalk_version"},
 		{"bad friendtalk_version", func(s *providers.Spec) { s.DecodeOptions = yamlOptions("app_key: a\nfriendtalk_version: latest\n") }, "friendtalk_version"},
 		{"app_key with slash", func(s *providers.Spec) { s.DecodeOptions = yamlOptions("app_key: a/b\n") }, "app_key"},
+		{"not_found_after zero", func(s *providers.Spec) { s.DecodeOptions = yamlOptions("app_key: a\nnot_found_after: 0s\n") }, "options.not_found_after:"},
+		{"not_found_after under 1s", func(s *providers.Spec) { s.DecodeOptions = yamlOptions("app_key: a\nnot_found_after: 500ms\n") }, "options.not_found_after:"},
+		{"not_found_after over 1h", func(s *providers.Spec) { s.DecodeOptions = yamlOptions("app_key: a\nnot_found_after: 2h\n") }, "options.not_found_after:"},
+		{"not_found_after 1s", func(s *providers.Spec) { s.DecodeOptions = yamlOptions("app_key: a\nnot_found_after: 1s\n") }, ""},
 		{"no secret", func(s *providers.Spec) { s.Credentials = nil }, "credentials.secret_key"},
 		{"bad base_url", func(s *providers.Spec) { s.BaseURL = "ftp://x" }, "base_url"},
 	} {

@@ -13,19 +13,29 @@ import (
 
 var _ providers.Resolver = (*Client)(nil)
 
-// NotFoundAfter is how long after a send NHN's list must show a message
-// NHN took. When a lookup this long after the send finds nothing under the
-// recipient's grouping key, that proves NHN never took the message
-// (Retryable: sending it again cannot duplicate it). Sooner, absence
-// proves nothing (Unknown).
+// DefaultNotFoundAfter is the default of not_found_after
+// (Config.NotFoundAfter): how long after a send NHN's list must show a
+// message NHN took. When a lookup this long after the send finds nothing
+// under the recipient's grouping key, that proves NHN never took the
+// message (Retryable: sending it again cannot duplicate it). Sooner,
+// absence proves nothing (Unknown).
 //
 // What is waited out is a request still on its way inside NHN (or its
 // gateway) when our client gave up, and the list's own lag behind the
 // send API. NHN documents neither; 2 minutes is our estimate. It must stay
 // below the time the worker's lookups span (by default the first at 30s
 // and six over about 4 minutes), or untaken messages end unknown instead
-// of being sent again.
-const NotFoundAfter = 2 * time.Minute
+// of being sent again. An account may set another value (not_found_after).
+const DefaultNotFoundAfter = 2 * time.Minute
+
+// The range not_found_after is validated to. Below a second "not listed"
+// would race the send itself; above an hour it would only stretch the
+// lookup window (windowAfter) for messages that, with any sane lookup
+// schedule, the worker has long reported unknown.
+const (
+	minNotFoundAfter = time.Second
+	maxNotFoundAfter = time.Hour
+)
 
 // The requestDate window each lookup lists, around the send (or the
 // reservation, which is what NHN stores as requestDate for a reserved
@@ -36,7 +46,8 @@ const (
 	// request may be up to 10 minutes older than the one that got -1005;
 	// 5 more for clock skew.
 	lookupBefore = 15 * time.Minute
-	// lookupAfter reaches forward past NotFoundAfter and clock skew.
+	// lookupAfter reaches forward past the default not_found_after and
+	// clock skew; windowAfter stretches it for a longer not_found_after.
 	lookupAfter = 10 * time.Minute
 	// lookupNoSentAt is how far back a query without SentAt (the worker
 	// died before recording the send) lists. Not finding it there proves
@@ -63,9 +74,9 @@ const lookupConcurrency = 4
 //     by any attempt: Accepted, with that record's requestId (RequestID)
 //     and recipientSeq (MessageID);
 //   - listed, failed only: the failure's class (Permanent or Retryable;
-//     a Retryable one only once NotFoundAfter has passed, since the
+//     a Retryable one only once not_found_after has passed, since the
 //     uncertain attempt may not be listed yet);
-//   - not listed, NotFoundAfter or more after q.SentAt: Retryable (reason
+//   - not listed, not_found_after or more after q.SentAt: Retryable (reason
 //     provider_unavailable), the lookup proved NHN never took it;
 //   - not listed sooner, or q.SentAt unknown: Unknown.
 //
@@ -101,7 +112,7 @@ func (c *Client) Resolve(ctx context.Context, queries []providers.Query) ([]prov
 	}
 	for i := range queries {
 		if n := which[i]; n >= 0 {
-			out[i] = decide(&queries[i], lqs[n], listed[n], now)
+			out[i] = decide(&queries[i], lqs[n], listed[n], now, c.notFoundAfter)
 		}
 	}
 	return out, nil
@@ -126,7 +137,15 @@ func (c *Client) listQueryOf(q *providers.Query, now time.Time) (listQuery, erro
 	}
 	day := func(t time.Time) string { return t.In(msgcheck.KST).Format(requestDateLayout) }
 	return listQuery{api: api, key: RecipientGroupingKey(j.ID, q.Message.Index),
-		start: day(base.Add(-before)), end: day(base.Add(lookupAfter))}, nil
+		start: day(base.Add(-before)), end: day(base.Add(c.windowAfter()))}, nil
+}
+
+// windowAfter is how far past the send the window reaches: lookupAfter,
+// stretched by as much as not_found_after exceeds its default, so that a
+// message NHN takes as late as not_found_after after the send still falls
+// inside the window that is to prove it absent.
+func (c *Client) windowAfter() time.Duration {
+	return lookupAfter + max(0, c.notFoundAfter-DefaultNotFoundAfter)
 }
 
 // listAll makes the listings, lookupConcurrency at a time; the first
@@ -169,9 +188,10 @@ func (c *Client) listAll(ctx context.Context, lqs []listQuery) ([][]listMessage,
 }
 
 // decide turns the listing of q's grouping key into q's outcome.
-func decide(q *providers.Query, lq listQuery, msgs []listMessage, now time.Time) providers.Outcome {
+// notFoundAfter is the account's not_found_after.
+func decide(q *providers.Query, lq listQuery, msgs []listMessage, now time.Time, notFoundAfter time.Duration) providers.Outcome {
 	o, found, ambiguous := listedIn(q, lq.key, msgs)
-	settled := !q.SentAt.IsZero() && now.Sub(q.SentAt) >= NotFoundAfter
+	settled := !q.SentAt.IsZero() && now.Sub(q.SentAt) >= notFoundAfter
 	unknown := func(format string, args ...any) providers.Outcome {
 		return providers.Outcome{Class: providers.Unknown, Reason: result.ReasonOutcomeUnknown,
 			Message: "lookup: " + fmt.Sprintf(format, args...)}
@@ -190,6 +210,6 @@ func decide(q *providers.Query, lq listQuery, msgs []listMessage, now time.Time)
 	case q.SentAt.IsZero():
 		return unknown("not listed %s to %s KST; the send time is unknown, so absence proves nothing", lq.start, lq.end)
 	default:
-		return unknown("not listed yet %s after the send; NHN may still list it (wait %s)", now.Sub(q.SentAt).Round(time.Second), NotFoundAfter)
+		return unknown("not listed yet %s after the send; NHN may still list it (wait %s)", now.Sub(q.SentAt).Round(time.Second), notFoundAfter)
 	}
 }

@@ -23,7 +23,7 @@ import (
 
 func resolverSuite(jobOf func(int) *job.Job) providertest.Suite {
 	s := suite(jobOf)
-	s.NotFoundAfter = NotFoundAfter
+	s.NotFoundAfter = DefaultNotFoundAfter
 	return s
 }
 
@@ -166,7 +166,7 @@ func TestResolvePaging(t *testing.T) {
 			r.MessageStatus, r.ResultCode, r.ResultCodeName = "FAILED", "3019", "not a KakaoTalk user"
 		}
 	})
-	sentAt := clk.Now().Add(-NotFoundAfter)
+	sentAt := clk.Now().Add(-DefaultNotFoundAfter)
 	out, err := c.Resolve(t.Context(), queries(last, sentAt, providers.Outcome{Class: providers.Unknown}))
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
@@ -223,16 +223,16 @@ func TestResolveListAnswers(t *testing.T) {
 		{"two pages by totalCount", 200, []string{ok(2, msg(1, key, "FAILED", "3019")), ok(2, msg(2, key, "COMPLETED", "1000"))}, 0, providers.Accepted},
 		{"empty page before totalCount", 200, []string{ok(3, msg(1, key, "FAILED", "3019")), ok(3)}, 0, 0},
 		{"empty, early", 200, []string{ok(0)}, 0, providers.Unknown},
-		{"empty, settled", 200, []string{ok(0)}, NotFoundAfter, providers.Retryable},
-		{"only other keys, settled", 200, []string{ok(1, msg(1, "other/0", "COMPLETED", "1000"))}, NotFoundAfter, providers.Retryable},
-		{"records without keys, settled", 200, []string{ok(1, msg(1, "", "COMPLETED", "1000"))}, NotFoundAfter, providers.Unknown},
+		{"empty, settled", 200, []string{ok(0)}, DefaultNotFoundAfter, providers.Retryable},
+		{"only other keys, settled", 200, []string{ok(1, msg(1, "other/0", "COMPLETED", "1000"))}, DefaultNotFoundAfter, providers.Retryable},
+		{"records without keys, settled", 200, []string{ok(1, msg(1, "", "COMPLETED", "1000"))}, DefaultNotFoundAfter, providers.Unknown},
 		{"retryable failure, early", 200, []string{ok(1, msg(1, key, "FAILED", "3012"))}, 0, providers.Unknown},
-		{"retryable failure, settled", 200, []string{ok(1, msg(1, key, "FAILED", "3012"))}, NotFoundAfter, providers.Retryable},
+		{"retryable failure, settled", 200, []string{ok(1, msg(1, key, "FAILED", "3012"))}, DefaultNotFoundAfter, providers.Retryable},
 		{"failed header", 200, []string{`{"header":{"resultCode":-1001,"resultMessage":"Invalid secretKey.","isSuccessful":false}}`}, 0, 0},
-		{"no messageSearchResultResponse", 200, []string{`{"header":{"resultCode":0,"isSuccessful":true}}`}, NotFoundAfter, 0},
-		{"not JSON", 200, []string{`<html>`}, NotFoundAfter, 0},
-		{"HTTP 500", 500, []string{`{"header":{"resultCode":-9999,"resultMessage":"System error","isSuccessful":false}}`}, NotFoundAfter, 0},
-		{"HTTP 404 empty", 404, []string{``}, NotFoundAfter, 0},
+		{"no messageSearchResultResponse", 200, []string{`{"header":{"resultCode":0,"isSuccessful":true}}`}, DefaultNotFoundAfter, 0},
+		{"not JSON", 200, []string{`<html>`}, DefaultNotFoundAfter, 0},
+		{"HTTP 500", 500, []string{`{"header":{"resultCode":-9999,"resultMessage":"System error","isSuccessful":false}}`}, DefaultNotFoundAfter, 0},
+		{"HTTP 404 empty", 404, []string{``}, DefaultNotFoundAfter, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -390,5 +390,66 @@ func TestResolveCancelled(t *testing.T) {
 	}
 	if n := f.Lookups(); n != 0 {
 		t.Errorf("%d list requests after cancel", n)
+	}
+}
+
+// TestResolveNotFoundAfterOption checks that not_found_after replaces the
+// default: a listing without the message is unknown just before it and
+// retryable from it on.
+func TestResolveNotFoundAfterOption(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t: daytime}
+	f := nhnfake.New(t, nhnfake.WithClock(clk.Now))
+	spec := testSpec(f.URL())
+	spec.DecodeOptions = yamlOptions("app_key: " + testAppKey + "\nnot_found_after: 5s\n")
+	p, err := New(spec)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	c := p.(*Client)
+	c.now = clk.Now
+	b := providertest.Batch(alimTalkJob(1), 1)
+	f.Next(providertest.Answer{HangUntaken: true})
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	_, err = c.Send(ctx, b)
+	cancel()
+	last := providers.OutcomeOf(err)
+	if last.Class != providers.Unknown {
+		t.Fatalf("Send: %+v, want unknown", last)
+	}
+	sentAt := clk.Now()
+	for _, tc := range []struct {
+		wait time.Duration // since the previous step
+		want providers.Class
+	}{
+		{4 * time.Second, providers.Unknown},
+		{time.Second, providers.Retryable},
+	} {
+		clk.Add(tc.wait)
+		out, err := c.Resolve(t.Context(), queries(b, sentAt, last))
+		if err != nil {
+			t.Fatalf("Resolve: %v", err)
+		}
+		if out[0].Class != tc.want {
+			t.Errorf("%s after the send with not_found_after 5s: %s (%s), want %s", clk.Now().Sub(sentAt), out[0].Class, out[0].Message, tc.want)
+		}
+	}
+}
+
+// TestWindowAfter checks that a not_found_after longer than the default
+// stretches the listing's window by as much.
+func TestWindowAfter(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		notFoundAfter, want time.Duration
+	}{
+		{5 * time.Second, lookupAfter},
+		{DefaultNotFoundAfter, lookupAfter},
+		{30 * time.Minute, lookupAfter + 28*time.Minute},
+	} {
+		c := &Client{notFoundAfter: tc.notFoundAfter}
+		if got := c.windowAfter(); got != tc.want {
+			t.Errorf("not_found_after %s: window reaches %s past the send, want %s", tc.notFoundAfter, got, tc.want)
+		}
 	}
 }
