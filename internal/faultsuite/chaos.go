@@ -11,12 +11,14 @@ package faultsuite
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -92,9 +94,10 @@ type Proxy struct {
 	rng *rand.Rand
 
 	faults     [numFaults]atomic.Int64
-	other      atomic.Int64 // requests passed through without chaos
-	incomplete atomic.Int64 // send requests whose body never fully arrived
-	upstream   atomic.Int64 // forwards that failed (the fake did not answer)
+	byPhone    map[string][]Fault // under mu: the faults of the send requests that carried each phone, in order
+	other      atomic.Int64       // requests passed through without chaos
+	incomplete atomic.Int64       // send requests whose body never fully arrived
+	upstream   atomic.Int64       // forwards that failed (the fake did not answer)
 }
 
 // NewProxy starts a proxy to target that stops when tb's test ends.
@@ -112,8 +115,9 @@ func NewProxy(tb testing.TB, name, target string, isSend func(*http.Request) boo
 		tb.Fatalf("faultsuite: proxy %s: fault rates add up to %g, more than 1", name, sum)
 	}
 	p := &Proxy{name: name, target: u, isSend: isSend, rates: rates, stop: make(chan struct{}),
-		rng:    rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
-		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+		rng:     rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
+		byPhone: map[string][]Fault{},
+		client:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
 	tb.Cleanup(func() {
 		close(p.stop) // releases hanging handlers, or Close would wait for them
@@ -144,6 +148,57 @@ func (p *Proxy) Other() int64 { return p.other.Load() }
 // Incomplete counts send requests whose body broke off (the client died
 // while writing it); they are not forwarded.
 func (p *Proxy) Incomplete() int64 { return p.incomplete.Load() }
+
+// SendsTo returns the faults of the send requests whose body the proxy
+// read (every fault but the refusals and resets, which answer before
+// reading it) that carried phone (digits only), in the order they came.
+func (p *Proxy) SendsTo(phone string) []Fault {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Fault(nil), p.byPhone[phone]...)
+}
+
+// record notes that a send request with fault f carried the phones in
+// body.
+func (p *Proxy) record(f Fault, body []byte) {
+	phones := phonesIn(body)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ph := range phones {
+		p.byPhone[ph] = append(p.byPhone[ph], f)
+	}
+}
+
+// phonesIn returns the Korean mobile numbers (digits only) in a JSON send
+// body, whatever the provider calls the field: every string that is
+// digits and hyphens and reads 010 and 8 digits. The suite gives every
+// recipient a number of its own and sends no other such string.
+func phonesIn(body []byte) []string {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return nil
+	}
+	var out []string
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for _, e := range v {
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		case string:
+			if d := strings.ReplaceAll(v, "-", ""); len(d) == 11 && strings.HasPrefix(d, "010") && strings.Trim(d, "0123456789") == "" {
+				out = append(out, d)
+			}
+		}
+	}
+	walk(v)
+	return out
+}
 
 // UpstreamErrors counts forwards the fake did not answer.
 func (p *Proxy) UpstreamErrors() int64 { return p.upstream.Load() }
@@ -193,6 +248,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.faults[f].Add(1)
+	p.record(f, body)
 	switch f {
 	case HangBefore:
 		p.hang(r)

@@ -123,3 +123,22 @@ func TestDefaultRates(t *testing.T) {
 		t.Errorf("rates add up to %g (pass %g), want 0.12", sum, r[Pass])
 	}
 }
+
+// TestPhonesIn checks that the proxy finds the recipients' numbers in each
+// provider's send body, and nothing else.
+func TestPhonesIn(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, body string
+		want       []string
+	}{
+		{"naver", `{"plusFriendId":"@shop","messages":[{"to":"01000000001","content":"주문번호: 100001"},{"to":"01000000002"}]}`, []string{"01000000001", "01000000002"}},
+		{"nhn", `{"senderKey":"0a1b","recipientList":[{"recipientNo":"010-0000-0003","templateParameter":{"order":"100003"}}]}`, []string{"01000000003"}},
+		{"kakao", `{"sender_no":"0212345678","phone_number":"01000000004","cid":"fault-00001-kakao/0"}`, []string{"01000000004"}},
+		{"not JSON", `01000000005`, nil},
+	} {
+		if got := phonesIn([]byte(tc.body)); strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

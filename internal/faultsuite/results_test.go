@@ -25,6 +25,7 @@ type results struct {
 type recipientResults struct {
 	statuses []result.Status // in stream order, one per event
 	reasons  []result.Reason
+	attempts []int // provider calls made for the recipient, per event
 }
 
 // distinct returns the distinct statuses of a recipient's results.
@@ -83,6 +84,7 @@ func (rs *results) read(ctx context.Context, js jetstream.JetStream) error {
 			}
 			r.statuses = append(r.statuses, ev.Status)
 			r.reasons = append(r.reasons, ev.Reason)
+			r.attempts = append(r.attempts, ev.Attempt)
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
 			return fmt.Errorf("fetch results: %w", err)

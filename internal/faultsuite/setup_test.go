@@ -47,6 +47,19 @@ const (
 	requestTimeout = 2 * time.Second
 	ackWait        = 10 * time.Second
 	shutdownGrace  = 5 * time.Second
+	// lookupAfter and maxLookups are every account's retry.lookup_after
+	// and retry.max_lookups: each lookup comes at least lookupAfter after
+	// the previous one, so they span at least lookupAfter*maxLookups.
+	lookupAfter = time.Second
+	maxLookups  = 10
+	// notFoundAfter is every account's options.not_found_after: how long
+	// after a send a lookup that finds nothing proves the provider never
+	// took the message, so the worker sends it again. The adapters'
+	// default (2 minutes) is longer than the lookups here span, and every
+	// message the fakes never took would end unknown. A few seconds is
+	// sound for the fakes, which list a message as soon as they take it,
+	// behind proxies that forward at once.
+	notFoundAfter = 5 * time.Second
 )
 
 // isSend tells each provider's send requests from its token and lookup
@@ -169,13 +182,19 @@ func publishJobs(ctx context.Context, js jetstream.JetStream, jobs []*job.Job) e
 // workerConfig is the worker's YAML config: one account per provider,
 // each behind its chaos proxy.
 func workerConfig(natsURL string, proxies map[string]*Proxy) ([]byte, error) {
+	if span := lookupAfter * maxLookups; span < 2*notFoundAfter {
+		// Half the lookups may come before not_found_after and find
+		// nothing yet; the rest must come after it.
+		return nil, fmt.Errorf("lookups span at least %s, not twice not_found_after %s: untaken messages would end unknown", span, notFoundAfter)
+	}
 	retryPolicy := map[string]any{"initial_interval": "1s", "max_interval": "2s", "max_attempts": retryMaxTries,
-		"lookup_after": "1s", "max_lookups": 10}
+		"lookup_after": lookupAfter.String(), "max_lookups": maxLookups}
 	account := func(name, sender string, rps int, creds map[string]string, opts map[string]any) map[string]any {
 		c := map[string]any{}
 		for k, v := range creds {
 			c[k] = map[string]string{"value": v}
 		}
+		opts["not_found_after"] = notFoundAfter.String()
 		a := map[string]any{"name": name, "provider": name, "base_url": proxies[name].URL(), "credentials": c,
 			"request_timeout": requestTimeout.String(), "retry": retryPolicy, "options": opts,
 			"rate_limit": map[string]any{"requests_per_second": rps, "burst": 5}}
