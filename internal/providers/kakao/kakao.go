@@ -12,11 +12,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -306,9 +304,8 @@ func (c *Client) Send(ctx context.Context, b *providers.Batch) ([]providers.Outc
 // post makes one send request and reads its answer. It returns the HTTP
 // status it got (0 for none) so that Send can renew the token on 401.
 func (c *Client) post(ctx context.Context, path, token string, body []byte) (providers.Outcome, int, error) {
-	var wrote atomic.Bool
-	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) }}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, c.baseURL+path, bytes.NewReader(body))
+	traced, wrote := providers.TraceWrite(ctx)
+	req, err := http.NewRequestWithContext(traced, http.MethodPost, c.baseURL+path, bytes.NewReader(body))
 	if err != nil {
 		return providers.Outcome{}, 0, &providers.Error{Provider: Name, Class: providers.Permanent, Reason: result.ReasonInvalidJob,
 			Message: "build send request", Err: err}
@@ -319,13 +316,13 @@ func (c *Client) post(ctx context.Context, path, token string, body []byte) (pro
 	c.sends.Add(1)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return providers.Outcome{}, 0, transportError(err, wrote.Load())
+		return providers.Outcome{}, 0, providers.TransportError(Name, err, wrote())
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
 		// The answer started: Kakao had the whole request.
-		return providers.Outcome{}, resp.StatusCode, transportError(err, true)
+		return providers.Outcome{}, resp.StatusCode, providers.TransportError(Name, err, true)
 	}
 	s := resp.StatusCode
 	if s >= 200 && s <= 299 {
@@ -354,12 +351,12 @@ func (c *Client) post(ctx context.Context, path, token string, body []byte) (pro
 		pe.Class, pe.Reason = providers.Permanent, result.ReasonAuth
 	case s == http.StatusTooManyRequests:
 		pe.Class, pe.Reason = providers.Retryable, result.ReasonRateLimited
-		pe.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+		pe.RetryAfter = providers.RetryAfter(resp.Header.Get("Retry-After"), c.now())
 	case s == http.StatusServiceUnavailable:
 		// The service says it is not taking requests: the message was not
 		// taken, a later attempt may succeed.
 		pe.Class, pe.Reason = providers.Retryable, result.ReasonProviderUnavailable
-		pe.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+		pe.RetryAfter = providers.RetryAfter(resp.Header.Get("Retry-After"), c.now())
 	case s >= 500:
 		// 500, 502, 504 and the rest of 5xx come after the whole request
 		// was written, and may follow acceptance: a gateway that times out
@@ -376,21 +373,4 @@ func (c *Client) post(ctx context.Context, path, token string, body []byte) (pro
 		pe.Class, pe.Reason = providers.Permanent, result.ReasonProviderRejected
 	}
 	return providers.Outcome{}, s, pe
-}
-
-// transportError classifies a failure to get an answer. Before the request
-// was written nothing reached Kakao: retryable. After, Kakao may have taken
-// the message: unknown.
-func transportError(err error, written bool) *providers.Error {
-	pe := &providers.Error{Provider: Name, Err: err}
-	if !written {
-		pe.Class, pe.Reason, pe.Message = providers.Retryable, result.ReasonProviderUnavailable, "request not sent"
-		return pe
-	}
-	pe.Class, pe.Reason, pe.Message = providers.Unknown, result.ReasonOutcomeUnknown, "no answer after the request was sent"
-	var ne interface{ Timeout() bool }
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		pe.Reason = result.ReasonTimeout
-	}
-	return pe
 }

@@ -167,7 +167,7 @@ func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) 
 	switch s := resp.StatusCode; {
 	case s == http.StatusTooManyRequests:
 		pe := fail(providers.Retryable, result.ReasonRateLimited, "rate limited").(*providers.Error)
-		pe.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+		pe.RetryAfter = providers.RetryAfter(resp.Header.Get("Retry-After"), c.now())
 		return "", 0, pe
 	case s == http.StatusBadRequest || s == http.StatusUnauthorized || s == http.StatusForbidden:
 		// OAuth 2.0 answers bad client credentials with 400 invalid_client
@@ -221,24 +221,4 @@ func jsonString(raw json.RawMessage) string {
 		return n.String()
 	}
 	return ""
-}
-
-// retryAfter parses a Retry-After header: seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 {
-			return 0
-		}
-		return time.Duration(min(n, 86400)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
 }

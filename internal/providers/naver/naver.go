@@ -16,10 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptrace"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -238,13 +235,8 @@ func (c *Client) Send(ctx context.Context, b *providers.Batch) ([]providers.Outc
 		return nil, c.invalid(err.Error())
 	}
 
-	var wrote atomic.Bool
-	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
-		if i.Err == nil {
-			wrote.Store(true)
-		}
-	}}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, c.sendURL, bytes.NewReader(body))
+	traced, wrote := providers.TraceWrite(ctx)
+	req, err := http.NewRequestWithContext(traced, http.MethodPost, c.sendURL, bytes.NewReader(body))
 	if err != nil {
 		return nil, c.invalid(fmt.Sprintf("build request: %v", err))
 	}
@@ -254,7 +246,7 @@ func (c *Client) Send(ctx context.Context, b *providers.Batch) ([]providers.Outc
 
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, c.transportError(err, wrote.Load())
+		return nil, providers.TransportError(Name, err, wrote())
 	}
 	defer resp.Body.Close()
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
@@ -287,25 +279,6 @@ func (c *Client) unknown(status int, err error) error {
 		HTTPStatus: status, Message: "answer unreadable; reconcile with the request query, do not resend", Err: err}
 }
 
-// transportError classifies a failed round trip by whether the request
-// reached the wire: before, nothing was sent and a retry is safe; after,
-// NAVER may have taken it.
-func (c *Client) transportError(err error, wrote bool) error {
-	e := &providers.Error{Provider: Name, Err: err}
-	switch {
-	case !wrote:
-		e.Class, e.Reason = providers.Retryable, result.ReasonProviderUnavailable
-		e.Message = "request not sent"
-	case errors.Is(err, context.DeadlineExceeded):
-		e.Class, e.Reason = providers.Unknown, result.ReasonTimeout
-		e.Message = "no answer before the deadline; reconcile, do not resend"
-	default:
-		e.Class, e.Reason = providers.Unknown, result.ReasonOutcomeUnknown
-		e.Message = "connection lost after the request was sent; reconcile, do not resend"
-	}
-	return e
-}
-
 // httpError classifies a non-2xx answer by its status.
 //
 // Among 5xx only 503 says the request was not taken: the API Gateway
@@ -322,7 +295,7 @@ func (c *Client) httpError(resp *http.Response, body []byte) error {
 	switch s := resp.StatusCode; {
 	case s == http.StatusTooManyRequests:
 		e.Class, e.Reason = providers.Retryable, result.ReasonRateLimited
-		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.Now())
+		e.RetryAfter = providers.RetryAfter(resp.Header.Get("Retry-After"), c.Now())
 	case s == http.StatusServiceUnavailable:
 		e.Class, e.Reason = providers.Retryable, result.ReasonProviderUnavailable
 	case s >= 500:
@@ -336,28 +309,4 @@ func (c *Client) httpError(resp *http.Response, body []byte) error {
 		e.Class, e.Reason = providers.Permanent, result.ReasonProviderRejected
 	}
 	return e
-}
-
-// parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent,
-// malformed or past.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		const max = 7 * 24 * time.Hour
-		switch d := time.Duration(n) * time.Second; {
-		case n <= 0:
-			return 0
-		case n >= int64(max/time.Second):
-			return max
-		default:
-			return d
-		}
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

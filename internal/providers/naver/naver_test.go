@@ -595,23 +595,6 @@ func TestDocListsEveryCode(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		in   string
-		want time.Duration
-	}{
-		{"", 0}, {"7", 7 * time.Second}, {" 120 ", 2 * time.Minute}, {"0", 0}, {"-3", 0}, {"soon", 0},
-		{"99999999", 7 * 24 * time.Hour},
-		{testNow.Add(30 * time.Second).Format(http.TimeFormat), 30 * time.Second},
-		{testNow.Add(-30 * time.Second).Format(http.TimeFormat), 0},
-	} {
-		if got := parseRetryAfter(tc.in, testNow); got != tc.want {
-			t.Errorf("parseRetryAfter(%q) = %s, want %s", tc.in, got, tc.want)
-		}
-	}
-}
-
 // TestFakeFailsByPhoneAndCountsAcceptances covers the naverfake API the
 // worker's end-to-end tests use.
 func TestFakeFailsByPhoneAndCountsAcceptances(t *testing.T) {

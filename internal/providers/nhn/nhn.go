@@ -13,9 +13,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
-	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/talkrelay/talkrelay/internal/job"
@@ -98,17 +95,12 @@ func (c *Client) Send(ctx context.Context, b *providers.Batch) ([]providers.Outc
 	if err != nil {
 		return nil, err
 	}
-	var written atomic.Bool
-	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
-		if i.Err == nil {
-			written.Store(true)
-		}
-	}}
-	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	traced, written := providers.TraceWrite(req.Context())
+	req = req.WithContext(traced)
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, c.transportError(ctx, err, written.Load())
+		return nil, providers.TransportError(Name, err, written())
 	}
 	defer resp.Body.Close()
 	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
@@ -173,17 +165,6 @@ func (c *Client) newRequest(ctx context.Context, b *providers.Batch) (*http.Requ
 	return req, sent, nil
 }
 
-// transportError classifies a failed round trip: before the request was
-// written nothing can have been sent (Retryable); after, NHN may have taken
-// it (Unknown).
-func (c *Client) transportError(ctx context.Context, err error, written bool) error {
-	if written {
-		return c.unknown(ctx, 0, err)
-	}
-	return &providers.Error{Provider: Name, Class: providers.Retryable, Reason: result.ReasonProviderUnavailable,
-		Message: "request not sent", Err: err}
-}
-
 func (c *Client) unknown(ctx context.Context, status int, err error) error {
 	reason := result.ReasonOutcomeUnknown
 	var ne net.Error
@@ -243,26 +224,7 @@ func (c *Client) httpError(resp *http.Response, parsed *sendResponse, class prov
 		e.Code, e.CodeName, e.Message = o.Code, o.CodeName, o.Message
 	}
 	if class == providers.Retryable {
-		e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+		e.RetryAfter = providers.RetryAfter(resp.Header.Get("Retry-After"), c.now())
 	}
 	return e
-}
-
-// retryAfter reads a Retry-After header: delay-seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s < 0 || s > int64(24*time.Hour/time.Second) {
-			return 0
-		}
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d.Round(time.Second)
-		}
-	}
-	return 0
 }

@@ -420,23 +420,6 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
-func TestRetryAfter(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		in   string
-		want time.Duration
-	}{
-		{"", 0}, {"7", 7 * time.Second}, {"0", 0}, {"-3", 0}, {"999999999", 0},
-		{daytime.Add(time.Minute).UTC().Format(http.TimeFormat), time.Minute},
-		{daytime.Add(-time.Minute).UTC().Format(http.TimeFormat), 0},
-		{"tomorrow", 0},
-	} {
-		if got := retryAfter(tc.in, daytime); got != tc.want {
-			t.Errorf("retryAfter(%q) = %s, want %s", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestGroupingKeys(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("j", 128)
