@@ -42,7 +42,7 @@
 //
 // # Running
 //
-//	make bench                                     # everything, about 7 minutes
+//	make bench                                     # everything, about 6 minutes on 2 cores
 //	BENCH_PROFILES=single,latency BENCH_SCALE=0.1 make bench
 //	go run ./cmd/bench -profiles campaign -scale 0.2 -workdir /tmp/b
 //
