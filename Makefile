@@ -1,7 +1,7 @@
 # talkrelay — run `make help` for the targets.
 GO        ?= go
 BIN       := bin
-STATICCHECK_VERSION := 2025.1.1
+STATICCHECK_VERSION := v0.8.2
 GOBIN     := $(abspath $(BIN))
 export GOBIN
 

@@ -34,7 +34,6 @@ const pubField = `"bench_pub_ns":`
 type workload struct {
 	prefix     string // job id prefix
 	account    string
-	subject    string
 	jobs       int
 	recipients int // per job
 	sender     string

@@ -80,7 +80,7 @@ func (j *Job) validFast(raw []byte) bool {
 func timeField(raw []byte, name string) bool {
 	key := []byte(`"` + name + `"`)
 	i := bytes.Index(raw, key)
-	if i < 0 || bytes.Index(raw[i+len(key):], key) >= 0 {
+	if i < 0 || bytes.Contains(raw[i+len(key):], key) {
 		return false
 	}
 	rest := bytes.TrimLeft(raw[i+len(key):], " \t\r\n")
