@@ -170,11 +170,15 @@ func (d *Dispatcher) call(a *account, k providers.Key, items []*Item) {
 	var outcomes []providers.Outcome
 	var err error
 	sentAt := d.cfg.Now()
-	err = a.Limiter.Wait(ctx, len(items))
-	if err == nil && d.cfg.BeforeSend != nil {
+	if d.cfg.BeforeSend != nil {
 		if err = d.cfg.BeforeSend(ctx, b); err != nil {
 			err = fmt.Errorf("send record not stored: %w", err)
 		}
+	}
+	// The limiter admits the request right before it goes out, so that
+	// no round trip of ours bunches requests up past the limit.
+	if err == nil {
+		err = a.Limiter.Wait(ctx, len(items))
 	}
 	if err == nil {
 		callCtx, cancel := context.WithTimeout(ctx, a.RequestTimeout)

@@ -26,7 +26,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -58,15 +57,21 @@ const SendsBucket = "talkrelay_sends"
 // NoAccount is the subject token used when a job carries no usable account.
 const NoAccount = "_"
 
-var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
-// Token returns s if it is a safe subject token, NoAccount otherwise.
+// Token returns s if it is a safe subject token (1-64 letters, digits,
+// - or _), NoAccount otherwise.
 func Token(s string) string {
-	if tokenRE.MatchString(s) {
-		return s
+	if len(s) == 0 || len(s) > 64 {
+		return NoAccount
 	}
-	return NoAccount
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(alnum(c) || c == '-' || c == '_') {
+			return NoAccount
+		}
+	}
+	return s
 }
+
+func alnum(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 // JobSubject is where a job for account and kind is published.
 func JobSubject(account, kind string) string {
@@ -84,13 +89,17 @@ func JobResultsFilter(account, jobID string) string {
 	return ResultsPrefix + "." + Token(account) + ".*." + JobToken(jobID)
 }
 
-var jobIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@=+-]{0,127}$`)
-
 // JobToken is a job id as one subject token: its dots become "%", which a
-// job id cannot contain. An id that is not a valid job id gives NoAccount.
+// job id cannot contain. An id that is not a valid job id (the schema's
+// pattern ^[A-Za-z0-9][A-Za-z0-9._:@=+-]{0,127}$) gives NoAccount.
 func JobToken(id string) string {
-	if !jobIDRE.MatchString(id) {
+	if len(id) == 0 || len(id) > 128 || !alnum(id[0]) {
 		return NoAccount
+	}
+	for i := 1; i < len(id); i++ {
+		if c := id[i]; !(alnum(c) || strings.IndexByte("._:@=+-", c) >= 0) {
+			return NoAccount
+		}
 	}
 	return strings.ReplaceAll(id, ".", "%")
 }

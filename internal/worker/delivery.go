@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -39,7 +40,8 @@ type delivery struct {
 	round   int             // 0 for a fresh job, n for the n-th envelope
 	envID   string          // the envelope's id; empty for a fresh job
 	acct    *account
-	log     zerolog.Logger
+	logOnce sync.Once
+	log     zerolog.Logger // use logger(): built on first use
 	span    trace.Span
 	traceID string
 	recv    time.Time
@@ -88,10 +90,38 @@ func (w *Worker) handle(msg jetstream.Msg) {
 	w.handleJob(msg)
 }
 
-func (w *Worker) newDelivery(msg jetstream.Msg, j *job.Job, log zerolog.Logger) *delivery {
+// jobLog is the logger of a job message: its subject, job id and account.
+func (w *Worker) jobLog(msg jetstream.Msg, j *job.Job, round int) zerolog.Logger {
+	c := w.log.With().Str("subject", msg.Subject())
+	if j != nil && j.ID != "" {
+		c = c.Str("job_id", j.ID).Str("account", j.Account)
+	}
+	if round > 0 {
+		c = c.Int("round", round)
+	}
+	return c.Logger()
+}
+
+// debug returns a debug event on d's logger, or nil (a no-op event) when
+// debug logging is off, without building the logger.
+func (d *delivery) debug() *zerolog.Event {
+	if d.w.log.GetLevel() > zerolog.DebugLevel {
+		return nil
+	}
+	return d.debug()
+}
+
+// logger returns d's logger, building it on first use: most deliveries
+// never log.
+func (d *delivery) logger() *zerolog.Logger {
+	d.logOnce.Do(func() { d.log = d.w.jobLog(d.msg, d.job, d.round) })
+	return &d.log
+}
+
+func (w *Worker) newDelivery(msg jetstream.Msg, j *job.Job) *delivery {
 	ctx := extractTrace(context.Background(), msg.Headers())
 	_, span := w.tracer.Start(ctx, "talkrelay.job", trace.WithSpanKind(trace.SpanKindConsumer))
-	d := &delivery{w: w, msg: msg, seq: streamSeq(msg), job: j, log: log, span: span,
+	d := &delivery{w: w, msg: msg, seq: streamSeq(msg), job: j, span: span,
 		traceID: span.SpanContext().TraceID().String(), recv: time.Now()}
 	d.undecided.Store(int64(len(j.Recipients)))
 	d.unstored.Store(1)
@@ -101,10 +131,9 @@ func (w *Worker) newDelivery(msg jetstream.Msg, j *job.Job, log zerolog.Logger) 
 
 func (w *Worker) handleJob(msg jetstream.Msg) {
 	data := msg.Data()
-	log := w.log.With().Str("subject", msg.Subject()).Logger()
 	if len(data) > w.cfg.Worker.MaxJobBytes {
 		id, acct, kind := probeIdentity(data)
-		w.reject(msg, log, &job.Job{ID: id, Account: acct, Kind: job.Kind(kind)}, result.ReasonOversized,
+		w.reject(msg, &job.Job{ID: id, Account: acct, Kind: job.Kind(kind)}, result.ReasonOversized,
 			fmt.Sprintf("job is %d bytes, more than worker.max_job_bytes (%d)", len(data), w.cfg.Worker.MaxJobBytes), false)
 		return
 	}
@@ -112,21 +141,21 @@ func (w *Worker) handleJob(msg jetstream.Msg) {
 	if err != nil {
 		var je *job.Error
 		errors.As(err, &je)
-		w.reject(msg, log, &job.Job{ID: je.ID, Account: je.Account, Kind: job.Kind(je.Kind)}, result.ReasonInvalidJob, err.Error(), false)
+		w.reject(msg, &job.Job{ID: je.ID, Account: je.Account, Kind: job.Kind(je.Kind)}, result.ReasonInvalidJob, err.Error(), false)
 		return
 	}
-	log = log.With().Str("job_id", j.ID).Str("account", j.Account).Logger()
+	compactMetadata(j)
 	acct := w.accounts[j.Account]
 	if acct == nil {
-		w.reject(msg, log, j, result.ReasonUnknownAccount, fmt.Sprintf("account %q is not configured on this worker", j.Account), true)
+		w.reject(msg, j, result.ReasonUnknownAccount, fmt.Sprintf("account %q is not configured on this worker", j.Account), true)
 		return
 	}
 	if j.Deadline != nil && !j.Deadline.After(time.Now()) {
-		w.reject(msg, log, j, result.ReasonDeadlineExceeded,
+		w.reject(msg, j, result.ReasonDeadlineExceeded,
 			"deadline "+j.Deadline.UTC().Format(time.RFC3339)+" passed before the job was sent", true)
 		return
 	}
-	d := w.newDelivery(msg, j, log)
+	d := w.newDelivery(msg, j)
 	d.acct = acct
 	d.pending = make([]retry.Pending, len(j.Recipients))
 	for i := range d.pending {
@@ -136,22 +165,20 @@ func (w *Worker) handleJob(msg jetstream.Msg) {
 }
 
 func (w *Worker) handleEnvelope(msg jetstream.Msg) {
-	log := w.log.With().Str("subject", msg.Subject()).Logger()
 	env, err := retry.Decode(msg.Data())
 	if err != nil {
 		// Only workers write envelopes; one that cannot be read is a bug or
 		// tampering. Keep it for inspection.
-		w.reject(msg, log, &job.Job{}, result.ReasonInvalidJob, err.Error(), false)
+		w.reject(msg, &job.Job{}, result.ReasonInvalidJob, err.Error(), false)
 		return
 	}
 	j := env.Job
-	log = log.With().Str("job_id", j.ID).Str("account", j.Account).Int("round", env.Round).Logger()
 	acct := w.accounts[j.Account]
 	if acct == nil {
-		w.reject(msg, log, j, result.ReasonUnknownAccount, fmt.Sprintf("account %q is no longer configured on this worker", j.Account), true)
+		w.reject(msg, j, result.ReasonUnknownAccount, fmt.Sprintf("account %q is no longer configured on this worker", j.Account), true)
 		return
 	}
-	d := w.newDelivery(msg, j, log)
+	d := w.newDelivery(msg, j)
 	d.acct, d.pending, d.round, d.envID = acct, env.Pending, env.Round, env.ID
 	w.runSafely(d)
 }
@@ -163,7 +190,7 @@ func (w *Worker) handleEnvelope(msg jetstream.Msg) {
 func (w *Worker) runSafely(d *delivery) {
 	defer func() {
 		if r := recover(); r != nil {
-			d.log.Error().Interface("panic", r).Msg("job handler crashed; the job will be redelivered")
+			d.logger().Error().Interface("panic", r).Msg("job handler crashed; the job will be redelivered")
 			w.abandon(d, time.Second)
 		}
 	}()
@@ -184,12 +211,12 @@ func (w *Worker) abandon(d *delivery, delay time.Duration) {
 func (w *Worker) run(d *delivery) {
 	skip := map[int]bool{}
 	if md, err := d.msg.Metadata(); err == nil && md.NumDelivered > 1 {
-		d.log.Info().Uint64("delivery", md.NumDelivered).Msg("redelivered: reconciling with stored results and send records")
+		d.logger().Info().Uint64("delivery", md.NumDelivered).Msg("redelivered: reconciling with stored results and send records")
 		var err error
 		if skip, err = w.reconcile(d); err != nil {
 			// Without knowing what was sent, nothing may be sent: hand the
 			// message back and try again later.
-			d.log.Warn().Err(err).Msg("cannot reconcile the redelivered job; retrying later")
+			d.logger().Warn().Err(err).Msg("cannot reconcile the redelivered job; retrying later")
 			w.abandon(d, 5*time.Second)
 			return
 		}
@@ -376,7 +403,7 @@ func (w *Worker) storeEnvelope(d *delivery, positions []int, at time.Time, looku
 	}
 	rec := nats.NewMsg(w.kvSubject(jobKey(d.job.ID) + ".e." + hashToken(d.id()) + "." + kind + strconv.Itoa(chunk)))
 	rec.Data = data
-	d.log.Debug().Int("recipients", len(positions)).Bool("lookup", lookup).Time("due", at).Msg("recipients scheduled")
+	d.debug().Int("recipients", len(positions)).Bool("lookup", lookup).Time("due", at).Msg("recipients scheduled")
 	w.storeThen(d, rec, func() { w.scheduleEnvelope(d, env) })
 }
 
@@ -418,7 +445,7 @@ func (w *Worker) storeDeadLetter(d *delivery, indexes []int, why []string) {
 	dl.Header.Set(streams.HeaderSubject, d.msg.Subject())
 	dl.Header.Set(streams.HeaderRecipients, strings.Join(idx, ","))
 	dl.Header.Set(jetstream.MsgIDHeader, "dlq/"+strconv.FormatUint(d.seq, 10))
-	d.log.Warn().Int("recipients", len(indexes)).Str("reason", reason).Msg("job dead-lettered")
+	d.logger().Warn().Int("recipients", len(indexes)).Str("reason", reason).Msg("job dead-lettered")
 	w.store(d, dl)
 }
 
@@ -442,12 +469,8 @@ func summarize(why []string) string {
 // storeResult publishes one final result event of d.
 func (w *Worker) storeResult(d *delivery, ev *result.Event) {
 	w.metrics.result(ev)
-	data, err := json.Marshal(ev)
-	if err != nil {
-		panic(err) // only our own types
-	}
 	m := nats.NewMsg(streams.ResultSubject(ev.Account, string(ev.Status), ev.JobID))
-	m.Data = data
+	m.Data = ev.AppendJSON(make([]byte, 0, 640+len(ev.Metadata)+len(ev.Message)))
 	m.Header.Set(jetstream.MsgIDHeader, resultMsgID(d, ev))
 	injectTrace(d.span, m.Header)
 	w.store(d, m)
@@ -490,7 +513,7 @@ func (w *Worker) storeThen(d *delivery, first *nats.Msg, then func()) {
 func (w *Worker) stored(d *delivery, err error) {
 	if err != nil {
 		d.failed.Store(true)
-		d.log.Error().Err(err).Msg("could not store to JetStream; the job will be redelivered")
+		d.logger().Error().Err(err).Msg("could not store to JetStream; the job will be redelivered")
 	}
 	if d.unstored.Add(-1) == 0 {
 		w.settle(d)
@@ -515,17 +538,18 @@ func (w *Worker) settle(d *delivery) {
 		err = d.msg.Ack()
 	}
 	if err != nil {
-		d.log.Warn().Err(err).Msg("job settled but its ack was not sent; NATS will redeliver it")
+		d.logger().Warn().Err(err).Msg("job settled but its ack was not sent; NATS will redeliver it")
 		return
 	}
-	d.log.Debug().Dur("took", time.Since(d.recv)).Msg("delivery done")
+	d.debug().Dur("took", time.Since(d.recv)).Msg("delivery done")
 }
 
 // reject dead-letters a message that cannot be sent at all and publishes
 // its rejection: one event per recipient when the job could be read
 // (perRecipient), else one event with recipient index -1. The message is
 // terminated once all of it is stored.
-func (w *Worker) reject(msg jetstream.Msg, log zerolog.Logger, j *job.Job, reason result.Reason, why string, perRecipient bool) {
+func (w *Worker) reject(msg jetstream.Msg, j *job.Job, reason result.Reason, why string, perRecipient bool) {
+	log := w.jobLog(msg, j, 0)
 	status := result.Rejected
 	if reason == result.ReasonDeadlineExceeded {
 		status = result.Failed
@@ -543,7 +567,8 @@ func (w *Worker) reject(msg jetstream.Msg, log zerolog.Logger, j *job.Job, reaso
 	} else {
 		events = append(events, result.ForRecipient(j, -1, provider, time.Now()))
 	}
-	d := w.newDelivery(msg, &job.Job{}, log)
+	d := w.newDelivery(msg, &job.Job{})
+	d.logOnce.Do(func() { d.log = log })
 	d.finalMsg = string(reason) + ": " + why
 	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 1 && j.ID != "" {
 		if done, err := w.finalsOf(j.Account, j.ID); err == nil {
@@ -576,6 +601,18 @@ func (w *Worker) reject(msg jetstream.Msg, log zerolog.Logger, j *job.Job, reaso
 		w.storeResult(d, ev)
 	}
 	w.stored(d, nil)
+}
+
+// compactMetadata compacts the job's metadata once, since every result
+// event of the job carries it as it is.
+func compactMetadata(j *job.Job) {
+	if len(j.Metadata) == 0 || !bytes.ContainsAny(j.Metadata, " \t\r\n") {
+		return
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, j.Metadata) == nil {
+		j.Metadata = b.Bytes()
+	}
 }
 
 func streamSeq(msg jetstream.Msg) uint64 {

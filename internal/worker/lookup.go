@@ -42,7 +42,7 @@ func (w *Worker) lookup(d *delivery, positions []int) []*dispatch.Item {
 				err = errLookupCount
 			}
 			if err != nil {
-				d.log.Warn().Err(err).Int("recipients", len(chunk)).Msg("lookup failed; will look again")
+				d.logger().Warn().Err(err).Int("recipients", len(chunk)).Msg("lookup failed; will look again")
 			}
 		}
 		for i, pos := range chunk {

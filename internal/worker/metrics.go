@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,7 @@ import (
 //	talkrelay_batch_recipients{account,provider}
 //	talkrelay_jobs_in_flight
 type metrics struct {
+	attrs      sync.Map // attrKey -> metric.MeasurementOption
 	registry   *prometheus.Registry
 	provider   *sdkmetric.MeterProvider
 	results    metric.Int64Counter
@@ -67,18 +69,31 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }
 
+// attrKey names one attribute set; sets are built once and reused, since
+// every result and request records one.
+type attrKey struct{ account, provider, third, fourth string }
+
+func (m *metrics) set(k attrKey, names ...string) metric.MeasurementOption {
+	if o, ok := m.attrs.Load(k); ok {
+		return o.(metric.MeasurementOption)
+	}
+	kv := []attribute.KeyValue{attribute.String("account", k.account), attribute.String("provider", k.provider)}
+	for i, v := range []string{k.third, k.fourth}[:len(names)] {
+		kv = append(kv, attribute.String(names[i], v))
+	}
+	o, _ := m.attrs.LoadOrStore(k, metric.WithAttributeSet(attribute.NewSet(kv...)))
+	return o.(metric.MeasurementOption)
+}
+
 func (m *metrics) result(ev *result.Event) {
-	m.results.Add(context.Background(), 1, metric.WithAttributes(
-		attribute.String("account", ev.Account), attribute.String("provider", ev.Provider),
-		attribute.String("status", string(ev.Status)), attribute.String("reason", string(ev.Reason))))
+	m.results.Add(context.Background(), 1, m.set(attrKey{ev.Account, ev.Provider, string(ev.Status), string(ev.Reason)}, "status", "reason"))
 }
 
 // request records one provider call; outcome is "ok" or the failure class.
 func (m *metrics) request(account, provider string, recipients int, took time.Duration, outcome string) {
-	attrs := metric.WithAttributes(attribute.String("account", account), attribute.String("provider", provider))
 	ctx := context.Background()
-	m.requests.Add(ctx, 1, metric.WithAttributes(attribute.String("account", account),
-		attribute.String("provider", provider), attribute.String("outcome", outcome)))
+	m.requests.Add(ctx, 1, m.set(attrKey{account, provider, outcome, ""}, "outcome"))
+	attrs := m.set(attrKey{account, provider, "", ""})
 	m.duration.Record(ctx, took.Seconds(), attrs)
 	m.batchSizes.Record(ctx, int64(recipients), attrs)
 }

@@ -119,9 +119,8 @@ func (w *Worker) poison(a maxDeliverAdvisory) {
 		}
 		ev.Status, ev.Reason, ev.Message = result.Failed, result.ReasonPoison, reason
 		w.metrics.result(ev)
-		data, _ := json.Marshal(ev)
 		m := nats.NewMsg(streams.ResultSubject(ev.Account, string(ev.Status), ev.JobID))
-		m.Data = data
+		m.Data = ev.AppendJSON(nil)
 		if ev.JobID != "" {
 			m.Header.Set(jetstream.MsgIDHeader, ev.JobID+"/"+strconv.Itoa(ev.RecipientIndex))
 		} else {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,6 +47,25 @@ type sendRecord struct {
 	Sends [][2]int  `json:"sends"` // [index, attempt]
 }
 
+// appendJSON writes the record as encoding/json would, without reflection
+// (one record per job and batch is written before every provider call).
+func (r *sendRecord) appendJSON(b []byte) []byte {
+	b = append(b, `{"at":"`...)
+	b = r.At.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","sends":[`...)
+	for i, s := range r.Sends {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = strconv.AppendInt(b, int64(s[0]), 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(s[1]), 10)
+		b = append(b, ']')
+	}
+	return append(b, ']', '}')
+}
+
 // beforeSend records, for every job in b, which of its recipients are
 // about to be sent at which attempt. It returns once JetStream stored them.
 func (w *Worker) beforeSend(ctx context.Context, b *providers.Batch) error {
@@ -63,9 +83,7 @@ func (w *Worker) beforeSend(ctx context.Context, b *providers.Batch) error {
 	}
 	futures := make([]jetstream.PubAckFuture, 0, len(order))
 	for _, id := range order {
-		data, _ := json.Marshal(byJob[id])
-		m := nats.NewMsg(w.kvSubject(jobKey(id) + ".b." + b.ID))
-		m.Data = data
+		m := &nats.Msg{Subject: w.kvSubject(jobKey(id) + ".b." + b.ID), Data: byJob[id].appendJSON(nil)}
 		f, err := w.js.PublishMsgAsync(m)
 		if err != nil {
 			return err
@@ -159,7 +177,7 @@ func (w *Worker) reconcile(d *delivery) (map[int]bool, error) {
 		}
 	}
 	if n := len(skip); n > 0 || len(sent) > 0 {
-		d.log.Info().Int("already_final_or_scheduled", n).Int("send_records", len(sent)).Msg("reconciled")
+		d.logger().Info().Int("already_final_or_scheduled", n).Int("send_records", len(sent)).Msg("reconciled")
 	}
 	return skip, nil
 }

@@ -88,7 +88,10 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		opts.HTTPClient = newHTTPClient()
 	}
 	if opts.Tracer == nil {
-		opts.Tracer = sdktrace.NewTracerProvider().Tracer("github.com/talkrelay/talkrelay/worker")
+		// Spans are recorded only when the producer's trace is sampled; the
+		// rest still get trace ids, which result events carry.
+		opts.Tracer = sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample()))).
+			Tracer("github.com/talkrelay/talkrelay/worker")
 	}
 	accounts, err := buildAccounts(cfg, opts)
 	if err != nil {

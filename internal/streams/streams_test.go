@@ -1,0 +1,45 @@
+package streams
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The token functions are byte loops for speed; they must agree with the
+// patterns of the job schema.
+func FuzzTokensAgreeWithPatterns(f *testing.F) {
+	account := regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	jobID := regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@=+-]{0,127}$`)
+	for _, s := range []string{"shop", "a.b", "", "_", strings.Repeat("a", 65), "order-1.2@x", "-x", "é"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := Token(s) == s && s != NoAccount, account.MatchString(s) && s != NoAccount; got != want {
+			t.Fatalf("Token(%q) = %q; pattern match %v", s, Token(s), account.MatchString(s))
+		}
+		want := NoAccount
+		if jobID.MatchString(s) {
+			want = strings.ReplaceAll(s, ".", "%")
+		}
+		if got := JobToken(s); got != want {
+			t.Fatalf("JobToken(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
+
+func TestSubjects(t *testing.T) {
+	t.Parallel()
+	for got, want := range map[string]string{
+		JobSubject("shop", "alimtalk"):                 "talkrelay.jobs.shop.alimtalk",
+		ResultSubject("shop", "accepted", "order.1.2"): "talkrelay.results.shop.accepted.order%1%2",
+		ResultSubject("a.b", "rejected", "bad id"):     "talkrelay.results._.rejected._",
+		JobResultsFilter("shop", "o-1"):                "talkrelay.results.shop.*.o-1",
+		DLQSubject(""):                                 "talkrelay.dlq._",
+		RetrySubject("shop"):                           "talkrelay.retry.shop",
+	} {
+		if got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+}
