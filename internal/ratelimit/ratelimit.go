@@ -19,9 +19,24 @@ type Config struct {
 	// RecipientsPerSecond caps recipients sent, across requests.
 	RecipientsPerSecond float64 `yaml:"recipients_per_second"`
 	// Burst is how many requests may go at once after an idle spell
-	// (default 1: requests are evenly spaced and no one-second window ever
-	// holds more than the limit).
+	// (default 1: requests are evenly spaced).
 	Burst int `yaml:"burst"`
+	// Headroom is the share of the limit left unused, 0..0.5 (default
+	// 0.03): requests are admitted at (1-headroom) times the limits, so
+	// that the jitter between admission and arrival at the provider
+	// (scheduling, GC, the network) never pushes a one-second window at
+	// the provider over the limit.
+	Headroom *float64 `yaml:"headroom"`
+}
+
+// DefaultHeadroom is the headroom of a Config that sets none.
+const DefaultHeadroom = 0.03
+
+func (c Config) headroom() float64 {
+	if c.Headroom == nil {
+		return DefaultHeadroom
+	}
+	return *c.Headroom
 }
 
 // Validate names the first field out of range.
@@ -33,6 +48,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("recipients_per_second: %g is negative", c.RecipientsPerSecond)
 	case c.Burst < 0:
 		return fmt.Errorf("burst: %d is negative", c.Burst)
+	case c.headroom() < 0 || c.headroom() > 0.5 || math.IsNaN(c.headroom()):
+		return fmt.Errorf("headroom: %g is out of range 0..0.5", c.headroom())
 	}
 	return nil
 }
@@ -57,11 +74,12 @@ type Local struct {
 func NewLocal(cfg Config, maxBatch int) *Local {
 	l := &Local{now: time.Now}
 	burst := max(cfg.Burst, 1)
+	share := 1 - cfg.headroom()
 	if cfg.RequestsPerSecond > 0 {
-		l.requests = rate.NewLimiter(rate.Limit(cfg.RequestsPerSecond), burst)
+		l.requests = rate.NewLimiter(rate.Limit(cfg.RequestsPerSecond*share), burst)
 	}
 	if cfg.RecipientsPerSecond > 0 {
-		l.recipients = rate.NewLimiter(rate.Limit(cfg.RecipientsPerSecond), max(maxBatch, burst))
+		l.recipients = rate.NewLimiter(rate.Limit(cfg.RecipientsPerSecond*share), max(maxBatch, burst))
 	}
 	return l
 }

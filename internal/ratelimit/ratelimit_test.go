@@ -6,9 +6,11 @@ import (
 	"time"
 )
 
+func noHeadroom() *float64 { z := 0.0; return &z }
+
 func TestReserveSpacesRequests(t *testing.T) {
 	t.Parallel()
-	l := NewLocal(Config{RequestsPerSecond: 200}, 1)
+	l := NewLocal(Config{RequestsPerSecond: 200, Headroom: noHeadroom()}, 1)
 	start := time.Unix(1_700_000_000, 0)
 	// 1000 requests reserved back to back at the same instant must be
 	// spread so that none is scheduled before i*5ms.
@@ -30,7 +32,7 @@ func TestReserveSpacesRequests(t *testing.T) {
 
 func TestReserveCountsRecipients(t *testing.T) {
 	t.Parallel()
-	l := NewLocal(Config{RecipientsPerSecond: 1000}, 1000)
+	l := NewLocal(Config{RecipientsPerSecond: 1000, Headroom: noHeadroom()}, 1000)
 	now := time.Unix(1_700_000_000, 0)
 	d1, _ := l.Reserve(now, 1000) // the full bucket
 	d2, _ := l.Reserve(now, 500)  // must wait for 500 tokens: 0.5s
@@ -72,9 +74,24 @@ func TestWaitCancelled(t *testing.T) {
 	}
 }
 
+func TestHeadroomLowersTheRate(t *testing.T) {
+	t.Parallel()
+	l := NewLocal(Config{RequestsPerSecond: 100}, 1) // default headroom 3%
+	now := time.Unix(1_700_000_000, 0)
+	var last time.Duration
+	for range 98 {
+		last, _ = l.Reserve(now, 1)
+	}
+	// 98 requests at 97/s: the last is admitted just after 1s.
+	if last < time.Second || last > 1010*time.Millisecond {
+		t.Fatalf("98th request at %s, want about 1s (97/s)", last)
+	}
+}
+
 func TestValidate(t *testing.T) {
 	t.Parallel()
-	for _, c := range []Config{{RequestsPerSecond: -1}, {RecipientsPerSecond: -1}, {Burst: -1}} {
+	big := 0.6
+	for _, c := range []Config{{RequestsPerSecond: -1}, {RecipientsPerSecond: -1}, {Burst: -1}, {Headroom: &big}} {
 		if c.Validate() == nil {
 			t.Errorf("%+v: no error", c)
 		}
