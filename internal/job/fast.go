@@ -19,15 +19,54 @@ import (
 // invalid one through: FuzzFastPathAgreesWithSchema checks exactly that.
 // A change to the schema needs the same change here.
 
-var (
-	idRE       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@=+-]{0,127}$`)
-	accountRE  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	phoneRE    = regexp.MustCompile(`^[0-9][0-9-]{5,19}$`)
-	countryRE  = regexp.MustCompile(`^[0-9]{1,4}$`)
-	numberRE   = regexp.MustCompile(`^[0-9-]{1,16}$`)
-	currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
-	dateTimeRE = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$`)
-)
+// The schema's patterns, as byte loops (the fast path's hottest checks).
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isAlnum(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+// all reports whether every byte of s[from:] satisfies ok.
+func all(s string, from int, ok func(byte) bool) bool {
+	for i := from; i < len(s); i++ {
+		if !ok(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// validID: ^[A-Za-z0-9][A-Za-z0-9._:@=+-]{0,127}$
+func validID(s string) bool {
+	return len(s) >= 1 && len(s) <= 128 && isAlnum(s[0]) && all(s, 1, func(c byte) bool {
+		return isAlnum(c) || c == '.' || c == '_' || c == ':' || c == '@' || c == '=' || c == '+' || c == '-'
+	})
+}
+
+// validAccount: ^[A-Za-z0-9_-]{1,64}$
+func validAccount(s string) bool {
+	return len(s) >= 1 && len(s) <= 64 && all(s, 0, func(c byte) bool { return isAlnum(c) || c == '_' || c == '-' })
+}
+
+// validPhone: ^[0-9][0-9-]{5,19}$
+func validPhone(s string) bool {
+	return len(s) >= 6 && len(s) <= 20 && isDigit(s[0]) && all(s, 1, func(c byte) bool { return isDigit(c) || c == '-' })
+}
+
+// validCountry: ^[0-9]{1,4}$
+func validCountry(s string) bool { return len(s) >= 1 && len(s) <= 4 && all(s, 0, isDigit) }
+
+// validNumber: ^[0-9-]{1,16}$
+func validNumber(s string) bool {
+	return len(s) >= 1 && len(s) <= 16 && all(s, 0, func(c byte) bool { return isDigit(c) || c == '-' })
+}
+
+// validCurrency: ^[A-Z]{3}$
+func validCurrency(s string) bool {
+	return len(s) == 3 && all(s, 0, func(c byte) bool { return c >= 'A' && c <= 'Z' })
+}
+
+// dateTimeRE is the strictest RFC 3339 form; only jobs with a reserve_at
+// or deadline pay for it.
+var dateTimeRE = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$`)
 
 var buttonTypes = map[string]bool{"DS": true, "WL": true, "AL": true, "BK": true, "MD": true, "AC": true, "BC": true, "BT": true, "PD": true}
 
@@ -54,7 +93,7 @@ func runes(s string, min, max int) bool {
 
 func (j *Job) validFast(raw []byte) bool {
 	switch {
-	case j.Version != Version, !idRE.MatchString(j.ID), !accountRE.MatchString(j.Account),
+	case j.Version != Version, !validID(j.ID), !validAccount(j.Account),
 		j.Kind != AlimTalk && j.Kind != FriendTalk,
 		j.Sender != "" && !runes(j.Sender, 1, 100),
 		j.Template != "" && !runes(j.Template, 1, 64),
@@ -106,8 +145,8 @@ func timeField(raw []byte, name string) bool {
 
 func (f *Failover) validFast() bool {
 	return (f.Type == "" || f.Type == "SMS" || f.Type == "LMS") &&
-		(f.From == "" || numberRE.MatchString(f.From)) &&
-		(f.UnsubscribeNo == "" || numberRE.MatchString(f.UnsubscribeNo))
+		(f.From == "" || validNumber(f.From)) &&
+		(f.UnsubscribeNo == "" || validNumber(f.UnsubscribeNo))
 }
 
 func (p *Pair) validFast() bool { return p.Title != "" && p.Description != "" }
@@ -116,13 +155,13 @@ func (b *Button) validFast() bool { return buttonTypes[b.Type] && b.Name != "" }
 
 func (r *Recipient) validFast() bool {
 	switch {
-	case !runes(r.Ref, 0, 128), !phoneRE.MatchString(r.Phone),
-		r.CountryCode != "" && !countryRE.MatchString(r.CountryCode),
+	case !runes(r.Ref, 0, 128), !validPhone(r.Phone),
+		r.CountryCode != "" && !validCountry(r.CountryCode),
 		r.Content == "" && r.Variables == nil,
 		r.ItemHighlight != nil && !r.ItemHighlight.validFast(),
 		r.Image != nil && r.Image.Seq != nil && *r.Image.Seq < 0,
 		r.Price != nil && *r.Price < 0,
-		r.Currency != "" && !currencyRE.MatchString(r.Currency),
+		r.Currency != "" && !validCurrency(r.Currency),
 		len(r.TaxCodes) > 2,
 		len(r.Buttons) > 5, len(r.QuickReplies) > 10,
 		r.Failover != nil && !r.Failover.validFast():

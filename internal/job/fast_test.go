@@ -3,6 +3,7 @@ package job
 import (
 	"encoding/json"
 	"io/fs"
+	"regexp"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -69,6 +70,31 @@ func FuzzFastPathAgreesWithSchema(f *testing.F) {
 		b, _ := json.Marshal(&slow)
 		if diff := cmp.Diff(string(b), string(a)); diff != "" {
 			t.Fatalf("fast and slow decodes differ (-slow +fast):\n%s", diff)
+		}
+	})
+}
+
+// The byte loops must agree with the schema's patterns.
+func FuzzPatterns(f *testing.F) {
+	for _, s := range []string{"a", "order-1.2@x", "-x", "0101234", "010-1234-5678", "82", "12345", "KRW", "krw", "0212345678", "é", "a\n"} {
+		f.Add(s)
+	}
+	pats := []struct {
+		re *regexp.Regexp
+		fn func(string) bool
+	}{
+		{regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@=+-]{0,127}$`), validID},
+		{regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`), validAccount},
+		{regexp.MustCompile(`^[0-9][0-9-]{5,19}$`), validPhone},
+		{regexp.MustCompile(`^[0-9]{1,4}$`), validCountry},
+		{regexp.MustCompile(`^[0-9-]{1,16}$`), validNumber},
+		{regexp.MustCompile(`^[A-Z]{3}$`), validCurrency},
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, p := range pats {
+			if p.re.MatchString(s) != p.fn(s) {
+				t.Fatalf("%q: pattern %s says %v", s, p.re, p.re.MatchString(s))
+			}
 		}
 	})
 }
