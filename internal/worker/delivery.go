@@ -32,19 +32,20 @@ import (
 // only once all of that is stored in JetStream; if any store fails it is
 // handed back (nak) and its redelivery reconciles against what was stored.
 type delivery struct {
-	w       *Worker
-	msg     jetstream.Msg
-	seq     uint64
-	job     *job.Job        // recipients: those this delivery carries
-	pending []retry.Pending // parallel to job.Recipients
-	round   int             // 0 for a fresh job, n for the n-th envelope
-	envID   string          // the envelope's id; empty for a fresh job
-	acct    *account
-	logOnce sync.Once
-	log     zerolog.Logger // use logger(): built on first use
-	span    trace.Span
-	traceID string
-	recv    time.Time
+	w         *Worker
+	msg       jetstream.Msg
+	seq       uint64          // stream sequence of msg
+	delivered uint64          // how many times NATS delivered msg
+	job       *job.Job        // recipients: those this delivery carries
+	pending   []retry.Pending // parallel to job.Recipients
+	round     int             // 0 for a fresh job, n for the n-th envelope
+	envID     string          // the envelope's id; empty for a fresh job
+	acct      *account
+	logOnce   sync.Once
+	log       zerolog.Logger // use logger(): built on first use
+	span      trace.Span
+	traceID   string
+	recv      time.Time
 
 	undecided atomic.Int64 // recipients without a verdict yet
 	unstored  atomic.Int64 // stores in flight, plus one until all verdicts are in
@@ -121,8 +122,11 @@ func (d *delivery) logger() *zerolog.Logger {
 func (w *Worker) newDelivery(msg jetstream.Msg, j *job.Job) *delivery {
 	ctx := extractTrace(context.Background(), msg.Headers())
 	_, span := w.tracer.Start(ctx, "talkrelay.job", trace.WithSpanKind(trace.SpanKindConsumer))
-	d := &delivery{w: w, msg: msg, seq: streamSeq(msg), job: j, span: span,
+	d := &delivery{w: w, msg: msg, job: j, span: span,
 		traceID: span.SpanContext().TraceID().String(), recv: time.Now()}
+	if md, err := msg.Metadata(); err == nil {
+		d.seq, d.delivered = md.Sequence.Stream, md.NumDelivered
+	}
 	d.undecided.Store(int64(len(j.Recipients)))
 	d.unstored.Store(1)
 	w.track.add(d)
@@ -210,8 +214,8 @@ func (w *Worker) abandon(d *delivery, delay time.Duration) {
 // run sends or looks up every recipient of d.
 func (w *Worker) run(d *delivery) {
 	skip := map[int]bool{}
-	if md, err := d.msg.Metadata(); err == nil && md.NumDelivered > 1 {
-		d.logger().Info().Uint64("delivery", md.NumDelivered).Msg("redelivered: reconciling with stored results and send records")
+	if d.delivered > 1 {
+		d.logger().Info().Uint64("delivery", d.delivered).Msg("redelivered: reconciling with stored results and send records")
 		var err error
 		if skip, err = w.reconcile(d); err != nil {
 			// Without knowing what was sent, nothing may be sent: hand the
@@ -570,7 +574,7 @@ func (w *Worker) reject(msg jetstream.Msg, j *job.Job, reason result.Reason, why
 	d := w.newDelivery(msg, &job.Job{})
 	d.logOnce.Do(func() { d.log = log })
 	d.finalMsg = string(reason) + ": " + why
-	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 1 && j.ID != "" {
+	if d.delivered > 1 && j.ID != "" {
 		if done, err := w.finalsOf(j.Account, j.ID); err == nil {
 			kept := events[:0]
 			for _, ev := range events {
@@ -613,13 +617,6 @@ func compactMetadata(j *job.Job) {
 	if json.Compact(&b, j.Metadata) == nil {
 		j.Metadata = b.Bytes()
 	}
-}
-
-func streamSeq(msg jetstream.Msg) uint64 {
-	if md, err := msg.Metadata(); err == nil {
-		return md.Sequence.Stream
-	}
-	return 0
 }
 
 // probeIdentity reads id, account and kind from a job too large to validate.
