@@ -109,7 +109,7 @@ func (d *delivery) debug() *zerolog.Event {
 	if d.w.log.GetLevel() > zerolog.DebugLevel {
 		return nil
 	}
-	return d.debug()
+	return d.logger().Debug()
 }
 
 // logger returns d's logger, building it on first use: most deliveries

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 
 	"github.com/talkrelay/talkrelay/internal/config"
 	"github.com/talkrelay/talkrelay/internal/providers"
@@ -120,6 +121,7 @@ func byIndex(evs []result.Event) map[int]result.Event {
 func TestRetriesOnlyTheRetryableRecipientsOfABatch(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
+	e.logLevel = zerolog.DebugLevel // every debug line of a delivery is written once here
 	j := testJob("partial", "acct", 5)
 	flaky := j.Recipients[2].Phone
 	s := &scripted{limit: 100, answer: func(phone string, attempt int) providers.Outcome {

@@ -42,12 +42,13 @@ func TestMain(m *testing.M) {
 
 // env is a worker under test with its NATS server and provider clients.
 type env struct {
-	t       *testing.T
-	srv     *natstest.Server
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	mu      sync.Mutex
-	clients map[string]*sandbox.Client // by account
+	t        *testing.T
+	logLevel zerolog.Level // of the workers; warn by default
+	srv      *natstest.Server
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	mu       sync.Mutex
+	clients  map[string]*sandbox.Client // by account
 }
 
 func newEnv(t *testing.T) *env {
@@ -57,7 +58,7 @@ func newEnv(t *testing.T) *env {
 	if err := streams.Ensure(t.Context(), js, streams.DefaultConfig()); err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, srv: srv, nc: nc, js: js, clients: map[string]*sandbox.Client{}}
+	return &env{t: t, srv: srv, nc: nc, js: js, clients: map[string]*sandbox.Client{}, logLevel: zerolog.WarnLevel}
 }
 
 // sandboxAccount returns a sandbox account config with the given options.
@@ -107,7 +108,7 @@ func (e *env) startWith(cfg *config.Config, opts worker.Options) (stop func() er
 	errc := make(chan error, 1)
 	opts.Ready = ready
 	go func() {
-		errc <- worker.Run(ctx, cfg, zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel), opts)
+		errc <- worker.Run(ctx, cfg, zerolog.New(zerolog.NewTestWriter(e.t)).Level(e.logLevel), opts)
 	}()
 	select {
 	case <-ready:
