@@ -69,6 +69,7 @@ type Worker struct {
 	sends    jetstream.KeyValue
 	metrics  *metrics
 	ready    atomic.Bool
+	stopping atomic.Bool // shutting down: start no new job
 	jobsCh   chan jetstream.Msg
 }
 
@@ -164,7 +165,15 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	decodersDone := make(chan struct{})
 	go func() {
 		defer close(decodersDone)
-		runDecoders(decoders, w.jobsCh, func(m jetstream.Msg) { w.track.take(m); w.handle(m) })
+		runDecoders(decoders, w.jobsCh, func(m jetstream.Msg) {
+			w.track.take(m)
+			if w.stopping.Load() {
+				// Not started: hand it straight back for another replica.
+				_ = m.Nak()
+				return
+			}
+			w.handle(m)
+		})
 	}()
 
 	cc, err := cons.Consume(func(m jetstream.Msg) { w.track.receive(m); w.jobsCh <- m },
@@ -199,10 +208,13 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		}
 	}
 
-	// Shutdown: stop pulling; the jobs already handed to us are processed.
+	// Shutdown: stop pulling. Jobs received but not started go straight
+	// back to NATS (those still in the client's buffer come back after the
+	// ack wait); the ones started are finished within the grace period.
 	log.Info().Int("jobs_in_flight", w.track.count()).Dur("grace", cfg.Worker.ShutdownGrace).Msg("shutting down")
 	w.ready.Store(false)
-	cc.Drain()
+	w.stopping.Store(true)
+	cc.Stop()
 	<-cc.Closed()
 	close(w.jobsCh)
 	<-decodersDone

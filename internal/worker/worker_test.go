@@ -545,3 +545,33 @@ func TestSurvivesNATSRestart(t *testing.T) {
 		t.Fatalf("results after the NATS restart: %v", got)
 	}
 }
+
+// A worker with a long queue behind a slow provider stops within its grace
+// period; the jobs it had not started are handed back, not lost.
+func TestShutdownHandsBackQueuedJobs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a := sandboxAccount("slow", map[string]any{"latency": "200ms", "batch_limit": 1})
+	a.MaxConcurrency = 1
+	cfg := e.config(a)
+	cfg.Worker.Linger = 0
+	cfg.Worker.ShutdownGrace = 2 * time.Second
+	for i := range 100 {
+		j := testJob(fmt.Sprintf("queued-%03d", i), "slow", 1)
+		e.publishJob(j)
+	}
+	stop := e.start(cfg)
+	waitFor(t, 10*time.Second, "sending started", func() bool { return e.requests("slow") >= 2 })
+	start := time.Now()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 6*time.Second {
+		t.Errorf("stop took %s with 100 queued jobs and a 2s grace period", took)
+	}
+	e.start(e.config(sandboxAccount("slow", nil)))
+	evs := e.results(100, 60*time.Second)
+	if n := len(countBy(evs, func(ev result.Event) string { return ev.JobID })); n != 100 {
+		t.Fatalf("results for %d jobs, want 100", n)
+	}
+}
