@@ -182,16 +182,7 @@ func decode(r io.Reader, c *Config) error {
 	return nil
 }
 
-// Env names the environment variables Load reads, with the field each sets.
-var Env = map[string]string{
-	"NATS_URL":      "nats.url",
-	"NATS_CREDS":    "nats.creds",
-	"NATS_NKEY":     "nats.nkey",
-	"NATS_USER":     "nats.user",
-	"NATS_PASSWORD": "nats.password",
-	"NATS_TOKEN":    "nats.token",
-}
-
+// applyEnv applies the NATS tools' environment variables over the file.
 func (c *Config) applyEnv() {
 	set := func(name string, dst *string) {
 		if v, ok := os.LookupEnv(name); ok {
