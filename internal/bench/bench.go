@@ -326,7 +326,7 @@ func runProfile(ctx context.Context, c Config, s spec) (Row, error) {
 	switch s.profile {
 	case Single, Campaign:
 		fmt.Fprintf(c.Progress, "bench: %s: ceiling\n", s.name)
-		ceil, err := runCeiling(ctx, ns, s.w, rr.Sample)
+		ceil, err := runCeiling(ctx, ns, s.w, rr.Sample, !s.prequeue)
 		if err != nil {
 			return row, err
 		}

@@ -44,7 +44,12 @@ func (c ceilingResult) ResultsPerSec() float64 {
 // no validation, no batching, no provider call, no send record. For
 // single-recipient jobs that is "consume + publish one result + ack"; for
 // campaign jobs it is the JetStream publish ceiling of results.
-func runCeiling(ctx context.Context, ns *server.Server, w workload, resultBody []byte) (ceilingResult, error) {
+// runCeiling measures the plain JetStream program on w. With
+// publishWhileConsuming (the profiles whose jobs the worker consumes while
+// they are being published) it publishes while it consumes, as the worker
+// had to, timed from the first publish; otherwise the jobs are queued first,
+// as for the worker.
+func runCeiling(ctx context.Context, ns *server.Server, w workload, resultBody []byte, publishWhileConsuming bool) (ceilingResult, error) {
 	var res ceilingResult
 	nc, err := nats.Connect(ns.ClientURL(), nats.Name("talkrelay-bench-ceiling"))
 	if err != nil {
@@ -73,8 +78,11 @@ func runCeiling(ctx context.Context, ns *server.Server, w workload, resultBody [
 			return res, fmt.Errorf("ceiling: stream %s: %w", sc.Name, err)
 		}
 	}
-	if _, err := publish(ctx, nc, ceilJobsPrefix+"."+w.account+".alimtalk", w); err != nil {
-		return res, fmt.Errorf("ceiling: queue jobs: %w", err)
+	jobsSubject := ceilJobsPrefix + "." + w.account + ".alimtalk"
+	if !publishWhileConsuming {
+		if _, err := publish(ctx, nc, jobsSubject, w); err != nil {
+			return res, fmt.Errorf("ceiling: queue jobs: %w", err)
+		}
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, ceilJobsStream, jetstream.ConsumerConfig{
 		Durable: "bench-ceiling", AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute,
@@ -143,6 +151,13 @@ func runCeiling(ctx context.Context, ns *server.Server, w workload, resultBody [
 		return res, err
 	}
 	defer cc.Stop()
+	if publishWhileConsuming {
+		pub, err := publish(ctx, nc, jobsSubject, w)
+		if err != nil {
+			return res, fmt.Errorf("ceiling: publish jobs: %w", err)
+		}
+		start = pub.First
+	}
 	select {
 	case <-done:
 	case <-ctx.Done():

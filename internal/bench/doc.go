@@ -35,7 +35,11 @@
 // process, run on the same server after the worker stopped: it consumes
 // the same job messages from a work-queue stream, publishes one result per
 // recipient (a real result event of the worker's run as the body, with a
-// Nats-Msg-Id) and acks each job once its results are stored. The worker's
+// Nats-Msg-Id) and acks each job once its results are stored. It runs
+// under the worker's conditions: for single and campaign the bench
+// publishes the jobs while the worker consumes them, competing for the
+// same two cores, so the ceiling too consumes while the jobs are being
+// published, timed from the first publish. The worker's
 // recipients/s is printed as a ratio to the ceiling's results/s; the
 // latency profile's request rate as a ratio to the rate limit, with the
 // most requests the fake saw in any sliding 1-second window.
