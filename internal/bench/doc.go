@@ -26,8 +26,9 @@
 //
 //	single    200,000 one-recipient AlimTalk jobs, NAVER adapter (100 a request), no latency
 //	campaign  20 jobs × 50,000 recipients, NHN AlimTalk (1000 a request)
-//	latency   20,000 one-recipient jobs, Kakao adapter (1 a request), 50 ms fake
-//	          latency, rate_limit 200 requests/s, max_concurrency 32
+//	latency   20,000 one-recipient jobs queued before the worker starts, Kakao
+//	          adapter (1 a request), 50 ms fake latency, rate_limit 200
+//	          requests/s, max_concurrency 32
 //	backlog   250,000 and 1,000,000 one-recipient NAVER jobs queued before the
 //	          worker starts: peak RSS must stay the same
 //

@@ -84,13 +84,15 @@ func (f *Fake) Stats() FakeStats {
 	return FakeStats{Requests: f.requests.Load(), Recipients: f.recipients.Load()}
 }
 
-// RateStats describes the send requests' arrival times.
+// RateStats describes the send requests' arrival times. MaxWindowAt is
+// where the busiest window starts, after the first arrival.
 type RateStats struct {
 	// Achieved is requests per second between the first and last arrival.
 	Achieved float64
 	// MaxInWindow is the most requests that arrived within any 1-second
 	// window (sliding, not aligned to wall-clock seconds).
 	MaxInWindow int
+	MaxWindowAt time.Duration
 }
 
 // Rate computes RateStats over the recorded arrival times.
@@ -111,7 +113,9 @@ func (f *Fake) Rate() RateStats {
 		for ts[j]-ts[i] >= int64(time.Second) {
 			i++
 		}
-		r.MaxInWindow = max(r.MaxInWindow, j-i+1)
+		if j-i+1 > r.MaxInWindow {
+			r.MaxInWindow, r.MaxWindowAt = j-i+1, time.Duration(ts[i]-ts[0])
+		}
 	}
 	return r
 }
