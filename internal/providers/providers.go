@@ -282,3 +282,21 @@ type Query struct {
 	// or uid).
 	Last Outcome
 }
+
+// DefaultNotFoundAfter is the default of the not_found_after option of
+// every Resolver: how long after a send a provider's query API is given to
+// list a message it took. A lookup that finds nothing this long after the
+// send proves the provider never took the message, and it is sent again;
+// before, the answer is Unknown.
+const DefaultNotFoundAfter = 2 * time.Minute
+
+// CheckNotFoundAfter validates a not_found_after option. Below a second
+// "not listed" would race the send itself; above an hour it would only
+// widen lookup windows for messages long since reported unknown.
+func CheckNotFoundAfter(d time.Duration, provider string) error {
+	if d < time.Second || d > time.Hour {
+		return fmt.Errorf("not_found_after: %s is out of range 1s..1h (default %s: how long %s may take to list a message it took)",
+			d, DefaultNotFoundAfter, provider)
+	}
+	return nil
+}

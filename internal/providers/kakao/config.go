@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/talkrelay/talkrelay/internal/providers"
 )
 
 // Hosts are the Kakao Enterprise Bizmessage API hosts by name, from the
@@ -142,9 +144,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("sender_no: %w", err)
 		}
 	}
-	if c.NotFoundAfter < minNotFoundAfter || c.NotFoundAfter > maxNotFoundAfter {
-		return fmt.Errorf("not_found_after: %s is out of range %s..%s (default %s: how long Kakao may take to list a message it took)",
-			c.NotFoundAfter, minNotFoundAfter, maxNotFoundAfter, DefaultNotFoundAfter)
+	if err := providers.CheckNotFoundAfter(c.NotFoundAfter, "Kakao"); err != nil {
+		return err
 	}
 	return nil
 }

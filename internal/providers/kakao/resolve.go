@@ -38,13 +38,7 @@ const (
 	// took it (Retryable). Sooner, the message may not be listed yet
 	// (Unknown). The seed does not say how soon Kakao lists a message it
 	// took; two minutes is our margin, far above the seconds a send takes.
-	DefaultNotFoundAfter = 2 * time.Minute
-	// minNotFoundAfter and maxNotFoundAfter bound not_found_after. Below a
-	// second "not listed" would race the send itself; above an hour it
-	// would only widen the searched dates (searchDates) for messages that,
-	// with any sane lookup schedule, the worker has long reported unknown.
-	minNotFoundAfter = time.Second
-	maxNotFoundAfter = time.Hour
+	DefaultNotFoundAfter = providers.DefaultNotFoundAfter
 	// SearchPageSize is the size of each search page, the API's maximum.
 	SearchPageSize = 1000
 	// MaxSearchPages caps the pages one scan reads (20 pages: the first

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/talkrelay/talkrelay/internal/providers"
+
 	"github.com/talkrelay/talkrelay/internal/providers/msgcheck"
 )
 
@@ -115,9 +117,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("summary_placement: %q must be item or message", c.SummaryPlacement)
 	case c.HeaderMaxBytes < 0:
 		return fmt.Errorf("header_max_bytes: %d is negative", c.HeaderMaxBytes)
-	case c.NotFoundAfter < minNotFoundAfter || c.NotFoundAfter > maxNotFoundAfter:
-		return fmt.Errorf("not_found_after: %s is out of range %s..%s (default %s: how long NAVER may take to list a message it took)",
-			c.NotFoundAfter, minNotFoundAfter, maxNotFoundAfter, DefaultNotFoundAfter)
 	}
 	if _, err := c.location(); err != nil {
 		return fmt.Errorf("reserve_time_zone: %w", err)
@@ -125,7 +124,7 @@ func (c Config) Validate() error {
 	if _, err := loadZone(c.LookupTimeZone); err != nil {
 		return fmt.Errorf("lookup_time_zone: %w", err)
 	}
-	return nil
+	return providers.CheckNotFoundAfter(c.NotFoundAfter, "NAVER")
 }
 
 // location loads ReserveTimeZone.

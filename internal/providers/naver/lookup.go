@@ -31,16 +31,7 @@ import (
 // gateway refuses more than 5 minutes). It is the one assumption the
 // no-duplicate promise rests on for NAVER: see docs/providers/naver.md,
 // "Lookups". An account may set another value (not_found_after).
-const DefaultNotFoundAfter = 2 * time.Minute
-
-// The range not_found_after is validated to. Below a second "not listed"
-// would race the send itself; above an hour it would only stretch the
-// lookup window (windowAfter) for messages that, with any sane lookup
-// schedule, the worker has long reported unknown.
-const (
-	minNotFoundAfter = time.Second
-	maxNotFoundAfter = time.Hour
-)
+const DefaultNotFoundAfter = providers.DefaultNotFoundAfter
 
 const (
 	// lookupBefore and lookupAfter frame the requestStartTime..requestEndTime

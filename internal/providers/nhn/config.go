@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/talkrelay/talkrelay/internal/providers"
 )
 
 // DefaultBaseURL is NHN Cloud's KakaoTalk Bizmessage host since 2026-02. The
@@ -84,11 +86,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("alimtalk_version: %q is not an API version like v2.3", c.AlimTalkVersion)
 	case !versionRE.MatchString(c.FriendTalkVersion):
 		return fmt.Errorf("friendtalk_version: %q is not an API version like v1.5", c.FriendTalkVersion)
-	case c.NotFoundAfter < minNotFoundAfter || c.NotFoundAfter > maxNotFoundAfter:
-		return fmt.Errorf("not_found_after: %s is out of range %s..%s (default %s: how long NHN may take to list a message it took)",
-			c.NotFoundAfter, minNotFoundAfter, maxNotFoundAfter, DefaultNotFoundAfter)
 	}
-	return nil
+	return providers.CheckNotFoundAfter(c.NotFoundAfter, "NHN")
 }
 
 // endpoints are the absolute URLs of one account.

@@ -26,16 +26,7 @@ var _ providers.Resolver = (*Client)(nil)
 // below the time the worker's lookups span (by default the first at 30s
 // and six over about 4 minutes), or untaken messages end unknown instead
 // of being sent again. An account may set another value (not_found_after).
-const DefaultNotFoundAfter = 2 * time.Minute
-
-// The range not_found_after is validated to. Below a second "not listed"
-// would race the send itself; above an hour it would only stretch the
-// lookup window (windowAfter) for messages that, with any sane lookup
-// schedule, the worker has long reported unknown.
-const (
-	minNotFoundAfter = time.Second
-	maxNotFoundAfter = time.Hour
-)
+const DefaultNotFoundAfter = providers.DefaultNotFoundAfter
 
 // The requestDate window each lookup lists, around the send (or the
 // reservation, which is what NHN stores as requestDate for a reserved
