@@ -32,7 +32,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -99,26 +98,24 @@ type Fake struct {
 	tokenPath              string
 	tokenLife              int
 
+	// script holds the queued answers, FailPhone's codes, the counts and
+	// the last body.
+	script providertest.Script
+
 	mu         sync.Mutex
-	answers    []providertest.Answer
-	phoneCode  map[string]string // phone_number -> code
-	tokenAns   []int             // HTTP statuses for the coming token requests; 0 = issue
+	tokenAns   []int // HTTP statuses for the coming token requests; 0 = issue
 	tokens     map[string]time.Time
 	tokenGate  chan struct{}
 	tokenSeen  chan struct{} // closed when a token request reaches the gate
 	seenOnce   *sync.Once
-	lastBody   []byte
 	lastHeader http.Header
 	accepted   map[string]int // by cid
 	acceptTo   map[string]int // by phone_number
 	taken      []*Message     // in the order taken
 	byUID      map[string]*Message
 	uidSeq     int
-	lookupAns  []int // HTTP statuses for the coming query requests
 
 	tokenRequests atomic.Int64
-	sends         atomic.Int64
-	lookups       atomic.Int64
 }
 
 // Message is a message the fake holds, as its search and detail APIs
@@ -157,8 +154,7 @@ func New(tb testing.TB, opts ...Option) *Fake {
 	f := &Fake{tb: tb, now: time.Now, clientID: ClientID, clientSecret: ClientSecret,
 		authStyle: AuthKakao, tokenPath: "/v2/oauth/token",
 		sendPath: regexp.MustCompile(`^/v2/send/kakao$`), tokenLife: 21600,
-		phoneCode: map[string]string{}, tokens: map[string]time.Time{},
-		accepted: map[string]int{}, acceptTo: map[string]int{}, byUID: map[string]*Message{}}
+		tokens: map[string]time.Time{}, accepted: map[string]int{}, acceptTo: map[string]int{}, byUID: map[string]*Message{}}
 	for _, o := range opts {
 		o(f)
 	}
@@ -174,25 +170,13 @@ func (f *Fake) URL() string { return f.srv.URL }
 // queue empty, requests succeed (but for FailPhone). Answer.Codes[0] is
 // the Kakao code ("510") of the request's one message. An answer's
 // LookupStatus is queued apart, for the coming query (search or detail)
-// request; an answer that says nothing else queues no send answer.
-func (f *Fake) Next(answers ...providertest.Answer) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, a := range answers {
-		if a.LookupStatus != 0 {
-			f.lookupAns = append(f.lookupAns, a.LookupStatus)
-			a.LookupStatus = 0
-			if reflect.ValueOf(a).IsZero() {
-				continue
-			}
-		}
-		f.answers = append(f.answers, a)
-	}
-}
+// request; an answer that says nothing else queues no send answer
+// (providertest.Script.Next).
+func (f *Fake) Next(answers ...providertest.Answer) { f.script.Next(answers...) }
 
 // Lookups counts query requests (search and detail) that reached the
 // fake, whatever their answer.
-func (f *Fake) Lookups() int { return int(f.lookups.Load()) }
+func (f *Fake) Lookups() int { return f.script.Lookups() }
 
 // Taken returns the messages the fake holds, in the order taken.
 func (f *Fake) Taken() []Message {
@@ -261,29 +245,17 @@ func (f *Fake) newUIDLocked(at time.Time) string {
 // as sent: national or international per the adapter's phone_format)
 // with Kakao code code ("510", "520"...) until FailPhone(phone, ""). A
 // queued Answer that is not a plain success wins over it.
-func (f *Fake) FailPhone(phone, code string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if code == "" {
-		delete(f.phoneCode, digits(phone))
-		return
-	}
-	f.phoneCode[digits(phone)] = code
-}
+func (f *Fake) FailPhone(phone, code string) { f.script.FailPhone(phone, code) }
 
 // Sends counts send requests that reached the fake, whatever their answer
 // (token requests are not sends).
-func (f *Fake) Sends() int { return int(f.sends.Load()) }
+func (f *Fake) Sends() int { return f.script.Sends() }
 
 // TokenRequests counts token requests that reached the fake.
 func (f *Fake) TokenRequests() int { return int(f.tokenRequests.Load()) }
 
 // LastBody is the body of the most recent send request.
-func (f *Fake) LastBody() []byte {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return bytes.Clone(f.lastBody)
-}
+func (f *Fake) LastBody() []byte { return f.script.LastBody() }
 
 // LastHeader is the header of the most recent send request.
 func (f *Fake) LastHeader() http.Header {
@@ -306,7 +278,7 @@ func (f *Fake) Accepted(cid string) int {
 func (f *Fake) AcceptedTo(phone string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.acceptTo[digits(phone)]
+	return f.acceptTo[providertest.Digits(phone)]
 }
 
 // NextToken queues HTTP statuses for the coming token requests; 0 issues
@@ -336,15 +308,6 @@ func (f *Fake) GateTokens() (release func(), seen <-chan struct{}) {
 	f.mu.Unlock()
 	var once sync.Once
 	return func() { once.Do(func() { close(g) }) }, seen
-}
-
-func digits(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, s)
 }
 
 // smsBytes counts text the way SMS limits do: ASCII as 1 byte, Hangul and
@@ -609,17 +572,14 @@ func validate(b *wireBody, pathCID string) []string {
 }
 
 func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request, pathCID string) {
-	f.sends.Add(1)
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
+		f.script.CountUnreadSend()
 		return
 	}
 	f.mu.Lock()
-	f.lastBody, f.lastHeader = raw, r.Header.Clone()
-	var ans providertest.Answer
-	if len(f.answers) > 0 {
-		ans, f.answers = f.answers[0], f.answers[1:]
-	}
+	_, ans, _ := f.script.SendTurn(raw) // Kakao has no raw answers
+	f.lastHeader = r.Header.Clone()
 	f.mu.Unlock()
 
 	for h, want := range map[string]string{"Accept": "*/*", "Content-Type": "application/json"} {
@@ -646,7 +606,7 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request, pathCID string)
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.accepted[body.CID]++
-		f.acceptTo[digits(body.PhoneNumber)]++
+		f.acceptTo[providertest.Digits(body.PhoneNumber)]++
 		return f.recordLocked(Message{CID: body.CID, MessageType: body.MessageType, PhoneNumber: body.PhoneNumber,
 			TemplateCode: body.TemplateCode, Text: body.Message, ClientID: body.ClientID})
 	}
@@ -662,8 +622,8 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request, pathCID string)
 	tok, hasBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	f.mu.Lock()
 	exp, known := f.tokens[tok]
-	phoneCode, phoneFails := f.phoneCode[digits(body.PhoneNumber)]
 	f.mu.Unlock()
+	phoneCode, phoneFails := f.script.PhoneCode(body.PhoneNumber)
 	if ans.Unauthorized || !hasBearer || !known || !f.now().Before(exp) {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		writeJSON(http.StatusUnauthorized, "401", "", "ERR_TOKEN")
@@ -709,17 +669,13 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request, pathCID string)
 // the bearer token and serves an injected LookupStatus. It reports whether
 // the request may be served.
 func (f *Fake) lookupGate(w http.ResponseWriter, r *http.Request) bool {
-	f.lookups.Add(1)
+	status, _ := f.script.LookupTurn() // Kakao has no raw answers
 	if got := r.Header.Get("Accept"); got != "*/*" {
 		f.tb.Errorf("kakaofake %s: Accept %q, want */*", r.URL.Path, got)
 	}
 	tok, hasBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	f.mu.Lock()
 	exp, known := f.tokens[tok]
-	status := 0
-	if len(f.lookupAns) > 0 {
-		status, f.lookupAns = f.lookupAns[0], f.lookupAns[1:]
-	}
 	f.mu.Unlock()
 	if !hasBearer || !known || !f.now().Before(exp) {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)

@@ -2,7 +2,6 @@ package naverfake
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -30,12 +29,8 @@ type lookupQuery struct {
 // serveLookup answers GET .../messages?... from the taken messages.
 func (f *Fake) serveLookup(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
-	f.lookups++
+	status, raw := f.script.LookupTurn()
 	f.lastLookup = r.URL.Query()
-	var a answer
-	if len(f.lookupQueue) > 0 {
-		a, f.lookupQueue = f.lookupQueue[0], f.lookupQueue[1:]
-	}
 	f.mu.Unlock()
 
 	if !f.authorized(r) {
@@ -43,12 +38,11 @@ func (f *Fake) serveLookup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case a.raw:
-		w.WriteHeader(a.status)
-		io.WriteString(w, a.body)
+	case raw != nil:
+		raw.Write(w)
 		return
-	case a.LookupStatus != 0:
-		writeStatus(w, a.LookupStatus, "")
+	case status != 0:
+		writeStatus(w, status, "")
 		return
 	}
 	q, problems := f.checkLookup(r.URL.Query())

@@ -62,16 +62,6 @@ func WithCredentials(accessKey, secretKey, serviceID string) Option {
 	return func(f *Fake) { f.accessKey, f.secretKey, f.serviceID = accessKey, secretKey, serviceID }
 }
 
-// answer is a providertest.Answer, or a raw answer for cases the suite
-// has no words for (a count mismatch, an odd body).
-type answer struct {
-	providertest.Answer
-	raw     bool
-	status  int
-	body    string
-	headers map[string]string
-}
-
 // Fake is NAVER's AlimTalk send and request query API. It implements
 // providertest.LookupFake; it is safe for concurrent use.
 type Fake struct {
@@ -81,16 +71,14 @@ type Fake struct {
 
 	accessKey, secretKey, serviceID string
 
-	mu          sync.Mutex
-	queue       []answer
-	lookupQueue []answer
-	phoneCode   map[string]string // "to" -> requestStatusCode
-	sends       int
-	lookups     int
-	lastBody    []byte
-	lastLookup  url.Values
-	accepted    map[acceptKey]int
-	records     []record // every message of every request taken, in order
+	// script holds the queued answers, FailPhone's codes, the counts and
+	// the last body.
+	script providertest.Script
+
+	mu         sync.Mutex
+	lastLookup url.Values
+	accepted   map[acceptKey]int
+	records    []record // every message of every request taken, in order
 }
 
 type acceptKey struct{ phone, content string }
@@ -122,7 +110,7 @@ var _ providertest.LookupFake = (*Fake)(nil)
 func New(tb testing.TB, opts ...Option) *Fake {
 	tb.Helper()
 	f := &Fake{tb: tb, now: time.Now, accessKey: AccessKey, secretKey: SecretKey, serviceID: ServiceID,
-		phoneCode: map[string]string{}, accepted: map[acceptKey]int{}}
+		accepted: map[acceptKey]int{}}
 	for _, o := range opts {
 		o(f)
 	}
@@ -137,77 +125,36 @@ func (f *Fake) URL() string { return f.srv.URL }
 // Next queues answers for the coming send requests, one each; with the
 // queue empty, requests succeed (but for FailPhone). An answer with
 // LookupStatus is queued for the next query request instead; it takes a
-// send request's turn too only when it also sets a send field.
-func (f *Fake) Next(answers ...providertest.Answer) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, a := range answers {
-		if a.LookupStatus != 0 {
-			f.lookupQueue = append(f.lookupQueue, answer{Answer: providertest.Answer{LookupStatus: a.LookupStatus}})
-			if !hasSendPart(a) {
-				continue
-			}
-			a.LookupStatus = 0
-		}
-		f.queue = append(f.queue, answer{Answer: a})
-	}
-}
-
-func hasSendPart(a providertest.Answer) bool {
-	return len(a.Codes) > 0 || a.Status != 0 || a.RetryAfter != "" || a.Malformed || a.Empty ||
-		a.Hang || a.HangUntaken || a.Unauthorized
-}
+// send request's turn too only when it also sets a send field
+// (providertest.Script.Next).
+func (f *Fake) Next(answers ...providertest.Answer) { f.script.Next(answers...) }
 
 // NextLookupRaw queues an answer of the given status and body for the
 // next query request (after any queued before it).
 func (f *Fake) NextLookupRaw(status int, body string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.lookupQueue = append(f.lookupQueue, answer{raw: true, status: status, body: body})
+	f.script.NextLookupRaw(providertest.Raw{Status: status, Body: body})
 }
 
 // NextRaw queues an answer of the given status, body and headers for the
 // next send request (after any queued before it).
 func (f *Fake) NextRaw(status int, body string, headers map[string]string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.queue = append(f.queue, answer{raw: true, status: status, body: body, headers: headers})
+	f.script.NextRaw(providertest.Raw{Status: status, Body: body, Header: headers})
 }
 
 // FailPhone answers every message to phone with requestStatusCode code
 // (requestStatusName "fail") in requests that are otherwise answered per
 // message, until FailPhone(phone, ""). phone is compared as digits only,
 // as "to" is sent. A code from Next's Answer.Codes wins over it.
-func (f *Fake) FailPhone(phone, code string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if code == "" {
-		delete(f.phoneCode, digits(phone))
-		return
-	}
-	f.phoneCode[digits(phone)] = code
-}
+func (f *Fake) FailPhone(phone, code string) { f.script.FailPhone(phone, code) }
 
 // Sends counts send requests that reached the fake, whatever their answer.
-func (f *Fake) Sends() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.sends
-}
+func (f *Fake) Sends() int { return f.script.Sends() }
 
 // LastBody is the body of the most recent send request.
-func (f *Fake) LastBody() []byte {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return bytes.Clone(f.lastBody)
-}
+func (f *Fake) LastBody() []byte { return f.script.LastBody() }
 
 // Lookups counts query requests that reached the fake, whatever their answer.
-func (f *Fake) Lookups() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.lookups
-}
+func (f *Fake) Lookups() int { return f.script.Lookups() }
 
 // LastLookup is the query parameters of the most recent query request.
 func (f *Fake) LastLookup() url.Values {
@@ -226,7 +173,7 @@ func (f *Fake) LastLookup() url.Values {
 func (f *Fake) Accepted(phone, content string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.accepted[acceptKey{digits(phone), content}]
+	return f.accepted[acceptKey{providertest.Digits(phone), content}]
 }
 
 // AcceptedTo counts how many times a message to phone (digits only),
@@ -234,22 +181,13 @@ func (f *Fake) Accepted(phone, content string) int {
 func (f *Fake) AcceptedTo(phone string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n, p := 0, digits(phone)
+	n, p := 0, providertest.Digits(phone)
 	for k, v := range f.accepted {
 		if k.phone == p {
 			n += v
 		}
 	}
 	return n
-}
-
-func digits(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, s)
 }
 
 // Request types of the fake: unknown fields are refused.
@@ -318,15 +256,7 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("naverfake: read body: %v", err)
 		return
 	}
-	f.mu.Lock()
-	f.sends++
-	n := f.sends
-	f.lastBody = body
-	var a answer
-	if len(f.queue) > 0 {
-		a, f.queue = f.queue[0], f.queue[1:]
-	}
-	f.mu.Unlock()
+	n, a, raw := f.script.SendTurn(body)
 
 	if a.Unauthorized {
 		writeGatewayError(w, 401, "200", "Authentication Failed", "Invalid authentication information.")
@@ -343,12 +273,8 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request) {
 	req := f.validate(body)
 
 	switch {
-	case a.raw:
-		for k, v := range a.headers {
-			w.Header().Set(k, v)
-		}
-		w.WriteHeader(a.status)
-		io.WriteString(w, a.body)
+	case raw != nil:
+		raw.Write(w)
 		return
 	case a.Hang:
 		// Taken, then the answer is lost.
@@ -423,7 +349,7 @@ func (f *Fake) take(n int, req *request, codes map[int]string) (requestID string
 		}
 		c, ok := codes[i]
 		if !ok {
-			c, ok = f.phoneCode[rec.to]
+			c, ok = f.script.PhoneCode(rec.to)
 		}
 		if ok {
 			rec.code, rec.name, rec.desc = c, "fail", "fake failure "+c

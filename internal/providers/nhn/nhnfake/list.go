@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/talkrelay/talkrelay/internal/providers/providertest"
 )
 
 // listParams are the query parameters of the list APIs, per product.
@@ -48,13 +50,7 @@ type listMessage struct {
 // serveList answers GET …/messages from the records the fake holds.
 func (f *Fake) serveList(w http.ResponseWriter, r *http.Request, product, appKey string) {
 	t := f.tb
-	f.mu.Lock()
-	f.lookups++
-	status := 0
-	if len(f.lookupQueue) > 0 {
-		status, f.lookupQueue = f.lookupQueue[0], f.lookupQueue[1:]
-	}
-	f.mu.Unlock()
+	status, _ := f.script.LookupTurn() // NHN has no raw answers
 
 	f.checkHeaders(r, product, appKey)
 	if r.Header.Get("X-Secret-Key") != f.secretKey {
@@ -156,7 +152,7 @@ func (q query) matches(rec *Record) bool {
 	return eq("requestId", rec.RequestID) &&
 		within("startRequestDate", "endRequestDate", rec.RequestDate) &&
 		within("startCreateDate", "endCreateDate", rec.CreateDate) &&
-		(q.get("recipientNo") == "" || digits(q.get("recipientNo")) == digits(rec.RecipientNo)) &&
+		(q.get("recipientNo") == "" || providertest.Digits(q.get("recipientNo")) == providertest.Digits(rec.RecipientNo)) &&
 		eq(sender, rec.Sender) && eq("templateCode", rec.TemplateCode) &&
 		eq("senderGroupingKey", rec.SenderGroupingKey) && eq("recipientGroupingKey", rec.RecipientGroupingKey) &&
 		eq("messageStatus", rec.MessageStatus) && q.get("createUser") == ""

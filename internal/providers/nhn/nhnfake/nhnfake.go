@@ -74,19 +74,17 @@ type Fake struct {
 
 	appKey, secretKey string
 
-	mu          sync.Mutex
-	queue       []providertest.Answer
-	lookupQueue []int // HTTP statuses for the coming list requests
-	phoneCode   map[string]string
-	sends       int
-	lookups     int
-	last        []byte
-	headers     []http.Header
-	paths       []string
-	records     []Record
-	keys        map[string]time.Time // idempotency key -> when its request was taken
-	accepted    map[string]int       // by recipientGroupingKey
-	acceptTo    map[string]int       // by recipientNo
+	// script holds the queued answers, FailPhone's codes, the counts and
+	// the last body.
+	script providertest.Script
+
+	mu       sync.Mutex
+	headers  []http.Header
+	paths    []string
+	records  []Record
+	keys     map[string]time.Time // idempotency key -> when its request was taken
+	accepted map[string]int       // by recipientGroupingKey
+	acceptTo map[string]int       // by recipientNo
 }
 
 // Record is one recipient the fake took, as its list API reports it.
@@ -133,7 +131,7 @@ var (
 func New(tb testing.TB, opts ...Option) *Fake {
 	tb.Helper()
 	f := &Fake{tb: tb, done: make(chan struct{}), now: time.Now, appKey: AppKey, secretKey: SecretKey,
-		phoneCode: map[string]string{}, keys: map[string]time.Time{}, accepted: map[string]int{}, acceptTo: map[string]int{}}
+		keys: map[string]time.Time{}, accepted: map[string]int{}, acceptTo: map[string]int{}}
 	for _, o := range opts {
 		o(f)
 	}
@@ -151,24 +149,14 @@ func (f *Fake) URL() string { return f.srv.URL }
 // Next queues answers for the coming requests, one each; with the queue
 // empty, requests succeed (but for FailPhone). A code in Answer.Codes must
 // be an NHN integer result code ("-9999"). An Answer with LookupStatus set
-// is for the next list request only (its other fields are ignored); the
-// others are for send requests.
+// is for the next list request; it takes a send request's turn too only
+// when it also sets a send field (providertest.Script.Next).
 //
 // Of the send answers, Hang takes the messages (records them, counts them
 // in Accepted, claims the idempotency key) and never answers; every other
 // injected failure (Status, HangUntaken, Malformed, Empty, Unauthorized)
 // takes nothing.
-func (f *Fake) Next(answers ...providertest.Answer) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, a := range answers {
-		if a.LookupStatus != 0 {
-			f.lookupQueue = append(f.lookupQueue, a.LookupStatus)
-			continue
-		}
-		f.queue = append(f.queue, a)
-	}
-}
+func (f *Fake) Next(answers ...providertest.Answer) { f.script.Next(answers...) }
 
 // FailPhone answers every recipient with this recipientNo (compared as
 // digits) with the integer result code (e.g. "-9999") inside a successful
@@ -178,35 +166,17 @@ func (f *Fake) FailPhone(phone, code string) {
 	if _, err := strconv.Atoi(code); code != "" && err != nil {
 		panic("nhnfake: code " + code + " is not an integer")
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if code == "" {
-		delete(f.phoneCode, digits(phone))
-		return
-	}
-	f.phoneCode[digits(phone)] = code
+	f.script.FailPhone(phone, code)
 }
 
 // Sends counts send requests that reached the fake, whatever their answer.
-func (f *Fake) Sends() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.sends
-}
+func (f *Fake) Sends() int { return f.script.Sends() }
 
 // Lookups counts list requests that reached the fake, whatever their answer.
-func (f *Fake) Lookups() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.lookups
-}
+func (f *Fake) Lookups() int { return f.script.Lookups() }
 
 // LastBody is the body of the most recent send request.
-func (f *Fake) LastBody() []byte {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return bytes.Clone(f.last)
-}
+func (f *Fake) LastBody() []byte { return f.script.LastBody() }
 
 // Paths lists the paths of the send requests in arrival order.
 func (f *Fake) Paths() []string {
@@ -241,7 +211,7 @@ func (f *Fake) Accepted(recipientGroupingKey string) int {
 func (f *Fake) AcceptedTo(phone string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.acceptTo[digits(phone)]
+	return f.acceptTo[providertest.Digits(phone)]
 }
 
 // Records returns what the fake took, in the order it took it.
@@ -259,15 +229,6 @@ func (f *Fake) EditRecords(edit func(*Record)) {
 	for i := range f.records {
 		edit(&f.records[i])
 	}
-}
-
-func digits(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, s)
 }
 
 // Request shapes: pointers tell absent from zero.
@@ -367,15 +328,10 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request, product, appKey
 	body, _ := io.ReadAll(r.Body)
 
 	f.mu.Lock()
-	f.sends++
-	f.last = body
+	n, a, _ := f.script.SendTurn(body) // NHN has no raw answers
 	f.headers = append(f.headers, r.Header.Clone())
 	f.paths = append(f.paths, r.URL.Path)
-	var a providertest.Answer
-	if len(f.queue) > 0 {
-		a, f.queue = f.queue[0], f.queue[1:]
-	}
-	reqID := fmt.Sprintf("20260701100000abcDEF%04d", f.sends)
+	reqID := fmt.Sprintf("20260701100000abcDEF%04d", n)
 	f.mu.Unlock()
 
 	f.checkHeaders(r, product, appKey)
@@ -527,7 +483,7 @@ func (f *Fake) take(reqID, product, key string, req *request, codes map[int]stri
 		res := sendResult{RecipientSeq: i + 1, RecipientNo: rc.RecipientNo, ResultMessage: "SUCCESS", RecipientGroupingKey: rc.RecipientGroupingKey}
 		c, ok := codes[i]
 		if !ok {
-			c, ok = f.phoneCode[digits(rc.RecipientNo)]
+			c, ok = f.script.PhoneCode(rc.RecipientNo)
 		}
 		if ok {
 			n, err := strconv.Atoi(c)
@@ -544,7 +500,7 @@ func (f *Fake) take(reqID, product, key string, req *request, codes map[int]stri
 		}
 		rs = append(rs, res)
 		f.accepted[rc.RecipientGroupingKey]++
-		f.acceptTo[digits(rc.RecipientNo)]++
+		f.acceptTo[providertest.Digits(rc.RecipientNo)]++
 		content := ""
 		if rc.Content != nil {
 			content = *rc.Content
