@@ -73,7 +73,7 @@ func friendTalkJob(n int) *job.Job {
 func suite(job func(int) *job.Job) providertest.Suite { return suiteWithClock(job, newClock) }
 
 // suiteWithClock is suite with the fake's and client's clock from clk.
-func suiteWithClock(job func(int) *job.Job, clk func() *clock) providertest.Suite {
+func suiteWithClock(job func(int) *job.Job, clk func() *providertest.Clock) providertest.Suite {
 	return providertest.Suite{
 		NewFake: func(t *testing.T) providertest.Fake { return newFake(t, clk()) },
 		NewProvider: func(t *testing.T, pf providertest.Fake) providers.Provider {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,29 +17,10 @@ import (
 	"github.com/talkrelay/talkrelay/internal/result"
 )
 
-// testClock is a clock the test moves and the fake reads from its server
-// goroutines.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 // lookupSetup is a fake and a client sharing a clock set to testNow.
-func lookupSetup(t *testing.T) (*naverfake.Fake, *Client, *testClock) {
+func lookupSetup(t *testing.T) (*naverfake.Fake, *Client, *providertest.Clock) {
 	t.Helper()
-	clock := &testClock{now: testNow}
+	clock := providertest.NewClock(testNow)
 	f := naverfake.New(t, naverfake.WithClock(clock.Now))
 	c := newTestClient(t, f.URL(), nil)
 	c.Now = clock.Now
@@ -463,7 +443,7 @@ func TestResolveNotFoundAfterOption(t *testing.T) {
 	if err := yaml.Unmarshal([]byte("service_id: "+testServiceID+"\nnot_found_after: 5s\n"), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	clock := &testClock{now: testNow}
+	clock := providertest.NewClock(testNow)
 	f := naverfake.New(t, naverfake.WithClock(clock.Now))
 	c, err := NewClient(cfg, f.URL(), testAccessKey, testSecretKey, nil)
 	if err != nil {

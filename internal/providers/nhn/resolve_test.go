@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -37,28 +36,10 @@ func TestConformanceResolverFriendTalk(t *testing.T) {
 	providertest.RunResolver(t, resolverSuite(friendTalkJob))
 }
 
-// clock is a settable clock shared by a fake and a client.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // newClocked starts a fake and a client on one clock at daytime.
-func newClocked(t *testing.T) (*nhnfake.Fake, *Client, *clock) {
+func newClocked(t *testing.T) (*nhnfake.Fake, *Client, *providertest.Clock) {
 	t.Helper()
-	clk := &clock{t: daytime}
+	clk := providertest.NewClock(daytime)
 	f := nhnfake.New(t, nhnfake.WithClock(clk.Now))
 	c := newTestClient(t, f.URL())
 	c.now = clk.Now
@@ -99,7 +80,7 @@ func TestDuplicateKeyResolvesToAccepted(t *testing.T) {
 		t.Fatalf("first Send: %+v, want unknown timeout", o)
 	}
 
-	clk.Add(3 * time.Minute) // the redelivery comes later, within 10 minutes
+	clk.Advance(3 * time.Minute) // the redelivery comes later, within 10 minutes
 	_, err = c.Send(t.Context(), b)
 	last := providers.OutcomeOf(err)
 	if last.Class != providers.Unknown || last.Code != "-1005" {
@@ -131,7 +112,7 @@ func TestDuplicateKeyResolvesToAccepted(t *testing.T) {
 
 	// After the 10 minutes the key is free again and NHN would take the
 	// batch a second time: the window the key does not cover.
-	clk.Add(10 * time.Minute)
+	clk.Advance(10 * time.Minute)
 	if _, err := c.Send(t.Context(), b); err != nil {
 		t.Fatalf("Send after the idempotency window: %v", err)
 	}
@@ -154,7 +135,7 @@ func TestResolvePaging(t *testing.T) {
 		if _, err := c.Send(t.Context(), b); err != nil {
 			t.Fatalf("Send attempt %d: %v", attempt, err)
 		}
-		clk.Add(time.Minute)
+		clk.Advance(time.Minute)
 		last = b
 	}
 	recs := f.Records()
@@ -398,7 +379,7 @@ func TestResolveCancelled(t *testing.T) {
 // retryable from it on.
 func TestResolveNotFoundAfterOption(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: daytime}
+	clk := providertest.NewClock(daytime)
 	f := nhnfake.New(t, nhnfake.WithClock(clk.Now))
 	spec := testSpec(f.URL())
 	spec.DecodeOptions = yamlOptions("app_key: " + testAppKey + "\nnot_found_after: 5s\n")
@@ -425,7 +406,7 @@ func TestResolveNotFoundAfterOption(t *testing.T) {
 		{4 * time.Second, providers.Unknown},
 		{time.Second, providers.Retryable},
 	} {
-		clk.Add(tc.wait)
+		clk.Advance(tc.wait)
 		out, err := c.Resolve(t.Context(), queries(b, sentAt, last))
 		if err != nil {
 			t.Fatalf("Resolve: %v", err)
