@@ -5,6 +5,7 @@
 // Subjects:
 //
 //	talkrelay.jobs.<account>.<kind>              send jobs (stream TALKRELAY_JOBS, work queue)
+//	talkrelay.jobs.<account>.<kind>.urgent       urgent send jobs: they overtake the account's queued jobs
 //	talkrelay.results.<account>.<status>.<job>   result events (stream TALKRELAY_RESULTS)
 //	talkrelay.dlq.<account>                      dead-lettered jobs (stream TALKRELAY_DLQ)
 //
@@ -82,6 +83,18 @@ func JobSubject(account, kind string) string {
 // published.
 func ResultSubject(account, status, jobID string) string {
 	return ResultsPrefix + "." + Token(account) + "." + status + "." + JobToken(jobID)
+}
+
+// UrgentSuffix is the last token of an urgent job's subject.
+const UrgentSuffix = "urgent"
+
+// JobSubjectFor is where a job for account and kind is published: the
+// urgent lane when urgent is set, else JobSubject.
+func JobSubjectFor(account, kind string, urgent bool) string {
+	if urgent {
+		return JobSubject(account, kind) + "." + UrgentSuffix
+	}
+	return JobSubject(account, kind)
 }
 
 // JobResultsFilter matches every result of one job.
