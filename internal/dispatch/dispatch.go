@@ -3,6 +3,12 @@
 // each account within its concurrency and rate limits, calls the provider
 // and reports one result event per recipient.
 //
+// Each account has its own queue of ready batches and its own admission
+// loop, so a slow provider or a low rate limit on one account never holds
+// up another's. Within an account, urgent batches (any item urgent) go
+// before normal ones already queued. Submit never blocks on a provider:
+// the worker bounds what it submits by what it holds (its intake credits).
+//
 // dispatch knows nothing of NATS: the worker feeds it items and stores the
 // results it reports.
 package dispatch
@@ -43,6 +49,8 @@ type Item struct {
 	providers.Message
 	Key     providers.Key
 	TraceID string
+	// Urgent items overtake the account's queued normal items.
+	Urgent bool
 	// Owner is the caller's handle for the job, returned with the result.
 	Owner any
 }
@@ -57,10 +65,11 @@ type Config struct {
 	Tracer trace.Tracer
 	Log    zerolog.Logger
 	Now    func() time.Time // defaults to time.Now
-	// BeforeSend, if set, runs before each provider call; an error means the
-	// batch is not sent and every item gets a retryable outcome. The worker
-	// records there which recipients are about to be sent.
-	BeforeSend func(ctx context.Context, b *providers.Batch) error
+	// BeforeSend, if set, runs right before each provider call, after the
+	// rate limiter admitted it; an error means the batch is not sent and
+	// every item gets a retryable outcome. The worker records there which
+	// recipients are about to be sent.
+	BeforeSend func(ctx context.Context, b *providers.Batch, items []*Item) error
 	// OnRequest, if set, observes each provider call: the recipients it
 	// carried, how long it took and "ok" or the failure class.
 	OnRequest func(account, provider string, recipients int, took time.Duration, outcome string)
@@ -77,12 +86,26 @@ type Dispatcher struct {
 	// shutdown grace period is over.
 	sendCtx    context.Context
 	cancelSend context.CancelFunc
-	inflight   sync.WaitGroup
+	// inflight counts batches from emission until every item reported:
+	// queued, waiting for admission and in provider calls.
+	inflight sync.WaitGroup
+	loops    sync.WaitGroup
 }
 
 type account struct {
 	*Account
 	slots chan struct{}
+
+	mu     sync.Mutex
+	urgent []batch // FIFO, sent before normal
+	normal []batch
+	closed bool
+	wake   chan struct{} // cap 1: something was queued, or closed
+}
+
+type batch struct {
+	key   providers.Key
+	items []*Item
 }
 
 // New returns a dispatcher for accounts.
@@ -91,10 +114,13 @@ func New(cfg Config, accounts []*Account, onOutcome OutcomeFunc) *Dispatcher {
 		cfg.Now = time.Now
 	}
 	d := &Dispatcher{cfg: cfg, accounts: map[string]*account{}, onOutcome: onOutcome}
-	for _, a := range accounts {
-		d.accounts[a.Name] = &account{Account: a, slots: make(chan struct{}, a.MaxConcurrency)}
-	}
 	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
+	for _, a := range accounts {
+		acct := &account{Account: a, slots: make(chan struct{}, a.MaxConcurrency), wake: make(chan struct{}, 1)}
+		d.accounts[a.Name] = acct
+		d.loops.Add(1)
+		go d.admit(acct)
+	}
 	d.batcher = NewBatcher(cfg.Linger, d.limit, d.send)
 	return d
 }
@@ -120,37 +146,111 @@ func (d *Dispatcher) limit(k providers.Key) int { return d.accounts[k.Account].C
 // Flush sends every batch that is still lingering.
 func (d *Dispatcher) Flush() { d.batcher.Flush() }
 
-// Close flushes, then waits for in-flight provider calls until ctx ends;
-// after that the calls still running are cancelled (each adapter reports
-// them unknown if the request was written, retryable if not) and Close
-// waits for them to report.
+// Close flushes, then sends what is queued and waits for in-flight
+// provider calls until ctx ends; after that the calls still running are
+// cancelled (each adapter reports them unknown if the request was written,
+// retryable if not), batches not yet admitted are reported retryable
+// without a call, and Close waits for every item to report. No Submit may
+// follow Close.
 func (d *Dispatcher) Close(ctx context.Context) error {
 	d.batcher.Flush()
 	done := make(chan struct{})
 	go func() { d.inflight.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
-		d.cancelSend()
-		return nil
 	case <-ctx.Done():
-		d.cancelSend()
-		<-done
-		return fmt.Errorf("dispatch: grace period over, in-flight provider calls cancelled: %w", ctx.Err())
+		err = fmt.Errorf("dispatch: grace period over, in-flight provider calls cancelled: %w", ctx.Err())
 	}
+	d.cancelSend()
+	<-done
+	for _, a := range d.accounts {
+		a.mu.Lock()
+		a.closed = true
+		a.mu.Unlock()
+		a.signal()
+	}
+	d.loops.Wait()
+	return err
 }
 
-// send runs one batch on its account, waiting for a free slot.
+// send queues one batch on its account. It never blocks.
 func (d *Dispatcher) send(k providers.Key, items []*Item) {
 	a := d.accounts[k.Account]
 	d.inflight.Add(1)
-	a.slots <- struct{}{}
-	go func() {
-		defer func() { <-a.slots; d.inflight.Done() }()
-		d.call(a, k, items)
-	}()
+	urgent := false
+	for _, it := range items {
+		urgent = urgent || it.Urgent
+	}
+	a.mu.Lock()
+	if urgent {
+		a.urgent = append(a.urgent, batch{k, items})
+	} else {
+		a.normal = append(a.normal, batch{k, items})
+	}
+	a.mu.Unlock()
+	a.signal()
 }
 
-func (d *Dispatcher) call(a *account, k providers.Key, items []*Item) {
+func (a *account) signal() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next takes the account's next batch, urgent first, waiting for one; ok is
+// false once the account is closed and empty.
+func (a *account) next() (b batch, ok bool) {
+	for {
+		a.mu.Lock()
+		switch {
+		case len(a.urgent) > 0:
+			b, a.urgent[0] = a.urgent[0], batch{}
+			a.urgent = a.urgent[1:]
+		case len(a.normal) > 0:
+			b, a.normal[0] = a.normal[0], batch{}
+			a.normal = a.normal[1:]
+		case a.closed:
+			a.mu.Unlock()
+			return batch{}, false
+		default:
+			a.mu.Unlock()
+			<-a.wake
+			continue
+		}
+		a.mu.Unlock()
+		return b, true
+	}
+}
+
+// admit is an account's admission loop: it takes the next batch (so an
+// urgent batch queued meanwhile goes first), waits for a concurrency slot
+// and for the rate limiter, then starts the call. At most one batch per
+// account waits for admission, so an urgent batch waits behind at most
+// one normal one.
+func (d *Dispatcher) admit(a *account) {
+	defer d.loops.Done()
+	for {
+		b, ok := a.next()
+		if !ok {
+			return
+		}
+		a.slots <- struct{}{}
+		// The limiter admits the request right before it goes out, so that
+		// no round trip of ours bunches requests up past the limit.
+		err := a.Limiter.Wait(d.sendCtx, len(b.items))
+		go func() {
+			defer func() { <-a.slots; d.inflight.Done() }()
+			d.call(a, b.key, b.items, err)
+		}()
+	}
+}
+
+// call sends one admitted batch; admitErr is the limiter's refusal (the
+// grace period ended while the batch waited), in which case nothing is
+// sent.
+func (d *Dispatcher) call(a *account, k providers.Key, items []*Item, admitErr error) {
 	b := &providers.Batch{Key: k, Messages: make([]providers.Message, len(items))}
 	for i, it := range items {
 		b.Messages[i] = it.Message
@@ -168,17 +268,12 @@ func (d *Dispatcher) call(a *account, k providers.Key, items []*Item) {
 	defer span.End()
 
 	var outcomes []providers.Outcome
-	var err error
+	err := admitErr
 	sentAt := d.cfg.Now()
-	if d.cfg.BeforeSend != nil {
-		if err = d.cfg.BeforeSend(ctx, b); err != nil {
+	if err == nil && d.cfg.BeforeSend != nil {
+		if err = d.cfg.BeforeSend(ctx, b, items); err != nil {
 			err = fmt.Errorf("send record not stored: %w", err)
 		}
-	}
-	// The limiter admits the request right before it goes out, so that
-	// no round trip of ours bunches requests up past the limit.
-	if err == nil {
-		err = a.Limiter.Wait(ctx, len(items))
 	}
 	if err == nil {
 		callCtx, cancel := context.WithTimeout(ctx, a.RequestTimeout)

@@ -264,7 +264,7 @@ func TestDispatcherBeforeSendFailureSkipsTheCall(t *testing.T) {
 	var mu sync.Mutex
 	a := &Account{Name: "a", Provider: "fake", Client: p, Limiter: ratelimit.NewLocal(ratelimit.Config{}, 10), MaxConcurrency: 1, RequestTimeout: time.Second}
 	d := New(Config{Linger: time.Hour, Tracer: noop.NewTracerProvider().Tracer(""), Log: zerolog.Nop(),
-		BeforeSend: func(context.Context, *providers.Batch) error { return errors.New("kv down") }},
+		BeforeSend: func(context.Context, *providers.Batch, []*Item) error { return errors.New("kv down") }},
 		[]*Account{a}, func(_ *Item, o *providers.Outcome, _ time.Time) { mu.Lock(); outs = append(outs, *o); mu.Unlock() })
 	d.Submit(items("j", "a", 2, job.AlimTalk))
 	_ = d.Close(context.Background())
@@ -296,5 +296,74 @@ func TestBatchIDStable(t *testing.T) {
 	}
 	if BatchID(msgs(items("job-12", "a", 1, job.AlimTalk))) == BatchID(msgs(items("job-1", "a", 1, job.AlimTalk))) {
 		t.Fatal("different jobs share a batch id")
+	}
+}
+
+func TestDispatcherUrgentOvertakesQueuedNormal(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var order []string
+	p := &fakeProvider{limit: 1, release: make(chan struct{}), answer: func(b *providers.Batch) ([]providers.Outcome, error) {
+		mu.Lock()
+		order = append(order, b.Messages[0].Job.ID)
+		mu.Unlock()
+		return acceptAll(b)
+	}}
+	d := newDispatcher(t, p, 1, func(*Item, *providers.Outcome, time.Time) {})
+	for i := range 6 {
+		d.Submit(items(fmt.Sprint("normal-", i), "a", 1, job.AlimTalk))
+	}
+	for p.inFlight.Load() < 1 { // the first normal batch is in its call
+		time.Sleep(time.Millisecond)
+	}
+	urgent := items("urgent", "a", 1, job.AlimTalk)
+	urgent[0].Urgent = true
+	d.Submit(urgent)
+	time.Sleep(20 * time.Millisecond) // let the admission loop see it
+	for range 7 {
+		p.release <- struct{}{}
+	}
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// One normal batch was in its call and at most one more was already
+	// taken for admission when the urgent one arrived.
+	pos := -1
+	for i, id := range order {
+		if id == "urgent" {
+			pos = i
+		}
+	}
+	if pos < 0 || pos > 2 {
+		t.Fatalf("call order %v: the urgent batch went after the queued normal ones", order)
+	}
+}
+
+func TestDispatcherAccountsDoNotBlockEachOther(t *testing.T) {
+	t.Parallel()
+	slow := &fakeProvider{limit: 1, answer: acceptAll, release: make(chan struct{})} // never released
+	fast := &fakeProvider{limit: 1, answer: acceptAll}
+	a := &Account{Name: "a", Provider: "fake", Client: slow, Limiter: ratelimit.NewLocal(ratelimit.Config{}, 1), MaxConcurrency: 1, RequestTimeout: time.Minute}
+	b := &Account{Name: "b", Provider: "fake", Client: fast, Limiter: ratelimit.NewLocal(ratelimit.Config{}, 1), MaxConcurrency: 1, RequestTimeout: time.Minute}
+	got := make(chan string, 200)
+	d := New(Config{Linger: time.Hour, Tracer: noop.NewTracerProvider().Tracer(""), Log: zerolog.Nop()}, []*Account{a, b},
+		func(it *Item, _ *providers.Outcome, _ time.Time) { got <- it.Job.Account })
+	for i := range 100 {
+		d.Submit(items(fmt.Sprint("a-", i), "a", 1, job.AlimTalk)) // must not block although a is stuck
+	}
+	d.Submit(items("b-1", "b", 1, job.AlimTalk))
+	select {
+	case acct := <-got:
+		if acct != "b" {
+			t.Fatalf("first outcome from account %s", acct)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("account b's batch waited behind account a's stuck provider")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_ = d.Close(ctx)
+	if n := len(got); n != 100 {
+		t.Fatalf("%d of account a's items reported after Close, want 100", n)
 	}
 }

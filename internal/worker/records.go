@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/talkrelay/talkrelay/internal/dispatch"
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/retry"
@@ -68,7 +69,7 @@ func (r *sendRecord) appendJSON(b []byte) []byte {
 
 // beforeSend records, for every job in b, which of its recipients are
 // about to be sent at which attempt. It returns once JetStream stored them.
-func (w *Worker) beforeSend(ctx context.Context, b *providers.Batch) error {
+func (w *Worker) beforeSend(ctx context.Context, b *providers.Batch, _ []*dispatch.Item) error {
 	byJob := map[string]*sendRecord{}
 	order := []string{}
 	now := time.Now()
