@@ -42,6 +42,8 @@ func TestJobViolations(t *testing.T) {
 		{"recipient without text", `{"version":1,"id":"a","account":"x","kind":"friendtalk","recipients":[{"phone":"01012345678"}]}`, "/recipients/0"},
 		{"unknown field", `{"version":1,"id":"a","account":"x","kind":"friendtalk","colour":"red","recipients":[{"phone":"01012345678","content":"hi"}]}`, "colour"},
 		{"bad reserve time", `{"version":1,"id":"a","account":"x","kind":"friendtalk","reserve_at":"tomorrow","recipients":[{"phone":"01012345678","content":"hi"}]}`, "/reserve_at"},
+		{"unknown priority", `{"version":1,"id":"a","account":"x","kind":"friendtalk","priority":"high","recipients":[{"phone":"01012345678","content":"hi"}]}`, "/priority"},
+		{"priority in the wrong case", `{"version":1,"id":"a","account":"x","kind":"friendtalk","priority":"Urgent","recipients":[{"phone":"01012345678","content":"hi"}]}`, "/priority"},
 		{"unknown button", `{"version":1,"id":"a","account":"x","kind":"friendtalk","recipients":[{"phone":"01012345678","content":"hi","buttons":[{"type":"XX","name":"n"}]}]}`, "/recipients/0/buttons/0/type"},
 	}
 	for _, tt := range tests {

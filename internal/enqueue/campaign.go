@@ -21,7 +21,11 @@ import (
 // The template is a job JSON whose "recipients" is absent, empty, or holds
 // one recipient without "phone": that recipient's fields (buttons, content,
 // variables, failover, ...) are every row's defaults, since the CSV cannot
-// express buttons and the like.
+// express buttons and the like. Its job-level fields, "priority" among them,
+// are every job's: all the jobs of a campaign have the template's priority
+// and go to its subject (the urgent one for "priority": "urgent"). The CSV
+// only fills recipients, so it has no priority column; a column named
+// priority is a template variable like any other.
 //
 // CSV columns (header row required, names matched case-insensitively):
 // phone (required), ref, country_code, content, title, header. Every other
@@ -359,7 +363,7 @@ func (s *campaignSource) flush(ctx context.Context, publish publishFunc, c *chun
 		count = kept
 	}
 	s.jobs++
-	return publish(ctx, pubJob{ID: t.ID, Account: t.Account, Kind: string(t.Kind), Recipients: count, Data: doc})
+	return publish(ctx, pubJob{ID: t.ID, Account: t.Account, Kind: string(t.Kind), Urgent: t.Urgent(), Recipients: count, Data: doc})
 }
 
 // assemble closes the recipients array of a job head around body.

@@ -83,6 +83,9 @@ func TestCampaign(t *testing.T) {
 		wantCode int
 		wantJobs []jobWant
 		wantErrs []string // FILE: the CSV's path, JOB: the template's
+		// wantSubjects, if set, are the jobs' subjects, spelled out to pin
+		// the layout the worker reads.
+		wantSubjects []string
 	}{
 		{
 			name:     "invalid rows keep their position",
@@ -131,6 +134,41 @@ func TestCampaign(t *testing.T) {
 				{Phone: "01012345678", Variables: map[string]string{"shop": "Talkrelay", "minutes": "5", "code": "111111"}, Buttons: []job.Button{{Type: "WL", Name: "Open", URLMobile: "https://x.example"}}},
 				{Phone: "01087654321", CountryCode: "1", Variables: map[string]string{"shop": "Talkrelay", "minutes": "10", "code": "222222"}, Buttons: []job.Button{{Type: "WL", Name: "Open", URLMobile: "https://x.example"}}},
 			}}},
+		},
+		{
+			name:     "urgent template: every job is urgent",
+			template: `{"version":1,"id":"reset","account":"sandbox","kind":"alimtalk","template":"PW_RESET","priority":"urgent"}`,
+			csv:      "phone,content\n01011112222,one\n01011113333,two\n01011114444,three\n",
+			args:     []string{"--recipients-per-job", "2"},
+			wantCode: ExitOK,
+			wantJobs: []jobWant{
+				{"reset-1", []job.Recipient{{Phone: "01011112222", Content: "one"}, {Phone: "01011113333", Content: "two"}}},
+				{"reset-2", []job.Recipient{{Phone: "01011114444", Content: "three"}}},
+			},
+			wantSubjects: []string{"talkrelay.jobs.sandbox.alimtalk.urgent", "talkrelay.jobs.sandbox.alimtalk.urgent"},
+		},
+		{
+			name:         "normal template",
+			template:     `{"version":1,"id":"news","account":"sandbox","kind":"friendtalk","priority":"normal"}`,
+			csv:          "phone,content\n01011112222,one\n",
+			wantCode:     ExitOK,
+			wantJobs:     []jobWant{{"news-1", []job.Recipient{{Phone: "01011112222", Content: "one"}}}},
+			wantSubjects: []string{"talkrelay.jobs.sandbox.friendtalk"},
+		},
+		{
+			name:         "a priority column is a template variable, not the job's priority",
+			template:     campaignTemplate,
+			csv:          "phone,priority\n01011112222,urgent\n",
+			wantCode:     ExitOK,
+			wantJobs:     []jobWant{{"spring-sale-1", []job.Recipient{{Phone: "01011112222", Variables: map[string]string{"priority": "urgent"}}}}},
+			wantSubjects: []string{"talkrelay.jobs.sandbox.alimtalk"},
+		},
+		{
+			name:     "template with an unknown priority",
+			template: `{"version":1,"id":"x","account":"a","kind":"friendtalk","priority":"high"}`,
+			csv:      "phone\n01012345678\n",
+			wantCode: ExitFailed,
+			wantErrs: []string{"JOB: invalid job template x-9999999: /priority: value must be one of 'normal', 'urgent'"},
 		},
 		{
 			name:     "template with a phone",
@@ -197,6 +235,11 @@ func TestCampaign(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.wantJobs, got, cmp.AllowUnexported(jobWant{})); diff != "" {
 				t.Errorf("jobs (-want +got):\n%s", diff)
+			}
+			if tt.wantSubjects != nil {
+				if diff := cmp.Diff(tt.wantSubjects, e.subjects(t)); diff != "" {
+					t.Errorf("subjects (-want +got):\n%s", diff)
+				}
 			}
 		})
 	}

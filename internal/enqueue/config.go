@@ -19,7 +19,7 @@ type CLI struct {
 	File string `short:"f" placeholder:"FILE" group:"Input: jobs file" help:"Jobs to publish: one JSON job (may span many lines), a JSON array of jobs, or NDJSON (one job per line). '-' reads standard input."`
 
 	CSV              string `placeholder:"FILE" group:"Input: campaign" help:"Campaign recipients: CSV with a header row. Column phone is required; ref, country_code, content, title and header fill those recipient fields; every other column is a template variable (a 'var.' prefix is stripped, so var.phone names a variable called phone). '-' reads standard input."`
-	Job              string `placeholder:"FILE" group:"Input: campaign" help:"Campaign job template: a job JSON without recipients (absent or []), or with exactly one recipient without phone whose fields are every row's defaults. Job n (from 1) gets the id <template id>-<n> and holds data rows (n-1)*R+1..n*R, so re-running the same CSV within the duplicate window publishes nothing twice."`
+	Job              string `placeholder:"FILE" group:"Input: campaign" help:"Campaign job template: a job JSON without recipients (absent or []), or with exactly one recipient without phone whose fields are every row's defaults. Its job fields, priority among them, are every job's. Job n (from 1) gets the id <template id>-<n> and holds data rows (n-1)*R+1..n*R, so re-running the same CSV within the duplicate window publishes nothing twice."`
 	RecipientsPerJob int    `name:"recipients-per-job" default:"1000" placeholder:"N" group:"Input: campaign" help:"Recipients per job (R), 1..100000."`
 
 	ID           string   `group:"Input: one job from flags" help:"Job id, the idempotency key (default: a random id)."`
@@ -34,6 +34,7 @@ type CLI struct {
 	Title        string   `group:"Input: one job from flags" help:"Emphasised title (emphasis-type templates)."`
 	Header       string   `group:"Input: one job from flags" help:"Header (item-list templates)."`
 	Ad           bool     `group:"Input: one job from flags" help:"Advertisement (FriendTalk)."`
+	Priority     string   `placeholder:"normal|urgent" group:"Input: one job from flags" help:"Job priority: an urgent job (an OTP, a password reset) is published to talkrelay.jobs.<account>.<kind>.urgent and overtakes the account's queued normal jobs (default: normal). In a jobs file or a campaign template, set the job's priority field instead."`
 	ReserveAt    string   `name:"reserve-at" placeholder:"RFC3339" group:"Input: one job from flags" help:"Deliver at this time, e.g. 2026-11-21T09:00:00+09:00 (default: now)."`
 	Deadline     string   `placeholder:"RFC3339" group:"Input: one job from flags" help:"Do not send after this time."`
 	Failover     string   `placeholder:"SMS|LMS|auto" group:"Input: one job from flags" help:"Fall back to SMS/LMS when KakaoTalk delivery fails; auto lets the provider choose."`
@@ -88,12 +89,15 @@ const (
 func (c *CLI) flagsModeSet() bool {
 	return c.ID != "" || c.Account != "" || c.Sender != "" || c.Template != "" || len(c.To) > 0 ||
 		c.CountryCode != "" || c.Content != "" || len(c.Var) > 0 || c.Title != "" || c.Header != "" ||
-		c.Ad || c.ReserveAt != "" || c.Deadline != "" || c.Failover != "" || c.FailoverFrom != "" || c.Metadata != ""
+		c.Ad || c.Priority != "" || c.ReserveAt != "" || c.Deadline != "" || c.Failover != "" || c.FailoverFrom != "" || c.Metadata != ""
 }
 
 // mode returns the input mode, or an error naming the flags that conflict
 // or are missing.
 func (c *CLI) mode() (mode, error) {
+	if c.Priority != "" && (c.File != "" || c.CSV != "" || c.Job != "") {
+		return 0, errors.New(`--priority: only for a job from flags; in a jobs file or a campaign template (--job) set the job's "priority" field`)
+	}
 	var modes []string
 	if c.File != "" {
 		modes = append(modes, "--file")

@@ -42,7 +42,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			"Examples:\n"+
 			"  enqueue -f jobs.ndjson\n"+
 			"  enqueue --csv recipients.csv --job campaign.json --wait\n"+
-			"  enqueue --account sandbox --template OTP_CODE --to 01012345678 --var code=482913 --wait"),
+			"  enqueue --account sandbox --template OTP_CODE --to 01012345678 --var code=482913 --priority urgent --wait"),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { panic(exitPanic{c}) }),
 		kong.ValueFormatter(helpValue),

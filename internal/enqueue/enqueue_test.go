@@ -106,10 +106,30 @@ func (e *env) storedJobs(t *testing.T, decode func([]byte) (*job.Job, error)) []
 		if got := m.Header.Get(jetstream.MsgIDHeader); got != j.ID {
 			t.Errorf("job %s: Nats-Msg-Id %q", j.ID, got)
 		}
-		if want := streams.JobSubject(j.Account, string(j.Kind)); m.Subject != want {
+		if want := streams.JobSubjectFor(j.Account, string(j.Kind), j.Urgent()); m.Subject != want {
 			t.Errorf("job %s: subject %s, want %s", j.ID, m.Subject, want)
 		}
 		out = append(out, j)
+	}
+	return out
+}
+
+// subjects returns the subject of every message in the jobs stream, in order.
+func (e *env) subjects(t *testing.T) []string {
+	t.Helper()
+	ctx := context.Background()
+	s, err := e.js.Stream(ctx, streams.JobsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := s.CachedInfo().State
+	var out []string
+	for seq := st.FirstSeq; seq <= st.LastSeq && st.Msgs > 0; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatalf("get job message %d: %v", seq, err)
+		}
+		out = append(out, m.Subject)
 	}
 	return out
 }
@@ -247,6 +267,25 @@ func TestFileStoresJobUnchanged(t *testing.T) {
 	}
 }
 
+// The subjects are spelled out rather than taken from streams so that the
+// test pins the layout the worker reads.
+func TestFileUrgentJobsGoToTheUrgentSubject(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	normal := `{"version":1,"id":"n-1","account":"sandbox","kind":"alimtalk","template":"T1","priority":"normal","recipients":[{"phone":"01012345678","content":"hi"}]}`
+	content := compact(t, example(t, "job-otp-urgent.json")) + "\n" + ndjson(1, "plain") + normal + "\n"
+	if code, _, stderr := e.run(t, "", "-f", e.file(t, "jobs.ndjson", content)); code != ExitOK {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if got := jobIDs(e.jobs(t)); !slices.Equal(got, []string{"otp-login-20261121-7f3a9c", "plain-1", "n-1"}) {
+		t.Fatalf("published %q", got)
+	}
+	want := []string{"talkrelay.jobs.sandbox.alimtalk.urgent", "talkrelay.jobs.sandbox.alimtalk", "talkrelay.jobs.sandbox.alimtalk"}
+	if got := e.subjects(t); !slices.Equal(got, want) {
+		t.Errorf("subjects %q, want %q", got, want)
+	}
+}
+
 func TestInvalidJobsAreReportedAndSkipped(t *testing.T) {
 	t.Parallel()
 	valid := func(id string) string {
@@ -346,6 +385,9 @@ func TestUsage(t *testing.T) {
 		{name: "help", args: []string{"--help"}, wantCode: ExitOK, wantStdout: "--nats-url=URL"},
 		{name: "nothing to do", args: nil, wantCode: ExitUsage, wantStderr: "nothing to enqueue"},
 		{name: "two modes", args: []string{"-f", "x.json", "--to", "010"}, wantCode: ExitUsage, wantStderr: "use one input mode"},
+		{name: "priority with a file", args: []string{"-f", "x.json", "--priority", "urgent"}, wantCode: ExitUsage, wantStderr: `--priority: only for a job from flags; in a jobs file or a campaign template (--job) set the job's "priority" field`},
+		{name: "priority with a campaign", args: []string{"--csv", "x.csv", "--job", "j.json", "--priority", "normal"}, wantCode: ExitUsage, wantStderr: "--priority: only for a job from flags"},
+		{name: "help documents priority", args: []string{"--help"}, wantCode: ExitOK, wantStdout: "--priority=normal|urgent"},
 		{name: "csv without template", args: []string{"--csv", "x.csv"}, wantCode: ExitUsage, wantStderr: "--csv and --job go together"},
 		{name: "recipients per job", args: []string{"--csv", "x.csv", "--job", "j.json", "--recipients-per-job", "0"}, wantCode: ExitUsage, wantStderr: "--recipients-per-job: 0"},
 		{name: "unknown flag", args: []string{"--frobnicate"}, wantCode: ExitUsage, wantStderr: "unknown flag --frobnicate"},

@@ -172,7 +172,7 @@ func (s *fileSource) handle(ctx context.Context, publish publishFunc, line int, 
 		// Unreachable: the schema validator parsed it.
 		return fmt.Errorf("%s:%d: compact job: %w", s.name, line, err)
 	}
-	return publish(ctx, pubJob{ID: j.ID, Account: j.Account, Kind: string(j.Kind), Recipients: len(j.Recipients), Data: buf.Bytes()})
+	return publish(ctx, pubJob{ID: j.ID, Account: j.Account, Kind: string(j.Kind), Urgent: j.Urgent(), Recipients: len(j.Recipients), Data: buf.Bytes()})
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }

@@ -51,6 +51,13 @@ func (c *CLI) buildJob(now time.Time) (*job.Job, []byte, error) {
 			j.Deadline = &t
 		}
 	}
+	switch p := job.Priority(strings.ToLower(c.Priority)); p {
+	case "":
+	case job.PriorityNormal, job.PriorityUrgent:
+		j.Priority = p
+	default:
+		return nil, nil, fmt.Errorf("--priority: %q is not normal or urgent", c.Priority)
+	}
 	switch f := strings.ToUpper(c.Failover); f {
 	case "":
 		if c.FailoverFrom != "" {
@@ -127,6 +134,6 @@ func (s *flagsSource) Close() error { return nil }
 func (s *flagsSource) Run(ctx context.Context, publish publishFunc) (sourceStats, error) {
 	s.con.Printf("enqueue: job %s, %d recipients\n", s.j.ID, len(s.j.Recipients))
 	return sourceStats{InvalidUnit: "jobs"}, publish(ctx, pubJob{
-		ID: s.j.ID, Account: s.j.Account, Kind: string(s.j.Kind), Recipients: len(s.j.Recipients), Data: s.doc,
+		ID: s.j.ID, Account: s.j.Account, Kind: string(s.j.Kind), Urgent: s.j.Urgent(), Recipients: len(s.j.Recipients), Data: s.doc,
 	})
 }

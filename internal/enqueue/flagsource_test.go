@@ -50,6 +50,19 @@ func TestBuildJob(t *testing.T) {
 					{Phone: "010-9876-5432", CountryCode: "82", Content: "hello", Title: "Title", Header: "Header", Variables: map[string]string{"code": "12=34", "empty": ""}},
 				}},
 		},
+		{
+			name: "urgent",
+			edit: func(c *CLI) { c.Priority = "urgent" },
+			want: &job.Job{Version: 1, ID: "j1", Account: "sandbox", Kind: "alimtalk", Priority: job.PriorityUrgent, Template: "OTP",
+				Recipients: []job.Recipient{{Phone: "01012345678", Content: "hello"}}},
+		},
+		{
+			name: "normal, in any case",
+			edit: func(c *CLI) { c.Priority = "Normal" },
+			want: &job.Job{Version: 1, ID: "j1", Account: "sandbox", Kind: "alimtalk", Priority: job.PriorityNormal, Template: "OTP",
+				Recipients: []job.Recipient{{Phone: "01012345678", Content: "hello"}}},
+		},
+		{name: "bad priority", edit: func(c *CLI) { c.Priority = "high" }, wantErr: `--priority: "high" is not normal or urgent`},
 		{name: "alimtalk needs a template", edit: func(c *CLI) { c.Template = "" }, wantErr: "the flags make an invalid job j1: /: missing property 'template'"},
 		{name: "no account", edit: func(c *CLI) { c.Account = "" }, wantErr: "--account: required"},
 		{name: "no recipient", edit: func(c *CLI) { c.To = nil }, wantErr: "--to: give at least one"},
@@ -120,5 +133,25 @@ func TestFlagsModePublishes(t *testing.T) {
 	}
 	if strings.Contains(stderr, "01012345678") {
 		t.Errorf("stderr shows a phone number:\n%s", stderr)
+	}
+	if got, want := e.subjects(t), []string{"talkrelay.jobs.nhn-main.alimtalk"}; !slices.Equal(got, want) {
+		t.Errorf("subjects %q, want %q", got, want)
+	}
+}
+
+func TestFlagsModePublishesUrgentJob(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	code, _, stderr := e.run(t, "", "--id", "otp-2", "--account", "nhn-main", "--template", "OTP_CODE",
+		"--to", "01012345678", "--var", "code=482913", "--priority", "urgent")
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	jobs := e.jobs(t)
+	if len(jobs) != 1 || jobs[0].ID != "otp-2" || jobs[0].Priority != job.PriorityUrgent {
+		t.Fatalf("published %+v", jobs)
+	}
+	if got, want := e.subjects(t), []string{"talkrelay.jobs.nhn-main.alimtalk.urgent"}; !slices.Equal(got, want) {
+		t.Errorf("subjects %q, want %q", got, want)
 	}
 }

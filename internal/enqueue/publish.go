@@ -24,12 +24,18 @@ const (
 
 // pubJob is what the publisher needs to know of a job.
 type pubJob struct {
-	ID         string
-	Account    string
-	Kind       string
+	ID      string
+	Account string
+	Kind    string
+	// Urgent is the job's priority (job.Job.Urgent): it picks the subject.
+	Urgent     bool
 	Recipients int
 	Data       []byte
 }
+
+// subject is where the job is published: talkrelay.jobs.<account>.<kind>,
+// with ".urgent" appended for an urgent job.
+func (j pubJob) subject() string { return streams.JobSubjectFor(j.Account, j.Kind, j.Urgent) }
 
 // publishStats counts the publisher's outcomes.
 type publishStats struct {
@@ -86,15 +92,16 @@ func newPublisher(ctx context.Context, js jetstream.JetStream, maxPending int, c
 	return p
 }
 
-// Publish sends j to streams.JobSubject(account, kind) with Nats-Msg-Id set
-// to its id. It blocks while too many publishes await their ack; the outcome
-// is counted when the ack comes. It returns an error only when ctx ended.
+// Publish sends j to its subject (streams.JobSubjectFor: the urgent one
+// for an urgent job) with Nats-Msg-Id set to its id. It blocks while too
+// many publishes await their ack; the outcome is counted when the ack
+// comes. It returns an error only when ctx ended.
 func (p *publisher) Publish(ctx context.Context, j pubJob) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	p.acquire(len(j.Data))
-	msg := nats.NewMsg(streams.JobSubject(j.Account, j.Kind))
+	msg := nats.NewMsg(j.subject())
 	msg.Data = j.Data
 	fut, err := p.js.PublishMsgAsync(msg, jetstream.WithMsgID(j.ID))
 	// Data is referenced by the pending message until its ack; the caller
@@ -140,7 +147,7 @@ func (p *publisher) collect() {
 		switch {
 		case err != nil:
 			p.stats.Failed++
-			p.con.Printf("enqueue: publish job %s to %s: %v\n", pd.job.ID, streams.JobSubject(pd.job.Account, pd.job.Kind), err)
+			p.con.Printf("enqueue: publish job %s to %s: %v\n", pd.job.ID, pd.job.subject(), err)
 		// A retry acked as a duplicate most likely means that the first
 		// attempt was stored and only its ack was lost: it counts as
 		// stored by this run.

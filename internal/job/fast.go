@@ -95,6 +95,7 @@ func (j *Job) validFast(raw []byte) bool {
 	switch {
 	case j.Version != Version, !validID(j.ID), !validAccount(j.Account),
 		j.Kind != AlimTalk && j.Kind != FriendTalk,
+		j.Priority != "" && j.Priority != PriorityNormal && j.Priority != PriorityUrgent,
 		j.Sender != "" && !runes(j.Sender, 1, 100),
 		j.Template != "" && !runes(j.Template, 1, 64),
 		j.Kind == AlimTalk && j.Template == "",

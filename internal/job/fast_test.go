@@ -37,6 +37,17 @@ var fastSeeds = []string{
 	`{"version":1,"id":"a","account":"x","kind":"friendtalk","recipients":[{"phone":"010123","content":"hi","currency":"krw"}]}`,
 	`{"version":1,"id":"a","account":"x","kind":"friendtalk","recipients":[{"phone":"010123","content":"hi"}]} trailing`,
 	`{"version":1,"id":"-a","account":"x","kind":"friendtalk","recipients":[{"phone":"010123","content":"hi"}]}`,
+	`{"version":1,"id":"a","account":"x","kind":"friendtalk","priority":"urgent","recipients":[{"phone":"010123","content":"hi"}]}`,
+	`{"version":1,"id":"a","account":"x","kind":"friendtalk","priority":"normal","recipients":[{"phone":"010123","content":"hi"}]}`,
+	`{"version":1,"id":"a","account":"x","kind":"friendtalk","priority":"high","recipients":[{"phone":"010123","content":"hi"}]}`,
+	`{"version":1,"id":"a","account":"x","kind":"friendtalk","priority":"Urgent","recipients":[{"phone":"010123","content":"hi"}]}`,
+	`{"version":1,"id":"a","account":"x","kind":"friendtalk","Priority":"urgent","recipients":[{"phone":"010123","content":"hi"}]}`,
+	`{"version":1,"id":"a","account":"x","kind":"friendtalk","priority":"","recipients":[{"phone":"010123","content":"hi"}]}`,
+	`{"version":1,"id":"a","account":"x","kind":"friendtalk","priority":1,"recipients":[{"phone":"010123","content":"hi"}]}`,
+	`{"version":1,"id":"a","account":"x","kind":"friendtalk","priority":["urgent"],"recipients":[{"phone":"010123","content":"hi"}]}`,
+	`{"version":1,"id":"a","account":"x","kind":"friendtalk","priority":"urgent ","recipients":[{"phone":"010123","content":"hi"}]}`,
+	`{"version":1,"id":"a","account":"x","kind":"friendtalk","priority":"urg\u0065nt","recipients":[{"phone":"010123","content":"hi"}]}`,
+	`{"version":1,"id":"a","account":"x","kind":"friendtalk","priority":"normal","priority":"urgent","recipients":[{"phone":"010123","content":"hi"}]}`,
 }
 
 func addSeeds(f *testing.F) {

@@ -23,12 +23,24 @@ const (
 	FriendTalk Kind = "friendtalk"
 )
 
-// Job is one send job.
+// Priority is the queue a job waits in: urgent jobs overtake the account's
+// queued normal jobs. The subject a job is published to decides its queue
+// (streams.JobSubjectFor); the field must agree with it.
+type Priority string
+
+const (
+	PriorityNormal Priority = "normal"
+	PriorityUrgent Priority = "urgent"
+)
+
+// Job is one send job. Recipients must stay the last field: the campaign
+// producer splices rows into the encoded job's recipients array.
 type Job struct {
 	Version    int             `json:"version"`
 	ID         string          `json:"id"`
 	Account    string          `json:"account"`
 	Kind       Kind            `json:"kind"`
+	Priority   Priority        `json:"priority,omitempty"` // absent: normal
 	Sender     string          `json:"sender,omitempty"`
 	Template   string          `json:"template,omitempty"`
 	ReserveAt  *time.Time      `json:"reserve_at,omitempty"`
@@ -150,6 +162,10 @@ func (j *Job) Encode() ([]byte, error) {
 	}
 	return json.Marshal(j)
 }
+
+// Urgent reports whether the job is urgent, and so is published to the
+// urgent subject (streams.JobSubjectFor). An absent priority is normal.
+func (j *Job) Urgent() bool { return j.Priority == PriorityUrgent }
 
 // Digits returns the phone number with hyphens removed.
 func (r *Recipient) Digits() string { return strings.ReplaceAll(r.Phone, "-", "") }

@@ -120,3 +120,74 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestPriority(t *testing.T) {
+	t.Parallel()
+	doc := func(priority string) []byte {
+		return []byte(`{"version":1,"id":"p1","account":"acct","kind":"alimtalk","template":"OTP",` + priority +
+			`"recipients":[{"phone":"01012345678","content":"Your code is 482913."}]}`)
+	}
+	valid := []struct {
+		name, member string
+		want         Priority
+		urgent       bool
+	}{
+		{"absent", ``, "", false},
+		{"normal", `"priority":"normal",`, PriorityNormal, false},
+		{"urgent", `"priority":"urgent",`, PriorityUrgent, true},
+	}
+	for _, tt := range valid {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			data := doc(tt.member)
+			if _, ok := decodeFast(data); !ok {
+				t.Error("the fast path does not take it")
+			}
+			j, err := Decode(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.Priority != tt.want || j.Urgent() != tt.urgent {
+				t.Errorf("Priority %q, Urgent() %v; want %q, %v", j.Priority, j.Urgent(), tt.want, tt.urgent)
+			}
+			// The field survives a round trip, and an absent one stays absent.
+			out, err := j.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(string(out), `"priority"`); got != (tt.member != "") {
+				t.Errorf("encoded: %s", out)
+			}
+			again, err := Decode(out)
+			if err != nil || again.Priority != tt.want {
+				t.Errorf("re-decoded: %v, %+v", err, again)
+			}
+		})
+	}
+	for _, member := range []string{
+		`"priority":"high",`, `"priority":"Urgent",`, `"priority":"",`, `"priority":"urgent ",`,
+		`"priority":null,`, `"priority":1,`, `"priority":true,`,
+	} {
+		t.Run(member, func(t *testing.T) {
+			t.Parallel()
+			data := doc(member)
+			if _, ok := decodeFast(data); ok {
+				t.Error("the fast path accepts it")
+			}
+			_, err := Decode(data)
+			var je *Error
+			if !errors.As(err, &je) {
+				t.Fatalf("err = %#v, want a *Error", err)
+			}
+			if je.Reason != "schema" || je.ID != "p1" || je.Account != "acct" || je.Kind != "alimtalk" {
+				t.Errorf("error %+v", je)
+			}
+			if !strings.Contains(err.Error(), "/priority:") {
+				t.Errorf("error does not name priority: %v", err)
+			}
+		})
+	}
+	if (&Job{Priority: "Urgent"}).Urgent() {
+		t.Error(`Urgent() is true for "Urgent"`)
+	}
+}
