@@ -62,16 +62,24 @@ func (s *Server) start() {
 		s.t.Fatal("natstest: server not ready within 10s")
 	}
 	s.Server = ns
+	// Restarts keep the port the first start picked.
+	s.opts.Port = ns.Addr().(*net.TCPAddr).Port
 }
 
-// Restart shuts the server down and starts it again on the same port and
-// store, as an operator restarting NATS would.
+// Restart shuts the server down, if it is running, and starts it again on
+// the same port and store, as an operator restarting NATS would.
 func (s *Server) Restart() {
 	s.t.Helper()
-	s.opts.Port = s.Addr().(*net.TCPAddr).Port
 	s.Shutdown()
 	s.WaitForShutdown()
 	s.start()
+}
+
+// Stop shuts the server down and waits until it is down; Restart starts it
+// again on the same port and store.
+func (s *Server) Stop() {
+	s.Shutdown()
+	s.WaitForShutdown()
 }
 
 // Connect returns a connection closed when the test ends.
