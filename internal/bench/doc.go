@@ -74,7 +74,7 @@
 //
 // # Running
 //
-//	make bench                                     # everything, about 8 minutes on 2 cores
+//	make bench                                     # everything, about 7 minutes on 2 cores
 //	BENCH_PROFILES=single,latency BENCH_SCALE=0.1 make bench
 //	BENCH_PROFILES=tenants,single3 BENCH_SCALE=0.05 make bench
 //	go run ./cmd/bench -profiles campaign -scale 0.2 -workdir /tmp/b
