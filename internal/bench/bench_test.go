@@ -5,6 +5,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
 // TestBenchSmoke runs every profile at a tiny size through the real
@@ -22,21 +26,43 @@ func TestBenchSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, progress.String())
 	}
-	if len(rows) != 5 {
-		t.Fatalf("got %d rows, want 5 (single, campaign, latency, two backlogs)", len(rows))
+	if len(rows) != 7 {
+		t.Fatalf("got %d rows, want 7 (single, single3, campaign, latency, two backlogs, tenants)", len(rows))
 	}
 	for _, r := range rows {
-		if r.Results != r.Recipients || r.NotOK != 0 {
-			t.Errorf("%s: %d results (%d not accepted) for %d recipients", r.Name, r.Results, r.NotOK, r.Recipients)
+		if r.PeakRSS <= 0 || r.Elapsed <= 0 {
+			t.Errorf("%s: peak RSS %d, elapsed %s: not measured", r.Name, r.PeakRSS, r.Elapsed)
+		}
+		if len(r.Checks) == 0 {
+			t.Errorf("%s: no target checked", r.Name)
+		}
+		if r.NotOK != 0 {
+			t.Errorf("%s: %d results not accepted", r.Name, r.NotOK)
+		}
+		if r.Name == Tenants {
+			// tenant-a is never drained (that is the point), and how many
+			// probes are answered is what the profile measures: only check
+			// that it measured.
+			ts := r.Tenants
+			if ts == nil || ts.Probes != 100 || ts.AResults == 0 || ts.ABacklog != r.Jobs-ts.Probes {
+				t.Errorf("tenants: %+v for %d jobs", ts, r.Jobs)
+			}
+			continue
+		}
+		if r.Results != r.Recipients {
+			t.Errorf("%s: %d results for %d recipients", r.Name, r.Results, r.Recipients)
 		}
 		if r.FakeRecips != int64(r.Recipients) {
 			t.Errorf("%s: the fake provider saw %d recipients, want %d", r.Name, r.FakeRecips, r.Recipients)
 		}
-		if r.PeakRSS <= 0 || r.Elapsed <= 0 {
-			t.Errorf("%s: peak RSS %d, elapsed %s: not measured", r.Name, r.PeakRSS, r.Elapsed)
-		}
-		if (r.Name == Single || r.Name == Campaign) && (r.Ceiling == nil || r.Ceiling.Results != r.Recipients) {
+		if (r.Name == Single || r.Name == Single3 || r.Name == Campaign) && (r.Ceiling == nil || r.Ceiling.Results != r.Recipients) {
 			t.Errorf("%s: ceiling %+v, want %d results", r.Name, r.Ceiling, r.Recipients)
+		}
+		if r.Name == Single3 && r.Replicas != 3 {
+			t.Errorf("single3: %d worker processes, want 3", r.Replicas)
+		}
+		if r.Name == Campaign && len(r.Checks) != 2 {
+			t.Errorf("campaign: checks %+v, want the ceiling and peak RSS", r.Checks)
 		}
 		if r.Name == Latency && (r.Rate == nil || r.Requests != int64(r.Recipients)) {
 			t.Errorf("latency: %d requests for %d recipients, rate %+v", r.Requests, r.Recipients, r.Rate)
@@ -67,5 +93,51 @@ func TestPubTime(t *testing.T) {
 	data := w.build(0, w.recipientsJSON(0), 1234567890123)
 	if n, ok := pubTime(data); !ok || n != 1234567890123 {
 		t.Errorf("pubTime = %d, %v", n, ok)
+	}
+}
+
+func TestProbePercentiles(t *testing.T) {
+	t.Parallel()
+	ms := time.Millisecond
+	answered := []time.Duration{30 * ms, 10 * ms, 20 * ms}
+	if p50, p99, mx := probePercentiles(answered, 3); p50 != 20*ms || p99 != 30*ms || mx != 30*ms {
+		t.Errorf("all answered: p50 %s, p99 %s, max %s", p50, p99, mx)
+	}
+	// 3 of 4 answered: the fourth counts as the slowest.
+	if p50, p99, mx := probePercentiles(answered, 4); p50 != 30*ms || p99 != Unanswered || mx != Unanswered {
+		t.Errorf("one unanswered: p50 %s, p99 %s, max %s", p50, p99, mx)
+	}
+	if p50, _, _ := probePercentiles(nil, 100); p50 != Unanswered || dur(p50) != "unanswered" {
+		t.Errorf("none answered: p50 %s (%q)", p50, dur(p50))
+	}
+}
+
+// The bench must find the worker's consumers both as they are (one shared
+// consumer) and as the per-account intake names them.
+func TestWorkerConsumersFor(t *testing.T) {
+	t.Parallel()
+	ci := func(name string, pending uint64, ackPending int) *jetstream.ConsumerInfo {
+		return &jetstream.ConsumerInfo{Name: name, NumPending: pending, NumAckPending: ackPending}
+	}
+	shared := []*jetstream.ConsumerInfo{ci(streams.WorkerConsumer, 7, 3)}
+	if got, ok := workerConsumersFor(shared, []string{"a", "b"}); !ok || len(got) != 1 || got[0].Name != streams.WorkerConsumer {
+		t.Errorf("shared consumer: %v, %v", got, ok)
+	}
+	perAccount := []*jetstream.ConsumerInfo{
+		ci(streams.WorkerConsumer+"-a", 100, 16), ci(streams.WorkerConsumer+"-a-urgent", 0, 0),
+		ci(streams.WorkerConsumer+"-b", 2, 1), ci(streams.WorkerConsumer+"-b-urgent", 1, 0),
+	}
+	got, ok := workerConsumersFor(perAccount, []string{"a", "b"})
+	if !ok || len(got) != 2 || got[0].Name != streams.WorkerConsumer+"-a" || got[1].Name != streams.WorkerConsumer+"-b" {
+		t.Errorf("per-account consumers: %v, %v", got, ok)
+	}
+	if _, ok := workerConsumersFor(perAccount[:2], []string{"a", "b"}); ok {
+		t.Error("b's consumer is missing, yet found")
+	}
+	if p := pendingOf(perAccount); p.Consumers != 4 || p.Undelivered != 103 || p.InFlight != 17 {
+		t.Errorf("pending summed over consumers: %+v", p)
+	}
+	if p := pendingOf(shared); p.Consumers != 1 || p.Undelivered != 7 || p.InFlight != 3 {
+		t.Errorf("pending of the shared consumer: %+v", p)
 	}
 }

@@ -25,19 +25,46 @@
 // Profiles (sizes at BENCH_SCALE=1):
 //
 //	single    200,000 one-recipient AlimTalk jobs, NAVER adapter (100 a request), no latency
-//	campaign  20 jobs × 50,000 recipients, NHN AlimTalk (1000 a request)
+//	single3   single's workload consumed by three worker processes on the same
+//	          server, accounts and consumers; target ≥ 50% of the same ceiling
+//	campaign  20 jobs × 50,000 recipients, NHN AlimTalk (1000 a request);
+//	          targets ≥ 60% of the results ceiling and peak RSS < 150 MB
 //	latency   20,000 one-recipient jobs queued before the worker starts, Kakao
 //	          adapter (1 a request), 50 ms fake latency, rate_limit 200
 //	          requests/s, max_concurrency 32
 //	backlog   250,000 and 1,000,000 one-recipient NAVER jobs queued before the
 //	          worker starts: peak RSS must stay the same
+//	tenants   100,000 one-recipient Kakao jobs of account tenant-a (1 a
+//	          request, rate_limit 5 requests/s) queued before the worker
+//	          starts; then one one-recipient probe job of tenant-b (Kakao, no
+//	          limit) every 100 ms for 10 s (100 probes at any scale). Target:
+//	          every probe's publish→result within 1 s (p99 < 1 s)
 //
-// The ceiling (single, campaign) is a plain JetStream program in the bench
+// The tenants profile does not wait for tenant-a's backlog, which would take
+// hours at 5 a second: it waits up to 5 s after the last probe for the
+// probes' results, then stops the worker (shutdown_grace 2s). A probe
+// without a result by then is "unanswered" and counts as slower than any
+// answered one in p50/p99/max. It prints tenant-a's recipients/s over the
+// window (worker's consumer created to end of the wait), how many tenant-a
+// jobs are still in the jobs stream at the end (a second check: > 0, or
+// tenant-a was not saturated throughout) and the pending counts summed over
+// every consumer of TALKRELAY_JOBS.
+//
+// The bench finds the worker's consumers by listing those of TALKRELAY_JOBS:
+// the one shared consumer (streams.WorkerConsumer) or, with one consumer per
+// account and lane, "<consumer>-<account>" for the accounts a profile uses;
+// pending counts are summed over all of them.
+//
+// With single3, the table's worker CPU is summed over the three processes
+// and peak RSS is the largest of them (the note gives their sum); the worker
+// logs are worker-1.log … worker-3.log.
+//
+// The ceiling (single, single3, campaign) is a plain JetStream program in the bench
 // process, run on the same server after the worker stopped: it consumes
 // the same job messages from a work-queue stream, publishes one result per
 // recipient (a real result event of the worker's run as the body, with a
 // Nats-Msg-Id) and acks each job once its results are stored. It runs
-// under the worker's conditions: for single and campaign the bench
+// under the worker's conditions: for single, single3 and campaign the bench
 // publishes the jobs while the worker consumes them, competing for the
 // same two cores, so the ceiling too consumes while the jobs are being
 // published, timed from the first publish. The worker's
@@ -47,8 +74,9 @@
 //
 // # Running
 //
-//	make bench                                     # everything, about 6 minutes on 2 cores
+//	make bench                                     # everything, about 7 minutes on 2 cores
 //	BENCH_PROFILES=single,latency BENCH_SCALE=0.1 make bench
+//	BENCH_PROFILES=tenants,single3 BENCH_SCALE=0.05 make bench
 //	go run ./cmd/bench -profiles campaign -scale 0.2 -workdir /tmp/b
 //
 // # Profiling the worker

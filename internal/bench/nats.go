@@ -40,16 +40,115 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream) error {
 	return streams.Ensure(ctx, js, streams.DefaultConfig())
 }
 
-// waitConsumer waits for the worker's durable consumer and returns when
-// the server created it.
-func waitConsumer(ctx context.Context, js jetstream.JetStream, p *workerProc) (time.Time, error) {
-	for {
-		c, err := js.Consumer(ctx, streams.JobsStream, streams.WorkerConsumer)
-		if err == nil {
-			return c.CachedInfo().Created, nil
+// jobsConsumers lists every consumer of the jobs stream. The worker has
+// had one durable consumer for all accounts (streams.WorkerConsumer) and
+// is getting one per account and lane ("<consumer>-<account>",
+// "<consumer>-<account>-urgent"); the bench reads whatever is there
+// rather than one consumer by name, so that it works with both.
+func jobsConsumers(ctx context.Context, js jetstream.JetStream) ([]*jetstream.ConsumerInfo, error) {
+	s, err := js.Stream(ctx, streams.JobsStream)
+	if err != nil {
+		return nil, err
+	}
+	var out []*jetstream.ConsumerInfo
+	l := s.ListConsumers(ctx)
+	for ci := range l.Info() {
+		out = append(out, ci)
+	}
+	if err := l.Err(); err != nil {
+		return nil, fmt.Errorf("list consumers of %s: %w", streams.JobsStream, err)
+	}
+	return out, nil
+}
+
+// consumersPending is what the consumers of the jobs stream still hold,
+// summed over all of them.
+type consumersPending struct {
+	Consumers   int
+	Undelivered uint64 // NumPending: matching jobs not delivered yet
+	InFlight    int    // NumAckPending: delivered, not acknowledged
+}
+
+func pendingOf(cis []*jetstream.ConsumerInfo) consumersPending {
+	p := consumersPending{Consumers: len(cis)}
+	for _, ci := range cis {
+		p.Undelivered += ci.NumPending
+		p.InFlight += ci.NumAckPending
+	}
+	return p
+}
+
+// workerPending sums the pending counts over every consumer of the jobs
+// stream (the single shared consumer, or one per account and lane).
+func workerPending(ctx context.Context, js jetstream.JetStream) (consumersPending, error) {
+	cis, err := jobsConsumers(ctx, js)
+	if err != nil {
+		return consumersPending{}, err
+	}
+	return pendingOf(cis), nil
+}
+
+// workerConsumersFor picks, from the consumers of the jobs stream, the
+// worker's consumers that read accounts' jobs: the shared consumer
+// (streams.WorkerConsumer, which reads every account) if it exists, else
+// "<consumer>-<account>" for each account. ok is false while one is
+// missing. Urgent lanes are not required: the profiles publish no urgent
+// jobs.
+func workerConsumersFor(cis []*jetstream.ConsumerInfo, accounts []string) (picked []*jetstream.ConsumerInfo, ok bool) {
+	byName := make(map[string]*jetstream.ConsumerInfo, len(cis))
+	for _, ci := range cis {
+		byName[ci.Name] = ci
+	}
+	if ci := byName[streams.WorkerConsumer]; ci != nil {
+		return []*jetstream.ConsumerInfo{ci}, true
+	}
+	for _, a := range accounts {
+		ci := byName[streams.WorkerConsumer+"-"+streams.Token(a)]
+		if ci == nil {
+			return nil, false
 		}
-		if err := p.alive(); err != nil {
+		picked = append(picked, ci)
+	}
+	return picked, len(picked) > 0
+}
+
+// waitConsumer waits for the worker's durable consumers of accounts (see
+// workerConsumersFor) and returns when the server created the last of
+// them. With replicas > 1 it then waits, up to 15 s, until each of them
+// has a pull request waiting from every replica (NumWaiting), so that
+// every replica is consuming before the jobs are published.
+func waitConsumer(ctx context.Context, js jetstream.JetStream, accounts []string, replicas int, procs []*workerProc) (time.Time, error) {
+	var created time.Time
+	var settled time.Time
+	for {
+		cis, err := jobsConsumers(ctx, js)
+		if err != nil {
 			return time.Time{}, err
+		}
+		if picked, ok := workerConsumersFor(cis, accounts); ok {
+			created = time.Time{}
+			ready := true
+			for _, ci := range picked {
+				if ci.Created.After(created) {
+					created = ci.Created
+				}
+				if ci.NumWaiting < replicas {
+					ready = false
+				}
+			}
+			if replicas <= 1 || ready {
+				return created, nil
+			}
+			if settled.IsZero() {
+				settled = time.Now()
+			} else if time.Since(settled) > 15*time.Second {
+				return created, fmt.Errorf("worker consumers exist but not all %d replicas pull from them after 15s", replicas)
+			}
+		}
+		for _, p := range procs {
+			if err := p.alive(); err != nil {
+				return time.Time{}, err
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -59,12 +158,30 @@ func waitConsumer(ctx context.Context, js jetstream.JetStream, p *workerProc) (t
 	}
 }
 
+// subjectCount is how many messages of stream are stored on subjects
+// matching filter.
+func subjectCount(ctx context.Context, js jetstream.JetStream, stream, filter string) (uint64, error) {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return 0, err
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return n, nil
+}
+
 // waitResults polls the results stream until it holds want messages and
 // returns the store time of the last one. Polling stream info costs next
 // to nothing, so the bench does not compete with the worker for CPU by
 // reading results while it runs; they are read afterwards (latencies).
 // It fails when no result arrives for stall.
-func waitResults(ctx context.Context, js jetstream.JetStream, want uint64, stall time.Duration, p *workerProc) (time.Time, error) {
+func waitResults(ctx context.Context, js jetstream.JetStream, want uint64, stall time.Duration, procs []*workerProc) (time.Time, error) {
 	var last uint64
 	progress := time.Now()
 	for {
@@ -81,8 +198,10 @@ func waitResults(ctx context.Context, js jetstream.JetStream, want uint64, stall
 		} else if time.Since(progress) > stall {
 			return time.Time{}, fmt.Errorf("results: %d of %d after no progress for %s", st.Msgs, want, stall)
 		}
-		if err := p.alive(); err != nil {
-			return time.Time{}, err
+		for _, p := range procs {
+			if err := p.alive(); err != nil {
+				return time.Time{}, err
+			}
 		}
 		select {
 		case <-ctx.Done():
