@@ -32,15 +32,21 @@ type Config struct {
 
 // Worker tunes consumption, batching and shutdown.
 type Worker struct {
-	// Consumer is the durable consumer name shared by all replicas.
+	// Consumer prefixes the durable consumers shared by all replicas: one
+	// per account and lane, <consumer>-<account> and
+	// <consumer>-<account>-urgent.
 	Consumer string `yaml:"consumer"`
 	// AckWait is how long a job may stay unacknowledged before NATS
 	// redelivers it; the worker extends it while a job is in progress.
 	AckWait time.Duration `yaml:"ack_wait"`
-	// MaxAckPending caps jobs in flight across all replicas.
+	// MaxAckPending caps one account lane's jobs in flight across all
+	// replicas.
 	MaxAckPending int `yaml:"max_ack_pending"`
-	// PullBatch is how many jobs one replica buffers ahead.
+	// PullBatch is the most jobs one replica holds per account lane.
 	PullBatch int `yaml:"pull_batch"`
+	// LaneBytes is the most job bytes one replica holds per account lane
+	// (a lane holding nothing may always take one job).
+	LaneBytes int `yaml:"lane_bytes"`
 	// Decoders is how many goroutines decode and validate jobs (default: CPUs).
 	Decoders int `yaml:"decoders"`
 	// Linger is how long a batch waits for more recipients before it is sent.
@@ -136,6 +142,7 @@ func Default() *Config {
 		AckWait:       time.Minute,
 		MaxAckPending: 20000,
 		PullBatch:     1000,
+		LaneBytes:     8 << 20,
 		Linger:        20 * time.Millisecond,
 		MaxJobBytes:   4 << 20,
 		ShutdownGrace: 30 * time.Second,
@@ -232,6 +239,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("worker.max_ack_pending: %d must be at least 1", w.MaxAckPending)
 	case w.PullBatch < 1 || w.PullBatch > w.MaxAckPending:
 		return fmt.Errorf("worker.pull_batch: %d must be 1..max_ack_pending (%d)", w.PullBatch, w.MaxAckPending)
+	case w.LaneBytes < 1024:
+		return fmt.Errorf("worker.lane_bytes: %d is below 1024", w.LaneBytes)
 	case w.Decoders < 0:
 		return fmt.Errorf("worker.decoders: %d is negative", w.Decoders)
 	case w.Linger < 0 || w.Linger > 10*time.Second:

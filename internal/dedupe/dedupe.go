@@ -201,9 +201,26 @@ var ErrUnavailable = errors.New("no responders: the stream is missing, lacks All
 // doc lists), both streams at once. On any error it returns nil and the
 // error: a job is never reported unseen unless both streams said so.
 func (c *Checker) Seen(ctx context.Context, refs []Ref, now time.Time) ([]bool, error) {
+	found, err := c.Find(ctx, refs, now)
+	if err != nil {
+		return nil, err
+	}
 	seen := make([]bool, len(refs))
+	for i, seqs := range found {
+		seen[i] = len(seqs) > 0
+	}
+	return seen, nil
+}
+
+// Find is Seen that says more: for each ref, the job-message sequences the
+// traces found name (see streams.HeaderJobSeq; 0 for a trace that names
+// none), empty when the job left no trace within the window. The worker
+// tells with it a job published again (traces of other messages) from the
+// same message delivered again (traces of itself).
+func (c *Checker) Find(ctx context.Context, refs []Ref, now time.Time) ([][]uint64, error) {
+	found := make([][]uint64, len(refs))
 	if len(refs) == 0 {
-		return seen, nil
+		return found, nil
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -244,15 +261,13 @@ func (c *Checker) Seen(ctx context.Context, refs []Ref, now time.Time) ([]bool, 
 		return nil, sndErr
 	}
 	for _, l := range []*lookup{res, snd} {
-		for g, hit := range l.hit {
-			if hit {
-				for _, i := range l.refs[g] {
-					seen[i] = true
-				}
+		for g, seqs := range l.hit {
+			for _, i := range l.refs[g] {
+				found[i] = append(found[i], seqs...)
 			}
 		}
 	}
-	return seen, nil
+	return found, nil
 }
 
 // resultsKey maps talkrelay.results.<account>.<status>.<job> to
@@ -284,12 +299,13 @@ func sendsKey(subj string) (string, bool) {
 }
 
 // lookup holds one stream's filters: group g has filter filters[g], is
-// wanted by refs[g], and hit[g] once a trace within the window is found.
+// wanted by refs[g], and hit[g] holds the job sequences of the traces
+// within the window found for it.
 type lookup struct {
 	byKey   map[string]int
 	filters []string
 	refs    [][]int
-	hit     []bool
+	hit     [][]uint64
 }
 
 func newLookup(n int) *lookup {
@@ -303,7 +319,7 @@ func (l *lookup) add(key, filter string, ref int) {
 		l.byKey[key] = g
 		l.filters = append(l.filters, filter)
 		l.refs = append(l.refs, nil)
-		l.hit = append(l.hit, false)
+		l.hit = append(l.hit, nil)
 	}
 	l.refs[g] = append(l.refs[g], ref)
 }
@@ -425,7 +441,7 @@ func (l *lookup) mark(msgs []stored, key func(string) (string, bool), cutoff tim
 			return fmt.Errorf("answer on unexpected subject %q", m.subj)
 		}
 		if g, ok := l.byKey[k]; ok {
-			l.hit[g] = true
+			l.hit[g] = append(l.hit[g], m.jobSeq)
 		}
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
 // Headers of direct get answers (nats-server's JSSubject, JSTimeStamp, ...).
@@ -35,7 +37,12 @@ const (
 const descNoResults = "No Results"
 
 // stored is one message of an answer: its subject and Nats-Time-Stamp.
-type stored struct{ subj, ts string }
+// stored is one message of an answer: its subject, stored time and the
+// job-message sequence its trace names (0 when it names none).
+type stored struct {
+	subj, ts string
+	jobSeq   uint64
+}
 
 // answer is a complete reply to one direct get request.
 type answer struct {
@@ -69,7 +76,7 @@ func (p *call) add(m *nats.Msg) bool {
 	// A stored message always carries its sequence; status messages never
 	// do (a 503 does carry Nats-Subject: the request's subject).
 	if m.Header.Get(hdrSequence) != "" {
-		p.msgs = append(p.msgs, stored{subj: m.Header.Get(hdrSubject), ts: m.Header.Get(hdrTimeStamp)})
+		p.msgs = append(p.msgs, stored{subj: m.Header.Get(hdrSubject), ts: m.Header.Get(hdrTimeStamp), jobSeq: jobSeqOf(m)})
 		return false
 	}
 	code, desc := m.Header.Get(hdrStatus), m.Header.Get(hdrDescr)
@@ -183,4 +190,25 @@ func (c *Checker) request(ctx context.Context, stream string, body any) (answer,
 	case <-ctx.Done():
 		return answer{}, ctx.Err()
 	}
+}
+
+// jobSeqOf reads the job-message sequence a trace names: the
+// Talkrelay-Job-Seq header of a result event, or the "seq" of a send record
+// or the "job_seq" of an envelope record.
+func jobSeqOf(m *nats.Msg) uint64 {
+	if v := m.Header.Get(streams.HeaderJobSeq); v != "" {
+		n, _ := strconv.ParseUint(v, 10, 64)
+		return n
+	}
+	if len(m.Data) == 0 || m.Data[0] != '{' {
+		return 0
+	}
+	var r struct {
+		Seq    uint64 `json:"seq"`
+		JobSeq uint64 `json:"job_seq"`
+	}
+	if json.Unmarshal(m.Data, &r) != nil {
+		return 0
+	}
+	return max(r.Seq, r.JobSeq)
 }

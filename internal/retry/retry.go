@@ -186,6 +186,11 @@ type Envelope struct {
 	Pending []Pending `json:"pending"`
 	// Round counts the envelopes of this job so far (1 for the first).
 	Round int `json:"round"`
+	// JobSeq is the jobs-stream sequence of the job message the lineage
+	// started from; the job's traces (send records, results) carry it, so
+	// that a job published again can be told from the same job delivered
+	// again. 0 in envelopes of earlier versions.
+	JobSeq uint64 `json:"job_seq,omitempty"`
 }
 
 // HeaderEnvelope marks a message on the retry subject as an Envelope.

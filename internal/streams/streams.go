@@ -20,6 +20,7 @@
 // Internal subjects, in the jobs stream:
 //
 //	talkrelay.retry.<account>               recipients due for another attempt or a lookup
+//	talkrelay.retry.<account>.urgent        the same for urgent jobs
 //	talkrelay.sched.<account>.<id>          the same, held until due (a JetStream schedule)
 package streams
 
@@ -38,7 +39,9 @@ const (
 	JobsStream    = "TALKRELAY_JOBS"
 	ResultsStream = "TALKRELAY_RESULTS"
 	DLQStream     = "TALKRELAY_DLQ"
-	// WorkerConsumer is the durable pull consumer all worker replicas share.
+	// WorkerConsumer prefixes the durable pull consumers the worker
+	// replicas share: <WorkerConsumer>-<account> and
+	// <WorkerConsumer>-<account>-urgent (see internal/intake).
 	WorkerConsumer = "talkrelay-worker"
 )
 
@@ -121,6 +124,14 @@ func JobToken(id string) string {
 // another attempt or a lookup.
 func RetrySubject(account string) string { return RetryPrefix + "." + Token(account) }
 
+// RetrySubjectFor is RetrySubject of the urgent lane when urgent is set.
+func RetrySubjectFor(account string, urgent bool) string {
+	if urgent {
+		return RetrySubject(account) + "." + UrgentSuffix
+	}
+	return RetrySubject(account)
+}
+
 // ScheduleSubject holds a retry until it is due; id makes it unique.
 func ScheduleSubject(account, id string) string {
 	return SchedulePrefix + "." + Token(account) + "." + id
@@ -139,6 +150,9 @@ const (
 	HeaderSubject = "Talkrelay-Subject"
 	// HeaderRecipients lists the recipient indexes a dead letter is about.
 	HeaderRecipients = "Talkrelay-Recipients"
+	// HeaderJobSeq carries, on result events, the jobs-stream sequence of
+	// the job message they answer (a job published twice has two).
+	HeaderJobSeq = "Talkrelay-Job-Seq"
 )
 
 // Config sizes the streams. The zero value is not valid; start from
@@ -197,12 +211,16 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 		{
 			Name:        JobsStream,
 			Description: "talkrelay send jobs, and retries of their recipients",
-			Subjects:    []string{JobsPrefix + ".>", RetryPrefix + ".>", SchedulePrefix + ".>"},
-			Retention:   jetstream.WorkQueuePolicy,
-			Storage:     jetstream.FileStorage,
-			Replicas:    c.Replicas,
-			Duplicates:  c.JobsDuplicateWindow,
-			MaxMsgSize:  c.MaxMsgSize,
+			// Only the job subjects workers consume: a job published
+			// anywhere else under talkrelay.jobs is refused at publish
+			// time ("no responders") instead of waiting for no one.
+			Subjects: []string{JobsPrefix + ".*.*", JobsPrefix + ".*.*." + UrgentSuffix,
+				RetryPrefix + ".>", SchedulePrefix + ".>"},
+			Retention:  jetstream.WorkQueuePolicy,
+			Storage:    jetstream.FileStorage,
+			Replicas:   c.Replicas,
+			Duplicates: c.JobsDuplicateWindow,
+			MaxMsgSize: c.MaxMsgSize,
 			// Retries wait in the stream as schedules until they are due.
 			AllowMsgSchedules: true,
 		},
@@ -215,6 +233,9 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 			Replicas:    c.Replicas,
 			MaxAge:      c.ResultsMaxAge,
 			Duplicates:  2 * time.Minute,
+			// Workers read a job's stored results in batches by subject
+			// (duplicate checks) without creating consumers.
+			AllowDirect: true,
 		},
 		{
 			Name:        DLQStream,
@@ -228,9 +249,6 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 		},
 	}
 }
-
-// ConsumerSubjects are the subjects the workers' durable consumer reads.
-func ConsumerSubjects() []string { return []string{JobsPrefix + ".>", RetryPrefix + ".>"} }
 
 // SendsConfig is the configuration of the send-records bucket.
 func (c Config) SendsConfig() jetstream.KeyValueConfig {

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/talkrelay/talkrelay/internal/dispatch"
+	"github.com/talkrelay/talkrelay/internal/intake"
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/result"
@@ -33,8 +34,10 @@ import (
 // handed back (nak) and its redelivery reconciles against what was stored.
 type delivery struct {
 	w         *Worker
-	msg       jetstream.Msg
+	msg       *intake.Msg
+	urgent    bool            // from the urgent lane: its items overtake normal ones
 	seq       uint64          // stream sequence of msg
+	jobSeq    uint64          // stream sequence of the job message of the lineage; 0 if unknown
 	delivered uint64          // how many times NATS delivered msg
 	job       *job.Job        // recipients: those this delivery carries
 	pending   []retry.Pending // parallel to job.Recipients
@@ -74,25 +77,8 @@ type itemRef struct {
 	pos int
 }
 
-// handle processes one message from the jobs consumer.
-func (w *Worker) handle(msg jetstream.Msg) {
-	defer func() {
-		if r := recover(); r != nil {
-			// A handler that crashes on a job must not take the worker with
-			// it; after max_deliver tries the job is dead-lettered as poison.
-			w.log.Error().Interface("panic", r).Str("subject", msg.Subject()).Msg("job handler crashed; the job will be redelivered")
-			_ = msg.NakWithDelay(time.Second)
-		}
-	}()
-	if strings.HasPrefix(msg.Subject(), streams.RetryPrefix+".") {
-		w.handleEnvelope(msg)
-		return
-	}
-	w.handleJob(msg)
-}
-
 // jobLog is the logger of a job message: its subject, job id and account.
-func (w *Worker) jobLog(msg jetstream.Msg, j *job.Job, round int) zerolog.Logger {
+func (w *Worker) jobLog(msg *intake.Msg, j *job.Job, round int) zerolog.Logger {
 	c := w.log.With().Str("subject", msg.Subject())
 	if j != nil && j.ID != "" {
 		c = c.Str("job_id", j.ID).Str("account", j.Account)
@@ -119,56 +105,62 @@ func (d *delivery) logger() *zerolog.Logger {
 	return &d.log
 }
 
-func (w *Worker) newDelivery(msg jetstream.Msg, j *job.Job) *delivery {
+func (w *Worker) newDelivery(msg *intake.Msg, j *job.Job) *delivery {
 	ctx := extractTrace(context.Background(), msg.Headers())
 	_, span := w.tracer.Start(ctx, "talkrelay.job", trace.WithSpanKind(trace.SpanKindConsumer))
-	d := &delivery{w: w, msg: msg, job: j, span: span,
+	d := &delivery{w: w, msg: msg, job: j, span: span, urgent: msg.Lane().Urgent,
 		traceID: span.SpanContext().TraceID().String(), recv: time.Now()}
-	if md, err := msg.Metadata(); err == nil {
-		d.seq, d.delivered = md.Sequence.Stream, md.NumDelivered
-	}
+	d.seq, d.delivered = msg.Seq, msg.Delivered
+	d.jobSeq = d.seq
 	d.undecided.Store(int64(len(j.Recipients)))
 	d.unstored.Store(1)
 	w.track.add(d)
 	return d
 }
 
-func (w *Worker) handleJob(msg jetstream.Msg) {
+// readJob decodes and admits a job message: it returns the job and its
+// account, or nil after rejecting the message (dead letter and results).
+func (w *Worker) readJob(msg *intake.Msg) (*job.Job, *account) {
 	data := msg.Data()
 	if len(data) > w.cfg.Worker.MaxJobBytes {
 		id, acct, kind := probeIdentity(data)
 		w.reject(msg, &job.Job{ID: id, Account: acct, Kind: job.Kind(kind)}, result.ReasonOversized,
 			fmt.Sprintf("job is %d bytes, more than worker.max_job_bytes (%d)", len(data), w.cfg.Worker.MaxJobBytes), false)
-		return
+		return nil, nil
 	}
 	j, err := job.Decode(data)
 	if err != nil {
 		var je *job.Error
 		errors.As(err, &je)
 		w.reject(msg, &job.Job{ID: je.ID, Account: je.Account, Kind: job.Kind(je.Kind)}, result.ReasonInvalidJob, err.Error(), false)
-		return
+		return nil, nil
 	}
 	compactMetadata(j)
 	acct := w.accounts[j.Account]
 	if acct == nil {
 		w.reject(msg, j, result.ReasonUnknownAccount, fmt.Sprintf("account %q is not configured on this worker", j.Account), true)
-		return
+		return nil, nil
 	}
 	if j.Deadline != nil && !j.Deadline.After(time.Now()) {
 		w.reject(msg, j, result.ReasonDeadlineExceeded,
 			"deadline "+j.Deadline.UTC().Format(time.RFC3339)+" passed before the job was sent", true)
-		return
+		return nil, nil
 	}
+	return j, acct
+}
+
+// startJob starts sending job j of msg.
+func (w *Worker) startJob(msg *intake.Msg, j *job.Job, acct *account, reconcile bool) {
 	d := w.newDelivery(msg, j)
 	d.acct = acct
 	d.pending = make([]retry.Pending, len(j.Recipients))
 	for i := range d.pending {
 		d.pending[i].Index = i
 	}
-	w.runSafely(d)
+	w.runSafely(d, reconcile)
 }
 
-func (w *Worker) handleEnvelope(msg jetstream.Msg) {
+func (w *Worker) handleEnvelope(msg *intake.Msg) {
 	env, err := retry.Decode(msg.Data())
 	if err != nil {
 		// Only workers write envelopes; one that cannot be read is a bug or
@@ -183,22 +175,22 @@ func (w *Worker) handleEnvelope(msg jetstream.Msg) {
 		return
 	}
 	d := w.newDelivery(msg, j)
-	d.acct, d.pending, d.round, d.envID = acct, env.Pending, env.Round, env.ID
-	w.runSafely(d)
+	d.acct, d.pending, d.round, d.envID, d.jobSeq = acct, env.Pending, env.Round, env.ID, env.JobSeq
+	w.runSafely(d, d.delivered > 1)
 }
 
 // runSafely runs d; if handling it crashes, d is abandoned and handed back
 // to NATS, which redelivers it until worker.max_deliver (then it is
 // dead-lettered as poison). Its redelivery reconciles with whatever was
 // stored before the crash.
-func (w *Worker) runSafely(d *delivery) {
+func (w *Worker) runSafely(d *delivery, reconcile bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			d.logger().Error().Interface("panic", r).Msg("job handler crashed; the job will be redelivered")
 			w.abandon(d, time.Second)
 		}
 	}()
-	w.run(d)
+	w.run(d, reconcile)
 }
 
 // abandon hands d back to NATS for redelivery after delay, once.
@@ -209,12 +201,15 @@ func (w *Worker) abandon(d *delivery, delay time.Duration) {
 	w.track.remove(d)
 	d.span.End()
 	_ = d.msg.NakWithDelay(delay)
+	d.msg.Done()
 }
 
-// run sends or looks up every recipient of d.
-func (w *Worker) run(d *delivery) {
+// run sends or looks up every recipient of d; with reconcile (the job was
+// delivered before, or left traces of an earlier delivery), it first
+// reconciles with what was stored.
+func (w *Worker) run(d *delivery, reconcile bool) {
 	skip := map[int]bool{}
-	if d.delivered > 1 {
+	if reconcile {
 		d.logger().Info().Uint64("delivery", d.delivered).Msg("redelivered: reconciling with stored results and send records")
 		var err error
 		if skip, err = w.reconcile(d); err != nil {
@@ -260,7 +255,9 @@ func (w *Worker) prepare(d *delivery, pos int) *dispatch.Item {
 		d.decided()
 		return nil
 	}
-	return dispatch.NewItem(d.acct.Account, m, d.traceID, itemRef{d, pos})
+	it := dispatch.NewItem(d.acct.Account, m, d.traceID, itemRef{d, pos})
+	it.Urgent = d.urgent
+	return it
 }
 
 // onOutcome receives the dispatcher's outcomes.
@@ -392,7 +389,7 @@ func (w *Worker) storeEnvelope(d *delivery, positions []int, at time.Time, looku
 	if lookup {
 		kind = "l"
 	}
-	env := &retry.Envelope{ID: fmt.Sprintf("%s.%s%d", d.id(), kind, chunk), DueAt: at, Job: new(job.Job), Round: d.round + 1}
+	env := &retry.Envelope{ID: fmt.Sprintf("%s.%s%d", d.id(), kind, chunk), DueAt: at, Job: new(job.Job), Round: d.round + 1, JobSeq: d.jobSeq}
 	*env.Job = *d.job
 	env.Job.Recipients = make([]job.Recipient, len(positions))
 	env.Pending = make([]retry.Pending, len(positions))
@@ -426,7 +423,7 @@ func (w *Worker) scheduleEnvelope(d *delivery, env *retry.Envelope) {
 	m.Data = data
 	m.Header.Set(jetstream.MsgIDHeader, "retry/"+env.ID)
 	m.Header.Set(jetstream.ScheduleHeader, "@at "+at.UTC().Format(time.RFC3339))
-	m.Header.Set(jetstream.ScheduleTargetHeader, streams.RetrySubject(env.Job.Account))
+	m.Header.Set(jetstream.ScheduleTargetHeader, streams.RetrySubjectFor(env.Job.Account, d.urgent))
 	m.Header.Set(retry.HeaderEnvelope, strconv.Itoa(env.Round))
 	injectTrace(d.span, m.Header)
 	w.store(d, m)
@@ -476,6 +473,9 @@ func (w *Worker) storeResult(d *delivery, ev *result.Event) {
 	m := nats.NewMsg(streams.ResultSubject(ev.Account, string(ev.Status), ev.JobID))
 	m.Data = ev.AppendJSON(make([]byte, 0, 640+len(ev.Metadata)+len(ev.Message)))
 	m.Header.Set(jetstream.MsgIDHeader, resultMsgID(d, ev))
+	if d.jobSeq != 0 {
+		m.Header.Set(streams.HeaderJobSeq, strconv.FormatUint(d.jobSeq, 10))
+	}
 	injectTrace(d.span, m.Header)
 	w.store(d, m)
 }
@@ -541,6 +541,7 @@ func (w *Worker) settle(d *delivery) {
 	default:
 		err = d.msg.Ack()
 	}
+	d.msg.Done()
 	if err != nil {
 		d.logger().Warn().Err(err).Msg("job settled but its ack was not sent; NATS will redeliver it")
 		return
@@ -552,7 +553,7 @@ func (w *Worker) settle(d *delivery) {
 // its rejection: one event per recipient when the job could be read
 // (perRecipient), else one event with recipient index -1. The message is
 // terminated once all of it is stored.
-func (w *Worker) reject(msg jetstream.Msg, j *job.Job, reason result.Reason, why string, perRecipient bool) {
+func (w *Worker) reject(msg *intake.Msg, j *job.Job, reason result.Reason, why string, perRecipient bool) {
 	log := w.jobLog(msg, j, 0)
 	status := result.Rejected
 	if reason == result.ReasonDeadlineExceeded {

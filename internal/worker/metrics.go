@@ -24,6 +24,8 @@ import (
 //	talkrelay_provider_request_duration_seconds{account,provider}
 //	talkrelay_batch_recipients{account,provider}
 //	talkrelay_jobs_in_flight
+//	talkrelay_jobs_held                       job messages this replica holds, started or not
+//	talkrelay_jobs_duplicate_total{account}   jobs published again and not sent again
 type metrics struct {
 	attrs      sync.Map // attrKey -> metric.MeasurementOption
 	registry   *prometheus.Registry
@@ -32,9 +34,10 @@ type metrics struct {
 	requests   metric.Int64Counter
 	duration   metric.Float64Histogram
 	batchSizes metric.Int64Histogram
+	duplicates metric.Int64Counter
 }
 
-func newMetrics(inFlight func() int) (*metrics, error) {
+func newMetrics(inFlight, held func() int) (*metrics, error) {
 	reg := prometheus.NewRegistry()
 	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
 	if err != nil {
@@ -57,12 +60,28 @@ func newMetrics(inFlight func() int) (*metrics, error) {
 		metric.WithExplicitBucketBoundaries(1, 10, 50, 100, 250, 500, 1000)); err != nil {
 		return nil, err
 	}
+	if m.duplicates, err = meter.Int64Counter("talkrelay.jobs.duplicate", metric.WithDescription("Jobs published again after NATS forgot their id, acknowledged without sending.")); err != nil {
+		return nil, err
+	}
+	if _, err = meter.Int64ObservableGauge("talkrelay.jobs.held", metric.WithDescription("Job messages this replica holds, started or waiting to start."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(int64(held()))
+			return nil
+		})); err != nil {
+		return nil, err
+	}
 	_, err = meter.Int64ObservableGauge("talkrelay.jobs.in_flight", metric.WithDescription("Jobs received and not yet acknowledged."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			o.Observe(int64(inFlight()))
 			return nil
 		}))
 	return m, err
+}
+
+// duplicate counts a job dropped as published again; account is a
+// configured account's name.
+func (m *metrics) duplicate(account string) {
+	m.duplicates.Add(context.Background(), 1, metric.WithAttributes(attribute.String("account", account)))
 }
 
 func (m *metrics) handler() http.Handler {

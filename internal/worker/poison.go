@@ -33,12 +33,16 @@ type maxDeliverAdvisory struct {
 }
 
 func (w *Worker) watchPoison() (*nats.Subscription, error) {
-	subj := "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + streams.JobsStream + "." + w.cfg.Worker.Consumer
+	// One advisory subject per lane consumer: <consumer>-<account>[-urgent].
+	subj := "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + streams.JobsStream + ".*"
 	return w.nc.QueueSubscribe(subj, "talkrelay-poison", func(m *nats.Msg) {
 		var a maxDeliverAdvisory
 		if err := json.Unmarshal(m.Data, &a); err != nil || a.StreamSeq == 0 {
 			w.log.Warn().Err(err).Msg("unreadable max-deliveries advisory")
 			return
+		}
+		if !strings.HasPrefix(a.Consumer, w.cfg.Worker.Consumer+"-") {
+			return // another application's consumer on the jobs stream
 		}
 		go w.poison(a)
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/talkrelay/talkrelay/internal/dedupe"
 	"github.com/talkrelay/talkrelay/internal/dispatch"
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/result"
@@ -41,11 +42,13 @@ func hashToken(s string) string {
 	return hex.EncodeToString(h[:12])
 }
 
-func jobKey(jobID string) string { return hashToken(jobID) }
+// jobKey prefixes a job's send records; the duplicate check reads them by it.
+func jobKey(jobID string) string { return dedupe.JobKey(jobID) }
 
 type sendRecord struct {
 	At    time.Time `json:"at"`
-	Sends [][2]int  `json:"sends"` // [index, attempt]
+	Seq   uint64    `json:"seq,omitempty"` // the job message's stream sequence
+	Sends [][2]int  `json:"sends"`         // [index, attempt]
 }
 
 // appendJSON writes the record as encoding/json would, without reflection
@@ -53,7 +56,13 @@ type sendRecord struct {
 func (r *sendRecord) appendJSON(b []byte) []byte {
 	b = append(b, `{"at":"`...)
 	b = r.At.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","sends":[`...)
+	b = append(b, '"', ',')
+	if r.Seq != 0 {
+		b = append(b, `"seq":`...)
+		b = strconv.AppendUint(b, r.Seq, 10)
+		b = append(b, ',')
+	}
+	b = append(b, `"sends":[`...)
 	for i, s := range r.Sends {
 		if i > 0 {
 			b = append(b, ',')
@@ -69,14 +78,14 @@ func (r *sendRecord) appendJSON(b []byte) []byte {
 
 // beforeSend records, for every job in b, which of its recipients are
 // about to be sent at which attempt. It returns once JetStream stored them.
-func (w *Worker) beforeSend(ctx context.Context, b *providers.Batch, _ []*dispatch.Item) error {
+func (w *Worker) beforeSend(ctx context.Context, b *providers.Batch, items []*dispatch.Item) error {
 	byJob := map[string]*sendRecord{}
 	order := []string{}
 	now := time.Now()
-	for _, m := range b.Messages {
+	for i, m := range b.Messages {
 		r := byJob[m.Job.ID]
 		if r == nil {
-			r = &sendRecord{At: now}
+			r = &sendRecord{At: now, Seq: items[i].Owner.(itemRef).d.jobSeq}
 			byJob[m.Job.ID] = r
 			order = append(order, m.Job.ID)
 		}

@@ -7,7 +7,6 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"runtime"
@@ -23,7 +22,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/talkrelay/talkrelay/internal/config"
+	"github.com/talkrelay/talkrelay/internal/dedupe"
 	"github.com/talkrelay/talkrelay/internal/dispatch"
+	"github.com/talkrelay/talkrelay/internal/intake"
 	"github.com/talkrelay/talkrelay/internal/natsconn"
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/providers/kakao"
@@ -64,13 +65,13 @@ type Worker struct {
 	disp     *dispatch.Dispatcher
 	pub      *publisher
 	track    *tracker
+	intake   *intake.Intake
+	finder   traceFinder
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	sends    jetstream.KeyValue
 	metrics  *metrics
 	ready    atomic.Bool
-	stopping atomic.Bool // shutting down: start no new job
-	jobsCh   chan jetstream.Msg
 }
 
 // Run runs a worker until ctx is cancelled, then shuts down gracefully:
@@ -122,10 +123,6 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	if err := streams.Ensure(setupCtx, js, cfg.Streams); err != nil {
 		return err
 	}
-	cons, err := js.CreateOrUpdateConsumer(setupCtx, streams.JobsStream, consumerConfig(cfg))
-	if err != nil {
-		return fmt.Errorf("create or update consumer %s: %w", cfg.Worker.Consumer, err)
-	}
 	sends, err := js.KeyValue(setupCtx, streams.SendsBucket)
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", streams.SendsBucket, err)
@@ -138,7 +135,15 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		acct.resolver, _ = a.Client.(providers.Resolver)
 		w.accounts[a.Name] = acct
 	}
-	if w.metrics, err = newMetrics(w.track.count); err != nil {
+	checker := dedupe.New(nc, dedupe.Options{APIPrefix: js.Options().APIPrefix, Window: cfg.Streams.JobsDuplicateWindow})
+	defer func() { _ = checker.Close() }()
+	w.finder = checker
+	if w.metrics, err = newMetrics(w.track.count, func() int {
+		if w.intake == nil {
+			return 0
+		}
+		return w.intake.Held()
+	}); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	// Publishing outlives ctx: after SIGTERM, results of in-flight batches
@@ -161,31 +166,26 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	if decoders == 0 {
 		decoders = runtime.GOMAXPROCS(0)
 	}
-	w.jobsCh = make(chan jetstream.Msg, cfg.Worker.PullBatch)
-	decodersDone := make(chan struct{})
-	go func() {
-		defer close(decodersDone)
-		runDecoders(decoders, w.jobsCh, func(m jetstream.Msg) {
-			w.track.take(m)
-			if w.stopping.Load() {
-				// Not started: hand it straight back for another replica.
-				_ = m.Nak()
-				return
-			}
-			w.handle(m)
-		})
-	}()
-
-	cc, err := cons.Consume(func(m jetstream.Msg) { w.track.receive(m); w.jobsCh <- m },
-		jetstream.PullMaxMessages(cfg.Worker.PullBatch),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
-				log.Warn().Err(err).Msg("consume")
-			}
-		}))
-	if err != nil {
-		return fmt.Errorf("consume: %w", err)
+	w.intake = intake.New(js, intake.Config{
+		Consumer:      cfg.Worker.Consumer,
+		AckWait:       cfg.Worker.AckWait,
+		MaxDeliver:    cfg.Worker.MaxDeliver,
+		MaxAckPending: cfg.Worker.MaxAckPending,
+		PullBatch:     cfg.Worker.PullBatch,
+		LaneBytes:     cfg.Worker.LaneBytes,
+		MaxMsgBytes:   int(cfg.Streams.MaxMsgSize),
+		Starters:      decoders,
+		Log:           log,
+	}, w.startGroup)
+	names := make([]string, 0, len(accounts))
+	for _, a := range accounts {
+		names = append(names, a.Name)
 	}
+	if err := w.intake.Start(setupCtx, names); err != nil {
+		return err
+	}
+	defer w.intake.Close()
+	defer w.intake.Stop() // on an early return; a no-op after shutdown's
 	poison, err := w.watchPoison()
 	if err != nil {
 		return fmt.Errorf("subscribe to max-deliveries advisories: %w", err)
@@ -197,27 +197,14 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		close(opts.Ready)
 	}
 
-	touch := time.NewTicker(cfg.Worker.AckWait / 3)
-	defer touch.Stop()
-	for done := false; !done; {
-		select {
-		case <-ctx.Done():
-			done = true
-		case <-touch.C:
-			w.track.touch(cfg.Worker.AckWait / 3)
-		}
-	}
+	<-ctx.Done()
 
 	// Shutdown: stop pulling. Jobs received but not started go straight
-	// back to NATS (those still in the client's buffer come back after the
-	// ack wait); the ones started are finished within the grace period.
+	// back to NATS; the ones started are finished within the grace period,
+	// and kept alive until then.
 	log.Info().Int("jobs_in_flight", w.track.count()).Dur("grace", cfg.Worker.ShutdownGrace).Msg("shutting down")
 	w.ready.Store(false)
-	w.stopping.Store(true)
-	cc.Stop()
-	<-cc.Closed()
-	close(w.jobsCh)
-	<-decodersDone
+	w.intake.Stop()
 
 	graceCtx, cancelGrace := context.WithTimeout(context.WithoutCancel(ctx), cfg.Worker.ShutdownGrace)
 	defer cancelGrace()
@@ -240,39 +227,12 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		<-settled
 	}
 	w.pub.close()
+	w.intake.Close()
 	if err := nc.Drain(); err != nil {
 		log.Warn().Err(err).Msg("nats drain")
 	}
 	log.Info().Msg("worker stopped")
 	return nil
-}
-
-func runDecoders(n int, in <-chan jetstream.Msg, handle func(jetstream.Msg)) {
-	done := make(chan struct{})
-	for range n {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			for m := range in {
-				handle(m)
-			}
-		}()
-	}
-	for range n {
-		<-done
-	}
-}
-
-func consumerConfig(cfg *config.Config) jetstream.ConsumerConfig {
-	return jetstream.ConsumerConfig{
-		Durable:        cfg.Worker.Consumer,
-		Description:    "talkrelay workers: send jobs",
-		FilterSubjects: streams.ConsumerSubjects(),
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        cfg.Worker.AckWait,
-		MaxAckPending:  cfg.Worker.MaxAckPending,
-		MaxDeliver:     cfg.Worker.MaxDeliver,
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-	}
 }
 
 func buildAccounts(cfg *config.Config, opts Options) ([]*dispatch.Account, error) {

@@ -346,9 +346,16 @@ func TestJobNotAckedBeforeResultsStored(t *testing.T) {
 	cfg.Worker.ShutdownGrace = time.Second
 	cfg.Worker.AckWait = 2 * time.Second
 	stop := e.start(cfg)
-	// The worker created the streams at start-up; take the results stream
-	// away so that no result can be stored.
-	if err := e.js.DeleteStream(t.Context(), streams.ResultsStream); err != nil {
+	// The worker created the streams at start-up; seal the results stream
+	// so that no result can be stored (it can still be read: the duplicate
+	// check, which must answer before anything is sent, reads it).
+	rs, err := e.js.Stream(t.Context(), streams.ResultsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := rs.CachedInfo().Config
+	sealed.Sealed = true
+	if _, err := e.js.UpdateStream(t.Context(), sealed); err != nil {
 		t.Fatal(err)
 	}
 	e.publishJob(testJob("must-survive", "acct", 3))
@@ -361,6 +368,9 @@ func TestJobNotAckedBeforeResultsStored(t *testing.T) {
 	}
 
 	// Results can be stored again; a new worker gets the job redelivered.
+	if err := e.js.DeleteStream(t.Context(), streams.ResultsStream); err != nil {
+		t.Fatal(err)
+	}
 	if err := streams.Ensure(t.Context(), e.js, streams.DefaultConfig()); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,352 @@
+// Package intake pulls send jobs from JetStream for the worker.
+//
+// Every account has two lanes, each a durable pull consumer on the jobs
+// stream shared by all replicas: the normal lane (the account's jobs and
+// its retries) and the urgent lane (its urgent jobs and their retries). A
+// lane has its own goroutines and its own credits, so a backlog, a slow
+// provider or a low rate limit on one account never holds up another
+// account's jobs, and an account's urgent jobs never wait behind its queued
+// normal ones.
+//
+// A lane pulls only what its credits allow: at most Config.PullBatch
+// messages and Config.LaneBytes bytes held at once (a lane holding nothing
+// may always take one message, however large). Pulls are one-shot
+// requests (Fetch) whose messages are taken from the client at once, so no
+// message waits unseen in a client-side buffer: from the moment a message
+// arrives until the worker settles it (Msg.Done), intake keeps it alive
+// with progress acks, and NATS never hands a job this process holds to
+// another replica because it waited here.
+//
+// Jobs of an account that has no lane in this worker's config (a mistyped
+// account, or one configured on other replicas only) are found by looking
+// at the stream's subjects periodically; intake opens lanes for them too,
+// so that the worker can reject them with a reason instead of leaving them
+// in the stream.
+package intake
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/talkrelay/talkrelay/internal/streams"
+)
+
+// Config tunes intake.
+type Config struct {
+	// Consumer prefixes the lanes' durable consumer names:
+	// <Consumer>-<account> and <Consumer>-<account>-urgent.
+	Consumer      string
+	AckWait       time.Duration
+	MaxDeliver    int
+	MaxAckPending int // per lane, across replicas
+	// PullBatch is the most messages one lane of this process holds.
+	PullBatch int
+	// LaneBytes is the most message bytes one lane of this process holds.
+	LaneBytes int
+	// MaxMsgBytes is the largest job message; a lane holding nothing pulls
+	// at least this many bytes, so that any message can be taken.
+	MaxMsgBytes int
+	// Starters is how many goroutines per lane start jobs.
+	Starters int
+	// PullWait is how long one pull request waits for messages (default 5s).
+	PullWait time.Duration
+	// Discover is how often the stream is searched for accounts without a
+	// lane (default 10s).
+	Discover time.Duration
+	Log      zerolog.Logger
+}
+
+// Handler starts jobs: it receives the messages a lane took, in order,
+// and must call Done on each once it is settled (acknowledged, handed back
+// or terminated). It is called from the lane's starter goroutines; a lane
+// has Config.Starters calls running at most.
+type Handler func(lane *Lane, msgs []*Msg)
+
+// Intake runs the lanes of one worker process.
+type Intake struct {
+	cfg    Config
+	js     jetstream.JetStream
+	handle Handler
+
+	mu      sync.Mutex
+	lanes   map[string]*Lane // by consumer name
+	ctx     context.Context  // ends pulling
+	cancel  context.CancelFunc
+	pullers sync.WaitGroup
+	workers sync.WaitGroup
+	stopped bool
+
+	stopAlive func()
+	alive     sync.WaitGroup
+}
+
+// maxDiscovered caps the lanes opened for unconfigured accounts at once.
+const maxDiscovered = 32
+
+// startGroup caps how many queued messages one Handler call receives.
+const startGroup = 256
+
+// New returns intake for the configured accounts (their names, which are
+// valid subject tokens). It does nothing until Start.
+func New(js jetstream.JetStream, cfg Config, handle Handler) *Intake {
+	if cfg.PullWait <= 0 {
+		cfg.PullWait = 5 * time.Second
+	}
+	if cfg.Discover <= 0 {
+		cfg.Discover = 10 * time.Second
+	}
+	cfg.Starters = max(cfg.Starters, 1)
+	return &Intake{cfg: cfg, js: js, handle: handle, lanes: map[string]*Lane{}}
+}
+
+// Start removes the single consumer of earlier versions (its filter
+// overlaps the lanes'; its unacknowledged jobs return to the stream and
+// come again through the lanes), creates or updates the lanes of accounts
+// and starts pulling. ctx bounds the setup only.
+func (in *Intake) Start(ctx context.Context, accounts []string) error {
+	if err := in.removeLegacy(ctx); err != nil {
+		return err
+	}
+	in.ctx, in.cancel = context.WithCancel(context.Background())
+	for _, a := range accounts {
+		for _, urgent := range []bool{false, true} {
+			l := in.newLane(a, urgent, true)
+			if err := l.ensure(ctx); err != nil {
+				in.Stop()
+				return err
+			}
+			in.run(l)
+		}
+	}
+	aliveCtx, stopAlive := context.WithCancel(context.Background())
+	in.stopAlive = stopAlive
+	in.alive.Add(1)
+	go in.keepAlive(aliveCtx)
+	in.pullers.Add(1)
+	go in.discover()
+	return nil
+}
+
+func (in *Intake) removeLegacy(ctx context.Context) error {
+	_, err := in.js.Consumer(ctx, streams.JobsStream, in.cfg.Consumer)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("intake: look up consumer %s: %w", in.cfg.Consumer, err)
+	}
+	in.cfg.Log.Warn().Str("consumer", in.cfg.Consumer).
+		Msg("removing the single jobs consumer of an earlier talkrelay: jobs are now pulled per account; the jobs it held come again through the account consumers")
+	if err := in.js.DeleteConsumer(ctx, streams.JobsStream, in.cfg.Consumer); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("intake: delete consumer %s: %w", in.cfg.Consumer, err)
+	}
+	return nil
+}
+
+// Stop stops pulling, hands the messages taken but not started back to
+// NATS (Nak) and waits until every starter returned. Messages being
+// handled stay held, and kept alive, until their Done or Close.
+func (in *Intake) Stop() {
+	in.mu.Lock()
+	in.stopped = true
+	lanes := in.laneList()
+	in.mu.Unlock()
+	if in.cancel == nil {
+		return // never started
+	}
+	in.cancel()
+	in.pullers.Wait()
+	for _, l := range lanes {
+		l.closeQueue()
+	}
+	in.workers.Wait()
+}
+
+// Close stops keeping held messages alive; call it after Stop, once the
+// worker settled what it could.
+func (in *Intake) Close() {
+	if in.stopAlive != nil {
+		in.stopAlive()
+		in.alive.Wait()
+	}
+}
+
+// Held counts the messages this process holds, started or not.
+func (in *Intake) Held() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	n := 0
+	for _, l := range in.lanes {
+		n += l.heldCount()
+	}
+	return n
+}
+
+func (in *Intake) laneList() []*Lane {
+	out := make([]*Lane, 0, len(in.lanes))
+	for _, l := range in.lanes {
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// run starts l's puller and starters.
+func (in *Intake) run(l *Lane) {
+	in.mu.Lock()
+	in.lanes[l.name] = l
+	in.mu.Unlock()
+	in.pullers.Add(1)
+	go func() {
+		defer in.pullers.Done()
+		l.pull()
+	}()
+	for range in.cfg.Starters {
+		in.workers.Add(1)
+		go func() {
+			defer in.workers.Done()
+			l.start(in.handle)
+		}()
+	}
+}
+
+// keepAlive sends a progress ack for every held message whose ack wait is
+// a third gone, so that NATS never redelivers what this process holds.
+func (in *Intake) keepAlive(ctx context.Context) {
+	defer in.alive.Done()
+	every := in.cfg.AckWait / 3
+	t := time.NewTicker(every / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			in.mu.Lock()
+			lanes := in.laneList()
+			in.mu.Unlock()
+			for _, l := range lanes {
+				for _, m := range l.due(now, every) {
+					_ = m.InProgress()
+				}
+			}
+		}
+	}
+}
+
+// discover opens lanes for accounts with jobs in the stream and no lane.
+func (in *Intake) discover() {
+	defer in.pullers.Done()
+	t := time.NewTicker(in.cfg.Discover)
+	defer t.Stop()
+	for {
+		in.sweep()
+		select {
+		case <-in.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (in *Intake) sweep() {
+	ctx, cancel := context.WithTimeout(in.ctx, 10*time.Second)
+	defer cancel()
+	stream, err := in.js.Stream(ctx, streams.JobsStream)
+	if err != nil {
+		in.cfg.Log.Debug().Err(err).Msg("intake: look for unconfigured accounts")
+		return
+	}
+	present := map[string]bool{} // lane names with messages
+	for _, filter := range []string{streams.JobsPrefix + ".>", streams.RetryPrefix + ".>"} {
+		info, err := stream.Info(ctx, jetstream.WithSubjectFilter(filter))
+		if err != nil {
+			in.cfg.Log.Debug().Err(err).Msg("intake: look for unconfigured accounts")
+			return
+		}
+		for subj := range info.State.Subjects {
+			if acct, urgent, ok := laneOf(subj); ok {
+				present[laneName(in.cfg.Consumer, acct, urgent)] = true
+				in.openDiscovered(ctx, acct, urgent)
+			}
+		}
+	}
+	// Close discovered lanes that are empty and idle.
+	in.mu.Lock()
+	var idle []*Lane
+	for name, l := range in.lanes {
+		if !l.configured && !present[name] && l.heldCount() == 0 {
+			idle = append(idle, l)
+			delete(in.lanes, name)
+		}
+	}
+	in.mu.Unlock()
+	for _, l := range idle {
+		l.retire()
+	}
+}
+
+func (in *Intake) openDiscovered(ctx context.Context, acct string, urgent bool) {
+	name := laneName(in.cfg.Consumer, acct, urgent)
+	in.mu.Lock()
+	_, have := in.lanes[name]
+	discovered := 0
+	for _, l := range in.lanes {
+		if !l.configured {
+			discovered++
+		}
+	}
+	stopped := in.stopped
+	in.mu.Unlock()
+	if have || stopped || discovered >= maxDiscovered {
+		return
+	}
+	l := in.newLane(acct, urgent, false)
+	if err := l.ensure(ctx); err != nil {
+		in.cfg.Log.Warn().Err(err).Str("consumer", name).Msg("intake: cannot open a lane for jobs of an unconfigured account")
+		return
+	}
+	in.cfg.Log.Info().Str("consumer", name).Msg("intake: jobs found for an account this worker does not serve; taking them to reject them")
+	in.run(l)
+}
+
+// laneOf parses a jobs or retry subject into its lane.
+func laneOf(subj string) (acct string, urgent bool, ok bool) {
+	tok := strings.Split(subj, ".")
+	switch {
+	case len(tok) == 4 && subj[:len(streams.JobsPrefix)] == streams.JobsPrefix:
+		return tok[2], false, true
+	case len(tok) == 5 && subj[:len(streams.JobsPrefix)] == streams.JobsPrefix && tok[4] == streams.UrgentSuffix:
+		return tok[2], true, true
+	case len(tok) == 3 && strings.HasPrefix(subj, streams.RetryPrefix+"."):
+		return tok[2], false, true
+	case len(tok) == 4 && strings.HasPrefix(subj, streams.RetryPrefix+".") && tok[3] == streams.UrgentSuffix:
+		return tok[2], true, true
+	}
+	return "", false, false
+}
+
+// laneName is the durable consumer name of an account's lane. Account
+// tokens that are not plain names (only producers' mistakes are) are
+// hashed.
+func laneName(prefix, acct string, urgent bool) string {
+	name := prefix + "-" + acct
+	if streams.Token(acct) != acct {
+		h := sha256.Sum256([]byte(acct))
+		name = prefix + "-x" + hex.EncodeToString(h[:8])
+	}
+	if urgent {
+		name += "-" + streams.UrgentSuffix
+	}
+	return name
+}

@@ -1,0 +1,285 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/talkrelay/talkrelay/internal/streams"
+)
+
+// A Lane is one account's normal or urgent queue: a durable pull consumer
+// and the messages of it this process holds.
+type Lane struct {
+	in *Intake
+	// Account is the account token of the lane's subjects.
+	Account string
+	// Urgent is set on the urgent lane.
+	Urgent     bool
+	configured bool // the account is in this worker's config
+	name       string
+	cons       jetstream.Consumer
+	ctx        context.Context // ends the lane's pulling
+	cancel     context.CancelFunc
+
+	mu        sync.Mutex
+	held      map[*Msg]struct{}
+	heldBytes int
+	freed     chan struct{} // cap 1: credits came back
+	queue     chan *Msg     // taken, not started; cap PullBatch
+	closeOnce sync.Once
+}
+
+// Msg is a job message this process holds, from its arrival until Done.
+type Msg struct {
+	jetstream.Msg
+	// Seq is the message's stream sequence and Delivered how many times
+	// NATS delivered it (0 if its metadata could not be read).
+	Seq, Delivered uint64
+	lane    *Lane
+	size    int
+	touched time.Time // last arrival or progress ack
+	done    atomic.Bool
+}
+
+// msgOverhead is what a message's subject, reply and headers add to its
+// data, roughly, in the lane's byte count.
+const msgOverhead = 256
+
+func (in *Intake) newLane(acct string, urgent, configured bool) *Lane {
+	ctx, cancel := context.WithCancel(in.ctx)
+	return &Lane{in: in, Account: acct, Urgent: urgent, configured: configured,
+		name: laneName(in.cfg.Consumer, acct, urgent), ctx: ctx, cancel: cancel,
+		held: map[*Msg]struct{}{}, freed: make(chan struct{}, 1), queue: make(chan *Msg, in.cfg.PullBatch)}
+}
+
+// Name is the lane's durable consumer name.
+func (l *Lane) Name() string { return l.name }
+
+// Filters are the subjects of the lane's consumer.
+func (l *Lane) Filters() []string {
+	if l.Urgent {
+		return []string{streams.JobsPrefix + "." + l.Account + ".*." + streams.UrgentSuffix,
+			streams.RetryPrefix + "." + l.Account + "." + streams.UrgentSuffix}
+	}
+	return []string{streams.JobsPrefix + "." + l.Account + ".*", streams.RetryPrefix + "." + l.Account}
+}
+
+// ensure creates or updates the lane's consumer.
+func (l *Lane) ensure(ctx context.Context) error {
+	desc := "talkrelay workers: jobs of account " + l.Account
+	if l.Urgent {
+		desc = "talkrelay workers: urgent jobs of account " + l.Account
+	}
+	cc := jetstream.ConsumerConfig{
+		Durable:        l.name,
+		Description:    desc,
+		FilterSubjects: l.Filters(),
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        l.in.cfg.AckWait,
+		MaxAckPending:  l.in.cfg.MaxAckPending,
+		MaxDeliver:     l.in.cfg.MaxDeliver,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	}
+	if !l.configured {
+		// Lanes of accounts no worker serves go away once unused.
+		cc.InactiveThreshold = 10 * time.Minute
+	}
+	c, err := l.in.js.CreateOrUpdateConsumer(ctx, streams.JobsStream, cc)
+	if err != nil {
+		return fmt.Errorf("intake: create or update consumer %s: %w", l.name, err)
+	}
+	l.cons = c
+	return nil
+}
+
+// pull takes messages as the lane's credits allow until its context ends.
+func (l *Lane) pull() {
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = 100*time.Millisecond, 5*time.Second, 0
+	warned := false
+	for l.ctx.Err() == nil {
+		n, size, ok := l.credits()
+		if !ok {
+			return
+		}
+		err := l.fetch(n, size)
+		if err == nil {
+			bo.Reset()
+			warned = false
+			continue
+		}
+		if l.ctx.Err() != nil {
+			return
+		}
+		ev := l.in.cfg.Log.Debug()
+		if !warned {
+			ev, warned = l.in.cfg.Log.Warn(), true
+		}
+		ev.Err(err).Str("consumer", l.name).Msg("intake: pull failed; retrying")
+		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+			ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
+			_ = l.ensure(ctx)
+			cancel()
+		}
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-time.After(bo.NextBackOff()):
+		}
+	}
+}
+
+// fetch runs one pull request for at most n messages and size bytes.
+func (l *Lane) fetch(n, size int) error {
+	ctx, cancel := context.WithTimeout(l.ctx, l.in.cfg.PullWait)
+	defer cancel()
+	batch, err := l.cons.Fetch(n, jetstream.FetchMaxBytes(size), jetstream.FetchContext(ctx))
+	if err != nil {
+		return err
+	}
+	got := 0
+	for m := range batch.Messages() {
+		got++
+		l.receive(m)
+	}
+	err = batch.Error()
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
+		return err
+	}
+	if got == 0 && size < l.in.cfg.MaxMsgBytes+msgOverhead {
+		// The next message may not fit what is left: wait for credits.
+		select {
+		case <-l.freed:
+		case <-ctx.Done():
+		}
+	}
+	return nil
+}
+
+// credits waits until the lane may take more and returns how much.
+func (l *Lane) credits() (n, size int, ok bool) {
+	cfg := &l.in.cfg
+	for {
+		l.mu.Lock()
+		held, bytes := len(l.held), l.heldBytes
+		l.mu.Unlock()
+		n, size = cfg.PullBatch-held, cfg.LaneBytes-bytes
+		if held == 0 {
+			size = max(size, cfg.MaxMsgBytes+msgOverhead)
+		}
+		if n > 0 && size > 0 {
+			return n, size, true
+		}
+		select {
+		case <-l.freed:
+		case <-l.ctx.Done():
+			return 0, 0, false
+		}
+	}
+}
+
+func (l *Lane) receive(jm jetstream.Msg) {
+	m := &Msg{Msg: jm, lane: l, size: len(jm.Data()) + msgOverhead, touched: time.Now()}
+	if md, err := jm.Metadata(); err == nil {
+		m.Seq, m.Delivered = md.Sequence.Stream, md.NumDelivered
+	}
+	l.mu.Lock()
+	l.held[m] = struct{}{}
+	l.heldBytes += m.size
+	l.mu.Unlock()
+	l.queue <- m // never blocks: the queue holds at most what is held
+}
+
+// start runs the handler on groups of queued messages until the queue is
+// closed; once the lane stops, what is left goes back to NATS.
+func (l *Lane) start(h Handler) {
+	starters := l.in.cfg.Starters
+	for m := range l.queue {
+		// Share a backlog among the starters, in groups the handler can
+		// check at once.
+		limit := min(startGroup, max(1, (len(l.queue)+1)/starters))
+		group := []*Msg{m}
+	fill:
+		for len(group) < limit {
+			select {
+			case m, ok := <-l.queue:
+				if !ok {
+					break fill
+				}
+				group = append(group, m)
+			default:
+				break fill
+			}
+		}
+		if l.ctx.Err() != nil {
+			for _, m := range group {
+				m.handBack()
+			}
+			continue
+		}
+		h(l, group)
+	}
+}
+
+func (l *Lane) closeQueue() { l.closeOnce.Do(func() { close(l.queue) }) }
+
+// retire stops a lane that is no longer needed.
+func (l *Lane) retire() {
+	l.cancel()
+	l.closeQueue()
+}
+
+func (l *Lane) heldCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.held)
+}
+
+// due returns the held messages last touched every or more ago, marking
+// them touched now.
+func (l *Lane) due(now time.Time, every time.Duration) []*Msg {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []*Msg
+	for m := range l.held {
+		if now.Sub(m.touched) >= every {
+			m.touched = now
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Lane is the lane m came from.
+func (m *Msg) Lane() *Lane { return m.lane }
+
+// Done releases m's credits and stops keeping it alive. Call it once m is
+// acknowledged, handed back or terminated; later calls do nothing.
+func (m *Msg) Done() {
+	if !m.done.CompareAndSwap(false, true) {
+		return
+	}
+	l := m.lane
+	l.mu.Lock()
+	delete(l.held, m)
+	l.heldBytes -= m.size
+	l.mu.Unlock()
+	select {
+	case l.freed <- struct{}{}:
+	default:
+	}
+}
+
+// handBack returns an unstarted message to NATS for another replica.
+func (m *Msg) handBack() {
+	_ = m.Nak()
+	m.Done()
+}

@@ -1,0 +1,57 @@
+package worker
+
+import (
+	"strings"
+	"time"
+
+	"github.com/talkrelay/talkrelay/internal/intake"
+	"github.com/talkrelay/talkrelay/internal/job"
+	"github.com/talkrelay/talkrelay/internal/streams"
+)
+
+// startGroup starts the messages one lane took: envelopes and redelivered
+// jobs at once, first deliveries of jobs after checking, all together,
+// whether an earlier copy of them left traces (see checkFresh).
+func (w *Worker) startGroup(_ *intake.Lane, msgs []*intake.Msg) {
+	var fresh []freshJob
+	for _, m := range msgs {
+		w.safely(m, func() {
+			if strings.HasPrefix(m.Subject(), streams.RetryPrefix+".") {
+				w.handleEnvelope(m)
+				return
+			}
+			j, acct := w.readJob(m)
+			switch {
+			case j == nil:
+			case m.Delivered > 1:
+				w.startJob(m, j, acct, true)
+			default:
+				fresh = append(fresh, freshJob{m, j, acct})
+			}
+		})
+	}
+	if len(fresh) > 0 {
+		w.startFresh(fresh)
+	}
+}
+
+// freshJob is a job message on its first delivery.
+type freshJob struct {
+	msg  *intake.Msg
+	job  *job.Job
+	acct *account
+}
+
+// safely runs f for message m; if f crashes, m is handed back to NATS,
+// which redelivers it until worker.max_deliver (then it is dead-lettered as
+// poison), and the worker goes on.
+func (w *Worker) safely(m *intake.Msg, f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.log.Error().Interface("panic", r).Str("subject", m.Subject()).Msg("job handler crashed; the job will be redelivered")
+			_ = m.NakWithDelay(time.Second)
+			m.Done()
+		}
+	}()
+	f()
+}
