@@ -43,10 +43,10 @@ type Msg struct {
 	// Seq is the message's stream sequence and Delivered how many times
 	// NATS delivered it (0 if its metadata could not be read).
 	Seq, Delivered uint64
-	lane    *Lane
-	size    int
-	touched time.Time // last arrival or progress ack
-	done    atomic.Bool
+	lane           *Lane
+	size           int
+	touched        time.Time // last arrival or progress ack
+	done           atomic.Bool
 }
 
 // msgOverhead is what a message's subject, reply and headers add to its

@@ -66,8 +66,8 @@ type traces int
 
 const (
 	traceNone  traces = iota
-	traceSelf        // traces of this message (or of unknown origin)
-	traceOther       // traces of other messages only
+	traceSelf         // traces of this message (or of unknown origin)
+	traceOther        // traces of other messages only
 )
 
 func traceOf(seqs []uint64, seq uint64) traces {

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/talkrelay/talkrelay/internal/intake"
@@ -12,7 +13,7 @@ import (
 // startGroup starts the messages one lane took: envelopes and redelivered
 // jobs at once, first deliveries of jobs after checking, all together,
 // whether an earlier copy of them left traces (see checkFresh).
-func (w *Worker) startGroup(_ *intake.Lane, msgs []*intake.Msg) {
+func (w *Worker) startGroup(lane *intake.Lane, msgs []*intake.Msg) {
 	var fresh []freshJob
 	for _, m := range msgs {
 		w.safely(m, func() {
@@ -21,6 +22,9 @@ func (w *Worker) startGroup(_ *intake.Lane, msgs []*intake.Msg) {
 				return
 			}
 			j, acct := w.readJob(m)
+			if j != nil && j.Urgent() != lane.Urgent {
+				w.warnPriority(lane, m, j)
+			}
 			switch {
 			case j == nil:
 			case m.Delivered > 1:
@@ -54,4 +58,18 @@ func (w *Worker) safely(m *intake.Msg, f func()) {
 		}
 	}()
 	f()
+}
+
+// warnPriority says, at most once a minute per lane, that a job's priority
+// field disagrees with the subject it was published to (which decides).
+func (w *Worker) warnPriority(lane *intake.Lane, m *intake.Msg, j *job.Job) {
+	now := time.Now().UnixNano()
+	v, _ := w.priorityWarned.LoadOrStore(lane.Name(), new(atomic.Int64))
+	last := v.(*atomic.Int64)
+	if prev := last.Load(); now-prev < int64(time.Minute) || !last.CompareAndSwap(prev, now) {
+		return
+	}
+	log := w.jobLog(m, j, 0)
+	log.Warn().Str("priority", string(j.Priority)).Bool("urgent_subject", lane.Urgent).
+		Msg("the job's priority disagrees with its subject; it is sent as its subject says (publish urgent jobs to talkrelay.jobs.<account>.<kind>.urgent); further such jobs of this lane are not logged for a minute")
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"runtime"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -72,6 +73,8 @@ type Worker struct {
 	sends    jetstream.KeyValue
 	metrics  *metrics
 	ready    atomic.Bool
+	// priorityWarned: lane name -> *atomic.Int64, the last warning's time
+	priorityWarned sync.Map
 }
 
 // Run runs a worker until ctx is cancelled, then shuts down gracefully:
