@@ -7,7 +7,9 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/talkrelay/talkrelay/internal/config"
 	"github.com/talkrelay/talkrelay/internal/logging"
@@ -47,6 +49,12 @@ func RunProfiledWorker(configPath, cpuProfile, allocProfile string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if allocProfile != "" {
+		// Beside the allocations, keep the live heap at its largest: what
+		// peak RSS is made of.
+		stopPeak := watchPeakHeap(strings.Replace(allocProfile, "allocs-", "heap-peak-", 1))
+		defer stopPeak()
+	}
 	runErr := worker.Run(ctx, cfg, log, worker.Options{})
 	if allocProfile != "" {
 		f, err := os.Create(allocProfile)
@@ -60,4 +68,37 @@ func RunProfiledWorker(configPath, cpuProfile, allocProfile string) error {
 		}
 	}
 	return runErr
+}
+
+// watchPeakHeap writes the in-use heap profile to path each time the heap
+// in use after a collection grows past its largest so far, checking every
+// 100 ms, until the returned func is called.
+func watchPeakHeap(path string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var peak uint64
+		var lastGC uint32
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.NumGC == lastGC || ms.HeapAlloc <= peak {
+				continue
+			}
+			lastGC, peak = ms.NumGC, ms.HeapAlloc
+			if f, err := os.Create(path); err == nil {
+				_ = pprof.Lookup("heap").WriteTo(f, 0)
+				_ = f.Close()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }

@@ -154,7 +154,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	// grace period is over.
 	pubCtx, cancelPub := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelPub()
-	w.pub = newPublisher(pubCtx, js, log, 4096)
+	w.pub = newPublisher(pubCtx, js, log, 1024)
 	w.disp = dispatch.New(dispatch.Config{
 		Linger: cfg.Worker.Linger, Tracer: opts.Tracer, Log: log, OnRequest: w.metrics.request, BeforeSend: w.beforeSend},
 		accounts, w.onOutcome)
