@@ -40,6 +40,7 @@ const (
 	latencyTarget   = 0.95 // of the configured requests_per_second
 	latencyRPS      = 200
 	backlogRSSMax   = 150 << 20
+	backlogMaxPause = 2 * time.Second
 	tenantsProbeMax = time.Second // every tenant-b probe, publish to result
 )
 
@@ -306,7 +307,7 @@ func setup(ctx context.Context, c Config, s spec, wc workerConfig) (*env, error)
 	if err := ensureStreams(ctx, e.js); err != nil {
 		return e, err
 	}
-	if e.fake, err = StartFake(s.latency, s.profile == Latency); err != nil {
+	if e.fake, err = StartFake(s.latency, s.profile == Latency || s.profile == Backlog); err != nil {
 		return e, err
 	}
 	e.cleanup = append(e.cleanup, e.fake.Close)
@@ -528,6 +529,12 @@ func runProfile(ctx context.Context, c Config, s spec) (Row, error) {
 	case Backlog:
 		row.check(Check{Against: "peak RSS", Value: fmt.Sprintf("%.0f MB", float64(row.PeakRSS)/(1<<20)),
 			Target: fmt.Sprintf("peak RSS <%d MB, constant", backlogRSSMax>>20), Met: row.PeakRSS < backlogRSSMax})
+		// A worker started on a backlog has work every moment until it is
+		// drained: a long gap between provider requests is a stall.
+		r := e.fake.Rate()
+		row.check(Check{Against: "longest pause between provider requests", Value: fmt.Sprintf("%s (at +%s)",
+			r.LongestPause.Round(time.Millisecond), r.PauseAt.Round(100*time.Millisecond)),
+			Target: fmt.Sprintf("<%s (no stall)", backlogMaxPause), Met: r.LongestPause < backlogMaxPause})
 	}
 	if row.NotOK > 0 {
 		row.Note = joinNote(row.Note, fmt.Sprintf("%d results not accepted", row.NotOK))

@@ -93,6 +93,11 @@ type RateStats struct {
 	// window (sliding, not aligned to wall-clock seconds).
 	MaxInWindow int
 	MaxWindowAt time.Duration
+	// LongestPause is the longest gap between two consecutive arrivals,
+	// and PauseAt where it starts, after the first arrival: a worker that
+	// stalls with work queued shows here.
+	LongestPause time.Duration
+	PauseAt      time.Duration
 }
 
 // Rate computes RateStats over the recorded arrival times.
@@ -115,6 +120,9 @@ func (f *Fake) Rate() RateStats {
 		}
 		if j-i+1 > r.MaxInWindow {
 			r.MaxInWindow, r.MaxWindowAt = j-i+1, time.Duration(ts[i]-ts[0])
+		}
+		if j > 0 && time.Duration(ts[j]-ts[j-1]) > r.LongestPause {
+			r.LongestPause, r.PauseAt = time.Duration(ts[j]-ts[j-1]), time.Duration(ts[j-1]-ts[0])
 		}
 	}
 	return r
