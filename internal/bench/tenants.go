@@ -30,6 +30,13 @@ const (
 	// tenantsShutdownGrace is the worker's shutdown_grace: it is stopped
 	// holding tenant-a jobs that would take hours to send.
 	tenantsShutdownGrace = 2 * time.Second
+	// tenantsUrgent urgent probes go to tenant-a itself, one every
+	// tenantsUrgentEvery, behind its own backlog; each must be answered
+	// within tenantsUrgentMax.
+	tenantsUrgent      = 20
+	tenantsUrgentEvery = 500 * time.Millisecond
+	tenantsUrgentMax   = 2 * time.Second
+	urgentPrefix       = "tenant-a-urgent"
 )
 
 // Unanswered is the latency of a probe whose result was not stored by the
@@ -57,6 +64,10 @@ type TenantsStats struct {
 	Probes, Answered int
 	Interval, Wait   time.Duration
 	P50, P99, Max    time.Duration
+	// Urgent probes on tenant-a (its urgent subject, behind its own
+	// backlog): how many, answered, and their publish→result latencies.
+	Urgent, UrgentAnswered       int
+	UrgentP50, UrgentP99, UrgMax time.Duration
 }
 
 func runTenants(ctx context.Context, c Config, s spec) (Row, error) {
@@ -95,8 +106,17 @@ func runTenants(ctx context.Context, c Config, s spec) (Row, error) {
 	}
 
 	probes := workload{prefix: "tenant-b-probe", account: tenantB, jobs: s.probes, recipients: 1}
-	fmt.Fprintf(c.Progress, "bench: %s: %d %s probes, one every %s\n", s.name, s.probes, tenantB, s.probeInterval)
-	if err := publishProbes(ctx, e.js, probes, s.probeInterval, ws); err != nil {
+	urgent := workload{prefix: urgentPrefix, account: tenantA, jobs: tenantsUrgent, recipients: 1}
+	ts.Urgent = urgent.jobs
+	fmt.Fprintf(c.Progress, "bench: %s: %d %s probes, one every %s; %d urgent %s probes, one every %s\n",
+		s.name, s.probes, tenantB, s.probeInterval, urgent.jobs, tenantA, tenantsUrgentEvery)
+	urgentErr := make(chan error, 1)
+	go func() { urgentErr <- publishProbes(ctx, e.js, urgent, true, tenantsUrgentEvery, ws) }()
+	err = publishProbes(ctx, e.js, probes, false, s.probeInterval, ws)
+	if uerr := <-urgentErr; err == nil {
+		err = uerr
+	}
+	if err != nil {
 		return row, err
 	}
 	end, err := waitProbes(ctx, e.js, s.probes, tenantsProbeWait, ws)
@@ -129,10 +149,11 @@ func runTenants(ctx context.Context, c Config, s spec) (Row, error) {
 	if err != nil {
 		return row, err
 	}
-	ts.AResults, ts.Answered = tr.A, len(tr.Probe)
+	ts.AResults, ts.Answered, ts.UrgentAnswered = tr.A, len(tr.Probe), len(tr.Urgent)
 	ts.ARate = float64(ts.AResults) / ts.Window.Seconds()
 	ts.P50, ts.P99, ts.Max = probePercentiles(tr.Probe, s.probes)
-	row.Results, row.NotOK = tr.A+len(tr.Probe), tr.NotOK
+	ts.UrgentP50, ts.UrgentP99, ts.UrgMax = probePercentiles(tr.Urgent, ts.Urgent)
+	row.Results, row.NotOK = tr.A+len(tr.Probe)+len(tr.Urgent), tr.NotOK
 	row.RecipPerS, row.P50, row.P99 = ts.ARate, ts.P50, ts.P99
 	fs := e.fake.Stats()
 	row.Requests, row.FakeRecips = fs.Requests, fs.Recipients
@@ -143,6 +164,13 @@ func runTenants(ctx context.Context, c Config, s spec) (Row, error) {
 			dur(ts.P50), dur(ts.P99), dur(ts.Max), ts.Answered, ts.Probes),
 		Target: fmt.Sprintf("every probe within %s (p99 <%s)", tenantsProbeMax, tenantsProbeMax),
 		Met:    ts.Answered == ts.Probes && ts.Max < tenantsProbeMax,
+	})
+	row.check(Check{
+		Against: fmt.Sprintf("%s urgent probes publish→result, behind its own backlog", tenantA),
+		Value: fmt.Sprintf("p50 %s, p99 %s, max %s; %d of %d answered",
+			dur(ts.UrgentP50), dur(ts.UrgentP99), dur(ts.UrgMax), ts.UrgentAnswered, ts.Urgent),
+		Target: fmt.Sprintf("every urgent probe within %s", tenantsUrgentMax),
+		Met:    ts.UrgentAnswered == ts.Urgent && ts.UrgMax < tenantsUrgentMax,
 	})
 	row.check(Check{
 		Against: fmt.Sprintf("%s backlog at the end", tenantA),
@@ -160,8 +188,8 @@ func runTenants(ctx context.Context, c Config, s spec) (Row, error) {
 // publishProbes publishes w's jobs one every interval, each waiting for
 // its publish ack; each job's publish time is taken just before it is
 // handed to the client.
-func publishProbes(ctx context.Context, js jetstream.JetStream, w workload, interval time.Duration, procs workers) error {
-	subject := streams.JobSubject(w.account, "alimtalk")
+func publishProbes(ctx context.Context, js jetstream.JetStream, w workload, urgent bool, interval time.Duration, procs workers) error {
+	subject := streams.JobSubjectFor(w.account, "alimtalk", urgent)
 	t0 := time.Now()
 	for i := range w.jobs {
 		if wait := time.Until(t0.Add(time.Duration(i) * interval)); wait > 0 {
@@ -217,9 +245,10 @@ func waitProbes(ctx context.Context, js jetstream.JetStream, n int, wait time.Du
 
 // tenantResults is the results stream after a tenants run.
 type tenantResults struct {
-	A     int             // tenant-a results stored within [start, end]
-	Probe []time.Duration // publish→result of each probe answered by end
-	NotOK int
+	A      int             // tenant-a backlog results stored within [start, end]
+	Probe  []time.Duration // publish→result of each probe answered by end
+	Urgent []time.Duration // the same for tenant-a's urgent probes
+	NotOK  int
 }
 
 // readTenantResults reads every result stored so far (tenant-a's are few:
@@ -263,7 +292,11 @@ func readTenantResults(ctx context.Context, js jetstream.JetStream, start, end t
 		// talkrelay.results.<account>.<status>.<job>
 		switch account := strings.Split(m.Subject(), ".")[2]; account {
 		case tenantA:
-			if !md.Timestamp.Before(start) {
+			if strings.HasPrefix(m.Subject()[strings.LastIndexByte(m.Subject(), '.')+1:], urgentPrefix) {
+				if pub, ok := pubTime(m.Data()); ok {
+					r.Urgent = append(r.Urgent, md.Timestamp.Sub(time.Unix(0, pub)))
+				}
+			} else if !md.Timestamp.Before(start) {
 				r.A++
 			}
 		case tenantB:
@@ -298,6 +331,8 @@ func printTenants(out io.Writer, r Row) {
 		tenantA, tenantARPS, t.ABacklog, t.AResults, t.Window.Seconds(), t.ARate, t.ARemaining)
 	fmt.Fprintf(out, "tenants: %s (Kakao, no limit): %d probes, one every %s; %d answered by %s after the last; publish→result p50 %s, p99 %s, max %s\n",
 		tenantB, t.Probes, t.Interval, t.Answered, t.Wait, dur(t.P50), dur(t.P99), dur(t.Max))
+	fmt.Fprintf(out, "tenants: %s urgent probes (its urgent subject, behind its own backlog): %d, one every %s; %d answered; publish→result p50 %s, p99 %s, max %s\n",
+		tenantA, t.Urgent, tenantsUrgentEvery, t.UrgentAnswered, dur(t.UrgentP50), dur(t.UrgentP99), dur(t.UrgMax))
 	fmt.Fprintf(out, "tenants: at the end, the %d consumer(s) of %s: %d jobs not delivered yet, %d delivered and not acknowledged\n",
 		t.Pending.Consumers, streams.JobsStream, t.Pending.Undelivered, t.Pending.InFlight)
 }
