@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/otel/trace"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/retry"
+	"github.com/talkrelay/talkrelay/internal/store"
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
@@ -106,7 +106,7 @@ func (d *delivery) logger() *zerolog.Logger {
 }
 
 func (w *Worker) newDelivery(msg *intake.Msg, j *job.Job) *delivery {
-	ctx := extractTrace(context.Background(), msg.Headers())
+	ctx := store.ExtractTrace(context.Background(), msg.Headers())
 	_, span := w.tracer.Start(ctx, "talkrelay.job", trace.WithSpanKind(trace.SpanKindConsumer))
 	d := &delivery{w: w, msg: msg, job: j, span: span, urgent: msg.Lane().Urgent,
 		traceID: span.SpanContext().TraceID().String(), recv: time.Now()}
@@ -402,7 +402,7 @@ func (w *Worker) storeEnvelope(d *delivery, positions []int, at time.Time, looku
 	if err != nil {
 		panic(err) // only our own types
 	}
-	rec := nats.NewMsg(w.kvSubject(jobKey(d.job.ID) + ".e." + hashToken(d.id()) + "." + kind + strconv.Itoa(chunk)))
+	rec := nats.NewMsg(w.kvSubject(jobKey(d.job.ID) + ".e." + streams.HashToken(d.id()) + "." + kind + strconv.Itoa(chunk)))
 	rec.Data = data
 	d.debug().Int("recipients", len(positions)).Bool("lookup", lookup).Time("due", at).Msg("recipients scheduled")
 	w.storeThen(d, rec, func() { w.scheduleEnvelope(d, env) })
@@ -411,43 +411,19 @@ func (w *Worker) storeEnvelope(d *delivery, positions []int, at time.Time, looku
 // scheduleEnvelope stores env as a schedule that delivers it to the retry
 // subject when due. Its Nats-Msg-Id makes a second store a no-op.
 func (w *Worker) scheduleEnvelope(d *delivery, env *retry.Envelope) {
-	data, err := env.Encode()
-	if err != nil {
-		panic(err)
-	}
-	at := env.DueAt
-	if soon := time.Now().Add(time.Second); at.Before(soon) {
-		at = soon
-	}
-	m := nats.NewMsg(streams.ScheduleSubject(env.Job.Account, hashToken(env.ID)))
-	m.Data = data
-	m.Header.Set(jetstream.MsgIDHeader, "retry/"+env.ID)
-	m.Header.Set(jetstream.ScheduleHeader, "@at "+at.UTC().Format(time.RFC3339))
-	m.Header.Set(jetstream.ScheduleTargetHeader, streams.RetrySubjectFor(env.Job.Account, d.urgent))
-	m.Header.Set(retry.HeaderEnvelope, strconv.Itoa(env.Round))
-	injectTrace(d.span, m.Header)
-	w.store(d, m)
+	w.store(d, store.Schedule(env, d.urgent, time.Now(), d.span))
 }
 
 func (w *Worker) storeDeadLetter(d *delivery, indexes []int, why []string) {
-	dl := nats.NewMsg(streams.DLQSubject(d.job.Account))
+	dl := &store.DeadLetter{Account: d.job.Account, JobID: d.job.ID, Subject: d.msg.Subject(), Recipients: indexes}
 	if d.round == 0 {
 		dl.Data = d.msg.Data()
 	} else if data, err := d.job.Encode(); err == nil {
 		dl.Data = data // the recipients still pending in this round
 	}
-	idx := make([]string, len(indexes))
-	for i, n := range indexes {
-		idx[i] = strconv.Itoa(n)
-	}
-	reason := fmt.Sprintf("%d recipient(s) ended without delivery: %s", len(indexes), summarize(why))
-	dl.Header.Set(streams.HeaderReason, reason)
-	dl.Header.Set(streams.HeaderJobID, d.job.ID)
-	dl.Header.Set(streams.HeaderSubject, d.msg.Subject())
-	dl.Header.Set(streams.HeaderRecipients, strings.Join(idx, ","))
-	dl.Header.Set(jetstream.MsgIDHeader, "dlq/"+strconv.FormatUint(d.seq, 10))
-	d.logger().Warn().Int("recipients", len(indexes)).Str("reason", reason).Msg("job dead-lettered")
-	w.store(d, dl)
+	dl.Reason = fmt.Sprintf("%d recipient(s) ended without delivery: %s", len(indexes), summarize(why))
+	d.logger().Warn().Int("recipients", len(indexes)).Str("reason", dl.Reason).Msg("job dead-lettered")
+	w.store(d, dl.Msg(d.seq))
 }
 
 // summarize lists distinct reasons with their counts.
@@ -470,29 +446,13 @@ func summarize(why []string) string {
 // storeResult publishes one final result event of d.
 func (w *Worker) storeResult(d *delivery, ev *result.Event) {
 	w.metrics.result(ev)
-	m := nats.NewMsg(streams.ResultSubject(ev.Account, string(ev.Status), ev.JobID))
-	m.Data = ev.AppendJSON(make([]byte, 0, 640+len(ev.Metadata)+len(ev.Message)))
-	m.Header.Set(jetstream.MsgIDHeader, resultMsgID(d, ev))
-	if d.jobSeq != 0 {
-		m.Header.Set(streams.HeaderJobSeq, strconv.FormatUint(d.jobSeq, 10))
-	}
-	injectTrace(d.span, m.Header)
-	w.store(d, m)
-}
-
-// resultMsgID de-duplicates the results of a redelivered job. A job whose
-// id could not be read is identified by its stream sequence instead.
-func resultMsgID(d *delivery, ev *result.Event) string {
-	if ev.JobID == "" {
-		return "seq/" + strconv.FormatUint(d.seq, 10)
-	}
-	return ev.JobID + "/" + strconv.Itoa(ev.RecipientIndex)
+	w.store(d, store.Result(store.Origin{Seq: d.seq, JobSeq: d.jobSeq, Span: d.span}, ev))
 }
 
 // store publishes m for d, counting it until it is stored.
 func (w *Worker) store(d *delivery, m *nats.Msg) {
 	d.unstored.Add(1)
-	w.pub.publish(m, func(err error) { w.stored(d, err) })
+	w.pub.Publish(m, func(err error) { w.stored(d, err) })
 }
 
 // storeThen publishes first and, once it is stored, runs then (which
@@ -500,7 +460,7 @@ func (w *Worker) store(d *delivery, m *nats.Msg) {
 // must not publish.
 func (w *Worker) storeThen(d *delivery, first *nats.Msg, then func()) {
 	d.unstored.Add(1)
-	w.pub.publish(first, func(err error) {
+	w.pub.Publish(first, func(err error) {
 		if err != nil {
 			w.stored(d, err)
 			return
@@ -586,18 +546,9 @@ func (w *Worker) reject(msg *intake.Msg, j *job.Job, reason result.Reason, why s
 			events = kept
 		}
 	}
-	dl := nats.NewMsg(streams.DLQSubject(j.Account))
-	dl.Data = msg.Data()
-	for k, v := range msg.Headers() {
-		dl.Header[k] = v
-	}
-	dl.Header.Set(streams.HeaderReason, d.finalMsg)
-	dl.Header.Set(streams.HeaderSubject, msg.Subject())
-	if j.ID != "" {
-		dl.Header.Set(streams.HeaderJobID, j.ID)
-	}
-	dl.Header.Set(jetstream.MsgIDHeader, "dlq/"+strconv.FormatUint(d.seq, 10))
-	w.store(d, dl)
+	dl := &store.DeadLetter{Account: j.Account, JobID: j.ID, Subject: msg.Subject(), Reason: d.finalMsg,
+		Header: msg.Headers(), Data: msg.Data()}
+	w.store(d, dl.Msg(d.seq))
 	for _, ev := range events {
 		if ev.Account == "" {
 			ev.Account = streams.NoAccount

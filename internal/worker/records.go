@@ -2,8 +2,6 @@ package worker
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,12 +33,6 @@ import (
 // answer are looked up, never resent blindly, and envelopes already written
 // are scheduled again under the same Nats-Msg-Id (stored once) instead of
 // being rebuilt.
-
-// hashToken is a short, subject- and key-safe digest of s.
-func hashToken(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:12])
-}
 
 // jobKey prefixes a job's send records; the duplicate check reads them by it.
 func jobKey(jobID string) string { return dedupe.JobKey(jobID) }
@@ -140,7 +132,7 @@ func (w *Worker) reconcile(d *delivery) (map[int]bool, error) {
 		return nil, fmt.Errorf("list send records: %w", err)
 	}
 	sent := map[int]sendRecordEntry{}
-	envPrefix := prefix + ".e." + hashToken(d.id()) + "."
+	envPrefix := prefix + ".e." + streams.HashToken(d.id()) + "."
 	for k := range keys.Keys() {
 		e, err := w.sends.Get(ctx, k)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {

@@ -33,6 +33,7 @@ import (
 	"github.com/talkrelay/talkrelay/internal/providers/nhn"
 	"github.com/talkrelay/talkrelay/internal/providers/sandbox"
 	"github.com/talkrelay/talkrelay/internal/ratelimit"
+	"github.com/talkrelay/talkrelay/internal/store"
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
@@ -64,7 +65,7 @@ type Worker struct {
 	tracer   trace.Tracer
 	accounts map[string]*account
 	disp     *dispatch.Dispatcher
-	pub      *publisher
+	pub      *store.Publisher
 	track    *tracker
 	intake   *intake.Intake
 	finder   traceFinder
@@ -154,7 +155,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	// grace period is over.
 	pubCtx, cancelPub := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelPub()
-	w.pub = newPublisher(pubCtx, js, log, 4096)
+	w.pub = store.NewPublisher(pubCtx, js, log, 4096)
 	w.disp = dispatch.New(dispatch.Config{
 		Linger: cfg.Worker.Linger, Tracer: opts.Tracer, Log: log, OnRequest: w.metrics.request, BeforeSend: w.beforeSend},
 		accounts, w.onOutcome)
@@ -229,7 +230,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		cancelPub()
 		<-settled
 	}
-	w.pub.close()
+	w.pub.Close()
 	w.intake.Close()
 	if err := nc.Drain(); err != nil {
 		log.Warn().Err(err).Msg("nats drain")
