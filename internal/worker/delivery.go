@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/talkrelay/talkrelay/internal/decide"
 	"github.com/talkrelay/talkrelay/internal/dispatch"
 	"github.com/talkrelay/talkrelay/internal/intake"
 	"github.com/talkrelay/talkrelay/internal/job"
@@ -141,7 +142,7 @@ func (w *Worker) readJob(msg *intake.Msg) (*job.Job, *account) {
 		w.reject(msg, j, result.ReasonUnknownAccount, fmt.Sprintf("account %q is not configured on this worker", j.Account), true)
 		return nil, nil
 	}
-	if j.Deadline != nil && !j.Deadline.After(time.Now()) {
+	if decide.Expired(j.Deadline, w.clock.Now()) {
 		w.reject(msg, j, result.ReasonDeadlineExceeded,
 			"deadline "+j.Deadline.UTC().Format(time.RFC3339)+" passed before the job was sent", true)
 		return nil, nil
@@ -227,8 +228,8 @@ func (w *Worker) run(d *delivery, reconcile bool) {
 		switch {
 		case skip[p.Index]:
 			d.decided() // its final result is already stored
-		case d.job.Deadline != nil && !d.job.Deadline.After(time.Now()):
-			d.final(pos, result.Failed, "the job's deadline passed before this attempt", deadlineOutcome(p))
+		case decide.Expired(d.job.Deadline, w.clock.Now()):
+			d.final(pos, decide.Stopped(p))
 		case p.Lookup:
 			lookups = append(lookups, pos)
 		default:
@@ -276,51 +277,35 @@ func (w *Worker) onOutcome(it *dispatch.Item, o *providers.Outcome, sentAt time.
 
 // decide applies the account's retry policy to recipient pos after o.
 func (d *delivery) decide(pos int, o *providers.Outcome) {
-	p := &d.pending[pos]
-	var deadline time.Time
-	if d.job.Deadline != nil {
-		deadline = *d.job.Deadline
-	}
-	verdict, at, status, detail := d.acct.policy.Decide(o, p.Attempts, p.Lookups, p.FirstSentAt, deadline, time.Now(), d.acct.resolver != nil)
-	switch verdict {
+	dec := decide.After(d.acct.policy, &d.pending[pos], o, d.job.Deadline, d.w.clock.Now(), d.acct.resolver != nil)
+	switch dec.Verdict {
 	case retry.Final:
-		d.final(pos, status, detail, o)
+		d.final(pos, dec)
 	case retry.Again, retry.Lookup:
 		d.mu.Lock()
 		k := 0
-		if verdict == retry.Lookup {
+		if dec.Verdict == retry.Lookup {
 			k = 1
 			d.lookup = append(d.lookup, pos)
 		} else {
 			d.again = append(d.again, pos)
 		}
-		if at.After(d.dueAt[k]) {
-			d.dueAt[k] = at
+		if dec.Due.After(d.dueAt[k]) {
+			d.dueAt[k] = dec.Due
 		}
 		d.mu.Unlock()
 		d.decided()
 	}
 }
 
-// final stores recipient pos's final result.
-func (d *delivery) final(pos int, status result.Status, detail string, o *providers.Outcome) {
+// final stores recipient pos's final result, as final decision dec says.
+func (d *delivery) final(pos int, dec decide.Decision) {
 	p := &d.pending[pos]
 	ev := d.event(pos)
-	ev.Status = status
-	ev.Retryable = o.Class == providers.Retryable
-	ev.Attempt = p.Attempts
-	ev.Reason = o.EffectiveReason()
-	ev.Code, ev.CodeName, ev.Message, ev.Detail = o.Code, o.CodeName, o.Message, detail
-	ev.ProviderRequestID, ev.ProviderMessageID = o.RequestID, o.MessageID
-	if !p.LastSentAt.IsZero() {
-		t := p.LastSentAt
-		ev.SentAt = &t
-	}
-	if detail != "" {
+	if why := decide.Final(ev, p, dec); why != "" {
 		// talkrelay gave up on it (attempts, age, deadline, lookups): the
 		// job goes to the dead letters. A plain refusal by the provider is
 		// reported by its result alone.
-		why := string(status) + " (" + string(ev.Reason) + "): " + detail
 		d.mu.Lock()
 		d.deadEnds = append(d.deadEnds, p.Index)
 		d.why = append(d.why, why)
@@ -332,21 +317,10 @@ func (d *delivery) final(pos int, status result.Status, detail string, o *provid
 
 func (d *delivery) event(pos int) *result.Event {
 	p := &d.pending[pos]
-	ev := result.ForRecipient(d.job, pos, d.acct.Provider, time.Now())
+	ev := result.ForRecipient(d.job, pos, d.acct.Provider, d.w.clock.Now())
 	ev.RecipientIndex = p.Index
 	ev.TraceID = d.traceID
 	return ev
-}
-
-// deadlineOutcome is the outcome recorded for a recipient stopped by its
-// job's deadline: its last provider answer, or a deadline reason.
-func deadlineOutcome(p *retry.Pending) *providers.Outcome {
-	o := p.Last.Provider()
-	if p.Last.Class == "" {
-		o = providers.Outcome{Class: providers.Permanent}
-	}
-	o.Reason = result.ReasonDeadlineExceeded
-	return &o
 }
 
 // decided counts a verdict; the last one finishes the delivery.
@@ -411,7 +385,7 @@ func (w *Worker) storeEnvelope(d *delivery, positions []int, at time.Time, looku
 // scheduleEnvelope stores env as a schedule that delivers it to the retry
 // subject when due. Its Nats-Msg-Id makes a second store a no-op.
 func (w *Worker) scheduleEnvelope(d *delivery, env *retry.Envelope) {
-	w.store(d, store.Schedule(env, d.urgent, time.Now(), d.span))
+	w.store(d, store.Schedule(env, d.urgent, w.clock.Now(), d.span))
 }
 
 func (w *Worker) storeDeadLetter(d *delivery, indexes []int, why []string) {
@@ -527,10 +501,10 @@ func (w *Worker) reject(msg *intake.Msg, j *job.Job, reason result.Reason, why s
 	}
 	if perRecipient && len(j.Recipients) > 0 {
 		for i := range j.Recipients {
-			events = append(events, result.ForRecipient(j, i, provider, time.Now()))
+			events = append(events, result.ForRecipient(j, i, provider, w.clock.Now()))
 		}
 	} else {
-		events = append(events, result.ForRecipient(j, -1, provider, time.Now()))
+		events = append(events, result.ForRecipient(j, -1, provider, w.clock.Now()))
 	}
 	d := w.newDelivery(msg, &job.Job{})
 	d.logOnce.Do(func() { d.log = log })

@@ -82,13 +82,13 @@ func (w *Worker) poison(a maxDeliverAdvisory) {
 			if done[idx] {
 				continue
 			}
-			ev := result.ForRecipient(j, pos, provider, time.Now())
+			ev := result.ForRecipient(j, pos, provider, w.clock.Now())
 			ev.RecipientIndex = idx
 			events = append(events, ev)
 		}
 	}
 	if len(indexes) == 0 {
-		events = append(events, result.ForRecipient(j, -1, "", time.Now()))
+		events = append(events, result.ForRecipient(j, -1, "", w.clock.Now()))
 	}
 
 	var wg sync.WaitGroup

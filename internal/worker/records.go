@@ -73,7 +73,7 @@ func (r *sendRecord) appendJSON(b []byte) []byte {
 func (w *Worker) beforeSend(ctx context.Context, b *providers.Batch, items []*dispatch.Item) error {
 	byJob := map[string]*sendRecord{}
 	order := []string{}
-	now := time.Now()
+	now := w.clock.Now()
 	for i, m := range b.Messages {
 		r := byJob[m.Job.ID]
 		if r == nil {

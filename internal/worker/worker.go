@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/talkrelay/talkrelay/internal/config"
+	"github.com/talkrelay/talkrelay/internal/decide"
 	"github.com/talkrelay/talkrelay/internal/dedupe"
 	"github.com/talkrelay/talkrelay/internal/dispatch"
 	"github.com/talkrelay/talkrelay/internal/intake"
@@ -56,6 +57,12 @@ type Options struct {
 	Tracer trace.Tracer
 	// Ready, if set, is closed once the worker is consuming.
 	Ready chan<- struct{}
+	// Clock is the time of every decision about a recipient (retries,
+	// lookups, deadlines) and of the timestamps stored with results, send
+	// records and retry schedules (default: decide.System, the real clock).
+	// Timeouts, keep-alives and the duplicate check, which measure against
+	// NATS, use the real clock regardless.
+	Clock decide.Clock
 }
 
 // Worker is one running worker replica.
@@ -63,6 +70,7 @@ type Worker struct {
 	cfg      *config.Config
 	log      zerolog.Logger
 	tracer   trace.Tracer
+	clock    decide.Clock
 	accounts map[string]*account
 	disp     *dispatch.Dispatcher
 	pub      *store.Publisher
@@ -92,6 +100,9 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = newHTTPClient()
+	}
+	if opts.Clock == nil {
+		opts.Clock = decide.System
 	}
 	if opts.Tracer == nil {
 		// Spans are recorded only when the producer's trace is sampled; the
@@ -132,7 +143,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		return fmt.Errorf("bucket %s: %w", streams.SendsBucket, err)
 	}
 
-	w := &Worker{cfg: cfg, log: log, tracer: opts.Tracer, track: newTracker(), nc: nc, js: js, sends: sends,
+	w := &Worker{cfg: cfg, log: log, tracer: opts.Tracer, clock: opts.Clock, track: newTracker(), nc: nc, js: js, sends: sends,
 		accounts: map[string]*account{}}
 	for i, a := range accounts {
 		acct := &account{Account: a, policy: cfg.Accounts[i].Retry}
@@ -157,7 +168,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	defer cancelPub()
 	w.pub = store.NewPublisher(pubCtx, js, log, 4096)
 	w.disp = dispatch.New(dispatch.Config{
-		Linger: cfg.Worker.Linger, Tracer: opts.Tracer, Log: log, OnRequest: w.metrics.request, BeforeSend: w.beforeSend},
+		Linger: cfg.Worker.Linger, Tracer: opts.Tracer, Log: log, Now: opts.Clock.Now, OnRequest: w.metrics.request, BeforeSend: w.beforeSend},
 		accounts, w.onOutcome)
 
 	stopHTTP, err := w.serveHTTP(cfg.HTTP.Addr)
