@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +20,7 @@ import (
 	"github.com/talkrelay/talkrelay/internal/intake"
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/reconcile"
 	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/retry"
 	"github.com/talkrelay/talkrelay/internal/store"
@@ -359,11 +359,8 @@ const envelopeMax = 1000
 // envelope due at at: first into the send-records bucket (so that a
 // redelivery of d finds it), then as a schedule on the jobs stream.
 func (w *Worker) storeEnvelope(d *delivery, positions []int, at time.Time, lookup bool, chunk int) {
-	kind := "a"
-	if lookup {
-		kind = "l"
-	}
-	env := &retry.Envelope{ID: fmt.Sprintf("%s.%s%d", d.id(), kind, chunk), DueAt: at, Job: new(job.Job), Round: d.round + 1, JobSeq: d.jobSeq}
+	name := reconcile.EnvelopeName(lookup, chunk)
+	env := &retry.Envelope{ID: d.id() + "." + name, DueAt: at, Job: new(job.Job), Round: d.round + 1, JobSeq: d.jobSeq}
 	*env.Job = *d.job
 	env.Job.Recipients = make([]job.Recipient, len(positions))
 	env.Pending = make([]retry.Pending, len(positions))
@@ -376,8 +373,7 @@ func (w *Worker) storeEnvelope(d *delivery, positions []int, at time.Time, looku
 	if err != nil {
 		panic(err) // only our own types
 	}
-	rec := nats.NewMsg(w.kvSubject(jobKey(d.job.ID) + ".e." + streams.HashToken(d.id()) + "." + kind + strconv.Itoa(chunk)))
-	rec.Data = data
+	rec := reconcile.EnvelopeRecord(d.job.ID, d.id(), name, data)
 	d.debug().Int("recipients", len(positions)).Bool("lookup", lookup).Time("due", at).Msg("recipients scheduled")
 	w.storeThen(d, rec, func() { w.scheduleEnvelope(d, env) })
 }
@@ -510,7 +506,7 @@ func (w *Worker) reject(msg *intake.Msg, j *job.Job, reason result.Reason, why s
 	d.logOnce.Do(func() { d.log = log })
 	d.finalMsg = string(reason) + ": " + why
 	if d.delivered > 1 && j.ID != "" {
-		if done, err := w.finalsOf(j.Account, j.ID); err == nil {
+		if done, err := w.records.Finals(j.Account, j.ID); err == nil {
 			kept := events[:0]
 			for _, ev := range events {
 				if !done[ev.RecipientIndex] {

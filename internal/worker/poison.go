@@ -69,7 +69,7 @@ func (w *Worker) poison(a maxDeliverAdvisory) {
 
 	var events []*result.Event
 	if j.ID != "" {
-		done, err := w.finalsOf(j.Account, j.ID)
+		done, err := w.records.Finals(j.Account, j.ID)
 		if err != nil {
 			log.Error().Err(err).Msg("poison: cannot read stored results; leaving the job for the next advisory")
 			return

@@ -34,6 +34,7 @@ import (
 	"github.com/talkrelay/talkrelay/internal/providers/nhn"
 	"github.com/talkrelay/talkrelay/internal/providers/sandbox"
 	"github.com/talkrelay/talkrelay/internal/ratelimit"
+	"github.com/talkrelay/talkrelay/internal/reconcile"
 	"github.com/talkrelay/talkrelay/internal/store"
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
@@ -79,7 +80,7 @@ type Worker struct {
 	finder   traceFinder
 	nc       *nats.Conn
 	js       jetstream.JetStream
-	sends    jetstream.KeyValue
+	records  *reconcile.Records
 	metrics  *metrics
 	ready    atomic.Bool
 	// priorityWarned: lane name -> *atomic.Int64, the last warning's time
@@ -143,7 +144,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		return fmt.Errorf("bucket %s: %w", streams.SendsBucket, err)
 	}
 
-	w := &Worker{cfg: cfg, log: log, tracer: opts.Tracer, clock: opts.Clock, track: newTracker(), nc: nc, js: js, sends: sends,
+	w := &Worker{cfg: cfg, log: log, tracer: opts.Tracer, clock: opts.Clock, track: newTracker(), nc: nc, js: js, records: reconcile.New(js, sends),
 		accounts: map[string]*account{}}
 	for i, a := range accounts {
 		acct := &account{Account: a, policy: cfg.Accounts[i].Retry}
