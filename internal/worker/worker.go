@@ -1,8 +1,9 @@
-// Package worker runs talkrelay's delivery worker: it consumes send jobs
-// from the shared durable JetStream consumer, hands their recipients to the
-// dispatcher, stores one result event per recipient and acknowledges each
-// job only once all of its results are stored (at-least-once from job to
-// result).
+// Package worker runs talkrelay's delivery worker: it takes send jobs and
+// retry envelopes from intake, hands their recipients to the dispatcher,
+// decides each recipient's fate (package decide), stores one result event
+// per recipient and any follow-up (package store, with send records kept
+// by package reconcile) and acknowledges each message only once all of
+// that is stored (at-least-once from job to result).
 package worker
 
 import (
