@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/talkrelay/talkrelay/internal/store"
 )
 
 // The ceiling's own streams, beside talkrelay's on the same server.
@@ -131,7 +132,7 @@ func runCeiling(ctx context.Context, ns *server.Server, w workload, resultBody [
 		for k := range w.recipients {
 			r := nats.NewMsg(subject)
 			r.Data = resultBody
-			r.Header.Set(jetstream.MsgIDHeader, id+"/"+strconv.Itoa(k))
+			r.Header.Set(jetstream.MsgIDHeader, store.ResultID(id, k, 0))
 			for {
 				f, err := js.PublishMsgAsync(r)
 				if err == nil {

@@ -26,6 +26,8 @@ package streams
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -135,6 +137,14 @@ func RetrySubjectFor(account string, urgent bool) string {
 // ScheduleSubject holds a retry until it is due; id makes it unique.
 func ScheduleSubject(account, id string) string {
 	return SchedulePrefix + "." + Token(account) + "." + id
+}
+
+// HashToken is a short digest of s that is safe as a subject token and as
+// a key token: the hex of the first 12 bytes of its SHA-256. Schedule
+// subjects and send-record keys name envelopes by it.
+func HashToken(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:12])
 }
 
 // DLQSubject is where a dead-lettered job of account is copied.

@@ -6,23 +6,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/talkrelay/talkrelay/internal/decide"
 	"github.com/talkrelay/talkrelay/internal/dispatch"
 	"github.com/talkrelay/talkrelay/internal/intake"
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/reconcile"
 	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/retry"
+	"github.com/talkrelay/talkrelay/internal/store"
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
@@ -106,7 +107,7 @@ func (d *delivery) logger() *zerolog.Logger {
 }
 
 func (w *Worker) newDelivery(msg *intake.Msg, j *job.Job) *delivery {
-	ctx := extractTrace(context.Background(), msg.Headers())
+	ctx := store.ExtractTrace(context.Background(), msg.Headers())
 	_, span := w.tracer.Start(ctx, "talkrelay.job", trace.WithSpanKind(trace.SpanKindConsumer))
 	d := &delivery{w: w, msg: msg, job: j, span: span, urgent: msg.Lane().Urgent,
 		traceID: span.SpanContext().TraceID().String(), recv: time.Now()}
@@ -141,7 +142,7 @@ func (w *Worker) readJob(msg *intake.Msg) (*job.Job, *account) {
 		w.reject(msg, j, result.ReasonUnknownAccount, fmt.Sprintf("account %q is not configured on this worker", j.Account), true)
 		return nil, nil
 	}
-	if j.Deadline != nil && !j.Deadline.After(time.Now()) {
+	if decide.Expired(j.Deadline, w.clock.Now()) {
 		w.reject(msg, j, result.ReasonDeadlineExceeded,
 			"deadline "+j.Deadline.UTC().Format(time.RFC3339)+" passed before the job was sent", true)
 		return nil, nil
@@ -227,8 +228,8 @@ func (w *Worker) run(d *delivery, reconcile bool) {
 		switch {
 		case skip[p.Index]:
 			d.decided() // its final result is already stored
-		case d.job.Deadline != nil && !d.job.Deadline.After(time.Now()):
-			d.final(pos, result.Failed, "the job's deadline passed before this attempt", deadlineOutcome(p))
+		case decide.Expired(d.job.Deadline, w.clock.Now()):
+			d.final(pos, decide.Stopped(p))
 		case p.Lookup:
 			lookups = append(lookups, pos)
 		default:
@@ -276,51 +277,35 @@ func (w *Worker) onOutcome(it *dispatch.Item, o *providers.Outcome, sentAt time.
 
 // decide applies the account's retry policy to recipient pos after o.
 func (d *delivery) decide(pos int, o *providers.Outcome) {
-	p := &d.pending[pos]
-	var deadline time.Time
-	if d.job.Deadline != nil {
-		deadline = *d.job.Deadline
-	}
-	verdict, at, status, detail := d.acct.policy.Decide(o, p.Attempts, p.Lookups, p.FirstSentAt, deadline, time.Now(), d.acct.resolver != nil)
-	switch verdict {
+	dec := decide.After(d.acct.policy, &d.pending[pos], o, d.job.Deadline, d.w.clock.Now(), d.acct.resolver != nil)
+	switch dec.Verdict {
 	case retry.Final:
-		d.final(pos, status, detail, o)
+		d.final(pos, dec)
 	case retry.Again, retry.Lookup:
 		d.mu.Lock()
 		k := 0
-		if verdict == retry.Lookup {
+		if dec.Verdict == retry.Lookup {
 			k = 1
 			d.lookup = append(d.lookup, pos)
 		} else {
 			d.again = append(d.again, pos)
 		}
-		if at.After(d.dueAt[k]) {
-			d.dueAt[k] = at
+		if dec.Due.After(d.dueAt[k]) {
+			d.dueAt[k] = dec.Due
 		}
 		d.mu.Unlock()
 		d.decided()
 	}
 }
 
-// final stores recipient pos's final result.
-func (d *delivery) final(pos int, status result.Status, detail string, o *providers.Outcome) {
+// final stores recipient pos's final result, as final decision dec says.
+func (d *delivery) final(pos int, dec decide.Decision) {
 	p := &d.pending[pos]
 	ev := d.event(pos)
-	ev.Status = status
-	ev.Retryable = o.Class == providers.Retryable
-	ev.Attempt = p.Attempts
-	ev.Reason = o.EffectiveReason()
-	ev.Code, ev.CodeName, ev.Message, ev.Detail = o.Code, o.CodeName, o.Message, detail
-	ev.ProviderRequestID, ev.ProviderMessageID = o.RequestID, o.MessageID
-	if !p.LastSentAt.IsZero() {
-		t := p.LastSentAt
-		ev.SentAt = &t
-	}
-	if detail != "" {
+	if why := decide.Final(ev, p, dec); why != "" {
 		// talkrelay gave up on it (attempts, age, deadline, lookups): the
 		// job goes to the dead letters. A plain refusal by the provider is
 		// reported by its result alone.
-		why := string(status) + " (" + string(ev.Reason) + "): " + detail
 		d.mu.Lock()
 		d.deadEnds = append(d.deadEnds, p.Index)
 		d.why = append(d.why, why)
@@ -332,21 +317,10 @@ func (d *delivery) final(pos int, status result.Status, detail string, o *provid
 
 func (d *delivery) event(pos int) *result.Event {
 	p := &d.pending[pos]
-	ev := result.ForRecipient(d.job, pos, d.acct.Provider, time.Now())
+	ev := result.ForRecipient(d.job, pos, d.acct.Provider, d.w.clock.Now())
 	ev.RecipientIndex = p.Index
 	ev.TraceID = d.traceID
 	return ev
-}
-
-// deadlineOutcome is the outcome recorded for a recipient stopped by its
-// job's deadline: its last provider answer, or a deadline reason.
-func deadlineOutcome(p *retry.Pending) *providers.Outcome {
-	o := p.Last.Provider()
-	if p.Last.Class == "" {
-		o = providers.Outcome{Class: providers.Permanent}
-	}
-	o.Reason = result.ReasonDeadlineExceeded
-	return &o
 }
 
 // decided counts a verdict; the last one finishes the delivery.
@@ -385,11 +359,8 @@ const envelopeMax = 1000
 // envelope due at at: first into the send-records bucket (so that a
 // redelivery of d finds it), then as a schedule on the jobs stream.
 func (w *Worker) storeEnvelope(d *delivery, positions []int, at time.Time, lookup bool, chunk int) {
-	kind := "a"
-	if lookup {
-		kind = "l"
-	}
-	env := &retry.Envelope{ID: fmt.Sprintf("%s.%s%d", d.id(), kind, chunk), DueAt: at, Job: new(job.Job), Round: d.round + 1, JobSeq: d.jobSeq}
+	name := reconcile.EnvelopeName(lookup, chunk)
+	env := &retry.Envelope{ID: d.id() + "." + name, DueAt: at, Job: new(job.Job), Round: d.round + 1, JobSeq: d.jobSeq}
 	*env.Job = *d.job
 	env.Job.Recipients = make([]job.Recipient, len(positions))
 	env.Pending = make([]retry.Pending, len(positions))
@@ -402,8 +373,7 @@ func (w *Worker) storeEnvelope(d *delivery, positions []int, at time.Time, looku
 	if err != nil {
 		panic(err) // only our own types
 	}
-	rec := nats.NewMsg(w.kvSubject(jobKey(d.job.ID) + ".e." + hashToken(d.id()) + "." + kind + strconv.Itoa(chunk)))
-	rec.Data = data
+	rec := reconcile.EnvelopeRecord(d.job.ID, d.id(), name, data)
 	d.debug().Int("recipients", len(positions)).Bool("lookup", lookup).Time("due", at).Msg("recipients scheduled")
 	w.storeThen(d, rec, func() { w.scheduleEnvelope(d, env) })
 }
@@ -411,43 +381,19 @@ func (w *Worker) storeEnvelope(d *delivery, positions []int, at time.Time, looku
 // scheduleEnvelope stores env as a schedule that delivers it to the retry
 // subject when due. Its Nats-Msg-Id makes a second store a no-op.
 func (w *Worker) scheduleEnvelope(d *delivery, env *retry.Envelope) {
-	data, err := env.Encode()
-	if err != nil {
-		panic(err)
-	}
-	at := env.DueAt
-	if soon := time.Now().Add(time.Second); at.Before(soon) {
-		at = soon
-	}
-	m := nats.NewMsg(streams.ScheduleSubject(env.Job.Account, hashToken(env.ID)))
-	m.Data = data
-	m.Header.Set(jetstream.MsgIDHeader, "retry/"+env.ID)
-	m.Header.Set(jetstream.ScheduleHeader, "@at "+at.UTC().Format(time.RFC3339))
-	m.Header.Set(jetstream.ScheduleTargetHeader, streams.RetrySubjectFor(env.Job.Account, d.urgent))
-	m.Header.Set(retry.HeaderEnvelope, strconv.Itoa(env.Round))
-	injectTrace(d.span, m.Header)
-	w.store(d, m)
+	w.store(d, store.Schedule(env, d.urgent, w.clock.Now(), d.span))
 }
 
 func (w *Worker) storeDeadLetter(d *delivery, indexes []int, why []string) {
-	dl := nats.NewMsg(streams.DLQSubject(d.job.Account))
+	dl := &store.DeadLetter{Account: d.job.Account, JobID: d.job.ID, Subject: d.msg.Subject(), Recipients: indexes}
 	if d.round == 0 {
 		dl.Data = d.msg.Data()
 	} else if data, err := d.job.Encode(); err == nil {
 		dl.Data = data // the recipients still pending in this round
 	}
-	idx := make([]string, len(indexes))
-	for i, n := range indexes {
-		idx[i] = strconv.Itoa(n)
-	}
-	reason := fmt.Sprintf("%d recipient(s) ended without delivery: %s", len(indexes), summarize(why))
-	dl.Header.Set(streams.HeaderReason, reason)
-	dl.Header.Set(streams.HeaderJobID, d.job.ID)
-	dl.Header.Set(streams.HeaderSubject, d.msg.Subject())
-	dl.Header.Set(streams.HeaderRecipients, strings.Join(idx, ","))
-	dl.Header.Set(jetstream.MsgIDHeader, "dlq/"+strconv.FormatUint(d.seq, 10))
-	d.logger().Warn().Int("recipients", len(indexes)).Str("reason", reason).Msg("job dead-lettered")
-	w.store(d, dl)
+	dl.Reason = fmt.Sprintf("%d recipient(s) ended without delivery: %s", len(indexes), summarize(why))
+	d.logger().Warn().Int("recipients", len(indexes)).Str("reason", dl.Reason).Msg("job dead-lettered")
+	w.store(d, dl.Msg(d.seq))
 }
 
 // summarize lists distinct reasons with their counts.
@@ -470,29 +416,13 @@ func summarize(why []string) string {
 // storeResult publishes one final result event of d.
 func (w *Worker) storeResult(d *delivery, ev *result.Event) {
 	w.metrics.result(ev)
-	m := nats.NewMsg(streams.ResultSubject(ev.Account, string(ev.Status), ev.JobID))
-	m.Data = ev.AppendJSON(make([]byte, 0, 640+len(ev.Metadata)+len(ev.Message)))
-	m.Header.Set(jetstream.MsgIDHeader, resultMsgID(d, ev))
-	if d.jobSeq != 0 {
-		m.Header.Set(streams.HeaderJobSeq, strconv.FormatUint(d.jobSeq, 10))
-	}
-	injectTrace(d.span, m.Header)
-	w.store(d, m)
-}
-
-// resultMsgID de-duplicates the results of a redelivered job. A job whose
-// id could not be read is identified by its stream sequence instead.
-func resultMsgID(d *delivery, ev *result.Event) string {
-	if ev.JobID == "" {
-		return "seq/" + strconv.FormatUint(d.seq, 10)
-	}
-	return ev.JobID + "/" + strconv.Itoa(ev.RecipientIndex)
+	w.store(d, store.Result(store.Origin{Seq: d.seq, JobSeq: d.jobSeq, Span: d.span}, ev))
 }
 
 // store publishes m for d, counting it until it is stored.
 func (w *Worker) store(d *delivery, m *nats.Msg) {
 	d.unstored.Add(1)
-	w.pub.publish(m, func(err error) { w.stored(d, err) })
+	w.pub.Publish(m, func(err error) { w.stored(d, err) })
 }
 
 // storeThen publishes first and, once it is stored, runs then (which
@@ -500,7 +430,7 @@ func (w *Worker) store(d *delivery, m *nats.Msg) {
 // must not publish.
 func (w *Worker) storeThen(d *delivery, first *nats.Msg, then func()) {
 	d.unstored.Add(1)
-	w.pub.publish(first, func(err error) {
+	w.pub.Publish(first, func(err error) {
 		if err != nil {
 			w.stored(d, err)
 			return
@@ -567,16 +497,16 @@ func (w *Worker) reject(msg *intake.Msg, j *job.Job, reason result.Reason, why s
 	}
 	if perRecipient && len(j.Recipients) > 0 {
 		for i := range j.Recipients {
-			events = append(events, result.ForRecipient(j, i, provider, time.Now()))
+			events = append(events, result.ForRecipient(j, i, provider, w.clock.Now()))
 		}
 	} else {
-		events = append(events, result.ForRecipient(j, -1, provider, time.Now()))
+		events = append(events, result.ForRecipient(j, -1, provider, w.clock.Now()))
 	}
 	d := w.newDelivery(msg, &job.Job{})
 	d.logOnce.Do(func() { d.log = log })
 	d.finalMsg = string(reason) + ": " + why
 	if d.delivered > 1 && j.ID != "" {
-		if done, err := w.finalsOf(j.Account, j.ID); err == nil {
+		if done, err := w.records.Finals(j.Account, j.ID); err == nil {
 			kept := events[:0]
 			for _, ev := range events {
 				if !done[ev.RecipientIndex] {
@@ -586,18 +516,9 @@ func (w *Worker) reject(msg *intake.Msg, j *job.Job, reason result.Reason, why s
 			events = kept
 		}
 	}
-	dl := nats.NewMsg(streams.DLQSubject(j.Account))
-	dl.Data = msg.Data()
-	for k, v := range msg.Headers() {
-		dl.Header[k] = v
-	}
-	dl.Header.Set(streams.HeaderReason, d.finalMsg)
-	dl.Header.Set(streams.HeaderSubject, msg.Subject())
-	if j.ID != "" {
-		dl.Header.Set(streams.HeaderJobID, j.ID)
-	}
-	dl.Header.Set(jetstream.MsgIDHeader, "dlq/"+strconv.FormatUint(d.seq, 10))
-	w.store(d, dl)
+	dl := &store.DeadLetter{Account: j.Account, JobID: j.ID, Subject: msg.Subject(), Reason: d.finalMsg,
+		Header: msg.Headers(), Data: msg.Data()}
+	w.store(d, dl.Msg(d.seq))
 	for _, ev := range events {
 		if ev.Account == "" {
 			ev.Account = streams.NoAccount

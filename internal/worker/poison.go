@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/retry"
+	"github.com/talkrelay/talkrelay/internal/store"
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
@@ -69,7 +69,7 @@ func (w *Worker) poison(a maxDeliverAdvisory) {
 
 	var events []*result.Event
 	if j.ID != "" {
-		done, err := w.finalsOf(j.Account, j.ID)
+		done, err := w.records.Finals(j.Account, j.ID)
 		if err != nil {
 			log.Error().Err(err).Msg("poison: cannot read stored results; leaving the job for the next advisory")
 			return
@@ -82,21 +82,21 @@ func (w *Worker) poison(a maxDeliverAdvisory) {
 			if done[idx] {
 				continue
 			}
-			ev := result.ForRecipient(j, pos, provider, time.Now())
+			ev := result.ForRecipient(j, pos, provider, w.clock.Now())
 			ev.RecipientIndex = idx
 			events = append(events, ev)
 		}
 	}
 	if len(indexes) == 0 {
-		events = append(events, result.ForRecipient(j, -1, "", time.Now()))
+		events = append(events, result.ForRecipient(j, -1, "", w.clock.Now()))
 	}
 
 	var wg sync.WaitGroup
 	var failed bool
 	var mu sync.Mutex
-	store := func(m *nats.Msg) {
+	publish := func(m *nats.Msg) {
 		wg.Add(1)
-		w.pub.publish(m, func(err error) {
+		w.pub.Publish(m, func(err error) {
 			if err != nil {
 				mu.Lock()
 				failed = true
@@ -105,32 +105,16 @@ func (w *Worker) poison(a maxDeliverAdvisory) {
 			wg.Done()
 		})
 	}
-	dl := nats.NewMsg(streams.DLQSubject(j.Account))
-	dl.Data = raw.Data
-	for k, v := range raw.Header {
-		dl.Header[k] = v
-	}
-	dl.Header.Set(streams.HeaderReason, string(result.ReasonPoison)+": "+reason)
-	dl.Header.Set(streams.HeaderSubject, raw.Subject)
-	dl.Header.Set(jetstream.MsgIDHeader, "dlq/"+strconv.FormatUint(a.StreamSeq, 10))
-	if j.ID != "" {
-		dl.Header.Set(streams.HeaderJobID, j.ID)
-	}
-	store(dl)
+	dl := &store.DeadLetter{Account: j.Account, JobID: j.ID, Subject: raw.Subject,
+		Reason: string(result.ReasonPoison) + ": " + reason, Header: raw.Header, Data: raw.Data}
+	publish(dl.Msg(a.StreamSeq))
 	for _, ev := range events {
 		if ev.Account == "" {
 			ev.Account = streams.NoAccount
 		}
 		ev.Status, ev.Reason, ev.Message = result.Failed, result.ReasonPoison, reason
 		w.metrics.result(ev)
-		m := nats.NewMsg(streams.ResultSubject(ev.Account, string(ev.Status), ev.JobID))
-		m.Data = ev.AppendJSON(nil)
-		if ev.JobID != "" {
-			m.Header.Set(jetstream.MsgIDHeader, ev.JobID+"/"+strconv.Itoa(ev.RecipientIndex))
-		} else {
-			m.Header.Set(jetstream.MsgIDHeader, "seq/"+strconv.FormatUint(a.StreamSeq, 10))
-		}
-		store(m)
+		publish(store.Result(store.Origin{Seq: a.StreamSeq}, ev))
 	}
 	wg.Wait()
 	if failed {

@@ -1,8 +1,9 @@
-// Package worker runs talkrelay's delivery worker: it consumes send jobs
-// from the shared durable JetStream consumer, hands their recipients to the
-// dispatcher, stores one result event per recipient and acknowledges each
-// job only once all of its results are stored (at-least-once from job to
-// result).
+// Package worker runs talkrelay's delivery worker: it takes send jobs and
+// retry envelopes from intake, hands their recipients to the dispatcher,
+// decides each recipient's fate (package decide), stores one result event
+// per recipient and any follow-up (package store, with send records kept
+// by package reconcile) and acknowledges each message only once all of
+// that is stored (at-least-once from job to result).
 package worker
 
 import (
@@ -23,6 +24,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/talkrelay/talkrelay/internal/config"
+	"github.com/talkrelay/talkrelay/internal/decide"
 	"github.com/talkrelay/talkrelay/internal/dedupe"
 	"github.com/talkrelay/talkrelay/internal/dispatch"
 	"github.com/talkrelay/talkrelay/internal/intake"
@@ -33,6 +35,8 @@ import (
 	"github.com/talkrelay/talkrelay/internal/providers/nhn"
 	"github.com/talkrelay/talkrelay/internal/providers/sandbox"
 	"github.com/talkrelay/talkrelay/internal/ratelimit"
+	"github.com/talkrelay/talkrelay/internal/reconcile"
+	"github.com/talkrelay/talkrelay/internal/store"
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
@@ -55,6 +59,12 @@ type Options struct {
 	Tracer trace.Tracer
 	// Ready, if set, is closed once the worker is consuming.
 	Ready chan<- struct{}
+	// Clock is the time of every decision about a recipient (retries,
+	// lookups, deadlines) and of the timestamps stored with results, send
+	// records and retry schedules (default: decide.System, the real clock).
+	// Timeouts, keep-alives and the duplicate check, which measure against
+	// NATS, use the real clock regardless.
+	Clock decide.Clock
 }
 
 // Worker is one running worker replica.
@@ -62,15 +72,16 @@ type Worker struct {
 	cfg      *config.Config
 	log      zerolog.Logger
 	tracer   trace.Tracer
+	clock    decide.Clock
 	accounts map[string]*account
 	disp     *dispatch.Dispatcher
-	pub      *publisher
+	pub      *store.Publisher
 	track    *tracker
 	intake   *intake.Intake
 	finder   traceFinder
 	nc       *nats.Conn
 	js       jetstream.JetStream
-	sends    jetstream.KeyValue
+	records  *reconcile.Records
 	metrics  *metrics
 	ready    atomic.Bool
 	// priorityWarned: lane name -> *atomic.Int64, the last warning's time
@@ -91,6 +102,9 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = newHTTPClient()
+	}
+	if opts.Clock == nil {
+		opts.Clock = decide.System
 	}
 	if opts.Tracer == nil {
 		// Spans are recorded only when the producer's trace is sampled; the
@@ -131,7 +145,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		return fmt.Errorf("bucket %s: %w", streams.SendsBucket, err)
 	}
 
-	w := &Worker{cfg: cfg, log: log, tracer: opts.Tracer, track: newTracker(), nc: nc, js: js, sends: sends,
+	w := &Worker{cfg: cfg, log: log, tracer: opts.Tracer, clock: opts.Clock, track: newTracker(), nc: nc, js: js, records: reconcile.New(js, sends),
 		accounts: map[string]*account{}}
 	for i, a := range accounts {
 		acct := &account{Account: a, policy: cfg.Accounts[i].Retry}
@@ -154,9 +168,9 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	// grace period is over.
 	pubCtx, cancelPub := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelPub()
-	w.pub = newPublisher(pubCtx, js, log, 1024)
+	w.pub = store.NewPublisher(pubCtx, js, log, 1024)
 	w.disp = dispatch.New(dispatch.Config{
-		Linger: cfg.Worker.Linger, Tracer: opts.Tracer, Log: log, OnRequest: w.metrics.request, BeforeSend: w.beforeSend},
+		Linger: cfg.Worker.Linger, Tracer: opts.Tracer, Log: log, Now: opts.Clock.Now, OnRequest: w.metrics.request, BeforeSend: w.beforeSend},
 		accounts, w.onOutcome)
 
 	stopHTTP, err := w.serveHTTP(cfg.HTTP.Addr)
@@ -229,7 +243,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		cancelPub()
 		<-settled
 	}
-	w.pub.close()
+	w.pub.Close()
 	w.intake.Close()
 	if err := nc.Drain(); err != nil {
 		log.Warn().Err(err).Msg("nats drain")

@@ -1,4 +1,4 @@
-package worker
+package store
 
 import (
 	"context"
@@ -11,14 +11,14 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// publisher stores messages in JetStream asynchronously and reports each
+// Publisher stores messages in JetStream asynchronously and reports each
 // one's outcome once the server has acknowledged it. Acks are collected in
 // publish order by one goroutine; a failed publish is retried with backoff
 // until it is stored or the publisher's context ends.
 //
 // Memory is bounded: at most cap(queue) publishes are awaiting acks, and
 // publish blocks beyond that (backpressure on the dispatcher).
-type publisher struct {
+type Publisher struct {
 	js    jetstream.JetStream
 	log   zerolog.Logger
 	queue chan *pendingPub
@@ -32,15 +32,20 @@ type pendingPub struct {
 	done func(error)
 }
 
-func newPublisher(ctx context.Context, js jetstream.JetStream, log zerolog.Logger, maxPending int) *publisher {
-	p := &publisher{js: js, log: log, queue: make(chan *pendingPub, maxPending), ctx: ctx, done: make(chan struct{})}
+// NewPublisher starts a publisher that holds at most maxPending publishes
+// awaiting acks. ctx ends its retries: cancel it once results need no
+// longer be stored.
+func NewPublisher(ctx context.Context, js jetstream.JetStream, log zerolog.Logger, maxPending int) *Publisher {
+	p := &Publisher{js: js, log: log, queue: make(chan *pendingPub, maxPending), ctx: ctx, done: make(chan struct{})}
 	go p.collect()
 	return p
 }
 
-// publish stores msg (with its Nats-Msg-Id for de-duplication) and calls
+// Publish stores msg (with its Nats-Msg-Id for de-duplication) and calls
 // done exactly once: nil when stored, an error when the publisher gave up.
-func (p *publisher) publish(msg *nats.Msg, done func(error)) {
+// done usually runs on the publisher's collecting goroutine, so it must not
+// publish (that could wait for itself).
+func (p *Publisher) Publish(msg *nats.Msg, done func(error)) {
 	pp := &pendingPub{msg: msg, done: done}
 	bo := retryBackoff()
 	for {
@@ -59,7 +64,7 @@ func (p *publisher) publish(msg *nats.Msg, done func(error)) {
 	p.queue <- pp
 }
 
-func (p *publisher) collect() {
+func (p *Publisher) collect() {
 	defer close(p.done)
 	for pp := range p.queue {
 		select {
@@ -73,7 +78,7 @@ func (p *publisher) collect() {
 
 // retrySync republishes a message whose async publish failed, waiting for
 // each ack, until it is stored or the context ends.
-func (p *publisher) retrySync(msg *nats.Msg, err error) error {
+func (p *Publisher) retrySync(msg *nats.Msg, err error) error {
 	bo := retryBackoff()
 	for {
 		wait := bo.NextBackOff()
@@ -93,9 +98,9 @@ func (p *publisher) retrySync(msg *nats.Msg, err error) error {
 	}
 }
 
-// close waits until every queued publish has been reported. No publish may
-// be started after close.
-func (p *publisher) close() {
+// Close waits until every queued publish has been reported. No publish may
+// be started after Close.
+func (p *Publisher) Close() {
 	close(p.queue)
 	<-p.done
 }

@@ -1,4 +1,4 @@
-package worker
+package store
 
 import (
 	"context"
@@ -40,8 +40,10 @@ func (h headerCarrier) Keys() []string {
 	return keys
 }
 
-// extractTrace returns ctx carrying the trace context found in h, if any.
-func extractTrace(ctx context.Context, h nats.Header) context.Context {
+// ExtractTrace returns ctx carrying the trace context found in h (a job
+// message's headers), if any: the reading side of the trace headers the
+// messages built here carry.
+func ExtractTrace(ctx context.Context, h nats.Header) context.Context {
 	if h == nil {
 		return ctx
 	}

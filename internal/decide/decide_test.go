@@ -1,0 +1,233 @@
+package decide
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/talkrelay/talkrelay/internal/job"
+	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/result"
+	"github.com/talkrelay/talkrelay/internal/retry"
+)
+
+// fakeClock is a Clock that moves only when told to.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) Now() time.Time          { return c.t }
+func (c *fakeClock) Advance(d time.Duration) { c.t = c.t.Add(d) }
+func (c *fakeClock) Set(t time.Time)         { c.t = t }
+
+var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+// policy has no jitter, so that due times are exact.
+var policy = retry.Policy{MaxAttempts: 3, MaxAge: time.Minute, InitialInterval: 2 * time.Second, Multiplier: 2,
+	MaxInterval: time.Minute, LookupAfter: 30 * time.Second, MaxLookups: 2}
+
+func at(d time.Duration) *time.Time { t := t0.Add(d); return &t }
+
+func TestAfter(t *testing.T) {
+	t.Parallel()
+	accepted := &providers.Outcome{Class: providers.Accepted, MessageID: "m1"}
+	refused := &providers.Outcome{Class: providers.Permanent, Code: "K105"}
+	retryable := &providers.Outcome{Class: providers.Retryable, Code: "B001"}
+	unknown := &providers.Outcome{Class: providers.Unknown}
+	tests := []struct {
+		name      string
+		p         retry.Pending
+		o         *providers.Outcome
+		deadline  *time.Time
+		now       time.Time
+		canLookup bool
+
+		verdict    retry.Verdict
+		due        time.Time
+		status     result.Status
+		detailLike string // "" : no detail
+	}{
+		{name: "accepted", p: retry.Pending{Attempts: 1, FirstSentAt: t0}, o: accepted, now: t0,
+			verdict: retry.Final, status: result.Accepted},
+		{name: "refused: final without detail", p: retry.Pending{Attempts: 1, FirstSentAt: t0}, o: refused, now: t0,
+			verdict: retry.Final, status: result.Failed},
+		{name: "retryable: again after the backoff", p: retry.Pending{Attempts: 1, FirstSentAt: t0}, o: retryable, now: t0,
+			verdict: retry.Again, due: t0.Add(2 * time.Second)},
+		{name: "retryable: the backoff counts the pending attempts", p: retry.Pending{Attempts: 2, FirstSentAt: t0}, o: retryable,
+			now: t0.Add(10 * time.Second), verdict: retry.Again, due: t0.Add(14 * time.Second)},
+		{name: "retryable: due rounds up to the second", p: retry.Pending{Attempts: 1, FirstSentAt: t0}, o: retryable,
+			now: t0.Add(300 * time.Millisecond), verdict: retry.Again, due: t0.Add(3 * time.Second)},
+		{name: "retryable: out of attempts", p: retry.Pending{Attempts: 3, FirstSentAt: t0}, o: retryable, now: t0.Add(time.Second),
+			verdict: retry.Final, status: result.Failed, detailLike: "after 3 attempts"},
+		{name: "retryable: too old, by the clock", p: retry.Pending{Attempts: 1, FirstSentAt: t0}, o: retryable, now: t0.Add(59 * time.Second),
+			verdict: retry.Final, status: result.Failed, detailLike: "more than 1m0s after the first"},
+		{name: "retryable: not too old yet", p: retry.Pending{Attempts: 1, FirstSentAt: t0}, o: retryable, now: t0.Add(57 * time.Second),
+			verdict: retry.Again, due: t0.Add(59 * time.Second)},
+		{name: "retryable: the deadline passes first", p: retry.Pending{Attempts: 1, FirstSentAt: t0}, o: retryable, deadline: at(2 * time.Second),
+			now: t0, verdict: retry.Final, status: result.Failed, detailLike: "deadline"},
+		{name: "retryable: the deadline is later", p: retry.Pending{Attempts: 1, FirstSentAt: t0}, o: retryable, deadline: at(3 * time.Second),
+			now: t0, verdict: retry.Again, due: t0.Add(2 * time.Second)},
+		{name: "unknown: first lookup", p: retry.Pending{Attempts: 1, FirstSentAt: t0}, o: unknown, now: t0, canLookup: true,
+			verdict: retry.Lookup, due: t0.Add(30 * time.Second)},
+		{name: "unknown: next lookup backs off", p: retry.Pending{Attempts: 1, Lookups: 1, FirstSentAt: t0}, o: unknown,
+			now: t0.Add(30 * time.Second), canLookup: true, verdict: retry.Lookup, due: t0.Add(62 * time.Second)},
+		{name: "unknown: out of lookups", p: retry.Pending{Attempts: 1, Lookups: 2, FirstSentAt: t0}, o: unknown, now: t0, canLookup: true,
+			verdict: retry.Final, status: result.Unknown, detailLike: "2 lookups"},
+		{name: "unknown: no lookup API", p: retry.Pending{Attempts: 1, FirstSentAt: t0}, o: unknown, now: t0,
+			verdict: retry.Final, status: result.Unknown, detailLike: "no lookup"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			clock := &fakeClock{tt.now}
+			dec := After(policy, &tt.p, tt.o, tt.deadline, clock.Now(), tt.canLookup)
+			if dec.Verdict != tt.verdict || !dec.Due.Equal(tt.due) || dec.Status != tt.status {
+				t.Fatalf("After = %v %s %q, want %v %s %q", dec.Verdict, dec.Due, dec.Status, tt.verdict, tt.due, tt.status)
+			}
+			if (tt.detailLike == "") != (dec.Detail == "") || !strings.Contains(dec.Detail, tt.detailLike) {
+				t.Errorf("detail %q, want one mentioning %q", dec.Detail, tt.detailLike)
+			}
+			if dec.Outcome != tt.o {
+				t.Errorf("the decision reports %+v, not the outcome it was given", dec.Outcome)
+			}
+		})
+	}
+}
+
+// A recipient whose provider keeps answering "try again", followed on a
+// fake clock that jumps to each due time: it is retried with a growing
+// backoff until it runs out of attempts.
+func TestRetriesOnFakeTime(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t0}
+	o := &providers.Outcome{Class: providers.Retryable}
+	p := retry.Pending{Index: 4}
+	wantDue := []time.Duration{2 * time.Second, 6 * time.Second}
+	for attempt := 1; ; attempt++ {
+		p.Attempts = attempt
+		if p.FirstSentAt.IsZero() {
+			p.FirstSentAt = clock.Now()
+		}
+		p.LastSentAt = clock.Now()
+		dec := After(policy, &p, o, nil, clock.Now(), false)
+		if attempt == policy.MaxAttempts {
+			if dec.Verdict != retry.Final || dec.Status != result.Failed || !strings.Contains(dec.Detail, "3 attempts") {
+				t.Fatalf("attempt %d: %+v, want failed after 3 attempts", attempt, dec)
+			}
+			return
+		}
+		if dec.Verdict != retry.Again || !dec.Due.Equal(t0.Add(wantDue[attempt-1])) {
+			t.Fatalf("attempt %d: %v due %s, want again at t0+%s", attempt, dec.Verdict, dec.Due, wantDue[attempt-1])
+		}
+		clock.Set(dec.Due)
+	}
+}
+
+func TestExpired(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name     string
+		deadline *time.Time
+		want     bool
+	}{
+		{"no deadline", nil, false},
+		{"later", at(time.Nanosecond), false},
+		{"now", at(0), true},
+		{"earlier", at(-time.Hour), true},
+	} {
+		if got := Expired(tt.deadline, t0); got != tt.want {
+			t.Errorf("%s: Expired = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestStopped(t *testing.T) {
+	t.Parallel()
+	sent := retry.Pending{Attempts: 2, Last: retry.FromProvider(&providers.Outcome{Class: providers.Retryable, Code: "B001",
+		Message: "busy", RequestID: "r1"})}
+	dec := Stopped(&sent)
+	if dec.Verdict != retry.Final || dec.Status != result.Failed || !strings.Contains(dec.Detail, "deadline passed") {
+		t.Fatalf("Stopped = %+v", dec)
+	}
+	if o := dec.Outcome; o.Class != providers.Retryable || o.Code != "B001" || o.RequestID != "r1" || o.Reason != result.ReasonDeadlineExceeded {
+		t.Errorf("outcome of a recipient with an answer: %+v, want its last answer with reason deadline_exceeded", o)
+	}
+	never := retry.Pending{}
+	if o := Stopped(&never).Outcome; o.Class != providers.Permanent || o.Code != "" || o.Reason != result.ReasonDeadlineExceeded {
+		t.Errorf("outcome of a recipient never sent: %+v, want permanent, deadline_exceeded", o)
+	}
+}
+
+func TestFinal(t *testing.T) {
+	t.Parallel()
+	j := &job.Job{ID: "order-1", Account: "shop", Kind: job.AlimTalk, Recipients: []job.Recipient{{Phone: "010-1234-5678"}}}
+	sentAt := t0.Add(-time.Second)
+	for _, tt := range []struct {
+		name    string
+		p       retry.Pending
+		dec     Decision
+		check   func(*result.Event) bool
+		deadEnd string
+	}{
+		{
+			name: "accepted", p: retry.Pending{Attempts: 1, LastSentAt: sentAt},
+			dec: Decision{Verdict: retry.Final, Status: result.Accepted,
+				Outcome: &providers.Outcome{Class: providers.Accepted, RequestID: "r", MessageID: "m"}},
+			check: func(ev *result.Event) bool {
+				return ev.Status == result.Accepted && ev.Reason == result.ReasonOK && !ev.Retryable && ev.Attempt == 1 &&
+					ev.ProviderRequestID == "r" && ev.ProviderMessageID == "m" && ev.Detail == "" &&
+					ev.SentAt != nil && ev.SentAt.Equal(sentAt)
+			},
+		},
+		{
+			name: "refused by the provider: no dead end", p: retry.Pending{Attempts: 1, LastSentAt: sentAt},
+			dec: Decision{Verdict: retry.Final, Status: result.Failed,
+				Outcome: &providers.Outcome{Class: providers.Permanent, Reason: result.ReasonProviderRejected, Code: "K105", CodeName: "no", Message: "bad"}},
+			check: func(ev *result.Event) bool {
+				return ev.Status == result.Failed && ev.Reason == result.ReasonProviderRejected && ev.Code == "K105" &&
+					ev.CodeName == "no" && ev.Message == "bad" && !ev.Retryable
+			},
+		},
+		{
+			name: "out of attempts: a dead end", p: retry.Pending{Attempts: 3, LastSentAt: sentAt},
+			dec: Decision{Verdict: retry.Final, Status: result.Failed, Detail: "gave up after 3 attempts",
+				Outcome: &providers.Outcome{Class: providers.Retryable, Code: "B001"}},
+			check: func(ev *result.Event) bool {
+				return ev.Retryable && ev.Attempt == 3 && ev.Reason == providers.Retryable.DefaultReason() &&
+					ev.Detail == "gave up after 3 attempts"
+			},
+			deadEnd: "failed (" + string(providers.Retryable.DefaultReason()) + "): gave up after 3 attempts",
+		},
+		{
+			name: "never sent: no sent_at", p: retry.Pending{},
+			dec:     Stopped(&retry.Pending{}),
+			check:   func(ev *result.Event) bool { return ev.SentAt == nil && ev.Attempt == 0 },
+			deadEnd: "failed (deadline_exceeded): the job's deadline passed before this attempt",
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ev := result.ForRecipient(j, 0, "sandbox", t0)
+			deadEnd := Final(ev, &tt.p, tt.dec)
+			if !tt.check(ev) {
+				t.Errorf("event %+v", ev)
+			}
+			if deadEnd != tt.deadEnd {
+				t.Errorf("dead end %q, want %q", deadEnd, tt.deadEnd)
+			}
+			if !ev.Time.Equal(t0) {
+				t.Errorf("event time %s changed", ev.Time)
+			}
+			if ev.SentAt != nil && ev.SentAt == &tt.p.LastSentAt {
+				t.Error("sent_at aliases the pending state")
+			}
+		})
+	}
+}
+
+func TestSystemClock(t *testing.T) {
+	t.Parallel()
+	before := time.Now()
+	got := System.Now()
+	if got.Before(before) || got.After(time.Now()) {
+		t.Errorf("System.Now() = %s, not the time", got)
+	}
+}

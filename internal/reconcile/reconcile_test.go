@@ -1,0 +1,167 @@
+package reconcile
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/talkrelay/talkrelay/internal/dedupe"
+	"github.com/talkrelay/talkrelay/internal/job"
+	"github.com/talkrelay/talkrelay/internal/natstest"
+	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/result"
+	"github.com/talkrelay/talkrelay/internal/retry"
+	"github.com/talkrelay/talkrelay/internal/store"
+	"github.com/talkrelay/talkrelay/internal/streams"
+)
+
+func TestSendRecordJSON(t *testing.T) {
+	t.Parallel()
+	r := &sendRecord{At: time.Date(2026, 11, 21, 5, 0, 0, 123, time.UTC), Sends: [][2]int{{0, 1}, {7, 3}}}
+	want, _ := json.Marshal(r)
+	if got := r.appendJSON(nil); string(got) != string(want) {
+		t.Fatalf("appendJSON %s, want %s", got, want)
+	}
+}
+
+func TestEnvelopeRecord(t *testing.T) {
+	t.Parallel()
+	if a, l := EnvelopeName(false, 0), EnvelopeName(true, 12); a != "a0" || l != "l12" {
+		t.Errorf("EnvelopeName = %q, %q; want a0, l12", a, l)
+	}
+	m := EnvelopeRecord("order.1", "order%1", "l3", []byte("env"))
+	// <job key>.e.<parent token>.<name>: the job key is the first 12 bytes
+	// of sha256("order.1") in hex (dedupe.JobKey), the parent token those
+	// of sha256("order%1") (streams.HashToken).
+	want := "$KV.talkrelay_sends.c830826c4538e5bb0fcb163c.e.64416939cefba8acd892f6ef.l3"
+	if m.Subject != want || string(m.Data) != "env" || len(m.Header) != 0 {
+		t.Errorf("record %q %q %v, want %q", m.Subject, m.Data, m.Header, want)
+	}
+}
+
+func TestMarkSent(t *testing.T) {
+	t.Parallel()
+	t1 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	t2 := t1.Add(time.Minute)
+	earlier := retry.Outcome{Class: providers.Retryable.String(), Code: "B001"}
+	pending := []retry.Pending{
+		{Index: 0}, // sent, no answer recorded
+		{Index: 1, Attempts: 1, FirstSentAt: t1, Last: earlier}, // its second attempt was sent
+		{Index: 2, Attempts: 2, FirstSentAt: t1, Last: earlier}, // the record is of an attempt it knows
+		{Index: 3}, // final already
+		{Index: 4}, // never sent
+	}
+	sent := map[int]sendRecordEntry{0: {1, t1}, 1: {2, t2}, 2: {2, t2}, 3: {1, t1}}
+	markSent(pending, map[int]bool{3: true}, sent)
+
+	unknown := retry.Outcome{Class: providers.Unknown.String(), Reason: result.ReasonOutcomeUnknown,
+		Message: "a worker stopped after handing this message to the provider, before recording the answer"}
+	want := []retry.Pending{
+		{Index: 0, Attempts: 1, Lookup: true, FirstSentAt: t1, LastSentAt: t1, Last: unknown},
+		{Index: 1, Attempts: 2, Lookup: true, FirstSentAt: t1, LastSentAt: t2, Last: unknown},
+		{Index: 2, Attempts: 2, FirstSentAt: t1, Last: earlier},
+		{Index: 3},
+		{Index: 4},
+	}
+	for i := range want {
+		if !reflect.DeepEqual(pending[i], want[i]) {
+			t.Errorf("recipient %d: %+v\nwant %+v", i, pending[i], want[i])
+		}
+	}
+}
+
+// Reconcile against a real server: a job delivered again after a worker
+// recorded two batches, stored one final result and wrote one follow-up
+// envelope before it died.
+func TestReconcile(t *testing.T) {
+	t.Parallel()
+	srv := natstest.Run(t)
+	_, js := srv.JetStream(t)
+	ctx := t.Context()
+	if err := streams.Ensure(ctx, js, streams.DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, streams.SendsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(js, kv)
+	const jobID, parent = "order.1", "order%1"
+	t1 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	t2 := t1.Add(time.Minute)
+
+	// Batch 1 took recipients 0-2 (and another job's), batch 2 recipient 1 again.
+	if err := r.RecordBatch(ctx, "b1", []Send{{jobID, 7, 0, 1}, {"other", 9, 0, 1}, {jobID, 7, 1, 1}, {jobID, 7, 2, 1}}, t1); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RecordBatch(ctx, "b2", []Send{{jobID, 7, 1, 2}}, t2); err != nil {
+		t.Fatal(err)
+	}
+	e, err := kv.Get(ctx, dedupe.JobKey(jobID)+".b.b1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"at":"2026-11-21T12:00:00Z","seq":7,"sends":[[0,1],[1,1],[2,1]]}`; string(e.Value()) != want {
+		t.Errorf("send record %s, want %s", e.Value(), want)
+	}
+	// Recipient 0 has its final result; recipient 3 went to an envelope of
+	// this delivery, recipient 4 to one of another delivery.
+	ev := result.ForRecipient(&job.Job{ID: jobID, Account: "shop"}, 0, "sandbox", t2)
+	ev.Status, ev.Reason = result.Accepted, result.ReasonOK
+	if _, err := js.PublishMsg(ctx, store.Result(store.Origin{Seq: 7, JobSeq: 7}, ev)); err != nil {
+		t.Fatal(err)
+	}
+	envelope := func(id string, index int) []byte {
+		env := &retry.Envelope{ID: id, DueAt: t2, Round: 1, JobSeq: 7,
+			Job:     &job.Job{ID: jobID, Account: "shop", Kind: job.AlimTalk, Recipients: []job.Recipient{{Phone: "01012345678"}}},
+			Pending: []retry.Pending{{Index: index, Attempts: 1}}}
+		data, err := env.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	for _, m := range []*nats.Msg{
+		EnvelopeRecord(jobID, parent, EnvelopeName(false, 0), envelope(parent+".a0", 3)),
+		EnvelopeRecord(jobID, parent+".a0", EnvelopeName(false, 0), envelope(parent+".a0.a0", 4)),
+	} {
+		if _, err := js.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	pending := make([]retry.Pending, 6)
+	for i := range pending {
+		pending[i].Index = i
+	}
+	var scheduled []string
+	skip, sent, err := r.Reconcile("shop", jobID, parent, pending, func(env *retry.Envelope) { scheduled = append(scheduled, env.ID) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(skip, map[int]bool{0: true, 3: true}) || sent != 3 {
+		t.Errorf("skip %v, %d recipients with send records; want 0 and 3, 3", skip, sent)
+	}
+	if !reflect.DeepEqual(scheduled, []string{parent + ".a0"}) {
+		t.Errorf("scheduled %q, want this delivery's envelope only", scheduled)
+	}
+	for i, want := range []struct {
+		attempts int
+		lookup   bool
+		last     time.Time
+	}{{0, false, time.Time{}}, {2, true, t2}, {1, true, t1}, {0, false, time.Time{}}, {0, false, time.Time{}}, {0, false, time.Time{}}} {
+		p := pending[i]
+		if p.Attempts != want.attempts || p.Lookup != want.lookup || !p.LastSentAt.Equal(want.last) {
+			t.Errorf("recipient %d: %d attempts, lookup %v, last sent %s; want %d, %v, %s", i, p.Attempts, p.Lookup, p.LastSentAt,
+				want.attempts, want.lookup, want.last)
+		}
+	}
+
+	finals, err := r.Finals("shop", jobID)
+	if err != nil || !reflect.DeepEqual(finals, map[int]bool{0: true}) {
+		t.Errorf("Finals = %v, %v; want recipient 0", finals, err)
+	}
+}

@@ -1,0 +1,46 @@
+package worker
+
+import (
+	"context"
+
+	"github.com/talkrelay/talkrelay/internal/dispatch"
+	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/reconcile"
+	"github.com/talkrelay/talkrelay/internal/retry"
+	"github.com/talkrelay/talkrelay/internal/streams"
+)
+
+// beforeSend records, for every job in b, which of its recipients are
+// about to be sent at which attempt. It returns once JetStream stored them.
+func (w *Worker) beforeSend(ctx context.Context, b *providers.Batch, items []*dispatch.Item) error {
+	sends := make([]reconcile.Send, len(b.Messages))
+	for i, m := range b.Messages {
+		sends[i] = reconcile.Send{JobID: m.Job.ID, JobSeq: items[i].Owner.(itemRef).d.jobSeq, Index: m.Index, Attempt: m.Attempt}
+	}
+	return w.records.RecordBatch(ctx, b.ID, sends, w.clock.Now())
+}
+
+// id names a delivery in the envelope lineage: the job token for a
+// fresh job, the envelope's own id for an envelope.
+func (d *delivery) id() string {
+	if d.envID != "" {
+		return d.envID
+	}
+	return streams.JobToken(d.job.ID)
+}
+
+// reconcile prepares a redelivered delivery: it returns the recipients
+// (original indexes) to leave alone — those with a stored final result and
+// those already handed to a follow-up envelope, which it stores again —
+// and marks recipients sent without a recorded answer for a lookup.
+func (w *Worker) reconcile(d *delivery) (map[int]bool, error) {
+	skip, sent, err := w.records.Reconcile(d.job.Account, d.job.ID, d.id(), d.pending,
+		func(env *retry.Envelope) { w.scheduleEnvelope(d, env) })
+	if err != nil {
+		return nil, err
+	}
+	if n := len(skip); n > 0 || sent > 0 {
+		d.logger().Info().Int("already_final_or_scheduled", n).Int("send_records", sent).Msg("reconciled")
+	}
+	return skip, nil
+}
