@@ -3,9 +3,8 @@
 // POST /v2/send/kakao, one recipient a request, with an OAuth 2.0
 // client-credentials token.
 //
-// The API is described in ../shared/seeds/003_038f7cd2c69d72a3.txt and the
-// Kakao Enterprise section of PROVIDER-NOTES.md; docs/providers/kakao.md is
-// the operator's guide.
+// The API is described in Kakao Enterprise's Bizmessage API reference for
+// AlimTalk (Korean); docs/providers/kakao.md is the operator's guide.
 package kakao
 
 import (

@@ -1,6 +1,6 @@
 // Package msgcheck holds the KakaoTalk message rules that every provider
-// relays from Kakao (../shared/PROVIDER-NOTES.md, "Rules that cut across
-// providers"): text limits counted in characters, item list shapes, button
+// relays from Kakao (the KakaoTalk rules every provider's document repeats):
+// text limits counted in characters, item list shapes, button
 // fields, phone numbers and reservation horizons. Provider adapters call
 // these from their Check and add their own rules.
 package msgcheck

@@ -1,6 +1,6 @@
 // Package providertest is the conformance suite every provider adapter must
 // pass against its httptest fake. The fake is written from the provider's
-// documents (../shared/seeds) and checks requests as strictly as they do.
+// API documents and checks requests as strictly as they do.
 package providertest
 
 import (
