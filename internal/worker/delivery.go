@@ -415,7 +415,7 @@ func summarize(why []string) string {
 
 // storeResult publishes one final result event of d.
 func (w *Worker) storeResult(d *delivery, ev *result.Event) {
-	w.metrics.result(ev)
+	w.metrics.result(ev, w.accounts[ev.Account] != nil)
 	w.store(d, store.Result(store.Origin{Seq: d.seq, JobSeq: d.jobSeq, Span: d.span}, ev))
 }
 

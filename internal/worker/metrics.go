@@ -104,8 +104,16 @@ func (m *metrics) set(k attrKey, names ...string) metric.MeasurementOption {
 	return o.(metric.MeasurementOption)
 }
 
-func (m *metrics) result(ev *result.Event) {
-	m.results.Add(context.Background(), 1, m.set(attrKey{ev.Account, ev.Provider, string(ev.Status), string(ev.Reason)}, "status", "reason"))
+// otherAccount labels results of jobs for accounts this worker does not
+// serve: their names come from producers, and labels must not.
+const otherAccount = "_other"
+
+func (m *metrics) result(ev *result.Event, configured bool) {
+	account := ev.Account
+	if !configured {
+		account = otherAccount
+	}
+	m.results.Add(context.Background(), 1, m.set(attrKey{account, ev.Provider, string(ev.Status), string(ev.Reason)}, "status", "reason"))
 }
 
 // request records one provider call; outcome is "ok" or the failure class.

@@ -113,7 +113,7 @@ func (w *Worker) poison(a maxDeliverAdvisory) {
 			ev.Account = streams.NoAccount
 		}
 		ev.Status, ev.Reason, ev.Message = result.Failed, result.ReasonPoison, reason
-		w.metrics.result(ev)
+		w.metrics.result(ev, w.accounts[ev.Account] != nil)
 		publish(store.Result(store.Origin{Seq: a.StreamSeq}, ev))
 	}
 	wg.Wait()
