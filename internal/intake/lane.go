@@ -124,7 +124,7 @@ func (l *Lane) pull() {
 			ev, warned = l.in.cfg.Log.Warn(), true
 		}
 		ev.Err(err).Str("consumer", l.name).Msg("intake: pull failed; retrying")
-		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+		if consumerGone(err) {
 			ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
 			_ = l.ensure(ctx)
 			cancel()
@@ -135,6 +135,16 @@ func (l *Lane) pull() {
 		case <-time.After(bo.NextBackOff()):
 		}
 	}
+}
+
+// consumerGone tells whether a pull failed because the lane's consumer no
+// longer exists. A pull request waiting when the consumer is deleted is
+// answered "consumer deleted"; one sent after (the lane was full, or its
+// consumer was created again while the deletion was still under way) finds
+// nobody to answer it: "no responders".
+func consumerGone(err error) bool {
+	return errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
+		errors.Is(err, nats.ErrNoResponders)
 }
 
 // fetch runs one pull request for at most n messages and size bytes.
