@@ -102,8 +102,10 @@ func (l *Lane) ensure(ctx context.Context) error {
 
 // pull takes messages as the lane's credits allow until its context ends.
 func (l *Lane) pull() {
-	bo := backoff.NewExponentialBackOff()
-	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = 100*time.Millisecond, 5*time.Second, 0
+	// Options, not fields set afterwards: the constructor already took
+	// the default initial interval (500ms) as the first wait.
+	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
+		backoff.WithMaxInterval(5*time.Second), backoff.WithMaxElapsedTime(0))
 	warned := false
 	for l.ctx.Err() == nil {
 		n, size, ok := l.credits()
