@@ -53,8 +53,10 @@ type Config struct {
 	PullBatch int
 	// LaneBytes is the most message bytes one lane of this process holds.
 	LaneBytes int
-	// MaxMsgBytes is the largest job message; a lane holding nothing pulls
-	// at least this many bytes, so that any message can be taken.
+	// MaxMsgBytes is the largest job message. Intake does not need it:
+	// a lane holding nothing asks for LaneBytes like any other and, when
+	// NATS refuses the next message as larger, takes that message alone,
+	// whatever its size.
 	MaxMsgBytes int
 	// Starters is how many goroutines per lane start jobs.
 	Starters int

@@ -107,15 +107,28 @@ func (l *Lane) pull() {
 	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
 		backoff.WithMaxInterval(5*time.Second), backoff.WithMaxElapsedTime(0))
 	warned := false
+	alone := false // take the next message alone, whatever its size
 	for l.ctx.Err() == nil {
-		n, size, ok := l.credits()
+		n, size, ok := l.credits(alone)
 		if !ok {
 			return
 		}
-		err := l.fetch(n, size)
+		refused, err := l.fetch(n, size)
 		if err == nil {
 			bo.Reset()
 			warned = false
+			alone = false
+			if refused {
+				// The next message is larger than the bytes left. A lane
+				// holding nothing takes it alone; one holding messages
+				// waits until some are settled (or a while: another
+				// replica may take that message).
+				if l.heldCount() == 0 {
+					alone = true
+				} else {
+					l.waitFreed(l.in.cfg.PullWait)
+				}
+			}
 			continue
 		}
 		if l.ctx.Err() != nil {
@@ -149,13 +162,23 @@ func consumerGone(err error) bool {
 		errors.Is(err, nats.ErrNoResponders)
 }
 
-// fetch runs one pull request for at most n messages and size bytes.
-func (l *Lane) fetch(n, size int) error {
+// fetch runs one pull request for at most n messages and size bytes (any
+// size if 0). It reports whether NATS refused the next message because it
+// is larger than size: NATS then ends the request at once ("409 Message
+// Size Exceeds MaxBytes", which the client does not report), while a
+// request that found no message ends when it expires, after about
+// PullWait.
+func (l *Lane) fetch(n, size int) (refused bool, err error) {
 	ctx, cancel := context.WithTimeout(l.ctx, l.in.cfg.PullWait)
 	defer cancel()
-	batch, err := l.cons.Fetch(n, jetstream.FetchMaxBytes(size), jetstream.FetchContext(ctx))
+	opts := []jetstream.FetchOpt{jetstream.FetchContext(ctx)}
+	if size > 0 {
+		opts = append(opts, jetstream.FetchMaxBytes(size))
+	}
+	start := time.Now()
+	batch, err := l.cons.Fetch(n, opts...)
 	if err != nil {
-		return err
+		return false, err
 	}
 	got := 0
 	for m := range batch.Messages() {
@@ -164,38 +187,50 @@ func (l *Lane) fetch(n, size int) error {
 	}
 	err = batch.Error()
 	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
-		return err
+		return false, err
 	}
-	if got == 0 && size < l.in.cfg.MaxMsgBytes+msgOverhead {
-		// The next message may not fit what is left: wait for credits.
-		select {
-		case <-l.freed:
-		case <-ctx.Done():
-		}
-	}
-	return nil
+	early := time.Since(start) < l.in.cfg.PullWait/2
+	return got == 0 && size > 0 && early && l.ctx.Err() == nil, nil
 }
 
-// credits waits until the lane may take more and returns how much.
-func (l *Lane) credits() (n, size int, ok bool) {
+// credits waits until the lane may take more and returns how much: at
+// most PullBatch messages and LaneBytes bytes held. alone asks for one
+// message of any size (size 0), which only a lane holding nothing takes.
+func (l *Lane) credits(alone bool) (n, size int, ok bool) {
 	cfg := &l.in.cfg
 	for {
 		l.mu.Lock()
 		held, bytes := len(l.held), l.heldBytes
 		l.mu.Unlock()
-		n, size = cfg.PullBatch-held, cfg.LaneBytes-bytes
-		if held == 0 {
-			size = max(size, cfg.MaxMsgBytes+msgOverhead)
+		if held == 0 && alone {
+			return 1, 0, true
 		}
+		n, size = cfg.PullBatch-held, cfg.LaneBytes-bytes
 		if n > 0 && size > 0 {
 			return n, size, true
 		}
-		select {
-		case <-l.freed:
-		case <-l.ctx.Done():
+		if !l.waitFreed(0) {
 			return 0, 0, false
 		}
 	}
+}
+
+// waitFreed waits until messages of the lane are settled, at most d if d
+// is positive; it returns false once the lane stops.
+func (l *Lane) waitFreed(d time.Duration) bool {
+	var timeout <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-l.freed:
+	case <-timeout:
+	case <-l.ctx.Done():
+		return false
+	}
+	return true
 }
 
 func (l *Lane) receive(jm jetstream.Msg) {
