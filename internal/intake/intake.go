@@ -161,16 +161,14 @@ func (in *Intake) removeLegacy(ctx context.Context) error {
 func (in *Intake) Stop() {
 	in.mu.Lock()
 	in.stopped = true
-	lanes := in.laneList()
 	in.mu.Unlock()
 	if in.cancel == nil {
 		return // never started
 	}
 	in.cancel()
+	// Every puller closes its lane's queue as it returns; the starters
+	// then hand back what is left and return.
 	in.pullers.Wait()
-	for _, l := range lanes {
-		l.closeQueue()
-	}
 	in.workers.Wait()
 }
 
@@ -212,6 +210,9 @@ func (in *Intake) run(l *Lane) {
 	go func() {
 		defer in.pullers.Done()
 		l.pull()
+		// Only the puller sends to the queue: closing it here, once
+		// pulling is over, never races a send.
+		close(l.queue)
 	}()
 	for range in.cfg.Starters {
 		in.workers.Add(1)

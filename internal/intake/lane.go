@@ -33,8 +33,7 @@ type Lane struct {
 	held      map[*Msg]struct{}
 	heldBytes int
 	freed     chan struct{} // cap 1: credits came back
-	queue     chan *Msg     // taken, not started; cap PullBatch
-	closeOnce sync.Once
+	queue     chan *Msg     // taken, not started; cap PullBatch; closed by the puller
 }
 
 // Msg is a job message this process holds, from its arrival until Done.
@@ -276,13 +275,9 @@ func (l *Lane) start(h Handler) {
 	}
 }
 
-func (l *Lane) closeQueue() { l.closeOnce.Do(func() { close(l.queue) }) }
-
-// retire stops a lane that is no longer needed.
-func (l *Lane) retire() {
-	l.cancel()
-	l.closeQueue()
-}
+// retire stops a lane that is no longer needed: its puller returns and
+// closes the queue, and its starters hand back what it took meanwhile.
+func (l *Lane) retire() { l.cancel() }
 
 func (l *Lane) heldCount() int {
 	l.mu.Lock()
