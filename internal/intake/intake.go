@@ -35,6 +35,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -88,6 +89,12 @@ type Intake struct {
 	workers sync.WaitGroup
 	stopped bool
 
+	// connCtx is cancelled when the connection to NATS is lost: it ends
+	// the pulls and consumer updates sent before (see watchConn).
+	connMu   sync.Mutex
+	connCtx  context.Context
+	connLost context.CancelFunc
+
 	stopAlive func()
 	alive     sync.WaitGroup
 }
@@ -120,6 +127,12 @@ func (in *Intake) Start(ctx context.Context, accounts []string) error {
 		return err
 	}
 	in.ctx, in.cancel = context.WithCancel(context.Background())
+	in.connCtx, in.connLost = context.WithCancel(in.ctx)
+	if nc := in.js.Conn(); nc != nil {
+		lost := nc.StatusChanged(nats.RECONNECTING, nats.DISCONNECTED)
+		in.pullers.Add(1)
+		go in.watchConn(nc, lost)
+	}
 	for _, a := range accounts {
 		for _, urgent := range []bool{false, true} {
 			l := in.newLane(a, urgent, true)
@@ -153,6 +166,37 @@ func (in *Intake) removeLegacy(ctx context.Context) error {
 		return fmt.Errorf("intake: delete consumer %s: %w", in.cfg.Consumer, err)
 	}
 	return nil
+}
+
+// watchConn ends, whenever the connection to NATS is lost, the pulls and
+// consumer updates sent on it. Their answers will not come: a server
+// going down drops the requests it has not answered, and NATS forgets the
+// pull requests of a client that went away. Without this a lane would
+// wait for such a pull to expire (PullWait) or such an update to time out
+// before pulling again on the new connection. Pulls sent while the client
+// reconnects are kept: the client sends them once reconnected.
+func (in *Intake) watchConn(nc *nats.Conn, lost chan nats.Status) {
+	defer in.pullers.Done()
+	defer nc.RemoveStatusListener(lost)
+	for {
+		select {
+		case <-in.ctx.Done():
+			return
+		case <-lost:
+			in.connMu.Lock()
+			in.connLost()
+			in.connCtx, in.connLost = context.WithCancel(in.ctx)
+			in.connMu.Unlock()
+		}
+	}
+}
+
+// connected returns a context that ends when the connection to NATS is
+// lost, or intake stops.
+func (in *Intake) connected() context.Context {
+	in.connMu.Lock()
+	defer in.connMu.Unlock()
+	return in.connCtx
 }
 
 // Stop stops pulling, hands the messages taken but not started back to

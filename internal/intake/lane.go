@@ -140,7 +140,9 @@ func (l *Lane) pull() {
 		ev.Err(err).Str("consumer", l.name).Msg("intake: pull failed; retrying")
 		if consumerGone(err) {
 			ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
+			stop := context.AfterFunc(l.in.connected(), cancel)
 			_ = l.ensure(ctx)
+			stop()
 			cancel()
 		}
 		select {
@@ -170,6 +172,7 @@ func consumerGone(err error) bool {
 func (l *Lane) fetch(n, size int) (refused bool, err error) {
 	ctx, cancel := context.WithTimeout(l.ctx, l.in.cfg.PullWait)
 	defer cancel()
+	defer context.AfterFunc(l.in.connected(), cancel)()
 	opts := []jetstream.FetchOpt{jetstream.FetchContext(ctx)}
 	if size > 0 {
 		opts = append(opts, jetstream.FetchMaxBytes(size))
@@ -189,7 +192,7 @@ func (l *Lane) fetch(n, size int) (refused bool, err error) {
 		return false, err
 	}
 	early := time.Since(start) < l.in.cfg.PullWait/2
-	return got == 0 && size > 0 && early && l.ctx.Err() == nil, nil
+	return got == 0 && size > 0 && early && ctx.Err() == nil, nil
 }
 
 // credits waits until the lane may take more and returns how much: at
