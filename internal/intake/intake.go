@@ -127,7 +127,7 @@ func (in *Intake) Start(ctx context.Context, accounts []string) error {
 		return err
 	}
 	in.ctx, in.cancel = context.WithCancel(context.Background())
-	in.connCtx, in.connLost = context.WithCancel(in.ctx)
+	in.connCtx, in.connLost = context.WithCancel(context.Background())
 	if nc := in.js.Conn(); nc != nil {
 		lost := nc.StatusChanged(nats.RECONNECTING, nats.DISCONNECTED)
 		in.pullers.Add(1)
@@ -185,14 +185,14 @@ func (in *Intake) watchConn(nc *nats.Conn, lost chan nats.Status) {
 		case <-lost:
 			in.connMu.Lock()
 			in.connLost()
-			in.connCtx, in.connLost = context.WithCancel(in.ctx)
+			in.connCtx, in.connLost = context.WithCancel(context.Background())
 			in.connMu.Unlock()
 		}
 	}
 }
 
 // connected returns a context that ends when the connection to NATS is
-// lost, or intake stops.
+// lost.
 func (in *Intake) connected() context.Context {
 	in.connMu.Lock()
 	defer in.connMu.Unlock()

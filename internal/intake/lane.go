@@ -169,10 +169,22 @@ func consumerGone(err error) bool {
 // Size Exceeds MaxBytes", which the client does not report), while a
 // request that found no message ends when it expires, after about
 // PullWait.
+//
+// When the lane stops, the pull goes on until NATS has sent nothing for
+// stopQuiet: the client drops what reaches a pull it ended, and NATS,
+// which counts such messages as delivered, would give them to no one
+// until their ack wait is over. When the connection is lost, the pull
+// ends at once: nothing more comes on it.
 func (l *Lane) fetch(n, size int) (refused bool, err error) {
-	ctx, cancel := context.WithTimeout(l.ctx, l.in.cfg.PullWait)
+	if l.ctx.Err() != nil {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.in.cfg.PullWait)
 	defer cancel()
 	defer context.AfterFunc(l.in.connected(), cancel)()
+	var last atomic.Int64 // when the pull was sent or last brought a message
+	last.Store(time.Now().UnixNano())
+	defer context.AfterFunc(l.ctx, func() { endWhenQuiet(ctx, cancel, &last) })()
 	opts := []jetstream.FetchOpt{jetstream.FetchContext(ctx)}
 	if size > 0 {
 		opts = append(opts, jetstream.FetchMaxBytes(size))
@@ -184,6 +196,7 @@ func (l *Lane) fetch(n, size int) (refused bool, err error) {
 	}
 	got := 0
 	for m := range batch.Messages() {
+		last.Store(time.Now().UnixNano())
 		got++
 		l.receive(m)
 	}
@@ -193,6 +206,29 @@ func (l *Lane) fetch(n, size int) (refused bool, err error) {
 	}
 	early := time.Since(start) < l.in.cfg.PullWait/2
 	return got == 0 && size > 0 && early && ctx.Err() == nil, nil
+}
+
+// stopQuiet is how long a stopping lane's pull must have brought nothing
+// before it is ended.
+const stopQuiet = 50 * time.Millisecond
+
+// endWhenQuiet cancels a pull (ctx) once it has brought nothing for
+// stopQuiet since last, or returns when it ends by itself.
+func endWhenQuiet(ctx context.Context, cancel context.CancelFunc, last *atomic.Int64) {
+	for {
+		idle := time.Since(time.Unix(0, last.Load()))
+		if idle >= stopQuiet {
+			cancel()
+			return
+		}
+		t := time.NewTimer(stopQuiet - idle)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // credits waits until the lane may take more and returns how much: at
@@ -251,6 +287,16 @@ func (l *Lane) receive(jm jetstream.Msg) {
 // closed; once the lane stops, what is left goes back to NATS.
 func (l *Lane) start(h Handler) {
 	starters := l.in.cfg.Starters
+	// What the lane takes once it is stopping goes back to NATS only when
+	// its last pull is over (the puller closes the queue then): handed
+	// back earlier, a message would come straight back on that pull, and
+	// again, each time counting as a delivery until MaxDeliver.
+	var back []*Msg
+	defer func() {
+		for _, m := range back {
+			m.handBack()
+		}
+	}()
 	for m := range l.queue {
 		// Share a backlog among the starters, in groups the handler can
 		// check at once.
@@ -269,9 +315,7 @@ func (l *Lane) start(h Handler) {
 			}
 		}
 		if l.ctx.Err() != nil {
-			for _, m := range group {
-				m.handBack()
-			}
+			back = append(back, group...)
 			continue
 		}
 		h(l, group)
