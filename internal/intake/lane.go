@@ -170,11 +170,13 @@ func consumerGone(err error) bool {
 // request that found no message ends when it expires, after about
 // PullWait.
 //
-// When the lane stops, the pull goes on until NATS has sent nothing for
-// stopQuiet: the client drops what reaches a pull it ended, and NATS,
-// which counts such messages as delivered, would give them to no one
-// until their ack wait is over. When the connection is lost, the pull
-// ends at once: nothing more comes on it.
+// A pull is not ended while NATS may be sending on it: the client drops
+// what reaches a pull it ended, and NATS, which counts such messages as
+// delivered, would give them to no one until their ack wait is over. So
+// when intake stops, the pull goes on until NATS has sent nothing for
+// stopQuiet, and the pull of a retired lane (nothing waits for it) runs
+// until it expires. When the connection is lost, the pull ends at once:
+// nothing more comes on it.
 func (l *Lane) fetch(n, size int) (refused bool, err error) {
 	if l.ctx.Err() != nil {
 		return false, nil
@@ -184,7 +186,7 @@ func (l *Lane) fetch(n, size int) (refused bool, err error) {
 	defer context.AfterFunc(l.in.connected(), cancel)()
 	var last atomic.Int64 // when the pull was sent or last brought a message
 	last.Store(time.Now().UnixNano())
-	defer context.AfterFunc(l.ctx, func() { endWhenQuiet(ctx, cancel, &last) })()
+	defer context.AfterFunc(l.in.ctx, func() { endWhenQuiet(ctx, cancel, &last) })()
 	opts := []jetstream.FetchOpt{jetstream.FetchContext(ctx)}
 	if size > 0 {
 		opts = append(opts, jetstream.FetchMaxBytes(size))
@@ -322,8 +324,9 @@ func (l *Lane) start(h Handler) {
 	}
 }
 
-// retire stops a lane that is no longer needed: its puller returns and
-// closes the queue, and its starters hand back what it took meanwhile.
+// retire stops a lane that is no longer needed: its puller returns once
+// its current pull is over and closes the queue, and its starters hand
+// back what it took meanwhile.
 func (l *Lane) retire() { l.cancel() }
 
 func (l *Lane) heldCount() int {
