@@ -35,6 +35,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -53,8 +54,10 @@ type Config struct {
 	PullBatch int
 	// LaneBytes is the most message bytes one lane of this process holds.
 	LaneBytes int
-	// MaxMsgBytes is the largest job message; a lane holding nothing pulls
-	// at least this many bytes, so that any message can be taken.
+	// MaxMsgBytes is the largest job message. Intake does not need it:
+	// a lane holding nothing asks for LaneBytes like any other and, when
+	// NATS refuses the next message as larger, takes that message alone,
+	// whatever its size.
 	MaxMsgBytes int
 	// Starters is how many goroutines per lane start jobs.
 	Starters int
@@ -85,6 +88,12 @@ type Intake struct {
 	pullers sync.WaitGroup
 	workers sync.WaitGroup
 	stopped bool
+
+	// connCtx is cancelled when the connection to NATS is lost: it ends
+	// the pulls and consumer updates sent before (see watchConn).
+	connMu   sync.Mutex
+	connCtx  context.Context
+	connLost context.CancelFunc
 
 	stopAlive func()
 	alive     sync.WaitGroup
@@ -118,6 +127,12 @@ func (in *Intake) Start(ctx context.Context, accounts []string) error {
 		return err
 	}
 	in.ctx, in.cancel = context.WithCancel(context.Background())
+	in.connCtx, in.connLost = context.WithCancel(context.Background())
+	if nc := in.js.Conn(); nc != nil {
+		lost := nc.StatusChanged(nats.RECONNECTING, nats.DISCONNECTED)
+		in.pullers.Add(1)
+		go in.watchConn(nc, lost)
+	}
 	for _, a := range accounts {
 		for _, urgent := range []bool{false, true} {
 			l := in.newLane(a, urgent, true)
@@ -153,22 +168,51 @@ func (in *Intake) removeLegacy(ctx context.Context) error {
 	return nil
 }
 
+// watchConn ends, whenever the connection to NATS is lost, the pulls and
+// consumer updates sent on it. Their answers will not come: a server
+// going down drops the requests it has not answered, and NATS forgets the
+// pull requests of a client that went away. Without this a lane would
+// wait for such a pull to expire (PullWait) or such an update to time out
+// before pulling again on the new connection. Pulls sent while the client
+// reconnects are kept: the client sends them once reconnected.
+func (in *Intake) watchConn(nc *nats.Conn, lost chan nats.Status) {
+	defer in.pullers.Done()
+	defer nc.RemoveStatusListener(lost)
+	for {
+		select {
+		case <-in.ctx.Done():
+			return
+		case <-lost:
+			in.connMu.Lock()
+			in.connLost()
+			in.connCtx, in.connLost = context.WithCancel(context.Background())
+			in.connMu.Unlock()
+		}
+	}
+}
+
+// connected returns a context that ends when the connection to NATS is
+// lost.
+func (in *Intake) connected() context.Context {
+	in.connMu.Lock()
+	defer in.connMu.Unlock()
+	return in.connCtx
+}
+
 // Stop stops pulling, hands the messages taken but not started back to
 // NATS (Nak) and waits until every starter returned. Messages being
 // handled stay held, and kept alive, until their Done or Close.
 func (in *Intake) Stop() {
 	in.mu.Lock()
 	in.stopped = true
-	lanes := in.laneList()
 	in.mu.Unlock()
 	if in.cancel == nil {
 		return // never started
 	}
 	in.cancel()
+	// Every puller closes its lane's queue as it returns; the starters
+	// then hand back what is left and return.
 	in.pullers.Wait()
-	for _, l := range lanes {
-		l.closeQueue()
-	}
 	in.workers.Wait()
 }
 
@@ -210,6 +254,9 @@ func (in *Intake) run(l *Lane) {
 	go func() {
 		defer in.pullers.Done()
 		l.pull()
+		// Only the puller sends to the queue: closing it here, once
+		// pulling is over, never races a send.
+		close(l.queue)
 	}()
 	for range in.cfg.Starters {
 		in.workers.Add(1)

@@ -33,8 +33,7 @@ type Lane struct {
 	held      map[*Msg]struct{}
 	heldBytes int
 	freed     chan struct{} // cap 1: credits came back
-	queue     chan *Msg     // taken, not started; cap PullBatch
-	closeOnce sync.Once
+	queue     chan *Msg     // taken, not started; cap PullBatch; closed by the puller
 }
 
 // Msg is a job message this process holds, from its arrival until Done.
@@ -102,18 +101,33 @@ func (l *Lane) ensure(ctx context.Context) error {
 
 // pull takes messages as the lane's credits allow until its context ends.
 func (l *Lane) pull() {
-	bo := backoff.NewExponentialBackOff()
-	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = 100*time.Millisecond, 5*time.Second, 0
+	// Options, not fields set afterwards: the constructor already took
+	// the default initial interval (500ms) as the first wait.
+	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
+		backoff.WithMaxInterval(5*time.Second), backoff.WithMaxElapsedTime(0))
 	warned := false
+	alone := false // take the next message alone, whatever its size
 	for l.ctx.Err() == nil {
-		n, size, ok := l.credits()
+		n, size, ok := l.credits(alone)
 		if !ok {
 			return
 		}
-		err := l.fetch(n, size)
+		refused, err := l.fetch(n, size)
 		if err == nil {
 			bo.Reset()
 			warned = false
+			alone = false
+			if refused {
+				// The next message is larger than the bytes left. A lane
+				// holding nothing takes it alone; one holding messages
+				// waits until some are settled (or a while: another
+				// replica may take that message).
+				if l.heldCount() == 0 {
+					alone = true
+				} else {
+					l.waitFreed(l.in.cfg.PullWait)
+				}
+			}
 			continue
 		}
 		if l.ctx.Err() != nil {
@@ -124,9 +138,11 @@ func (l *Lane) pull() {
 			ev, warned = l.in.cfg.Log.Warn(), true
 		}
 		ev.Err(err).Str("consumer", l.name).Msg("intake: pull failed; retrying")
-		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+		if consumerGone(err) {
 			ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
+			stop := context.AfterFunc(l.in.connected(), cancel)
 			_ = l.ensure(ctx)
+			stop()
 			cancel()
 		}
 		select {
@@ -137,53 +153,124 @@ func (l *Lane) pull() {
 	}
 }
 
-// fetch runs one pull request for at most n messages and size bytes.
-func (l *Lane) fetch(n, size int) error {
-	ctx, cancel := context.WithTimeout(l.ctx, l.in.cfg.PullWait)
+// consumerGone tells whether a pull failed because the lane's consumer no
+// longer exists. A pull request waiting when the consumer is deleted is
+// answered "consumer deleted"; one sent after (the lane was full, or its
+// consumer was created again while the deletion was still under way) finds
+// nobody to answer it: "no responders".
+func consumerGone(err error) bool {
+	return errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
+		errors.Is(err, nats.ErrNoResponders)
+}
+
+// fetch runs one pull request for at most n messages and size bytes (any
+// size if 0). It reports whether NATS refused the next message because it
+// is larger than size: NATS then ends the request at once ("409 Message
+// Size Exceeds MaxBytes", which the client does not report), while a
+// request that found no message ends when it expires, after about
+// PullWait.
+//
+// A pull is not ended while NATS may be sending on it: the client drops
+// what reaches a pull it ended, and NATS, which counts such messages as
+// delivered, would give them to no one until their ack wait is over. So
+// when intake stops, the pull goes on until NATS has sent nothing for
+// stopQuiet, and the pull of a retired lane (nothing waits for it) runs
+// until it expires. When the connection is lost, the pull ends at once:
+// nothing more comes on it.
+func (l *Lane) fetch(n, size int) (refused bool, err error) {
+	if l.ctx.Err() != nil {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.in.cfg.PullWait)
 	defer cancel()
-	batch, err := l.cons.Fetch(n, jetstream.FetchMaxBytes(size), jetstream.FetchContext(ctx))
+	defer context.AfterFunc(l.in.connected(), cancel)()
+	var last atomic.Int64 // when the pull was sent or last brought a message
+	last.Store(time.Now().UnixNano())
+	defer context.AfterFunc(l.in.ctx, func() { endWhenQuiet(ctx, cancel, &last) })()
+	opts := []jetstream.FetchOpt{jetstream.FetchContext(ctx)}
+	if size > 0 {
+		opts = append(opts, jetstream.FetchMaxBytes(size))
+	}
+	start := time.Now()
+	batch, err := l.cons.Fetch(n, opts...)
 	if err != nil {
-		return err
+		return false, err
 	}
 	got := 0
 	for m := range batch.Messages() {
+		last.Store(time.Now().UnixNano())
 		got++
 		l.receive(m)
 	}
 	err = batch.Error()
 	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
-		return err
+		return false, err
 	}
-	if got == 0 && size < l.in.cfg.MaxMsgBytes+msgOverhead {
-		// The next message may not fit what is left: wait for credits.
-		select {
-		case <-l.freed:
-		case <-ctx.Done():
-		}
-	}
-	return nil
+	early := time.Since(start) < l.in.cfg.PullWait/2
+	return got == 0 && size > 0 && early && ctx.Err() == nil, nil
 }
 
-// credits waits until the lane may take more and returns how much.
-func (l *Lane) credits() (n, size int, ok bool) {
+// stopQuiet is how long a stopping lane's pull must have brought nothing
+// before it is ended.
+const stopQuiet = 50 * time.Millisecond
+
+// endWhenQuiet cancels a pull (ctx) once it has brought nothing for
+// stopQuiet since last, or returns when it ends by itself.
+func endWhenQuiet(ctx context.Context, cancel context.CancelFunc, last *atomic.Int64) {
+	for {
+		idle := time.Since(time.Unix(0, last.Load()))
+		if idle >= stopQuiet {
+			cancel()
+			return
+		}
+		t := time.NewTimer(stopQuiet - idle)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// credits waits until the lane may take more and returns how much: at
+// most PullBatch messages and LaneBytes bytes held. alone asks for one
+// message of any size (size 0), which only a lane holding nothing takes.
+func (l *Lane) credits(alone bool) (n, size int, ok bool) {
 	cfg := &l.in.cfg
 	for {
 		l.mu.Lock()
 		held, bytes := len(l.held), l.heldBytes
 		l.mu.Unlock()
-		n, size = cfg.PullBatch-held, cfg.LaneBytes-bytes
-		if held == 0 {
-			size = max(size, cfg.MaxMsgBytes+msgOverhead)
+		if held == 0 && alone {
+			return 1, 0, true
 		}
+		n, size = cfg.PullBatch-held, cfg.LaneBytes-bytes
 		if n > 0 && size > 0 {
 			return n, size, true
 		}
-		select {
-		case <-l.freed:
-		case <-l.ctx.Done():
+		if !l.waitFreed(0) {
 			return 0, 0, false
 		}
 	}
+}
+
+// waitFreed waits until messages of the lane are settled, at most d if d
+// is positive; it returns false once the lane stops.
+func (l *Lane) waitFreed(d time.Duration) bool {
+	var timeout <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-l.freed:
+	case <-timeout:
+	case <-l.ctx.Done():
+		return false
+	}
+	return true
 }
 
 func (l *Lane) receive(jm jetstream.Msg) {
@@ -202,6 +289,16 @@ func (l *Lane) receive(jm jetstream.Msg) {
 // closed; once the lane stops, what is left goes back to NATS.
 func (l *Lane) start(h Handler) {
 	starters := l.in.cfg.Starters
+	// What the lane takes once it is stopping goes back to NATS only when
+	// its last pull is over (the puller closes the queue then): handed
+	// back earlier, a message would come straight back on that pull, and
+	// again, each time counting as a delivery until MaxDeliver.
+	var back []*Msg
+	defer func() {
+		for _, m := range back {
+			m.handBack()
+		}
+	}()
 	for m := range l.queue {
 		// Share a backlog among the starters, in groups the handler can
 		// check at once.
@@ -220,22 +317,17 @@ func (l *Lane) start(h Handler) {
 			}
 		}
 		if l.ctx.Err() != nil {
-			for _, m := range group {
-				m.handBack()
-			}
+			back = append(back, group...)
 			continue
 		}
 		h(l, group)
 	}
 }
 
-func (l *Lane) closeQueue() { l.closeOnce.Do(func() { close(l.queue) }) }
-
-// retire stops a lane that is no longer needed.
-func (l *Lane) retire() {
-	l.cancel()
-	l.closeQueue()
-}
+// retire stops a lane that is no longer needed: its puller returns once
+// its current pull is over and closes the queue, and its starters hand
+// back what it took meanwhile.
+func (l *Lane) retire() { l.cancel() }
 
 func (l *Lane) heldCount() int {
 	l.mu.Lock()
