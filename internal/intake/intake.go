@@ -257,6 +257,14 @@ func (in *Intake) run(l *Lane) {
 		// Only the puller sends to the queue: closing it here, once
 		// pulling is over, never races a send.
 		close(l.queue)
+		// A closed discovered lane goes once its last pull is over; the
+		// account's next jobs open a new one. (Lanes stopped by Stop stay:
+		// what their handlers hold is still counted and kept alive.)
+		in.mu.Lock()
+		if l.retired && in.lanes[l.name] == l {
+			delete(in.lanes, l.name)
+		}
+		in.mu.Unlock()
 	}()
 	for range in.cfg.Starters {
 		in.workers.Add(1)
@@ -328,19 +336,17 @@ func (in *Intake) sweep() {
 			}
 		}
 	}
-	// Close discovered lanes that are empty and idle.
+	// Close discovered lanes that are empty and idle. A closing lane stays
+	// listed, and what it takes kept alive, until its last pull is over
+	// (see run).
 	in.mu.Lock()
-	var idle []*Lane
 	for name, l := range in.lanes {
-		if !l.configured && !present[name] && l.heldCount() == 0 {
-			idle = append(idle, l)
-			delete(in.lanes, name)
+		if !l.configured && !l.retired && !present[name] && l.heldCount() == 0 {
+			l.retired = true
+			l.retire()
 		}
 	}
 	in.mu.Unlock()
-	for _, l := range idle {
-		l.retire()
-	}
 }
 
 func (in *Intake) openDiscovered(ctx context.Context, acct string, urgent bool) {

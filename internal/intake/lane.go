@@ -24,6 +24,7 @@ type Lane struct {
 	// Urgent is set on the urgent lane.
 	Urgent     bool
 	configured bool // the account is in this worker's config
+	retired    bool // closing: a discovered lane no longer needed; guarded by in.mu
 	name       string
 	cons       jetstream.Consumer
 	ctx        context.Context // ends the lane's pulling
