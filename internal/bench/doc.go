@@ -33,12 +33,15 @@
 //	          adapter (1 a request), 50 ms fake latency, rate_limit 200
 //	          requests/s, max_concurrency 32
 //	backlog   250,000 and 1,000,000 one-recipient NAVER jobs queued before the
-//	          worker starts: peak RSS must stay the same
+//	          worker starts: peak RSS must stay the same, and no pause between
+//	          two provider requests may last 2 s (a stall)
 //	tenants   100,000 one-recipient Kakao jobs of account tenant-a (1 a
 //	          request, rate_limit 5 requests/s) queued before the worker
 //	          starts; then one one-recipient probe job of tenant-b (Kakao, no
-//	          limit) every 100 ms for 10 s (100 probes at any scale). Target:
-//	          every probe's publish→result within 1 s (p99 < 1 s)
+//	          limit) every 100 ms for 10 s (100 probes at any scale), and 20
+//	          urgent jobs of tenant-a itself, one every 500 ms. Targets:
+//	          every probe's publish→result within 1 s (p99 < 1 s), every
+//	          urgent job's within 2 s
 //
 // The tenants profile does not wait for tenant-a's backlog, which would take
 // hours at 5 a second: it waits up to 5 s after the last probe for the
@@ -50,10 +53,10 @@
 // tenant-a was not saturated throughout) and the pending counts summed over
 // every consumer of TALKRELAY_JOBS.
 //
-// The bench finds the worker's consumers by listing those of TALKRELAY_JOBS:
-// the one shared consumer (streams.WorkerConsumer) or, with one consumer per
-// account and lane, "<consumer>-<account>" for the accounts a profile uses;
-// pending counts are summed over all of them.
+// The bench finds the worker's consumers by listing those of TALKRELAY_JOBS,
+// "<consumer>-<account>" for the accounts a profile uses (or the single
+// shared consumer of earlier versions); pending counts are summed over all
+// of them.
 //
 // With single3, the table's worker CPU is summed over the three processes
 // and peak RSS is the largest of them (the note gives their sum); the worker
