@@ -21,16 +21,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// The embedded nats-server keeps a few goroutines of its own until
-		// the process exits (the same ignores as internal/worker's).
-		goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server.(*Server).startGoRoutine.func1"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server.(*Server).StartProfiler"),
-		goleak.IgnoreAnyFunction("time.Sleep"),
-	)
+	goleak.VerifyTestMain(m, natstest.LeakOptions()...)
 }
 
 const kind = "alimtalk"

@@ -28,16 +28,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// The embedded nats-server and the HTTP transport keep a few
-		// goroutines of their own until the process exits.
-		goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server.(*Server).startGoRoutine.func1"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server.(*Server).StartProfiler"),
-		goleak.IgnoreAnyFunction("time.Sleep"),
-	)
+	goleak.VerifyTestMain(m, append(natstest.LeakOptions(), goleak.IgnoreAnyFunction("time.Sleep"))...)
 }
 
 // env is a worker under test with its NATS server and provider clients.
