@@ -54,11 +54,6 @@ type Config struct {
 	PullBatch int
 	// LaneBytes is the most message bytes one lane of this process holds.
 	LaneBytes int
-	// MaxMsgBytes is the largest job message. Intake does not need it:
-	// a lane holding nothing asks for LaneBytes like any other and, when
-	// NATS refuses the next message as larger, takes that message alone,
-	// whatever its size.
-	MaxMsgBytes int
 	// Starters is how many goroutines per lane start jobs.
 	Starters int
 	// PullWait is how long one pull request waits for messages (default 5s).

@@ -54,7 +54,6 @@ func (e *env) config() Config {
 		MaxAckPending: 20000,
 		PullBatch:     1000,
 		LaneBytes:     8 << 20,
-		MaxMsgBytes:   int(streams.DefaultConfig().MaxMsgSize),
 		Starters:      2,
 		Log:           zerolog.New(zerolog.NewTestWriter(e.t)).With().Timestamp().Logger().Level(zerolog.WarnLevel),
 	}
@@ -280,7 +279,6 @@ func TestCreditsByBytes(t *testing.T) {
 		e := newEnv(t, sc)
 		cfg := e.config()
 		cfg.LaneBytes = 64 << 10
-		cfg.MaxMsgBytes = 1 << 20
 		cfg.PullBatch = 100
 		rec := newRecorder()
 		return e, cfg, rec, e.start(cfg, rec.handle, "a")
@@ -345,7 +343,7 @@ func TestCreditsByBytes(t *testing.T) {
 		t.Parallel()
 		e, _, rec, _ := setup(t)
 		// The largest message the stream takes, on a subject long enough
-		// that NATS counts more than MaxMsgBytes+msgOverhead for it (it
+		// that NATS counts more than the stream's max_msg_size plus msgOverhead for it (it
 		// counts subject and reply subject too).
 		longSubj := streams.JobsPrefix + ".a." + strings.Repeat("k", 400)
 		huge := e.publish(longSubj, job(102, int(sc.MaxMsgSize)))
@@ -904,7 +902,7 @@ func BenchmarkIntake(b *testing.B) {
 		_, ijs := srv.JetStream(b)
 		// The worker's defaults (internal/config), one starter per CPU.
 		cfg := Config{Consumer: streams.WorkerConsumer, AckWait: time.Minute, MaxDeliver: 10, MaxAckPending: 20000,
-			PullBatch: 1000, LaneBytes: 8 << 20, MaxMsgBytes: 8 << 20, Starters: runtime.GOMAXPROCS(0), Log: zerolog.Nop()}
+			PullBatch: 1000, LaneBytes: 8 << 20, Starters: runtime.GOMAXPROCS(0), Log: zerolog.Nop()}
 		in := New(ijs, cfg, h)
 		b.StartTimer()
 		if err := in.Start(context.Background(), []string{"a"}); err != nil {

@@ -190,7 +190,6 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		MaxAckPending: cfg.Worker.MaxAckPending,
 		PullBatch:     cfg.Worker.PullBatch,
 		LaneBytes:     cfg.Worker.LaneBytes,
-		MaxMsgBytes:   int(cfg.Streams.MaxMsgSize),
 		Starters:      decoders,
 		Log:           log,
 	}, w.startGroup)
