@@ -23,7 +23,7 @@ type codeInfo struct {
 //     the message and the result comes later (GET /v2/info/message/results);
 //     resending would send it twice. Unknown, never resent blindly.
 //   - 500 internal system error: it may come after Kakao took the message
-//     (PROVIDER-NOTES: "retry with care: it may follow acceptance"), so a
+//     (Kakao Enterprise's current documents: "retry with care: it may follow acceptance"), so a
 //     resend may duplicate it. Unknown: reconcile by cid (the result and
 //     search APIs) before any resend.
 //   - 520 failed but resendable: Retryable, with backoff.

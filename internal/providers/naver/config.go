@@ -17,7 +17,7 @@ const (
 	GovBaseURL    = "https://sens.apigw.gov-ntruss.com"
 )
 
-// Path templates of the AlimTalk API (seed 000 and PROVIDER-NOTES.md), in
+// Path templates of the AlimTalk API (NAVER Cloud SENS AlimTalk API document), in
 // one place. The adapter calls the send path and, with GET, the request
 // query on the same path (Resolve: NAVER has no idempotency key, so a send
 // whose answer was lost is looked up, never resent blindly); the others

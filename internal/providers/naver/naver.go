@@ -1,6 +1,5 @@
 // Package naver sends KakaoTalk AlimTalk through NAVER Cloud SENS
-// (seed 000_dd2b0da8c550fae3.txt and PROVIDER-NOTES.md, "NAVER Cloud
-// SENS AlimTalk"): POST /alimtalk/v2/services/{serviceId}/messages with
+// (NAVER Cloud's SENS AlimTalk API document and its current notes): POST /alimtalk/v2/services/{serviceId}/messages with
 // up to 100 messages, signed with API Gateway signature v2.
 //
 // NAVER has no idempotency key: a send whose answer was lost (timeout

@@ -11,7 +11,7 @@ import (
 
 // Limits of NHN's send APIs beyond the shared KakaoTalk ones in msgcheck.
 const (
-	// AlimTalk /raw-messages content, in characters (PROVIDER-NOTES.md).
+	// AlimTalk /raw-messages content, in characters (NHN Cloud's current documents).
 	alimTalkContentMax = 1300
 	// requestDate horizon: seed 001 says 30 days for FriendTalk; the same
 	// is applied to AlimTalk (the stricter of what the documents say).

@@ -18,9 +18,9 @@ type codeRule struct {
 // apiCodes is THE classification of NHN's integer API result codes, used
 // alike for header.resultCode (the whole request) and for
 // sendResults[].resultCode (one recipient). Exact codes come first, then the
-// ranges PROVIDER-NOTES.md calls permanent (-1000…-1027 is lo -1027, hi
+// ranges NHN Cloud's current documents call permanent (-1000…-1027 is lo -1027, hi
 // -1000); the first matching rule wins.
-// Names: PROVIDER-NOTES.md for 0, -1005, -7000, -9992, -9999; the rest from
+// Names: NHN Cloud's current documents for 0, -1005, -7000, -9992, -9999; the rest from
 // NHN's published error-code page. The retryable/permanent split is ours.
 var apiCodes = []codeRule{
 	{0, 0, "success", providers.Accepted, ""},
@@ -83,7 +83,7 @@ func apiOutcome(code int, message string) providers.Outcome {
 // deliveryCodes classifies the string result codes of delivery (the list,
 // single-message and message-results queries: resultCode "1000"...). They
 // are not in a send answer; Resolve reads them from the list (see
-// recordOutcome, which counts "3005" and fallbacks as sent). Names from PROVIDER-NOTES.md ("1000", "3005", "3012", "3022") and
+// recordOutcome, which counts "3005" and fallbacks as sent). Names from NHN Cloud's current documents ("1000", "3005", "3012", "3022") and
 // Kakao's shared delivery codes.
 var deliveryCodes = map[string]struct {
 	name  string

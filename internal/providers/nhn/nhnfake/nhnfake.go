@@ -118,7 +118,7 @@ var (
 var (
 	sendRoute = regexp.MustCompile(`^/(alimtalk)/v2\.3/appkeys/([^/]+)/(messages|raw-messages)$|^/(friendtalk)/v1\.5/appkeys/([^/]+)/(messages)$`)
 	// The list APIs: FriendTalk v1.5 from seed 001; AlimTalk v2.3 is
-	// assumed to mirror it (PROVIDER-NOTES documents only its send).
+	// assumed to mirror it (NHN Cloud's current documents describe only its send).
 	listRoute = regexp.MustCompile(`^/(alimtalk)/v2\.3/appkeys/([^/]+)/messages$|^/(friendtalk)/v1\.5/appkeys/([^/]+)/messages$`)
 	// The adapter's key format: stable, short, header-safe.
 	idempotencyKeyRE = regexp.MustCompile(`^tr1-[0-9a-f]{40}$`)
