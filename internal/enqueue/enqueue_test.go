@@ -423,6 +423,44 @@ func playWorker(ctx context.Context, t *testing.T, js jetstream.JetStream) <-cha
 	if err != nil {
 		t.Fatal(err)
 	}
+	handle := func(m jetstream.Msg) error {
+		j, err := job.Decode(m.Data())
+		if err != nil {
+			return err
+		}
+		if j.Account == "unknown" {
+			// Rejected as a whole: one event with index -1.
+			data, err := json.Marshal(result.Event{
+				Version: result.Version, JobID: j.ID, RecipientIndex: -1, Account: j.Account, Kind: string(j.Kind),
+				Status: result.Rejected, Reason: result.ReasonUnknownAccount, Message: "no such account", Time: time.Now().UTC(),
+			})
+			if err != nil {
+				return err
+			}
+			if _, err := js.Publish(ctx, resultSubject(j, result.Rejected), data); err != nil {
+				return err
+			}
+			return m.Ack()
+		}
+		for i, r := range j.Recipients {
+			ev := result.Event{
+				Version: result.Version, JobID: j.ID, RecipientIndex: i, Ref: r.Ref, Phone: r.MaskedPhone(),
+				Account: j.Account, Provider: "sandbox", Kind: string(j.Kind),
+				Status: result.Accepted, Reason: result.ReasonOK, Attempt: 1, Time: time.Now().UTC(),
+			}
+			if strings.HasSuffix(r.Phone, "0") {
+				ev.Status, ev.Reason, ev.Code, ev.Message = result.Failed, result.ReasonProviderRejected, "3018", "cannot send"
+			}
+			data, err := json.Marshal(ev)
+			if err != nil {
+				return err
+			}
+			if _, err := js.Publish(ctx, resultSubject(j, ev.Status), data); err != nil {
+				return err
+			}
+		}
+		return m.Ack()
+	}
 	done := make(chan error, 1)
 	go func() {
 		done <- func() error {
@@ -431,48 +469,16 @@ func playWorker(ctx context.Context, t *testing.T, js jetstream.JetStream) <-cha
 				if err != nil {
 					return err
 				}
+				// Every message of the batch is read, even after an error, so
+				// that the pull's goroutine ends before the test does.
+				var herr error
 				for m := range batch.Messages() {
-					j, err := job.Decode(m.Data())
-					if err != nil {
-						return err
+					if herr == nil {
+						herr = handle(m)
 					}
-					if j.Account == "unknown" {
-						// Rejected as a whole: one event with index -1.
-						data, err := json.Marshal(result.Event{
-							Version: result.Version, JobID: j.ID, RecipientIndex: -1, Account: j.Account, Kind: string(j.Kind),
-							Status: result.Rejected, Reason: result.ReasonUnknownAccount, Message: "no such account", Time: time.Now().UTC(),
-						})
-						if err != nil {
-							return err
-						}
-						if _, err := js.Publish(ctx, resultSubject(j, result.Rejected), data); err != nil {
-							return err
-						}
-						if err := m.Ack(); err != nil {
-							return err
-						}
-						continue
-					}
-					for i, r := range j.Recipients {
-						ev := result.Event{
-							Version: result.Version, JobID: j.ID, RecipientIndex: i, Ref: r.Ref, Phone: r.MaskedPhone(),
-							Account: j.Account, Provider: "sandbox", Kind: string(j.Kind),
-							Status: result.Accepted, Reason: result.ReasonOK, Attempt: 1, Time: time.Now().UTC(),
-						}
-						if strings.HasSuffix(r.Phone, "0") {
-							ev.Status, ev.Reason, ev.Code, ev.Message = result.Failed, result.ReasonProviderRejected, "3018", "cannot send"
-						}
-						data, err := json.Marshal(ev)
-						if err != nil {
-							return err
-						}
-						if _, err := js.Publish(ctx, resultSubject(j, ev.Status), data); err != nil {
-							return err
-						}
-					}
-					if err := m.Ack(); err != nil {
-						return err
-					}
+				}
+				if herr != nil {
+					return herr
 				}
 				if err := batch.Error(); err != nil {
 					return err
