@@ -64,7 +64,7 @@ func (c *CLI) buildJob(now time.Time) (*job.Job, []byte, error) {
 			return nil, nil, errors.New("--failover-from: needs --failover SMS, LMS or auto")
 		}
 	case "SMS", "LMS", "AUTO":
-		j.Failover = &job.Failover{Enabled: true, From: c.FailoverFrom}
+		j.Failover = &job.Failover{Enabled: job.Bool(true), From: c.FailoverFrom}
 		if f != "AUTO" {
 			j.Failover.Type = f
 		}

@@ -43,7 +43,7 @@ func TestBuildJob(t *testing.T) {
 			},
 			want: &job.Job{Version: 1, ID: "j1", Account: "sandbox", Kind: "friendtalk", Sender: "@shop", Ad: true,
 				ReserveAt: &reserve, Deadline: &reserve,
-				Failover: &job.Failover{Enabled: true, Type: "LMS", From: "0212345678"},
+				Failover: &job.Failover{Enabled: job.Bool(true), Type: "LMS", From: "0212345678"},
 				Metadata: []byte(`{"order": 7}`),
 				Recipients: []job.Recipient{
 					{Phone: "01012345678", CountryCode: "82", Content: "hello", Title: "Title", Header: "Header", Variables: map[string]string{"code": "12=34", "empty": ""}},

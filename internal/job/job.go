@@ -53,7 +53,9 @@ type Job struct {
 
 // Failover is the SMS/LMS fallback of a job or recipient.
 type Failover struct {
-	Enabled       bool   `json:"enabled,omitempty"`
+	// Enabled is nil when the object does not say: a recipient's failover
+	// without it keeps the job's setting (see EffectiveFailover).
+	Enabled       *bool  `json:"enabled,omitempty"`
 	Type          string `json:"type,omitempty"` // "SMS" or "LMS"
 	From          string `json:"from,omitempty"`
 	Title         string `json:"title,omitempty"`
@@ -190,7 +192,14 @@ func MaskPhone(p string) string {
 	return p[:3] + strings.Repeat("*", len(p)-7) + p[len(p)-4:]
 }
 
-// EffectiveFailover merges the recipient's failover fields over the job's.
+// On tells whether failover is enabled: f is set and says enabled: true.
+func (f *Failover) On() bool { return f != nil && f.Enabled != nil && *f.Enabled }
+
+// Bool returns a pointer to b, for Failover.Enabled.
+func Bool(b bool) *bool { return &b }
+
+// EffectiveFailover merges the recipient's failover fields over the job's:
+// each field the recipient's object sets wins, enabled: false included.
 func (j *Job) EffectiveFailover(r *Recipient) *Failover {
 	if r.Failover == nil {
 		return j.Failover
@@ -200,7 +209,9 @@ func (j *Job) EffectiveFailover(r *Recipient) *Failover {
 	}
 	f := *j.Failover
 	o := r.Failover
-	f.Enabled = f.Enabled || o.Enabled
+	if o.Enabled != nil {
+		f.Enabled = o.Enabled
+	}
 	for dst, src := range map[*string]string{&f.Type: o.Type, &f.From: o.From, &f.Title: o.Title, &f.Content: o.Content, &f.UnsubscribeNo: o.UnsubscribeNo} {
 		if src != "" {
 			*dst = src

@@ -76,10 +76,10 @@ func TestMaskPhone(t *testing.T) {
 
 func TestEffectiveFailover(t *testing.T) {
 	t.Parallel()
-	j := &Job{Failover: &Failover{Enabled: true, Type: "SMS", From: "021234", Content: "job text"}}
+	j := &Job{Failover: &Failover{Enabled: Bool(true), Type: "SMS", From: "021234", Content: "job text"}}
 	r := &Recipient{Failover: &Failover{Type: "LMS", Title: "hi"}}
 	got := j.EffectiveFailover(r)
-	want := &Failover{Enabled: true, Type: "LMS", From: "021234", Title: "hi", Content: "job text"}
+	want := &Failover{Enabled: Bool(true), Type: "LMS", From: "021234", Title: "hi", Content: "job text"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Error(diff)
 	}
@@ -88,6 +88,34 @@ func TestEffectiveFailover(t *testing.T) {
 	}
 	if j.EffectiveFailover(&Recipient{}) != j.Failover {
 		t.Error("recipient without failover does not get the job's")
+	}
+}
+
+// A recipient's failover object overrides the job's, enabled: false
+// included: a recipient can turn off the SMS/LMS the job turned on (and
+// the reverse), and one that says nothing of enabled keeps the job's.
+func TestEffectiveFailoverRecipientTurnsItOff(t *testing.T) {
+	t.Parallel()
+	j, err := Decode([]byte(`{"version":1,"id":"fo","account":"a","kind":"alimtalk","template":"T",
+		"failover":{"enabled":true,"type":"LMS","from":"0212345678"},
+		"recipients":[
+			{"phone":"01012345678","content":"x","failover":{"enabled":false}},
+			{"phone":"01012345679","content":"x","failover":{"title":"t"}},
+			{"phone":"01012345670","content":"x"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{false, true, true} {
+		if got := j.EffectiveFailover(&j.Recipients[i]).On(); got != want {
+			t.Errorf("recipient %d: failover on = %v, want %v", i, got, want)
+		}
+	}
+	off := &Job{Failover: &Failover{Enabled: Bool(false)}}
+	if !off.EffectiveFailover(&Recipient{Failover: &Failover{Enabled: Bool(true)}}).On() {
+		t.Error("a recipient cannot turn on the failover its job turned off")
+	}
+	if (&Failover{}).On() || (*Failover)(nil).On() {
+		t.Error("failover without enabled: true is on")
 	}
 }
 

@@ -115,17 +115,17 @@ func TestCheck(t *testing.T) {
 			j.Failover = &job.Failover{From: "1588-0000"}
 		}},
 		{name: "SMS fallback over 90 bytes", kind: job.AlimTalk, edit: func(j *job.Job, r *job.Recipient) {
-			j.Failover = &job.Failover{Enabled: true, Type: "SMS", Content: long}
+			j.Failover = &job.Failover{Enabled: job.Bool(true), Type: "SMS", Content: long}
 		}, field: "failover.content:"},
 		{name: "fallback over 90 bytes becomes LMS", kind: job.AlimTalk, edit: func(j *job.Job, r *job.Recipient) {
-			j.Failover = &job.Failover{Enabled: true, Content: long}
+			j.Failover = &job.Failover{Enabled: job.Bool(true), Content: long}
 		}},
 		{name: "LMS fallback over 2000 bytes", kind: job.AlimTalk, edit: func(j *job.Job, r *job.Recipient) {
-			j.Failover = &job.Failover{Enabled: true, Type: "LMS", Content: strings.Repeat("가", 1001)}
+			j.Failover = &job.Failover{Enabled: job.Bool(true), Type: "LMS", Content: strings.Repeat("가", 1001)}
 		}, field: "failover.content:"},
 		{name: "fallback from content", kind: job.AlimTalk, edit: func(j *job.Job, r *job.Recipient) {
 			r.Content = strings.Repeat("가", 1000)
-			r.Failover = &job.Failover{Enabled: true, Type: "LMS"}
+			r.Failover = &job.Failover{Enabled: job.Bool(true), Type: "LMS"}
 		}},
 		{name: "item list of one", kind: job.AlimTalk, edit: func(j *job.Job, r *job.Recipient) {
 			r.Item = &job.Item{List: []job.Pair{{Title: "a", Description: "b"}}}

@@ -78,7 +78,7 @@ func TestGoldenRequestBodies(t *testing.T) {
 			}
 		})},
 		{name: "alimtalk_fallback_lms", job: at(func(j *job.Job, r *job.Recipient) {
-			j.Failover = &job.Failover{Enabled: true, Type: "LMS", From: "02-1112-2222", Title: "배송 안내",
+			j.Failover = &job.Failover{Enabled: job.Bool(true), Type: "LMS", From: "02-1112-2222", Title: "배송 안내",
 				Content: "[Talkrelay] 주문하신 상품이 발송되었습니다. 카카오톡을 받을 수 없어 문자로 안내드립니다. 송장번호 1234-5678, 택배사 한진택배. 문의는 고객센터 1588-0000으로 연락 주세요."}
 			r.TaxCodes = []string{"DEPT-LOGISTICS", "CC-2026-11"}
 		})},
@@ -99,7 +99,7 @@ func TestGoldenRequestBodies(t *testing.T) {
 		}()},
 		{name: "friendtalk_text", job: func() *job.Job {
 			j := friendTalkJob(1)
-			j.Failover = &job.Failover{Enabled: true, From: "0212345678"}
+			j.Failover = &job.Failover{Enabled: job.Bool(true), From: "0212345678"}
 			return j
 		}()},
 	} {

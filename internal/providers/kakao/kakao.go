@@ -232,7 +232,7 @@ func (c *Client) check(m *providers.Message) error {
 	if err := checkSenderNo(sender); err != nil {
 		return fmt.Errorf("sender_no: %w", err)
 	}
-	if f := j.EffectiveFailover(r); f != nil && f.Enabled {
+	if f := j.EffectiveFailover(r); f.On() {
 		typ, text := fallback(m, f)
 		max := LMSMaxBytes
 		if typ == FallbackSMS {

@@ -229,7 +229,7 @@ func (c *Client) buildRequest(m *providers.Message, senderKey string) (*sendRequ
 	}
 	req.Button = links(r.Buttons)
 	req.QuickReply = links(r.QuickReplies)
-	if f := m.Job.EffectiveFailover(r); f != nil && f.Enabled {
+	if f := m.Job.EffectiveFailover(r); f.On() {
 		req.FallBackYN = true
 		req.FallBackType, req.FallBackMsg = fallback(m, f)
 		req.FallBackTitle = f.Title

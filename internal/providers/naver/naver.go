@@ -193,7 +193,7 @@ func checkFailover(f *job.Failover, content string) error {
 	if f.UnsubscribeNo != "" {
 		return errors.New("failover.unsubscribe_no: not supported by NAVER AlimTalk")
 	}
-	if !f.Enabled {
+	if !f.On() {
 		return nil
 	}
 	text := f.Content

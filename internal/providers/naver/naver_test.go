@@ -269,13 +269,13 @@ func TestGoldenRequests(t *testing.T) {
 				}},
 			}}},
 		{name: "failover_config", job: &job.Job{ID: "g5", Account: "naver-main", Kind: job.AlimTalk, Sender: "@talkrelay", Template: "NOTICE",
-			Failover: &job.Failover{Enabled: true, Type: "LMS", From: "02-1234-5678", Title: "[톡릴레이] 안내"},
+			Failover: &job.Failover{Enabled: job.Bool(true), Type: "LMS", From: "02-1234-5678", Title: "[톡릴레이] 안내"},
 			Recipients: []job.Recipient{
 				{Phone: "01012345678", Content: "공지 안내입니다.", Failover: &job.Failover{Content: "문자로 대신 보내는 공지입니다."}},
 				{Phone: "01087654321", Content: "공지 안내입니다."},
 			}}},
 		{name: "failover_disabled", job: &job.Job{ID: "g6", Account: "naver-main", Kind: job.AlimTalk, Sender: "@talkrelay", Template: "NOTICE",
-			Failover:   &job.Failover{Enabled: false, Type: "SMS"},
+			Failover:   &job.Failover{Enabled: job.Bool(false), Type: "SMS"},
 			Recipients: []job.Recipient{{Phone: "01012345678", Content: "공지 안내입니다."}}}},
 		{name: "reservation", job: &job.Job{ID: "g7", Account: "naver-main", Kind: job.AlimTalk, Sender: "@talkrelay", Template: "REMIND",
 			ReserveAt:  &reserve,
@@ -349,7 +349,7 @@ func TestPartialFailure(t *testing.T) {
 	f := naverfake.New(t)
 	c := newTestClient(t, f.URL(), nil)
 	j := testJob(5)
-	j.Failover = &job.Failover{Enabled: true}
+	j.Failover = &job.Failover{Enabled: job.Bool(true)}
 	f.Next(providertest.Answer{Codes: map[int]string{1: "3008", 2: "B004", 3: "3005", 4: "9999"}})
 	out, err := c.Send(t.Context(), providertest.Batch(j, 5))
 	if err != nil {
@@ -512,11 +512,11 @@ func TestCheck(t *testing.T) {
 		{"price", func(_ *job.Job, r *job.Recipient) { r.Price = &price; r.Currency = "KRW" }, nil, "price, currency: not supported"},
 		{"tax codes", func(_ *job.Job, r *job.Recipient) { r.TaxCodes = []string{"a"} }, nil, "tax_codes: not supported"},
 		{"unsubscribe no", func(j *job.Job, _ *job.Recipient) {
-			j.Failover = &job.Failover{Enabled: true, UnsubscribeNo: "080-123-4567"}
+			j.Failover = &job.Failover{Enabled: job.Bool(true), UnsubscribeNo: "080-123-4567"}
 		},
 			nil, "failover.unsubscribe_no: not supported"},
 		{"sms failover too long", func(j *job.Job, r *job.Recipient) {
-			j.Failover = &job.Failover{Enabled: true, Type: "SMS"}
+			j.Failover = &job.Failover{Enabled: job.Bool(true), Type: "SMS"}
 			r.Content = strings.Repeat("가", 46)
 		}, nil, "failover.content: 92 bytes, at most 90 for SMS"},
 		{"BC button", func(_ *job.Job, r *job.Recipient) { r.Buttons = []job.Button{{Type: "BC", Name: "상담"}} }, nil, "buttons[0].type: BC is not supported"},

@@ -123,7 +123,7 @@ func (c *Client) buildMessage(j *job.Job, r *job.Recipient) message {
 	// Failover: absent in the job means the channel's own setting applies;
 	// present, useSmsFailover says yes or no explicitly.
 	if f := j.EffectiveFailover(r); f != nil {
-		use := f.Enabled
+		use := f.On()
 		m.UseSmsFailover = &use
 		if use && (f.Type != "" || f.From != "" || f.Title != "" || f.Content != "") {
 			m.FailoverConfig = &failoverConfig{

@@ -226,7 +226,7 @@ func resend(f *job.Failover, friendTalk bool) *resendParameter {
 		return nil
 	}
 	p := &resendParameter{
-		IsResend:      f.Enabled,
+		IsResend:      f.On(),
 		ResendType:    f.Type,
 		ResendTitle:   f.Title,
 		ResendContent: f.Content,

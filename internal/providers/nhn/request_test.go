@@ -33,7 +33,7 @@ func goldenJobs() map[string]*job.Job {
 			Version: 1, ID: "order-20260701-0001", Account: "nhn-main", Kind: job.AlimTalk,
 			Sender: "0123456789abcdef0123456789abcdef01234567", Template: "ORDER_SHIPPED",
 			ReserveAt: &reserve,
-			Failover:  &job.Failover{Enabled: true, From: "1588-1234"},
+			Failover:  &job.Failover{Enabled: job.Bool(true), From: "1588-1234"},
 			Recipients: []job.Recipient{
 				{Phone: "010-1234-5678", Variables: map[string]string{"name": "홍길동", "courier": "CJ대한통운", "invoice": "1234567890"}},
 				{Phone: "01098765432", Variables: map[string]string{"name": "김철수", "courier": "우체국택배", "invoice": "9876543210"}},
@@ -43,7 +43,7 @@ func goldenJobs() map[string]*job.Job {
 		"alimtalk_raw_buttons_resend": {
 			Version: 1, ID: "order-20260701-0002", Account: "nhn-main", Kind: job.AlimTalk,
 			Sender: "0123456789abcdef0123456789abcdef01234567", Template: "ORDER_DETAIL",
-			Failover: &job.Failover{Enabled: true, Type: "LMS", From: "02-1234-5678", Title: "주문 안내",
+			Failover: &job.Failover{Enabled: job.Bool(true), Type: "LMS", From: "02-1234-5678", Title: "주문 안내",
 				Content: "홍길동님, 주문이 발송되었습니다. 자세한 내용은 홈페이지에서 확인하세요."},
 			Recipients: []job.Recipient{{
 				Phone:   "01012345678",
@@ -73,7 +73,7 @@ func goldenJobs() map[string]*job.Job {
 		"friendtalk_image_ad_080": {
 			Version: 1, ID: "promo-20260701", Account: "nhn-main", Kind: job.FriendTalk, Sender: "@talkrelay",
 			ReserveAt: &reserve, Ad: true,
-			Failover: &job.Failover{Enabled: true, Type: "LMS", From: "1588-1234", Title: "여름 할인",
+			Failover: &job.Failover{Enabled: job.Bool(true), Type: "LMS", From: "1588-1234", Title: "여름 할인",
 				Content: "(광고) 여름 할인 최대 50%\n[무료수신거부]080-123-4567", UnsubscribeNo: "080-123-4567"},
 			Recipients: []job.Recipient{{
 				Phone: "01012345678", Content: "(광고) 여름 할인 최대 50%! 지금 확인하세요.",
@@ -169,7 +169,7 @@ func TestCheck(t *testing.T) {
 		{"alimtalk image", at(func(j *job.Job, r *job.Recipient) { r.Image = &job.Image{Seq: ptr[int64](1), Link: "https://x"} }), daytime, "image: not supported"},
 		{"alimtalk long template code", at(func(j *job.Job, r *job.Recipient) { j.Template = strings.Repeat("T", 21) }), daytime, "template: 21 characters"},
 		{"alimtalk 080", at(func(j *job.Job, r *job.Recipient) {
-			j.Failover = &job.Failover{Enabled: true, UnsubscribeNo: "0801234567"}
+			j.Failover = &job.Failover{Enabled: job.Bool(true), UnsubscribeNo: "0801234567"}
 		}), daytime, "unsubscribe_no"},
 		{"alimtalk title", at(func(j *job.Job, r *job.Recipient) { r.Title = "제목" }), daytime, "title: not supported"},
 		{"alimtalk item", at(func(j *job.Job, r *job.Recipient) { r.Item = &job.Item{} }), daytime, "item: not supported"},
