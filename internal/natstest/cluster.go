@@ -3,6 +3,7 @@ package natstest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"testing"
@@ -61,14 +62,23 @@ func RunCluster(t testing.TB, n int) *Cluster {
 	return c
 }
 
+// freePort picks a free loopback port below Linux's ephemeral range
+// (32768 and up), from which every other server in the test process takes
+// its random port: a port picked here and bound a moment later cannot be
+// taken by one of them in between.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("natstest: free port: %v", err)
+	for range 1000 {
+		p := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		_ = l.Close()
+		return p
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("natstest: no free port in 20000..31999")
+	return 0
 }
 
 // ClientURLs returns the client URLs of all nodes, comma separated, as

@@ -59,8 +59,10 @@ func (s *Server) start() {
 		s.t.Fatalf("natstest: new server: %v", err)
 	}
 	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		s.t.Fatal("natstest: server not ready within 10s")
+	// Generous: a loaded 2-core CI machine running -race tests starts
+	// servers slowly.
+	if !ns.ReadyForConnections(30 * time.Second) {
+		s.t.Fatal("natstest: server not ready within 30s")
 	}
 	s.Server = ns
 	// Restarts keep the port the first start picked.

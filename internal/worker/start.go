@@ -12,7 +12,7 @@ import (
 
 // startGroup starts the messages one lane took: envelopes and redelivered
 // jobs at once, first deliveries of jobs after checking, all together,
-// whether an earlier copy of them left traces (see checkFresh).
+// whether an earlier copy of them left traces (see startFresh).
 func (w *Worker) startGroup(lane *intake.Lane, msgs []*intake.Msg) {
 	var fresh []freshJob
 	for _, m := range msgs {

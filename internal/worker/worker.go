@@ -152,15 +152,24 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		acct.resolver, _ = a.Client.(providers.Resolver)
 		w.accounts[a.Name] = acct
 	}
+	decoders := cfg.Worker.Decoders
+	if decoders == 0 {
+		decoders = runtime.GOMAXPROCS(0)
+	}
+	w.intake = intake.New(js, intake.Config{
+		Consumer:      cfg.Worker.Consumer,
+		AckWait:       cfg.Worker.AckWait,
+		MaxDeliver:    cfg.Worker.MaxDeliver,
+		MaxAckPending: cfg.Worker.MaxAckPending,
+		PullBatch:     cfg.Worker.PullBatch,
+		LaneBytes:     cfg.Worker.LaneBytes,
+		Starters:      decoders,
+		Log:           log,
+	}, w.startGroup)
 	checker := dedupe.New(nc, dedupe.Options{APIPrefix: js.Options().APIPrefix, Window: cfg.Streams.JobsDuplicateWindow})
 	defer func() { _ = checker.Close() }()
 	w.finder = checker
-	if w.metrics, err = newMetrics(w.track.count, func() int {
-		if w.intake == nil {
-			return 0
-		}
-		return w.intake.Held()
-	}); err != nil {
+	if w.metrics, err = newMetrics(w.track.count, w.intake.Held); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	// Publishing outlives ctx: after SIGTERM, results of in-flight batches
@@ -179,20 +188,6 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	}
 	defer stopHTTP()
 
-	decoders := cfg.Worker.Decoders
-	if decoders == 0 {
-		decoders = runtime.GOMAXPROCS(0)
-	}
-	w.intake = intake.New(js, intake.Config{
-		Consumer:      cfg.Worker.Consumer,
-		AckWait:       cfg.Worker.AckWait,
-		MaxDeliver:    cfg.Worker.MaxDeliver,
-		MaxAckPending: cfg.Worker.MaxAckPending,
-		PullBatch:     cfg.Worker.PullBatch,
-		LaneBytes:     cfg.Worker.LaneBytes,
-		Starters:      decoders,
-		Log:           log,
-	}, w.startGroup)
 	names := make([]string, 0, len(accounts))
 	for _, a := range accounts {
 		names = append(names, a.Name)
