@@ -47,7 +47,8 @@ type Worker struct {
 	// LaneBytes is the most job bytes one replica holds per account lane
 	// (a lane holding nothing may always take one job).
 	LaneBytes int `yaml:"lane_bytes"`
-	// Decoders is how many goroutines decode and validate jobs (default: CPUs).
+	// Decoders is how many goroutines per account lane decode and start
+	// jobs (default: CPUs).
 	Decoders int `yaml:"decoders"`
 	// Linger is how long a batch waits for more recipients before it is sent.
 	Linger time.Duration `yaml:"linger"`
