@@ -65,8 +65,6 @@ package dedupe
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -102,14 +100,11 @@ const DefaultTimeout = 5 * time.Second
 // a constant in nats-server 2.15.2).
 const MaxResults = 1024
 
-// JobKey is the send-records key prefix of a job: the hex of the first 12
-// bytes of the SHA-256 of its id. The worker's send-record keys
-// (<job key>.b.<batch>, <job key>.e.<...> in the talkrelay_sends bucket)
-// use this function, so that Seen looks where the worker writes.
-func JobKey(jobID string) string {
-	h := sha256.Sum256([]byte(jobID))
-	return hex.EncodeToString(h[:12])
-}
+// JobKey is the send-records key prefix of a job: streams.HashToken of its
+// id. The worker's send-record keys (<job key>.b.<batch>, <job key>.e.<...>
+// in the talkrelay_sends bucket) use this function, so that Seen looks
+// where the worker writes.
+func JobKey(jobID string) string { return streams.HashToken(jobID) }
 
 // Ref identifies a job to check.
 type Ref struct {

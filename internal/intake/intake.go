@@ -26,8 +26,6 @@ package intake
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -371,14 +369,11 @@ func (in *Intake) openDiscovered(ctx context.Context, acct string, urgent bool) 
 // laneOf parses a jobs or retry subject into its lane.
 func laneOf(subj string) (acct string, urgent bool, ok bool) {
 	tok := strings.Split(subj, ".")
+	jobs, retry := strings.HasPrefix(subj, streams.JobsPrefix+"."), strings.HasPrefix(subj, streams.RetryPrefix+".")
 	switch {
-	case len(tok) == 4 && subj[:len(streams.JobsPrefix)] == streams.JobsPrefix:
+	case jobs && len(tok) == 4, retry && len(tok) == 3:
 		return tok[2], false, true
-	case len(tok) == 5 && subj[:len(streams.JobsPrefix)] == streams.JobsPrefix && tok[4] == streams.UrgentSuffix:
-		return tok[2], true, true
-	case len(tok) == 3 && strings.HasPrefix(subj, streams.RetryPrefix+"."):
-		return tok[2], false, true
-	case len(tok) == 4 && strings.HasPrefix(subj, streams.RetryPrefix+".") && tok[3] == streams.UrgentSuffix:
+	case jobs && len(tok) == 5 && tok[4] == streams.UrgentSuffix, retry && len(tok) == 4 && tok[3] == streams.UrgentSuffix:
 		return tok[2], true, true
 	}
 	return "", false, false
@@ -390,8 +385,7 @@ func laneOf(subj string) (acct string, urgent bool, ok bool) {
 func laneName(prefix, acct string, urgent bool) string {
 	name := prefix + "-" + acct
 	if streams.Token(acct) != acct {
-		h := sha256.Sum256([]byte(acct))
-		name = prefix + "-x" + hex.EncodeToString(h[:8])
+		name = prefix + "-x" + streams.HashToken(acct)
 	}
 	if urgent {
 		name += "-" + streams.UrgentSuffix
