@@ -34,22 +34,19 @@ import (
 // only once all of that is stored in JetStream; if any store fails it is
 // handed back (nak) and its redelivery reconciles against what was stored.
 type delivery struct {
-	w         *Worker
-	msg       *intake.Msg
-	urgent    bool            // from the urgent lane: its items overtake normal ones
-	seq       uint64          // stream sequence of msg
-	jobSeq    uint64          // stream sequence of the job message of the lineage; 0 if unknown
-	delivered uint64          // how many times NATS delivered msg
-	job       *job.Job        // recipients: those this delivery carries
-	pending   []retry.Pending // parallel to job.Recipients
-	round     int             // 0 for a fresh job, n for the n-th envelope
-	envID     string          // the envelope's id; empty for a fresh job
-	acct      *account
-	logOnce   sync.Once
-	log       zerolog.Logger // use logger(): built on first use
-	span      trace.Span
-	traceID   string
-	recv      time.Time
+	w       *Worker
+	msg     *intake.Msg     // its Seq, Delivered and lane (urgent or not) are the delivery's
+	jobSeq  uint64          // stream sequence of the job message of the lineage; 0 if unknown
+	job     *job.Job        // recipients: those this delivery carries
+	pending []retry.Pending // parallel to job.Recipients
+	round   int             // 0 for a fresh job, n for the n-th envelope
+	envID   string          // the envelope's id; empty for a fresh job
+	acct    *account
+	logOnce sync.Once
+	log     zerolog.Logger // use logger(): built on first use
+	span    trace.Span
+	traceID string
+	recv    time.Time
 
 	undecided atomic.Int64 // recipients without a verdict yet
 	unstored  atomic.Int64 // stores in flight, plus one until all verdicts are in
@@ -109,10 +106,8 @@ func (d *delivery) logger() *zerolog.Logger {
 func (w *Worker) newDelivery(msg *intake.Msg, j *job.Job) *delivery {
 	ctx := store.ExtractTrace(context.Background(), msg.Headers())
 	_, span := w.tracer.Start(ctx, "talkrelay.job", trace.WithSpanKind(trace.SpanKindConsumer))
-	d := &delivery{w: w, msg: msg, job: j, span: span, urgent: msg.Lane().Urgent,
+	d := &delivery{w: w, msg: msg, job: j, span: span, jobSeq: msg.Seq,
 		traceID: span.SpanContext().TraceID().String(), recv: time.Now()}
-	d.seq, d.delivered = msg.Seq, msg.Delivered
-	d.jobSeq = d.seq
 	d.undecided.Store(int64(len(j.Recipients)))
 	d.unstored.Store(1)
 	w.track.add(d)
@@ -177,7 +172,7 @@ func (w *Worker) handleEnvelope(msg *intake.Msg) {
 	}
 	d := w.newDelivery(msg, j)
 	d.acct, d.pending, d.round, d.envID, d.jobSeq = acct, env.Pending, env.Round, env.ID, env.JobSeq
-	w.runSafely(d, d.delivered > 1)
+	w.runSafely(d, msg.Delivered > 1)
 }
 
 // runSafely runs d; if handling it crashes, d is abandoned and handed back
@@ -211,7 +206,7 @@ func (w *Worker) abandon(d *delivery, delay time.Duration) {
 func (w *Worker) run(d *delivery, reconcile bool) {
 	skip := map[int]bool{}
 	if reconcile {
-		d.logger().Info().Uint64("delivery", d.delivered).Msg("redelivered: reconciling with stored results and send records")
+		d.logger().Info().Uint64("delivery", d.msg.Delivered).Msg("redelivered: reconciling with stored results and send records")
 		var err error
 		if skip, err = w.reconcile(d); err != nil {
 			// Without knowing what was sent, nothing may be sent: hand the
@@ -257,7 +252,7 @@ func (w *Worker) prepare(d *delivery, pos int) *dispatch.Item {
 		return nil
 	}
 	it := dispatch.NewItem(d.acct.Account, m, d.traceID, itemRef{d, pos})
-	it.Urgent = d.urgent
+	it.Urgent = d.msg.Lane().Urgent
 	return it
 }
 
@@ -381,7 +376,7 @@ func (w *Worker) storeEnvelope(d *delivery, positions []int, at time.Time, looku
 // scheduleEnvelope stores env as a schedule that delivers it to the retry
 // subject when due. Its Nats-Msg-Id makes a second store a no-op.
 func (w *Worker) scheduleEnvelope(d *delivery, env *retry.Envelope) {
-	w.store(d, store.Schedule(env, d.urgent, w.clock.Now(), d.span))
+	w.store(d, store.Schedule(env, d.msg.Lane().Urgent, w.clock.Now(), d.span))
 }
 
 func (w *Worker) storeDeadLetter(d *delivery, indexes []int, why []string) {
@@ -393,7 +388,7 @@ func (w *Worker) storeDeadLetter(d *delivery, indexes []int, why []string) {
 	}
 	dl.Reason = fmt.Sprintf("%d recipient(s) ended without delivery: %s", len(indexes), summarize(why))
 	d.logger().Warn().Int("recipients", len(indexes)).Str("reason", dl.Reason).Msg("job dead-lettered")
-	w.store(d, dl.Msg(d.seq))
+	w.store(d, dl.Msg(d.msg.Seq))
 }
 
 // summarize lists distinct reasons with their counts.
@@ -416,7 +411,7 @@ func summarize(why []string) string {
 // storeResult publishes one final result event of d.
 func (w *Worker) storeResult(d *delivery, ev *result.Event) {
 	w.metrics.result(ev, w.accounts[ev.Account] != nil)
-	w.store(d, store.Result(store.Origin{Seq: d.seq, JobSeq: d.jobSeq, Span: d.span}, ev))
+	w.store(d, store.Result(store.Origin{Seq: d.msg.Seq, JobSeq: d.jobSeq, Span: d.span}, ev))
 }
 
 // store publishes m for d, counting it until it is stored.
@@ -505,7 +500,7 @@ func (w *Worker) reject(msg *intake.Msg, j *job.Job, reason result.Reason, why s
 	d := w.newDelivery(msg, &job.Job{})
 	d.logOnce.Do(func() { d.log = log })
 	d.finalMsg = string(reason) + ": " + why
-	if d.delivered > 1 && j.ID != "" {
+	if msg.Delivered > 1 && j.ID != "" {
 		if done, err := w.records.Finals(j.Account, j.ID); err == nil {
 			kept := events[:0]
 			for _, ev := range events {
@@ -518,7 +513,7 @@ func (w *Worker) reject(msg *intake.Msg, j *job.Job, reason result.Reason, why s
 	}
 	dl := &store.DeadLetter{Account: j.Account, JobID: j.ID, Subject: msg.Subject(), Reason: d.finalMsg,
 		Header: msg.Headers(), Data: msg.Data()}
-	w.store(d, dl.Msg(d.seq))
+	w.store(d, dl.Msg(d.msg.Seq))
 	for _, ev := range events {
 		if ev.Account == "" {
 			ev.Account = streams.NoAccount
