@@ -27,20 +27,13 @@ import (
 // When the traces cannot be read, the jobs are handed back to NATS and
 // tried again shortly: nothing is sent without knowing.
 
-// traceFinder finds the traces job ids left.
-type traceFinder interface {
-	// Find returns, per ref, the job-message sequences of the traces found
-	// (0 for a trace without one); empty when there are none.
-	Find(ctx context.Context, refs []dedupe.Ref, now time.Time) ([][]uint64, error)
-}
-
 func (w *Worker) startFresh(jobs []freshJob) {
 	refs := make([]dedupe.Ref, len(jobs))
 	for i, f := range jobs {
 		refs[i] = dedupe.Ref{Account: f.job.Account, JobID: f.job.ID}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	found, err := w.finder.Find(ctx, refs, time.Now())
+	found, err := w.traces.Find(ctx, refs, time.Now())
 	cancel()
 	if err != nil {
 		w.log.Warn().Err(err).Int("jobs", len(jobs)).Msg("cannot look for traces of earlier copies of these jobs; handing them back")
@@ -62,15 +55,15 @@ func (w *Worker) startFresh(jobs []freshJob) {
 	}
 }
 
-type traces int
+type traceKind int
 
 const (
-	traceNone  traces = iota
+	traceNone  traceKind = iota
 	traceSelf         // traces of this message (or of unknown origin)
 	traceOther        // traces of other messages only
 )
 
-func traceOf(seqs []uint64, seq uint64) traces {
+func traceOf(seqs []uint64, seq uint64) traceKind {
 	if len(seqs) == 0 {
 		return traceNone
 	}

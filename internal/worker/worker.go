@@ -78,7 +78,7 @@ type Worker struct {
 	pub      *store.Publisher
 	track    *tracker
 	intake   *intake.Intake
-	finder   traceFinder
+	traces   *dedupe.Checker // the traces job ids left (see startFresh)
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	records  *reconcile.Records
@@ -166,9 +166,8 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		Starters:      decoders,
 		Log:           log,
 	}, w.startGroup)
-	checker := dedupe.New(nc, dedupe.Options{APIPrefix: js.Options().APIPrefix, Window: cfg.Streams.JobsDuplicateWindow})
-	defer func() { _ = checker.Close() }()
-	w.finder = checker
+	w.traces = dedupe.New(nc, dedupe.Options{APIPrefix: js.Options().APIPrefix, Window: cfg.Streams.JobsDuplicateWindow})
+	defer func() { _ = w.traces.Close() }()
 	if w.metrics, err = newMetrics(w.track.count, w.intake.Held); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
