@@ -59,8 +59,8 @@ type traceKind int
 
 const (
 	traceNone  traceKind = iota
-	traceSelf         // traces of this message (or of unknown origin)
-	traceOther        // traces of other messages only
+	traceSelf            // traces of this message (or of unknown origin)
+	traceOther           // traces of other messages only
 )
 
 func traceOf(seqs []uint64, seq uint64) traceKind {
