@@ -344,6 +344,22 @@ func (e *env) startWorkers(c Config, s spec, n int) (workers, error) {
 	return ws, nil
 }
 
+// pause waits d, after checking that every worker still runs: the
+// polling loops' step, which fails at once when a worker died.
+func (ws workers) pause(ctx context.Context, d time.Duration) error {
+	for _, p := range ws {
+		if err := p.alive(); err != nil {
+			return err
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
 // kill stops the workers that still run, for error paths.
 func (ws workers) kill() {
 	for _, p := range ws {

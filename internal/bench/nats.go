@@ -117,7 +117,7 @@ func workerConsumersFor(cis []*jetstream.ConsumerInfo, accounts []string) (picke
 // them. With replicas > 1 it then waits, up to 15 s, until each of them
 // has a pull request waiting from every replica (NumWaiting), so that
 // every replica is consuming before the jobs are published.
-func waitConsumer(ctx context.Context, js jetstream.JetStream, accounts []string, replicas int, procs []*workerProc) (time.Time, error) {
+func waitConsumer(ctx context.Context, js jetstream.JetStream, accounts []string, replicas int, procs workers) (time.Time, error) {
 	var created time.Time
 	var settled time.Time
 	for {
@@ -145,15 +145,8 @@ func waitConsumer(ctx context.Context, js jetstream.JetStream, accounts []string
 				return created, fmt.Errorf("worker consumers exist but not all %d replicas pull from them after 15s", replicas)
 			}
 		}
-		for _, p := range procs {
-			if err := p.alive(); err != nil {
-				return time.Time{}, err
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return time.Time{}, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		if err := procs.pause(ctx, 20*time.Millisecond); err != nil {
+			return time.Time{}, err
 		}
 	}
 }
@@ -181,7 +174,7 @@ func subjectCount(ctx context.Context, js jetstream.JetStream, stream, filter st
 // to nothing, so the bench does not compete with the worker for CPU by
 // reading results while it runs; they are read afterwards (latencies).
 // It fails when no result arrives for stall.
-func waitResults(ctx context.Context, js jetstream.JetStream, want uint64, stall time.Duration, procs []*workerProc) (time.Time, error) {
+func waitResults(ctx context.Context, js jetstream.JetStream, want uint64, stall time.Duration, procs workers) (time.Time, error) {
 	var last uint64
 	progress := time.Now()
 	for {
@@ -198,15 +191,8 @@ func waitResults(ctx context.Context, js jetstream.JetStream, want uint64, stall
 		} else if time.Since(progress) > stall {
 			return time.Time{}, fmt.Errorf("results: %d of %d after no progress for %s", st.Msgs, want, stall)
 		}
-		for _, p := range procs {
-			if err := p.alive(); err != nil {
-				return time.Time{}, err
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return time.Time{}, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		if err := procs.pause(ctx, 50*time.Millisecond); err != nil {
+			return time.Time{}, err
 		}
 	}
 }

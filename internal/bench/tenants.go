@@ -192,17 +192,8 @@ func publishProbes(ctx context.Context, js jetstream.JetStream, w workload, urge
 	subject := streams.JobSubjectFor(w.account, "alimtalk", urgent)
 	t0 := time.Now()
 	for i := range w.jobs {
-		if wait := time.Until(t0.Add(time.Duration(i) * interval)); wait > 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(wait):
-			}
-		}
-		for _, p := range procs {
-			if err := p.alive(); err != nil {
-				return err
-			}
+		if err := procs.pause(ctx, max(0, time.Until(t0.Add(time.Duration(i)*interval)))); err != nil {
+			return err
 		}
 		msg := nats.NewMsg(subject)
 		msg.Data = w.build(i, w.recipientsJSON(i), time.Now().UnixNano())
@@ -230,15 +221,8 @@ func waitProbes(ctx context.Context, js jetstream.JetStream, n int, wait time.Du
 		if got >= uint64(n) || now.After(deadline) {
 			return now, nil
 		}
-		for _, p := range procs {
-			if err := p.alive(); err != nil {
-				return time.Time{}, err
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return time.Time{}, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		if err := procs.pause(ctx, 50*time.Millisecond); err != nil {
+			return time.Time{}, err
 		}
 	}
 }
