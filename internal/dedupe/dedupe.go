@@ -36,7 +36,7 @@
 // load but means an answer can miss a trace stored a moment before; the
 // duplicates this guards against come much later than that.
 //
-// Cost: per Seen call, one request per stream (two in all) and one reply
+// Cost: per Find call, one request per stream (two in all) and one reply
 // message per trace found plus one terminating status, whatever the number
 // of jobs. For the usual case, fresh jobs that are not duplicates, the reply
 // is a lone 404 and the server only walks its per-subject index. With 256
@@ -92,7 +92,7 @@ func DomainAPIPrefix(domain string) string {
 // sendsStream stores the send-records bucket.
 const sendsStream = "KV_" + streams.SendsBucket
 
-// DefaultTimeout bounds a Seen call whose context has no deadline.
+// DefaultTimeout bounds a Find call whose context has no deadline.
 const DefaultTimeout = 5 * time.Second
 
 // MaxResults is how many subjects one multi_last request may match before
@@ -102,7 +102,7 @@ const MaxResults = 1024
 
 // JobKey is the send-records key prefix of a job: streams.HashToken of its
 // id. The worker's send-record keys (<job key>.b.<batch>, <job key>.e.<...>
-// in the talkrelay_sends bucket) use this function, so that Seen looks
+// in the talkrelay_sends bucket) use this function, so that Find looks
 // where the worker writes.
 func JobKey(jobID string) string { return streams.HashToken(jobID) }
 
@@ -120,12 +120,12 @@ type Options struct {
 	// Window is how far back a trace makes a job a duplicate: the jobs
 	// stream's duplicate window (default streams.DefaultConfig's, 1h).
 	Window time.Duration
-	// Timeout bounds a Seen call whose context has no deadline (default
+	// Timeout bounds a Find call whose context has no deadline (default
 	// DefaultTimeout).
 	Timeout time.Duration
 }
 
-// Checker answers Seen for many jobs at once. It is safe for concurrent
+// Checker answers Find for many jobs at once. It is safe for concurrent
 // use. It owns one subscription on the connection, made on first use, for
 // the replies; Close removes it.
 type Checker struct {
@@ -166,7 +166,7 @@ func New(nc *nats.Conn, opts Options) *Checker {
 	return c
 }
 
-// Close removes the Checker's reply subscription; Seen fails afterwards.
+// Close removes the Checker's reply subscription; Find fails afterwards.
 // It does not close the connection.
 func (c *Checker) Close() error {
 	c.mu.Lock()
@@ -190,28 +190,15 @@ var errClosed = errors.New("dedupe: checker closed")
 // does not allow direct gets, or none of its replicas is ready.
 var ErrUnavailable = errors.New("no responders: the stream is missing, lacks AllowDirect, or has no ready replica")
 
-// Seen reports, for each ref, whether the job left a result event or a send
-// record stored no earlier than now minus the window. It makes one direct
-// get request per stream for all refs (more only in the cases the package
-// doc lists), both streams at once. On any error it returns nil and the
-// error: a job is never reported unseen unless both streams said so.
-func (c *Checker) Seen(ctx context.Context, refs []Ref, now time.Time) ([]bool, error) {
-	found, err := c.Find(ctx, refs, now)
-	if err != nil {
-		return nil, err
-	}
-	seen := make([]bool, len(refs))
-	for i, seqs := range found {
-		seen[i] = len(seqs) > 0
-	}
-	return seen, nil
-}
-
-// Find is Seen that says more: for each ref, the job-message sequences the
-// traces found name (see streams.HeaderJobSeq; 0 for a trace that names
-// none), empty when the job left no trace within the window. The worker
-// tells with it a job published again (traces of other messages) from the
-// same message delivered again (traces of itself).
+// Find reports, for each ref, the traces the job left stored no earlier
+// than now minus the window — result events and send records — as the
+// job-message sequences they name (see streams.HeaderJobSeq; 0 for a trace
+// that names none); empty when there are none. The worker tells with it a
+// job published again (traces of other messages) from the same message
+// delivered again (traces of itself). It makes one direct get request per
+// stream for all refs (more only in the cases the package doc lists), both
+// streams at once. On any error it returns nil and the error: a job is
+// never reported without traces unless both streams said so.
 func (c *Checker) Find(ctx context.Context, refs []Ref, now time.Time) ([][]uint64, error) {
 	found := make([][]uint64, len(refs))
 	if len(refs) == 0 {

@@ -110,12 +110,12 @@ func (c *counter) take(t testing.TB) map[string]int {
 
 func seen(t testing.TB, c *Checker, refs []Ref, now time.Time) []bool {
 	t.Helper()
-	got, err := c.Seen(context.Background(), refs, now)
+	got, err := findAny(c, context.Background(), refs, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != len(refs) {
-		t.Fatalf("Seen returned %d answers for %d refs", len(got), len(refs))
+		t.Fatalf("Find returned %d answers for %d refs", len(got), len(refs))
 	}
 	return got
 }
@@ -387,9 +387,9 @@ func TestServerStopped(t *testing.T) {
 	seen(t, c, refs, time.Now())
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
-	got, err := c.Seen(context.Background(), refs, time.Now())
+	got, err := findAny(c, context.Background(), refs, time.Now())
 	if err == nil {
-		t.Fatalf("server stopped: Seen = %v, want an error", got)
+		t.Fatalf("server stopped: Find = %v, want an error", got)
 	}
 	if got != nil {
 		t.Fatalf("Seen returned %v with error %v", got, err)
@@ -403,7 +403,7 @@ func TestStreamMissing(t *testing.T) {
 	c := New(nc, Options{})
 	defer c.Close()
 	refs := []Ref{{"shop", "job-1"}}
-	if _, err := c.Seen(context.Background(), refs, time.Now()); !errors.Is(err, ErrUnavailable) {
+	if _, err := findAny(c, context.Background(), refs, time.Now()); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("no streams: err = %v, want ErrUnavailable", err)
 	}
 	// The results stream without direct gets answers no better.
@@ -417,7 +417,7 @@ func TestStreamMissing(t *testing.T) {
 	if cfg := s.CachedInfo().Config; cfg.AllowDirect {
 		t.Skip("the results stream allows direct gets")
 	}
-	_, err = c.Seen(context.Background(), refs, time.Now())
+	_, err = findAny(c, context.Background(), refs, time.Now())
 	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), streams.ResultsStream) {
 		t.Fatalf("results without AllowDirect: err = %v", err)
 	}
@@ -429,7 +429,7 @@ func TestContextCanceled(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := c.Seen(ctx, []Ref{{"shop", "job-1"}}, time.Now()); !errors.Is(err, context.Canceled) {
+	if _, err := findAny(c, ctx, []Ref{{"shop", "job-1"}}, time.Now()); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
@@ -441,7 +441,7 @@ func TestClosed(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Seen(context.Background(), []Ref{{"shop", "job-1"}}, time.Now()); err == nil {
+	if _, err := findAny(c, context.Background(), []Ref{{"shop", "job-1"}}, time.Now()); err == nil {
 		t.Fatal("Seen after Close: no error")
 	}
 }
@@ -474,7 +474,7 @@ func TestDomain(t *testing.T) {
 	// A domain that does not exist has no responders.
 	other := New(nc, Options{APIPrefix: DomainAPIPrefix("spoke"), Timeout: time.Second})
 	defer other.Close()
-	if _, err := other.Seen(context.Background(), refs, time.Now()); !errors.Is(err, ErrUnavailable) {
+	if _, err := findAny(other, context.Background(), refs, time.Now()); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("unknown domain: err = %v, want ErrUnavailable", err)
 	}
 }
@@ -494,7 +494,7 @@ func TestConcurrentSeen(t *testing.T) {
 				for i := range refs {
 					refs[i] = Ref{"shop", fmt.Sprint("job-", (i+w+round)%100)}
 				}
-				got, err := c.Seen(context.Background(), refs, time.Now())
+				got, err := findAny(c, context.Background(), refs, time.Now())
 				if err != nil {
 					errs <- err
 					return
@@ -514,4 +514,17 @@ func TestConcurrentSeen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// findAny is Find as yes or no per ref: the tests' view.
+func findAny(c *Checker, ctx context.Context, refs []Ref, now time.Time) ([]bool, error) {
+	found, err := c.Find(ctx, refs, now)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bool, len(refs))
+	for i, seqs := range found {
+		out[i] = len(seqs) > 0
+	}
+	return out, nil
 }
