@@ -28,7 +28,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -229,12 +228,12 @@ func (in *Intake) Held() int {
 	return n
 }
 
+// laneList copies the lanes, for work done without in.mu; in.mu is held.
 func (in *Intake) laneList() []*Lane {
 	out := make([]*Lane, 0, len(in.lanes))
 	for _, l := range in.lanes {
 		out = append(out, l)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
 }
 
