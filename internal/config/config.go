@@ -142,7 +142,7 @@ func Default() *Config {
 		Consumer:      streams.WorkerConsumer,
 		AckWait:       time.Minute,
 		MaxAckPending: 20000,
-		PullBatch:     1000,
+		PullBatch:     4000,
 		LaneBytes:     8 << 20,
 		Linger:        20 * time.Millisecond,
 		MaxJobBytes:   4 << 20,
