@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/otel/trace"
 
@@ -119,16 +119,13 @@ func (w *Worker) newDelivery(msg *intake.Msg, j *job.Job) *delivery {
 func (w *Worker) readJob(msg *intake.Msg) (*job.Job, *account) {
 	data := msg.Data()
 	if len(data) > w.cfg.Worker.MaxJobBytes {
-		id, acct, kind := probeIdentity(data)
-		w.reject(msg, &job.Job{ID: id, Account: acct, Kind: job.Kind(kind)}, result.ReasonOversized,
+		w.reject(msg, probeJob(data, msg.Headers()), result.ReasonOversized,
 			fmt.Sprintf("job is %d bytes, more than worker.max_job_bytes (%d)", len(data), w.cfg.Worker.MaxJobBytes), false)
 		return nil, nil
 	}
 	j, err := job.Decode(data)
 	if err != nil {
-		var je *job.Error
-		errors.As(err, &je)
-		w.reject(msg, &job.Job{ID: je.ID, Account: je.Account, Kind: job.Kind(je.Kind)}, result.ReasonInvalidJob, err.Error(), false)
+		w.reject(msg, probeJob(data, msg.Headers()), result.ReasonInvalidJob, err.Error(), false)
 		return nil, nil
 	}
 	compactMetadata(j)
@@ -484,7 +481,7 @@ func (w *Worker) reject(msg *intake.Msg, j *job.Job, reason result.Reason, why s
 	if reason == result.ReasonDeadlineExceeded {
 		status = result.Failed
 	}
-	log.Warn().Str("job_id", j.ID).Str("reason", string(reason)).Str("detail", why).Msg("job dead-lettered")
+	log.Warn().Str("reason", string(reason)).Str("detail", why).Msg("job dead-lettered")
 	var events []*result.Event
 	provider := ""
 	if a := w.accounts[j.Account]; a != nil {
@@ -515,10 +512,15 @@ func (w *Worker) reject(msg *intake.Msg, j *job.Job, reason result.Reason, why s
 		Header: msg.Headers(), Data: msg.Data()}
 	w.store(d, dl.Msg(d.msg.Seq))
 	for _, ev := range events {
-		if ev.Account == "" {
-			ev.Account = streams.NoAccount
+		// The event names the account as its subject does: "_" for none
+		// that is a subject token.
+		ev.Account = streams.Token(ev.Account)
+		ev.Status, ev.Reason, ev.TraceID = status, reason, d.traceID
+		if status == result.Failed {
+			ev.Detail = why // talkrelay stopped it, as a deadline during retries does
+		} else {
+			ev.Message = why
 		}
-		ev.Status, ev.Reason, ev.Message, ev.TraceID = status, reason, why, d.traceID
 		w.storeResult(d, ev)
 	}
 	w.stored(d, nil)
@@ -536,17 +538,30 @@ func compactMetadata(j *job.Job) {
 	}
 }
 
-// probeIdentity reads id, account and kind from a job too large to validate.
-func probeIdentity(data []byte) (id, account, kind string) {
+// probeJob reads what it can of a message that is not a valid job (not
+// JSON, against the schema, too large): its id, account, kind and
+// metadata (when an object), for its rejection. A body without a string id
+// takes the id the producer published it with (Nats-Msg-Id in h).
+func probeJob(data []byte, h nats.Header) *job.Job {
 	var p struct {
-		ID      any `json:"id"`
-		Account any `json:"account"`
-		Kind    any `json:"kind"`
+		ID       any             `json:"id"`
+		Account  any             `json:"account"`
+		Kind     any             `json:"kind"`
+		Metadata json.RawMessage `json:"metadata"`
 	}
+	j := &job.Job{}
 	if json.Unmarshal(data, &p) == nil {
-		id, _ = p.ID.(string)
-		account, _ = p.Account.(string)
-		kind, _ = p.Kind.(string)
+		j.ID, _ = p.ID.(string)
+		j.Account, _ = p.Account.(string)
+		kind, _ := p.Kind.(string)
+		j.Kind = job.Kind(kind)
+		if bytes.HasPrefix(p.Metadata, []byte("{")) {
+			j.Metadata = p.Metadata
+			compactMetadata(j)
+		}
 	}
-	return id, account, kind
+	if j.ID == "" && h != nil {
+		j.ID = h.Get(jetstream.MsgIDHeader)
+	}
+	return j
 }

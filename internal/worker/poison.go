@@ -109,9 +109,7 @@ func (w *Worker) poison(a maxDeliverAdvisory) {
 		Reason: string(result.ReasonPoison) + ": " + reason, Header: raw.Header, Data: raw.Data}
 	publish(dl.Msg(a.StreamSeq))
 	for _, ev := range events {
-		if ev.Account == "" {
-			ev.Account = streams.NoAccount
-		}
+		ev.Account = streams.Token(ev.Account)
 		ev.Status, ev.Reason, ev.Message = result.Failed, result.ReasonPoison, reason
 		w.metrics.result(ev, w.accounts[ev.Account] != nil)
 		publish(store.Result(store.Origin{Seq: a.StreamSeq}, ev))
@@ -146,6 +144,5 @@ func poisonRecipients(raw *jetstream.RawStreamMsg) (*job.Job, []int) {
 		}
 		return j, idx
 	}
-	id, acct, kind := probeIdentity(raw.Data)
-	return &job.Job{ID: id, Account: acct, Kind: job.Kind(kind)}, nil
+	return probeJob(raw.Data, raw.Header), nil
 }
