@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"io/fs"
+	"os"
 	"strings"
 	"testing"
 )
@@ -58,4 +59,47 @@ func TestJobViolations(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Results are published to talkrelay.results.<account>.<status>.<job>
+// (streams.ResultSubject): every place of the contract that spells the
+// subject out names its last token.
+func TestDocsNameTheWholeResultSubject(t *testing.T) {
+	t.Parallel()
+	const subject = "talkrelay.results.<account>.<status>"
+	docs := map[string][]byte{}
+	for _, name := range []string{JobFile, ResultFile} {
+		data, err := Files.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs[name] = data
+	}
+	for _, name := range []string{"../README.md", "../docs/contract.md"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs[name] = data
+	}
+	for name, data := range docs {
+		text := string(data)
+		for i := strings.Index(text, subject); i >= 0; i = next(text, subject, i) {
+			if !strings.HasPrefix(text[i+len(subject):], ".<job>") {
+				t.Errorf("%s names the result subject without its <job> token: %q", name, text[i:min(len(text), i+len(subject)+10)])
+			}
+		}
+	}
+	if !strings.Contains(string(docs[ResultFile]), subject+".<job>") {
+		t.Errorf("%s does not say where results are published", ResultFile)
+	}
+}
+
+// next is the index of the next sub in s after the one at i, or -1.
+func next(s, sub string, i int) int {
+	j := strings.Index(s[i+1:], sub)
+	if j < 0 {
+		return -1
+	}
+	return i + 1 + j
 }
