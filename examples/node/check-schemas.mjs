@@ -1,0 +1,34 @@
+// Compiles talkrelay's schemas with ajv in strict mode (Draft 2020-12, formats
+// asserted) and validates every example under schemas/examples against them.
+// Exits non-zero on the first schema that does not compile or example that
+// does not validate. Run: npm ci && node check-schemas.mjs
+import fs from "node:fs";
+import Ajv2020 from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+
+const dir = new URL("../../schemas/", import.meta.url);
+const read = (name) => JSON.parse(fs.readFileSync(new URL(name, dir), "utf8"));
+
+const ajv = new Ajv2020({ strict: true, allErrors: true });
+addFormats(ajv);
+const validators = {};
+for (const kind of ["job", "result"]) {
+  try {
+    validators[kind] = ajv.compile(read(`${kind}.v1.schema.json`));
+  } catch (err) {
+    console.error(`${kind}.v1.schema.json does not compile under ajv strict mode: ${err.message}`);
+    process.exit(1);
+  }
+}
+
+let checked = 0;
+for (const name of fs.readdirSync(new URL("examples/", dir)).sort()) {
+  const kind = name.startsWith("result-") ? "result" : "job";
+  const validate = validators[kind];
+  if (!validate(read(`examples/${name}`))) {
+    console.error(`examples/${name} breaks ${kind}.v1.schema.json: ${ajv.errorsText(validate.errors)}`);
+    process.exit(1);
+  }
+  checked++;
+}
+console.log(`ok: both schemas compile in ajv strict mode; ${checked} examples validate`);
