@@ -3,6 +3,8 @@ package schemas
 import (
 	"io/fs"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -102,4 +104,35 @@ func next(s, sub string, i int) int {
 		return -1
 	}
 	return i + 1 + j
+}
+
+// The repository stands alone: its docs and code cite the providers'
+// public documents by title, never source notes kept outside it.
+func TestDocsCiteOnlyPublicDocuments(t *testing.T) {
+	t.Parallel()
+	outside := regexp.MustCompile(`(?i)\bthe\s+seeds?\b|\bseeds?\s+0\d\d\b|\bseed:`)
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".") && path != "..") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !(strings.HasSuffix(path, ".go") || strings.HasSuffix(path, ".md")) {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			if outside.MatchString(line) {
+				t.Errorf("%s:%d cites a source outside the repository: %s", path, i+1, strings.TrimSpace(line))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

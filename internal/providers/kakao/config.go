@@ -10,7 +10,7 @@ import (
 )
 
 // Hosts are the Kakao Enterprise Bizmessage API hosts by name, from the
-// seed's base_url table. The staging hosts are wired to Kakao production:
+// API reference's base_url table. The staging hosts are wired to Kakao production:
 // they send real messages.
 var Hosts = map[string]string{
 	"general":         "bizmsg-web.kakaoenterprise.com",

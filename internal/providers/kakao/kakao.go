@@ -29,7 +29,7 @@ import (
 // Name is the provider's name in accounts[].provider and in errors.
 const Name = "kakao"
 
-// Field limits from the seed (text(n), counted in characters).
+// Field limits from the API reference (text(n), counted in characters).
 const (
 	SenderKeyMax    = 40
 	TemplateCodeMax = 30
@@ -40,7 +40,7 @@ const (
 // Button types by kind. AlimTalk: delivery tracking, web link, app link, bot
 // keyword, message delivery, add channel, consultation talk, bot transfer.
 // FriendTalk goes to channel friends only, so neither delivery tracking nor
-// add channel applies. PD (plugin) is not sent: the seed documents none of
+// add channel applies. PD (plugin) is not sent: the API reference documents none of
 // its fields. Quick links take the types that need no template data.
 const (
 	alimTalkButtons   = "DS WL AL BK MD AC BC BT"

@@ -36,7 +36,7 @@ const (
 
 // sendRequest is the JSON body of POST /v2/send/kakao.
 //
-// The scalar names are the seed's. The seed's tables leave out the property
+// The scalar names are the API reference's. The API reference's tables leave out the property
 // names of the array and object fields; the names below are our choice and
 // unverified against Kakao Enterprise (see docs/providers/kakao.md):
 //   - "button": the name used by third-party clients of this very endpoint
@@ -44,7 +44,7 @@ const (
 //     Kakao's own name for the button array;
 //   - "quick_reply", "item" (list, summary), "item_highlight", "image"
 //     (img_url, img_link): Kakao's own Bizmessage names, which relays of
-//     Kakao's API use unchanged, sent here at the top level as the seed's
+//     Kakao's API use unchanged, sent here at the top level as the API reference's
 //     flat table suggests;
 //   - "ad_flag" (Y/N, FriendTalk only): the name Kakao i Connect Message
 //     uses for ad messages on its RCS endpoint and third-party FriendTalk
@@ -76,7 +76,7 @@ type sendRequest struct {
 	TaxCd2        string `json:"tax_cd2,omitempty"`
 }
 
-// link is a button or a quick link; the seed documents the same fields for both.
+// link is a button or a quick link; the API reference documents the same fields for both.
 type link struct {
 	Name          string `json:"name"`
 	Type          string `json:"type"`
@@ -104,7 +104,7 @@ type image struct {
 }
 
 // CIDLen is the length of the cid this adapter derives: 32 hex digits, 128
-// bits of SHA-256. It is the form of the cids in the seed's own examples
+// bits of SHA-256. It is the form of the cids in the API reference's own examples
 // (77613652af2d464580796c41cf0d39a3), short, URL- and path-safe, and wide
 // enough that two messages never share one.
 const CIDLen = 32

@@ -36,7 +36,7 @@ const (
 	// (Config.NotFoundAfter): how long after a send a complete scan of the
 	// message list that does not hold the message's cid proves Kakao never
 	// took it (Retryable). Sooner, the message may not be listed yet
-	// (Unknown). The seed does not say how soon Kakao lists a message it
+	// (Unknown). The API reference does not say how soon Kakao lists a message it
 	// took; two minutes is our margin, far above the seconds a send takes.
 	DefaultNotFoundAfter = providers.DefaultNotFoundAfter
 	// SearchPageSize is the size of each search page, the API's maximum.
@@ -371,7 +371,7 @@ type record struct {
 	ErrorMessage string // error_message
 }
 
-// statusInfo classifies a message's status_code. The seed shows API_200
+// statusInfo classifies a message's status_code. The API reference shows API_200
 // for success and refers to a status code table it does not include;
 // integrations of this API read API_100 as still processing. The codes are
 // read as "API_" and the send answer's code, classified as Codes does

@@ -344,19 +344,19 @@ func TestSearchDates(t *testing.T) {
 
 func TestParseSearchPage(t *testing.T) {
 	t.Parallel()
-	// The seed's example.
-	seed := `{"status":"200","code":"200","count":4,"next":false,"code_detail":{"detail_code":"NRM00000","detail_message":"성공"},
+	// The API reference's example.
+	documented := `{"status":"200","code":"200","count":4,"next":false,"code_detail":{"detail_code":"NRM00000","detail_message":"성공"},
 	"results":[{"uid":"221018080314511j7usTgzgQDOXvIk","reg_date":"2022-10-18T08:03:15","status_code":"API_200","kko_status_code":"0000","cid":"11329b64174a4738b049e2a74e93c5c1"}]}`
-	p, err := parseSearchPage([]byte(seed))
+	p, err := parseSearchPage([]byte(documented))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := record{UID: "221018080314511j7usTgzgQDOXvIk", CID: "11329b64174a4738b049e2a74e93c5c1", Status: "API_200", KkoStatus: "0000"}
 	if p.Next || !p.NextKnown || len(p.Results) != 1 || p.Results[0] != want {
-		t.Errorf("seed example: %+v", p)
+		t.Errorf("documented example: %+v", p)
 	}
 	if o := p.Results[0].outcome(); o.Class != providers.Accepted {
-		t.Errorf("seed example outcome %+v", o)
+		t.Errorf("documented example outcome %+v", o)
 	}
 	for _, tc := range []struct {
 		name, body      string
@@ -395,13 +395,13 @@ func TestParseSearchPage(t *testing.T) {
 
 func TestParseDetail(t *testing.T) {
 	t.Parallel()
-	seed := `{"code":"200","code_detail":{"detail_code":"NRM00000","detail_message":"성공"},"result":{"uid":"221018080314511j7usTgzgQDOXvIk",
+	documented := `{"code":"200","code_detail":{"detail_code":"NRM00000","detail_message":"성공"},"result":{"uid":"221018080314511j7usTgzgQDOXvIk",
 	"reg_date":"2022-10-18T08:03:15","message_type":"AT","status_code":"API_200","phone_number":"01000000000","template_code":"test_kep_template_005",
 	"req_date":"2022-10-18T08:03:14","req_sms_yn":"N","kko_status_code":"0000","message":" 메시지","cid":"11329b64174a4738b049e2a74e93c5c1"}}`
-	r, err := parseDetail([]byte(seed))
+	r, err := parseDetail([]byte(documented))
 	want := record{UID: "221018080314511j7usTgzgQDOXvIk", CID: "11329b64174a4738b049e2a74e93c5c1", Status: "API_200", KkoStatus: "0000"}
 	if err != nil || r != want {
-		t.Errorf("seed example: %+v, %v", r, err)
+		t.Errorf("documented example: %+v, %v", r, err)
 	}
 	if r, err := parseDetail([]byte(`{"code":"200","result":null}`)); err != nil || r != (record{}) {
 		t.Errorf("null result: %+v, %v", r, err)

@@ -10,7 +10,7 @@ import (
 
 // codeInfo is one row of the classification of the answer's code.
 type codeInfo struct {
-	Name   string // the seed's description of the code, in English
+	Name   string // the API reference's description of the code, in English
 	Class  providers.Class
 	Reason result.Reason // empty: the class's default
 }

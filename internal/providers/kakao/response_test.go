@@ -61,7 +61,7 @@ func TestParseResponse(t *testing.T) {
 
 func TestCodesTable(t *testing.T) {
 	t.Parallel()
-	// The seed's codes, every one classified and named.
+	// The API reference's codes, every one classified and named.
 	for _, code := range []string{"100", "200", "400", "410", "420", "500", "510", "520"} {
 		info, ok := Codes[code]
 		if !ok || info.Name == "" || info.Class == 0 {

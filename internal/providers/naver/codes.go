@@ -11,7 +11,7 @@ import (
 // messages[].requestStatusCode (and, for delivery, messageStatusCode).
 type codeRow struct {
 	Code   string
-	Name   string // the seed's "Error text"; ours where the seed has "-" (marked)
+	Name   string // the API document's "Error text"; ours where the document has "-" (marked)
 	Class  providers.Class
 	Reason result.Reason // empty: the class's default
 }
@@ -24,12 +24,12 @@ const (
 )
 
 // codeTable is the one classification of NAVER's per-message codes: A000
-// (request accepted) plus the seed's AlimTalk result code table, in the
-// seed's order.
+// (request accepted) plus the API document's AlimTalk result code table, in the
+// document's order.
 //
 // How the classes were decided:
 //   - B000..B999 are relay failures between NAVER and its relay company;
-//     the seed says SMS failover never runs for them, so resending cannot
+//     the API document says SMS failover never runs for them, so resending cannot
 //     duplicate a fallback SMS. They are NAVER's retryable class (notes),
 //     even B003/B400 whose texts read like format errors: the dispatcher's
 //     attempt limit bounds them.
@@ -71,9 +71,9 @@ var codeTable = []codeRow{
 	{"1024", "DeletingProfile", perm, ""},
 	{"1025", "SpammedProfile", perm, ""},
 	{"1026", "UnableUseMessageType", perm, ""},
-	{"1027", "ChannelSanctioned", perm, ""}, // ours: seed has "-"
+	{"1027", "ChannelSanctioned", perm, ""}, // ours: the document has "-"
 	{"1030", "InvalidParameterException", perm, ""},
-	{"1033", "TemplateTypeMismatch", perm, ""}, // ours: seed has "-"
+	{"1033", "TemplateTypeMismatch", perm, ""}, // ours: the document has "-"
 	{"2000", "FailedToCheckFriendshipException", retr, ""},
 	{"2003", "FailedToSendMessageByNoFriendshipException", perm, result.ReasonInvalidRecipient},
 	{"2004", "FailedToMatchTemplateException", retr, ""},
@@ -125,18 +125,18 @@ var codeTable = []codeRow{
 	{"3059", "MessageNotSupportedCouponException", perm, ""},
 	{"4000", "ResponseHistoryNotFoundException", unkn, ""},
 	{"4001", "UnKnownMessageStatusError", unkn, ""},
-	{"7011", "SerialNumberPatternError", perm, ""},  // ours: seed has "-"
-	{"7014", "MessageValidTimeExceeded", perm, ""},  // ours: seed has "-"
-	{"8512", "ReceiverTypeNotFound", perm, ""},      // ours: seed has "-"
-	{"8514", "RequestIdNotFound", perm, ""},         // ours: seed has "-"
-	{"8520", "UnsupportedProductType", perm, ""},    // ours: seed has "-"
-	{"8521", "UnsupportedMessageType", perm, ""},    // ours: seed has "-"
-	{"8522", "UnsupportedTextType", perm, ""},       // ours: seed has "-"
-	{"8523", "UnsupportedResponseMethod", perm, ""}, // ours: seed has "-"
-	{"8530", "ReceiverListSizeError", perm, ""},     // ours: seed has "-"
-	{"8999", "InternalServerError", retr, ""},       // ours: seed has "-"
-	{"9998", "ServiceNotAvailable", retr, ""},       // ours: seed text 現在サービスを提供していません。
-	{"9999", "UnknownSystemError", retr, ""},        // ours: seed text is a sentence
+	{"7011", "SerialNumberPatternError", perm, ""},  // ours: the document has "-"
+	{"7014", "MessageValidTimeExceeded", perm, ""},  // ours: the document has "-"
+	{"8512", "ReceiverTypeNotFound", perm, ""},      // ours: the document has "-"
+	{"8514", "RequestIdNotFound", perm, ""},         // ours: the document has "-"
+	{"8520", "UnsupportedProductType", perm, ""},    // ours: the document has "-"
+	{"8521", "UnsupportedMessageType", perm, ""},    // ours: the document has "-"
+	{"8522", "UnsupportedTextType", perm, ""},       // ours: the document has "-"
+	{"8523", "UnsupportedResponseMethod", perm, ""}, // ours: the document has "-"
+	{"8530", "ReceiverListSizeError", perm, ""},     // ours: the document has "-"
+	{"8999", "InternalServerError", retr, ""},       // ours: the document has "-"
+	{"9998", "ServiceNotAvailable", retr, ""},       // ours: the document's text: 現在サービスを提供していません。
+	{"9999", "UnknownSystemError", retr, ""},        // ours: the document's text is a sentence
 	{"B000", "Prepare to relay failed", retr, ""},
 	{"B001", "Request to relay failed", retr, ""},
 	{"B002", "Filtering for request to relay failed", retr, ""},
@@ -169,7 +169,7 @@ var codes = func() map[string]codeRow {
 // names "success": that message may have been taken, so Unknown.
 //
 // useFailover is the message's useSmsFailover as NAVER answered it. SMS
-// failover runs for every non-success code except B codes (seed), so a
+// failover runs for every non-success code except B codes (SENS AlimTalk API document), so a
 // retryable system error on a failover message may already have produced
 // the fallback SMS; resending it could reach the recipient twice, hence
 // Unknown.

@@ -41,7 +41,7 @@ const (
 	// SummaryInItem sends messages[].item.summary, the shape of Kakao's
 	// own item-list payload and of NAVER's template query response.
 	SummaryInItem = "item"
-	// SummaryInMessage sends messages[].summary, as the seed's send table
+	// SummaryInMessage sends messages[].summary, as the API document's send table
 	// writes it.
 	SummaryInMessage = "message"
 )
@@ -61,20 +61,20 @@ type Config struct {
 	// ReserveTimeZone is the TZ database name reserveTime is written in and
 	// sent as reserveTimeZone. Default Asia/Seoul.
 	ReserveTimeZone string `yaml:"reserve_time_zone"`
-	// ReserveHorizonDays is how far ahead a reservation may be; the seed
+	// ReserveHorizonDays is how far ahead a reservation may be; the API document
 	// gives no limit. Default 60 (NHN documents 60 days for the same Kakao
 	// product).
 	ReserveHorizonDays int `yaml:"reserve_horizon_days"`
 	// SummaryPlacement is "item" (default: messages[].item.summary) or
-	// "message" (messages[].summary, the seed's literal path).
+	// "message" (messages[].summary, the API document's literal path).
 	SummaryPlacement string `yaml:"summary_placement"`
 	// LookupTimeZone is the TZ database name the request query's
-	// requestStartTime/requestEndTime are written in. The seed gives the
+	// requestStartTime/requestEndTime are written in. The API document gives the
 	// format (yyyy-MM-dd'T'HH:mm:ss) but no zone; NAVER's console and
 	// requestTime are KST. Default Asia/Seoul.
 	LookupTimeZone string `yaml:"lookup_time_zone"`
 	// HeaderMaxBytes, when > 0, also limits headerContent to fewer than
-	// this many UTF-8 bytes (the seed: "less than 16 bytes"). Default 0:
+	// this many UTF-8 bytes (the API document: "less than 16 bytes"). Default 0:
 	// only Kakao's 16-character limit (error 3032) applies.
 	HeaderMaxBytes int `yaml:"header_max_bytes"`
 	// NotFoundAfter is how long after a send the request query must list

@@ -46,13 +46,13 @@ const (
 	// SentAt. Not finding a message there proves nothing (the send time is
 	// not known), so it only ever finds messages.
 	unknownSentAtWindow = 24 * time.Hour
-	// historyLimit is how far back the request query reaches (seed: the
+	// historyLimit is how far back the request query reaches (SENS AlimTalk API document: the
 	// last 30 days only); historyMargin keeps clear of its edge.
 	historyLimit  = 30 * 24 * time.Hour
 	historyMargin = time.Hour
-	// maxLookupWindow is the seed's limit on requestEndTime-requestStartTime.
+	// maxLookupWindow is the API document's limit on requestEndTime-requestStartTime.
 	maxLookupWindow = 31 * 24 * time.Hour
-	// maxLookupPageSize is the seed's largest pageSize.
+	// maxLookupPageSize is the API document's largest pageSize.
 	maxLookupPageSize = 100
 	// maxPagesPerFetch bounds the pages read for one requestId or one
 	// recipient's window (1000 messages at 100 a page). A request holds at
@@ -60,12 +60,12 @@ const (
 	// in minutes, so reaching it means something is wrong: the lookup then
 	// concludes nothing but "accepted".
 	maxPagesPerFetch = 10
-	// queryTimeLayout is the seed's yyyy-MM-dd'T'HH:mm:ss.
+	// queryTimeLayout is the API document's yyyy-MM-dd'T'HH:mm:ss.
 	queryTimeLayout = "2006-01-02T15:04:05"
 )
 
 // Resolve implements providers.Resolver with the request query
-// (GET .../messages, seed: メッセージ送信リクエストの照会), one request a page:
+// (GET .../messages, API document: メッセージ送信リクエストの照会), one request a page:
 //
 //   - A query whose Last carries a requestId (a 202 whose entry for the
 //     message was unknown, such as 3005) asks ?requestId=; queries sharing

@@ -28,10 +28,10 @@ import (
 // Name is the provider's name in the worker config and in errors.
 const Name = "naver"
 
-// MaxBatch is the most messages one send may carry (seed: 最大100個).
+// MaxBatch is the most messages one send may carry (SENS AlimTalk API document: 最大100個).
 const MaxBatch = 100
 
-// Buttons NAVER's AlimTalk send accepts (seed: テンプレートボタン情報).
+// Buttons NAVER's AlimTalk send accepts (SENS AlimTalk API document: テンプレートボタン情報).
 const allowedButtons = "DS WL AL BK MD AC"
 
 // maxResponseBytes bounds how much of an answer is read: 100 messages of

@@ -60,7 +60,7 @@ type failoverConfig struct {
 	Content string `json:"content,omitempty"`
 }
 
-// reserveLayout is the seed's yyyy-MM-dd HH:mm.
+// reserveLayout is the API document's yyyy-MM-dd HH:mm.
 const reserveLayout = "2006-01-02 15:04"
 
 // buildRequest maps a batch to the request body. Text fields are copied
@@ -142,5 +142,5 @@ func digits(s string) string {
 	return string(bytes.ReplaceAll([]byte(s), []byte("-"), nil))
 }
 
-// reserveTime writes t as the seed's reserveTime in loc.
+// reserveTime writes t as the API document's reserveTime in loc.
 func reserveTime(t time.Time, loc *time.Location) string { return t.In(loc).Format(reserveLayout) }

@@ -13,7 +13,7 @@ import (
 const (
 	// AlimTalk /raw-messages content, in characters (NHN Cloud's current documents).
 	alimTalkContentMax = 1300
-	// requestDate horizon: seed 001 says 30 days for FriendTalk; the same
+	// requestDate horizon: the FriendTalk v1.5 API guide says 30 days for FriendTalk; the same
 	// is applied to AlimTalk (the stricter of what the documents say).
 	reserveHorizon      = 30 * 24 * time.Hour
 	templateCodeMax     = 20
@@ -22,7 +22,7 @@ const (
 	resendContentMax    = 1000
 	resendSendNoMax     = 13
 	alimTalkButtonTypes = "DS WL AL BK MD AC"
-	// Seed 001: WL web link, AL app link, BK bot keyword, MD message delivery.
+	// FriendTalk v1.5 API guide: WL web link, AL app link, BK bot keyword, MD message delivery.
 	friendTalkButtonTypes = "WL AL BK MD"
 )
 

@@ -11,7 +11,7 @@ import (
 )
 
 // DefaultBaseURL is NHN Cloud's KakaoTalk Bizmessage host since 2026-02. The
-// seeds' api-alimtalk.cloud.toast.com may or may not still answer; an
+// earlier guides' api-alimtalk.cloud.toast.com may or may not still answer; an
 // account can point elsewhere with base_url.
 const DefaultBaseURL = "https://kakaotalk-bizmessage.api.nhncloudservice.com"
 
@@ -23,12 +23,12 @@ const (
 	pathAlimTalkTemplate = "/alimtalk/{version}/appkeys/{appkey}/messages"
 	// AlimTalk with the full rendered text (recipientList[].content).
 	pathAlimTalkRaw = "/alimtalk/{version}/appkeys/{appkey}/raw-messages"
-	// FriendTalk v1.5 (seed 001), kept alive until about 2026-12-31 by
+	// FriendTalk v1.5 (FriendTalk v1.5 API guide), kept alive until about 2026-12-31 by
 	// the X-Convert-To-Brand-Message header.
 	pathFriendTalk = "/friendtalk/{version}/appkeys/{appkey}/messages"
 
 	// The message list APIs (GET, query parameters only), which Resolve
-	// pages through. FriendTalk v1.5: seed 001 (送信リスト照会). AlimTalk
+	// pages through. FriendTalk v1.5: the FriendTalk v1.5 API guide (送信リスト照会). AlimTalk
 	// v2.3: not in the notes, which document only its send; assumed to
 	// mirror FriendTalk's (docs/providers/nhn.md, unverified).
 	pathAlimTalkList   = "/alimtalk/{version}/appkeys/{appkey}/messages"

@@ -16,7 +16,7 @@ import (
 	"github.com/talkrelay/talkrelay/internal/result"
 )
 
-// MaxListPageSize is the largest pageSize NHN's list APIs take (seed 001).
+// MaxListPageSize is the largest pageSize NHN's list APIs take (FriendTalk v1.5 API guide).
 const MaxListPageSize = 1000
 
 // maxListPages bounds the pages one list query reads: one recipient
@@ -28,9 +28,9 @@ const maxListPages = 20
 // with up to 1300 characters of content each.
 const maxListResponse = 16 << 20
 
-// listResponse is NHN's answer to a message list query (seed 001,
+// listResponse is NHN's answer to a message list query (the FriendTalk v1.5 API guide,
 // 送信リスト照会): header and messageSearchResultResponse. pageNum and
-// pageSize are not in the seed's FriendTalk shape (NHN's AlimTalk lists
+// pageSize are not in the guide's FriendTalk shape (NHN's AlimTalk lists
 // have them); they are read when present and never relied on.
 type listResponse struct {
 	Header *responseHeader `json:"header"`
@@ -45,7 +45,7 @@ type listResult struct {
 }
 
 // listMessage is one listed recipient of one request: the fields Resolve
-// reads of seed 001's list entry.
+// reads of the FriendTalk v1.5 API guide's list entry.
 type listMessage struct {
 	RequestID            string `json:"requestId"`
 	RecipientSeq         int    `json:"recipientSeq"`
@@ -151,14 +151,14 @@ func (c *Client) listPage(ctx context.Context, q listQuery, page int) (*listResu
 	v.Set("recipientGroupingKey", q.key)
 	v.Set("pageNum", strconv.Itoa(page))
 	v.Set("pageSize", strconv.Itoa(c.pageSize))
-	// Spaces as %20, as in the seed's example, not Encode's '+' (a '+' of
+	// Spaces as %20, as in the guide's example, not Encode's '+' (a '+' of
 	// a value is %2B either way).
 	u := q.api.listURL() + "?" + strings.ReplaceAll(v.Encode(), "+", "%20")
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
-	// The seed's list call carries the JSON Content-Type too.
+	// The guide's list call carries the JSON Content-Type too.
 	req.Header.Set("Content-Type", "application/json;charset=UTF-8")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("X-Secret-Key", c.secretKey)
@@ -191,7 +191,7 @@ func (c *Client) listPage(ctx context.Context, q listQuery, page int) (*listResu
 
 // Delivery states of a listed message, as Resolve reads them.
 const (
-	// Resend statuses (seed 001): RSC02 fallback due, RSC03 in progress,
+	// Resend statuses (FriendTalk v1.5 API guide): RSC02 fallback due, RSC03 in progress,
 	// RSC04 succeeded. A message in any of them has been, or is being,
 	// sent by SMS/LMS: sending it again would repeat that.
 	resendDue, resendSending, resendDone = "RSC02", "RSC03", "RSC04"

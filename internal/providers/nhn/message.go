@@ -80,7 +80,7 @@ type alimTalkRecipient struct {
 	RecipientGroupingKey string            `json:"recipientGroupingKey,omitempty"`
 }
 
-// friendTalkRequest is the body of FriendTalk v1.5 /messages (seed 001).
+// friendTalkRequest is the body of FriendTalk v1.5 /messages (FriendTalk v1.5 API guide).
 type friendTalkRequest struct {
 	PlusFriendID      string                `json:"plusFriendId"`
 	RequestDate       string                `json:"requestDate,omitempty"`

@@ -1,6 +1,6 @@
 // Package nhn is the provider adapter for NHN Cloud KakaoTalk Bizmessage:
 // AlimTalk v2.3 (/messages with template variables, /raw-messages with the
-// full text) and FriendTalk v1.5 (seed 001) bridged to Brand Message by the
+// full text) and FriendTalk v1.5 (FriendTalk v1.5 API guide) bridged to Brand Message by the
 // X-Convert-To-Brand-Message header. See docs/providers/nhn.md.
 package nhn
 

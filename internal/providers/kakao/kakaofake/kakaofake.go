@@ -134,7 +134,7 @@ type Message struct {
 	Status string
 }
 
-// Query API paths (seed 003).
+// Query API paths (Bizmessage API reference: result search and detail).
 const (
 	SearchPath = "/v2/info/message/search"
 	DetailPath = "/v2/info/message/search/detail/"
@@ -231,7 +231,7 @@ func (f *Fake) SetStatus(uid, status string) {
 	m.Status = status
 }
 
-// newUIDLocked makes a uid in the form of the seed's
+// newUIDLocked makes a uid in the form of the API reference's
 // ("221018080314511j7usTgzgQDOXvIk": time to the millisecond in KST, then
 // 15 characters of the base64 alphabet, '+' and '/' included).
 func (f *Fake) newUIDLocked(at time.Time) string {
@@ -695,7 +695,7 @@ func writeQueryError(w http.ResponseWriter, status int, code, detail string) {
 	fmt.Fprintf(w, `{"status":%q,"code":%q,"code_detail":{"detail_code":%q,"detail_message":"fake %s"}}`, code, code, detail, code)
 }
 
-// searchBody is the search request as the seed documents it; unknown
+// searchBody is the search request as the API reference documents it; unknown
 // fields are errors.
 type searchBody struct {
 	StartDate  *string `json:"start_date"`
@@ -708,7 +708,7 @@ type searchBody struct {
 	StatusCode string  `json:"status_code"`
 }
 
-// wireResult is one entry of the search answer's results, in the seed's shape.
+// wireResult is one entry of the search answer's results, in the API reference's shape.
 type wireResult struct {
 	UID           string `json:"uid"`
 	RegDate       string `json:"reg_date"`
@@ -725,7 +725,7 @@ func kkoStatus(status string) string {
 	return ""
 }
 
-// parseDate parses a yyyy-mm-dd date as the seed writes it.
+// parseDate parses a yyyy-mm-dd date as the API reference writes it.
 func parseDate(s string) (time.Time, bool) {
 	d, err := time.ParseInLocation("2006-01-02", s, kst)
 	return d, err == nil && len(s) == 10
@@ -830,7 +830,7 @@ func (f *Fake) serveSearch(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(ans)
 }
 
-// serveDetail is GET /v2/info/message/search/detail/{uid}. The seed does
+// serveDetail is GET /v2/info/message/search/detail/{uid}. The API reference does
 // not say how an unknown uid is answered; the fake answers HTTP 404 with
 // code 410.
 func (f *Fake) serveDetail(w http.ResponseWriter, r *http.Request, escaped string) {

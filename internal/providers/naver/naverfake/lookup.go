@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// lookupParams are the request query's parameters (seed: メッセージ送信
+// lookupParams are the request query's parameters (SENS AlimTalk API document: メッセージ送信
 // リクエストの照会). Any other parameter is a breach.
 var lookupParams = map[string]bool{
 	"requestId": true, "plusFriendId": true,
@@ -94,7 +94,7 @@ func (f *Fake) serveLookup(w http.ResponseWriter, r *http.Request) {
 		"pageSize": q.pageSize, "pageIndex": q.pageIndex, "itemCount": len(page),
 		"hasMore": to < len(matched),
 	}
-	// Seed: requestId is in the answer only when it was asked for.
+	// The API document: requestId is in the answer only when it was asked for.
 	if id := q.v.Get("requestId"); id != "" {
 		out["requestId"] = id
 	}
@@ -104,7 +104,7 @@ func (f *Fake) serveLookup(w http.ResponseWriter, r *http.Request) {
 // completeTime is when the fake says a taken message was delivered.
 func (r *record) completeTime() time.Time { return r.at.Add(time.Second) }
 
-// checkLookup checks the query parameters against the seed's rules and
+// checkLookup checks the query parameters against the API document's rules and
 // returns the breaches.
 func (f *Fake) checkLookup(v url.Values) (lookupQuery, []string) {
 	q := lookupQuery{v: v, pageSize: 20}
@@ -178,7 +178,7 @@ func (f *Fake) checkLookup(v url.Values) (lookupQuery, []string) {
 		errf("messageStatusName: %q, want success, processing or fail", s)
 	}
 	if has("requestId") {
-		q.pageSize = 100 // the seed's default with requestId
+		q.pageSize = 100 // the API document's default with requestId
 	}
 	if s := v.Get("pageSize"); s != "" {
 		n, err := strconv.Atoi(s)

@@ -1,5 +1,5 @@
 // Package naverfake serves NAVER Cloud SENS's AlimTalk send API on
-// httptest, as the seed documents it, for tests of the naver adapter and
+// httptest, as the API document documents it, for tests of the naver adapter and
 // of anything that sends through it (the worker end to end).
 //
 // The fake is written from the documents, not from the adapter: its
@@ -413,7 +413,7 @@ func (f *Fake) authorized(r *http.Request) bool {
 	return true
 }
 
-// validate checks the body against the seed and returns it; nil when it
+// validate checks the body against the API document and returns it; nil when it
 // does not decode.
 func (f *Fake) validate(body []byte) *request {
 	t := f.tb
@@ -430,7 +430,7 @@ func (f *Fake) validate(body []byte) *request {
 	return &req
 }
 
-// breaches lists how req breaks the seed's rules.
+// breaches lists how req breaks the API document's rules.
 func breaches(req *request) []string {
 	var errs []string
 	errf := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }

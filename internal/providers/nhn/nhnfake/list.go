@@ -13,8 +13,8 @@ import (
 )
 
 // listParams are the query parameters of the list APIs, per product.
-// FriendTalk v1.5: seed 001 (送信リスト照会). AlimTalk v2.3: not in the
-// seeds; assumed to be FriendTalk's with senderKey and templateCode in
+// FriendTalk v1.5: the FriendTalk v1.5 API guide (送信リスト照会). AlimTalk v2.3: not in NHN
+// Cloud's public guides; assumed to be FriendTalk's with senderKey and templateCode in
 // place of plusFriendId.
 var listParams = map[string][]string{
 	"friendtalk": {"requestId", "startRequestDate", "endRequestDate", "startCreateDate", "endCreateDate",
@@ -25,8 +25,7 @@ var listParams = map[string][]string{
 		"resultCode", "createUser", "pageNum", "pageSize"},
 }
 
-// listMessage is one entry of messageSearchResultResponse.messages (seed
-// 001's fields; for AlimTalk senderKey/templateCode replace plusFriendId).
+// listMessage is one entry of messageSearchResultResponse.messages (guide // 001's fields; for AlimTalk senderKey/templateCode replace plusFriendId).
 type listMessage struct {
 	RequestID            string `json:"requestId"`
 	RecipientSeq         int    `json:"recipientSeq"`
@@ -159,7 +158,7 @@ func (q query) matches(rec *Record) bool {
 }
 
 // listQuery parses a list request's query string and lists how it breaks
-// the seed's rules: only its parameters, each at most once; requestId or
+// the guide's rules: only its parameters, each at most once; requestId or
 // a complete request-date or create-date range (yyyy-MM-dd HH:mm, start
 // not after end); messageStatus COMPLETED/FAILED; resultCode MRC01/MRC02;
 // pageNum >= 1; 1 <= pageSize <= 1000.

@@ -43,7 +43,7 @@ const (
 )
 
 // IdempotencyWindow is how long NHN refuses a repeated
-// X-NC-API-IDEMPOTENCY-KEY (seed 001: "10分間同じkeyで要求すると、その要求を失敗処理します").
+// X-NC-API-IDEMPOTENCY-KEY (the FriendTalk v1.5 API guide: "10分間同じkeyで要求すると、その要求を失敗処理します").
 const IdempotencyWindow = 10 * time.Minute
 
 // kst is the zone of NHN's dates (requestDate, createDate).
@@ -117,7 +117,7 @@ var (
 
 var (
 	sendRoute = regexp.MustCompile(`^/(alimtalk)/v2\.3/appkeys/([^/]+)/(messages|raw-messages)$|^/(friendtalk)/v1\.5/appkeys/([^/]+)/(messages)$`)
-	// The list APIs: FriendTalk v1.5 from seed 001; AlimTalk v2.3 is
+	// The list APIs: FriendTalk v1.5 from the FriendTalk v1.5 API guide; AlimTalk v2.3 is
 	// assumed to mirror it (NHN Cloud's current documents describe only its send).
 	listRoute = regexp.MustCompile(`^/(alimtalk)/v2\.3/appkeys/([^/]+)/messages$|^/(friendtalk)/v1\.5/appkeys/([^/]+)/messages$`)
 	// The adapter's key format: stable, short, header-safe.
