@@ -110,7 +110,7 @@ func next(s, sub string, i int) int {
 // public documents by title, never source notes kept outside it.
 func TestDocsCiteOnlyPublicDocuments(t *testing.T) {
 	t.Parallel()
-	outside := regexp.MustCompile(`(?i)\bthe\s+seeds?\b|\bseeds?\s+0\d\d\b|\bseed:`)
+	outside := regexp.MustCompile(`(?i)\bthe\s+seeds?\b|\bseeds?\s+0\d\d\b|\bseed:\s*[^\s\d]`)
 	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
