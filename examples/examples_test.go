@@ -190,3 +190,32 @@ func TestGoConsumerReadsResults(t *testing.T) {
 		}
 	}
 }
+
+// Both schemas are valid Draft 2020-12 for Python's jsonschema too, and
+// every example validates with it. Skipped when python3 or its jsonschema
+// module is not installed (pip install jsonschema).
+func TestSchemasCheckUnderPythonJsonschema(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is not installed")
+	}
+	if exec.Command("python3", "-c", "import jsonschema").Run() != nil {
+		t.Skip("python3 has no jsonschema module")
+	}
+	const check = `
+import glob, json, os, sys
+from jsonschema import Draft202012Validator, FormatChecker
+validators = {}
+for kind in ("job", "result"):
+    schema = json.load(open(f"../schemas/{kind}.v1.schema.json"))
+    Draft202012Validator.check_schema(schema)
+    validators[kind] = Draft202012Validator(schema, format_checker=FormatChecker())
+for path in sorted(glob.glob("../schemas/examples/*.json")):
+    kind = "result" if os.path.basename(path).startswith("result-") else "job"
+    errors = [e.message for e in validators[kind].iter_errors(json.load(open(path)))]
+    if errors:
+        sys.exit(f"{path}: {errors}")
+`
+	if out, err := exec.CommandContext(t.Context(), "python3", "-c", check).CombinedOutput(); err != nil {
+		t.Fatalf("python3 jsonschema: %v\n%s", err, out)
+	}
+}
