@@ -560,7 +560,7 @@ func probeJob(data []byte, h nats.Header) *job.Job {
 			compactMetadata(j)
 		}
 	}
-	if j.ID == "" && h != nil {
+	if j.ID == "" {
 		j.ID = h.Get(jetstream.MsgIDHeader)
 	}
 	return j
