@@ -11,6 +11,7 @@
 package decide
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/talkrelay/talkrelay/internal/providers"
@@ -57,6 +58,25 @@ func After(policy retry.Policy, p *retry.Pending, o *providers.Outcome, deadline
 	}
 	verdict, at, status, detail := policy.Decide(o, p.Attempts, p.Lookups, p.FirstSentAt, dl, now, canLookup)
 	return Decision{Verdict: verdict, Due: at, Status: status, Detail: detail, Outcome: o}
+}
+
+// NotSent decides recipient p after a try that never reached the provider
+// (o says why: its send record could not be stored), at now, under
+// policy. It is no attempt: p.Unsent, which counts such tries, sets the
+// backoff, and the recipient fails once it reaches retry.MaxUnsent or when
+// the job's deadline (nil: none) passes before the next try.
+func NotSent(policy retry.Policy, p *retry.Pending, o *providers.Outcome, deadline *time.Time, now time.Time) Decision {
+	failed := func(detail string) Decision {
+		return Decision{Verdict: retry.Final, Status: result.Failed, Detail: detail, Outcome: o}
+	}
+	if p.Unsent >= retry.MaxUnsent {
+		return failed(fmt.Sprintf("gave up: the send record could not be stored in %d tries, the provider was never called", p.Unsent))
+	}
+	at := now.Add(max(policy.Backoff(p.Unsent), o.RetryAfter))
+	if deadline != nil && !at.Before(*deadline) {
+		return failed("gave up: the job's deadline passes before the next try")
+	}
+	return Decision{Verdict: retry.Again, Due: at}
 }
 
 // Expired reports whether deadline (nil: none) has passed at now: a job

@@ -231,3 +231,36 @@ func TestSystemClock(t *testing.T) {
 		t.Errorf("System.Now() = %s, not the time", got)
 	}
 }
+
+// TestNotSent: a try whose send record was not stored is no attempt; the
+// tries back off by their own count and end at retry.MaxUnsent or the
+// deadline, so a recipient never waits on NATS forever.
+func TestNotSent(t *testing.T) {
+	t.Parallel()
+	notSent := &providers.Outcome{Class: providers.Retryable, Reason: result.ReasonProviderUnavailable, Message: "not sent: send record not stored"}
+	tests := []struct {
+		name       string
+		p          retry.Pending
+		deadline   *time.Time
+		verdict    retry.Verdict
+		due        time.Time
+		detailLike string
+	}{
+		{name: "first: again after the initial interval, attempts untouched", p: retry.Pending{Attempts: 2, Unsent: 1},
+			verdict: retry.Again, due: t0.Add(2 * time.Second)},
+		{name: "backs off by the unsent tries", p: retry.Pending{Unsent: 3}, verdict: retry.Again, due: t0.Add(8 * time.Second)},
+		{name: "capped", p: retry.Pending{Unsent: retry.MaxUnsent}, verdict: retry.Final, detailLike: "could not be stored in 10 tries"},
+		{name: "deadline first", p: retry.Pending{Unsent: 1}, deadline: at(time.Second), verdict: retry.Final, detailLike: "deadline"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dec := NotSent(policy, &tc.p, notSent, tc.deadline, t0)
+			if dec.Verdict != tc.verdict || !dec.Due.Equal(tc.due) {
+				t.Errorf("verdict %v due %s, want %v due %s", dec.Verdict, dec.Due, tc.verdict, tc.due)
+			}
+			if tc.verdict == retry.Final && (dec.Status != result.Failed || !strings.Contains(dec.Detail, tc.detailLike)) {
+				t.Errorf("final %s %q, want failed %q", dec.Status, dec.Detail, tc.detailLike)
+			}
+		})
+	}
+}

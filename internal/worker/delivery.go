@@ -256,10 +256,17 @@ func (w *Worker) prepare(d *delivery, pos int) *dispatch.Item {
 	return it
 }
 
-// onOutcome receives the dispatcher's outcomes.
+// onOutcome receives the dispatcher's outcomes. A zero sentAt means the
+// provider was never called (the send record could not be stored): that
+// try is not an attempt.
 func (w *Worker) onOutcome(it *dispatch.Item, o *providers.Outcome, sentAt time.Time) {
 	ref := it.Owner.(itemRef)
 	d, p := ref.d, &ref.d.pending[ref.pos]
+	if sentAt.IsZero() {
+		p.Unsent++
+		d.apply(ref.pos, decide.NotSent(d.acct.policy, p, o, d.job.Deadline, w.clock.Now()))
+		return
+	}
 	p.Attempts = it.Attempt
 	p.Lookup, p.Lookups = false, 0
 	if p.FirstSentAt.IsZero() {
@@ -272,7 +279,11 @@ func (w *Worker) onOutcome(it *dispatch.Item, o *providers.Outcome, sentAt time.
 
 // decide applies the account's retry policy to recipient pos after o.
 func (d *delivery) decide(pos int, o *providers.Outcome) {
-	dec := decide.After(d.acct.policy, &d.pending[pos], o, d.job.Deadline, d.w.clock.Now(), d.acct.resolver != nil)
+	d.apply(pos, decide.After(d.acct.policy, &d.pending[pos], o, d.job.Deadline, d.w.clock.Now(), d.acct.resolver != nil))
+}
+
+// apply carries out decision dec for recipient pos.
+func (d *delivery) apply(pos int, dec decide.Decision) {
 	switch dec.Verdict {
 	case retry.Final:
 		d.final(pos, dec)

@@ -374,3 +374,46 @@ func TestQueuedJobsAreKeptAlive(t *testing.T) {
 		t.Errorf("%d recipients sent, want 30", len(sent))
 	}
 }
+
+// TestUnstoredSendRecordIsNoAttempt: while JetStream does not store send
+// records (as in a cluster's leader election: "no response from stream"),
+// the provider is never called, and those tries are no attempts: once the
+// records are stored again, the recipient is sent at attempt 1 although
+// more tries than max_attempts failed before.
+func TestUnstoredSendRecordIsNoAttempt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := &scripted{limit: 100, answer: func(string, int) providers.Outcome { return accepted }}
+	e.startScripted(s, 2)
+
+	// The bucket's stream stops taking batch records (<job>.b.<batch>) but
+	// still takes envelope records (<job>.e.…), so tries fail before the
+	// call and are scheduled again.
+	kvStream := "KV_" + streams.SendsBucket
+	st, err := e.js.Stream(t.Context(), kvStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	subjects := cfg.Subjects
+	cfg.Subjects = []string{"$KV." + streams.SendsBucket + ".*.e.>"}
+	if _, err := e.js.UpdateStream(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	e.publishJob(testJob("unstored", "acct", 1))
+	waitFor(t, 30*time.Second, "three tries without a stored send record, or a result", func() bool {
+		envs, err := e.subjectCount(kvStream, "$KV."+streams.SendsBucket+".*.e.>")
+		return err == nil && envs >= 3 || e.streamCount(streams.ResultsStream) > 0
+	})
+	cfg.Subjects = subjects
+	if _, err := e.js.UpdateStream(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	ev := e.results(1, 30*time.Second)[0]
+	if ev.Status != result.Accepted || ev.Attempt != 1 {
+		t.Errorf("result %s at attempt %d (%s); want accepted at attempt 1", ev.Status, ev.Attempt, ev.Detail)
+	}
+	if calls := s.calls(); len(calls) != 1 || calls[0].attempts[0] != 1 {
+		t.Errorf("provider calls %+v; want one, at attempt 1", calls)
+	}
+}
