@@ -264,3 +264,45 @@ func TestNotSent(t *testing.T) {
 		})
 	}
 }
+
+// TestOutsideAdNight: another try of an ad FriendTalk due in Kakao's ad
+// night (20:50-08:00 KST) waits for 08:00 KST, unless the deadline comes
+// first; other decisions and other jobs are left as they are.
+func TestOutsideAdNight(t *testing.T) {
+	t.Parallel()
+	kst := func(day, h, m int) time.Time { return time.Date(2026, 11, day, h, m, 0, 0, time.FixedZone("KST", 9*3600)) }
+	ad := &job.Job{Kind: job.FriendTalk, Ad: true}
+	p := &retry.Pending{Attempts: 1, Last: retry.Outcome{Class: providers.Retryable.String(), Code: "B001"}}
+	again := func(at time.Time) Decision { return Decision{Verdict: retry.Again, Due: at} }
+	tests := []struct {
+		name string
+		dec  Decision
+		j    *job.Job
+		want Decision
+	}{
+		{"day: unchanged", again(kst(20, 20, 49)), ad, again(kst(20, 20, 49))},
+		{"evening: next morning", again(kst(20, 20, 50)), ad, again(kst(21, 8, 0))},
+		{"after midnight: this morning", again(kst(21, 3, 0)), ad, again(kst(21, 8, 0))},
+		{"08:00: unchanged", again(kst(21, 8, 0)), ad, again(kst(21, 8, 0))},
+		{"not an ad", again(kst(20, 22, 0)), &job.Job{Kind: job.FriendTalk}, again(kst(20, 22, 0))},
+		{"AlimTalk", again(kst(20, 22, 0)), &job.Job{Kind: job.AlimTalk, Ad: true}, again(kst(20, 22, 0))},
+		{"reserved for the day", again(kst(20, 22, 0)), &job.Job{Kind: job.FriendTalk, Ad: true, ReserveAt: ptr(kst(21, 10, 0))}, again(kst(20, 22, 0))},
+		{"lookup: unchanged", Decision{Verdict: retry.Lookup, Due: kst(20, 22, 0)}, ad, Decision{Verdict: retry.Lookup, Due: kst(20, 22, 0)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := OutsideAdNight(tc.dec, p, tc.j)
+			if got.Verdict != tc.want.Verdict || !got.Due.Equal(tc.want.Due) {
+				t.Errorf("got %v due %s, want %v due %s", got.Verdict, got.Due, tc.want.Verdict, tc.want.Due)
+			}
+		})
+	}
+	withDeadline := &job.Job{Kind: job.FriendTalk, Ad: true, Deadline: ptr(kst(20, 23, 0))}
+	got := OutsideAdNight(again(kst(20, 21, 0)), p, withDeadline)
+	if got.Verdict != retry.Final || got.Status != result.Failed || got.Outcome.EffectiveReason() != result.ReasonDeadlineExceeded ||
+		got.Outcome.Code != "B001" || !strings.Contains(got.Detail, "08:00 KST") {
+		t.Errorf("deadline before the morning: %+v (%+v), want failed, deadline_exceeded, the last code", got, got.Outcome)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

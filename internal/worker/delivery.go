@@ -67,6 +67,9 @@ type account struct {
 	*dispatch.Account
 	policy   retry.Policy
 	resolver providers.Resolver // nil: unknown outcomes cannot be looked up
+	// holdNightAds: ad jobs that come in Kakao's ad night wait for 08:00
+	// KST instead of being rejected (night_ads: hold).
+	holdNightAds bool
 }
 
 // itemRef is what the dispatcher hands back with each outcome.
@@ -240,9 +243,16 @@ func (w *Worker) run(d *delivery, reconcile bool) {
 }
 
 // prepare checks recipient pos for the provider and returns its item, or
-// decides it rejected and returns nil.
+// decides it rejected and returns nil. An ad due in Kakao's ad night that
+// was tried before (or whose account holds night ads) is not checked
+// but scheduled for 08:00 KST: the window is decided once, before the
+// first try.
 func (w *Worker) prepare(d *delivery, pos int) *dispatch.Item {
 	p := &d.pending[pos]
+	if now := w.clock.Now(); (p.Attempts > 0 || p.Unsent > 0 || d.acct.holdNightAds) && decide.AdNight(d.job, now) {
+		d.apply(pos, decide.Decision{Verdict: retry.Again, Due: now})
+		return nil
+	}
 	m := providers.Message{Job: d.job, Index: p.Index, Recipient: &d.job.Recipients[pos], Attempt: p.Attempts + 1}
 	if err := d.acct.Client.Check(&m); err != nil {
 		ev := d.event(pos)
@@ -282,8 +292,12 @@ func (d *delivery) decide(pos int, o *providers.Outcome) {
 	d.apply(pos, decide.After(d.acct.policy, &d.pending[pos], o, d.job.Deadline, d.w.clock.Now(), d.acct.resolver != nil))
 }
 
-// apply carries out decision dec for recipient pos.
+// apply carries out decision dec for recipient pos; another try of an ad
+// due in Kakao's ad night waits for 08:00 KST.
 func (d *delivery) apply(pos int, dec decide.Decision) {
+	if dec.Verdict == retry.Again {
+		dec = decide.OutsideAdNight(dec, &d.pending[pos], d.job)
+	}
 	switch dec.Verdict {
 	case retry.Final:
 		d.final(pos, dec)
