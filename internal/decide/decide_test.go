@@ -270,7 +270,9 @@ func TestNotSent(t *testing.T) {
 // first; other decisions and other jobs are left as they are.
 func TestOutsideAdNight(t *testing.T) {
 	t.Parallel()
-	kst := func(day, h, m int) time.Time { return time.Date(2026, 11, day, h, m, 0, 0, time.FixedZone("KST", 9*3600)) }
+	kst := func(day, h, m int) time.Time {
+		return time.Date(2026, 11, day, h, m, 0, 0, time.FixedZone("KST", 9*3600))
+	}
 	ad := &job.Job{Kind: job.FriendTalk, Ad: true}
 	p := &retry.Pending{Attempts: 1, Last: retry.Outcome{Class: providers.Retryable.String(), Code: "B001"}}
 	again := func(at time.Time) Decision { return Decision{Verdict: retry.Again, Due: at} }

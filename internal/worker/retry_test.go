@@ -444,8 +444,10 @@ func TestLookupNotMadeIsNotCounted(t *testing.T) {
 	var mu sync.Mutex
 	skipped := 0
 	s := &scripted{limit: 100,
-		answer:  func(string, int) providers.Outcome { return providers.Outcome{Class: providers.Unknown, Code: "100"} },
-		resolve: func(providers.Query) providers.Outcome { return providers.Outcome{Class: providers.Accepted, Code: "OK"} },
+		answer: func(string, int) providers.Outcome { return providers.Outcome{Class: providers.Unknown, Code: "100"} },
+		resolve: func(providers.Query) providers.Outcome {
+			return providers.Outcome{Class: providers.Accepted, Code: "OK"}
+		},
 		notMade: func(q providers.Query) bool {
 			mu.Lock()
 			defer mu.Unlock()
