@@ -95,9 +95,22 @@ type Account struct {
 	// Retry is the account's retry policy; unset fields take the defaults
 	// of retry.DefaultPolicy.
 	Retry retry.Policy `yaml:"retry"`
+	// NightAds is what becomes of an ad FriendTalk job that comes in
+	// Kakao's ad night (20:50-08:00 KST): NightAdsReject (the default) or
+	// NightAdsHold.
+	NightAds string `yaml:"night_ads"`
 	// Options are the provider's own settings.
 	Options yaml.Node `yaml:"options"`
 }
+
+// The values of Account.NightAds.
+const (
+	// NightAdsReject: the provider's check rejects the job's recipients.
+	NightAdsReject = "reject"
+	// NightAdsHold: the job is scheduled in JetStream for 08:00 KST (or
+	// fails, if its deadline comes first) and sent then.
+	NightAdsHold = "hold"
+)
 
 // Secret is a credential read from the environment or a file at start-up,
 // never from a job. Exactly one of Env, File or Value is set; Value (inline)
@@ -218,6 +231,9 @@ func (c *Config) ApplyDefaults() {
 			a.RequestTimeout = 30 * time.Second
 		}
 		a.Retry = a.Retry.WithDefaults()
+		if a.NightAds == "" {
+			a.NightAds = NightAdsReject
+		}
 	}
 }
 
@@ -280,6 +296,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s.max_concurrency: %d must be at least 1", field, a.MaxConcurrency)
 		case a.RequestTimeout < 100*time.Millisecond:
 			return fmt.Errorf("%s.request_timeout: %s is shorter than 100ms", field, a.RequestTimeout)
+		case a.NightAds != NightAdsReject && a.NightAds != NightAdsHold:
+			return fmt.Errorf("%s.night_ads: %q is not one of reject, hold", field, a.NightAds)
 		}
 		seen[a.Name] = true
 		if err := a.RateLimit.Validate(); err != nil {

@@ -11,9 +11,12 @@
 package decide
 
 import (
+	"fmt"
 	"time"
 
+	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/providers/msgcheck"
 	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/retry"
 )
@@ -57,6 +60,66 @@ func After(policy retry.Policy, p *retry.Pending, o *providers.Outcome, deadline
 	}
 	verdict, at, status, detail := policy.Decide(o, p.Attempts, p.Lookups, p.FirstSentAt, dl, now, canLookup)
 	return Decision{Verdict: verdict, Due: at, Status: status, Detail: detail, Outcome: o}
+}
+
+// NotSent decides recipient p after a try that never reached the provider
+// (o says why: its send record could not be stored), at now, under
+// policy. It is no attempt: p.Unsent, which counts such tries, sets the
+// backoff, and the recipient fails once it reaches retry.MaxUnsent or when
+// the job's deadline (nil: none) passes before the next try.
+func NotSent(policy retry.Policy, p *retry.Pending, o *providers.Outcome, deadline *time.Time, now time.Time) Decision {
+	failed := func(detail string) Decision {
+		return Decision{Verdict: retry.Final, Status: result.Failed, Detail: detail, Outcome: o}
+	}
+	if p.Unsent >= retry.MaxUnsent {
+		return failed(fmt.Sprintf("gave up: the send record could not be stored in %d tries, the provider was never called", p.Unsent))
+	}
+	at := now.Add(max(policy.Backoff(p.Unsent), o.RetryAfter))
+	if deadline != nil && !at.Before(*deadline) {
+		return failed("gave up: the job's deadline passes before the next try")
+	}
+	return Decision{Verdict: retry.Again, Due: at}
+}
+
+// AdNight reports whether a provider call for job j at now would fall in
+// Kakao's ad night (20:50-08:00 KST, code 3022): j is an ad FriendTalk
+// and is sent at now, or at its reservation when that is later.
+func AdNight(j *job.Job, now time.Time) bool {
+	if !j.Ad || j.Kind != job.FriendTalk {
+		return false
+	}
+	at := now
+	if j.ReserveAt != nil && j.ReserveAt.After(now) {
+		at = *j.ReserveAt
+	}
+	return msgcheck.AdNight(at)
+}
+
+// Morning is the first 08:00 KST after t, when Kakao takes ads again.
+func Morning(t time.Time) time.Time {
+	k := t.In(msgcheck.KST)
+	m := time.Date(k.Year(), k.Month(), k.Day(), 8, 0, 0, 0, msgcheck.KST)
+	if !m.After(t) {
+		m = m.AddDate(0, 0, 1)
+	}
+	return m
+}
+
+// OutsideAdNight moves decision dec for recipient p of job j, when it is
+// another try (Again) of an ad due in the ad night, to 08:00 KST: whether
+// an ad may go out is decided once, before its first try, and a retry
+// waits for the morning instead of being refused. When the job's deadline
+// comes first, the recipient fails instead.
+func OutsideAdNight(dec Decision, p *retry.Pending, j *job.Job) Decision {
+	if dec.Verdict != retry.Again || !AdNight(j, dec.Due) {
+		return dec
+	}
+	due := Morning(dec.Due)
+	if Expired(j.Deadline, due) {
+		return Decision{Verdict: retry.Final, Status: result.Failed,
+			Detail: "the job's deadline passes before 08:00 KST, when Kakao takes ads again", Outcome: deadlineOutcome(p)}
+	}
+	return Decision{Verdict: retry.Again, Due: due}
 }
 
 // Expired reports whether deadline (nil: none) has passed at now: a job

@@ -231,3 +231,80 @@ func TestSystemClock(t *testing.T) {
 		t.Errorf("System.Now() = %s, not the time", got)
 	}
 }
+
+// TestNotSent: a try whose send record was not stored is no attempt; the
+// tries back off by their own count and end at retry.MaxUnsent or the
+// deadline, so a recipient never waits on NATS forever.
+func TestNotSent(t *testing.T) {
+	t.Parallel()
+	notSent := &providers.Outcome{Class: providers.Retryable, Reason: result.ReasonProviderUnavailable, Message: "not sent: send record not stored"}
+	tests := []struct {
+		name       string
+		p          retry.Pending
+		deadline   *time.Time
+		verdict    retry.Verdict
+		due        time.Time
+		detailLike string
+	}{
+		{name: "first: again after the initial interval, attempts untouched", p: retry.Pending{Attempts: 2, Unsent: 1},
+			verdict: retry.Again, due: t0.Add(2 * time.Second)},
+		{name: "backs off by the unsent tries", p: retry.Pending{Unsent: 3}, verdict: retry.Again, due: t0.Add(8 * time.Second)},
+		{name: "capped", p: retry.Pending{Unsent: retry.MaxUnsent}, verdict: retry.Final, detailLike: "could not be stored in 10 tries"},
+		{name: "deadline first", p: retry.Pending{Unsent: 1}, deadline: at(time.Second), verdict: retry.Final, detailLike: "deadline"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dec := NotSent(policy, &tc.p, notSent, tc.deadline, t0)
+			if dec.Verdict != tc.verdict || !dec.Due.Equal(tc.due) {
+				t.Errorf("verdict %v due %s, want %v due %s", dec.Verdict, dec.Due, tc.verdict, tc.due)
+			}
+			if tc.verdict == retry.Final && (dec.Status != result.Failed || !strings.Contains(dec.Detail, tc.detailLike)) {
+				t.Errorf("final %s %q, want failed %q", dec.Status, dec.Detail, tc.detailLike)
+			}
+		})
+	}
+}
+
+// TestOutsideAdNight: another try of an ad FriendTalk due in Kakao's ad
+// night (20:50-08:00 KST) waits for 08:00 KST, unless the deadline comes
+// first; other decisions and other jobs are left as they are.
+func TestOutsideAdNight(t *testing.T) {
+	t.Parallel()
+	kst := func(day, h, m int) time.Time {
+		return time.Date(2026, 11, day, h, m, 0, 0, time.FixedZone("KST", 9*3600))
+	}
+	ad := &job.Job{Kind: job.FriendTalk, Ad: true}
+	p := &retry.Pending{Attempts: 1, Last: retry.Outcome{Class: providers.Retryable.String(), Code: "B001"}}
+	again := func(at time.Time) Decision { return Decision{Verdict: retry.Again, Due: at} }
+	tests := []struct {
+		name string
+		dec  Decision
+		j    *job.Job
+		want Decision
+	}{
+		{"day: unchanged", again(kst(20, 20, 49)), ad, again(kst(20, 20, 49))},
+		{"evening: next morning", again(kst(20, 20, 50)), ad, again(kst(21, 8, 0))},
+		{"after midnight: this morning", again(kst(21, 3, 0)), ad, again(kst(21, 8, 0))},
+		{"08:00: unchanged", again(kst(21, 8, 0)), ad, again(kst(21, 8, 0))},
+		{"not an ad", again(kst(20, 22, 0)), &job.Job{Kind: job.FriendTalk}, again(kst(20, 22, 0))},
+		{"AlimTalk", again(kst(20, 22, 0)), &job.Job{Kind: job.AlimTalk, Ad: true}, again(kst(20, 22, 0))},
+		{"reserved for the day", again(kst(20, 22, 0)), &job.Job{Kind: job.FriendTalk, Ad: true, ReserveAt: ptr(kst(21, 10, 0))}, again(kst(20, 22, 0))},
+		{"lookup: unchanged", Decision{Verdict: retry.Lookup, Due: kst(20, 22, 0)}, ad, Decision{Verdict: retry.Lookup, Due: kst(20, 22, 0)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := OutsideAdNight(tc.dec, p, tc.j)
+			if got.Verdict != tc.want.Verdict || !got.Due.Equal(tc.want.Due) {
+				t.Errorf("got %v due %s, want %v due %s", got.Verdict, got.Due, tc.want.Verdict, tc.want.Due)
+			}
+		})
+	}
+	withDeadline := &job.Job{Kind: job.FriendTalk, Ad: true, Deadline: ptr(kst(20, 23, 0))}
+	got := OutsideAdNight(again(kst(20, 21, 0)), p, withDeadline)
+	if got.Verdict != retry.Final || got.Status != result.Failed || got.Outcome.EffectiveReason() != result.ReasonDeadlineExceeded ||
+		got.Outcome.Code != "B001" || !strings.Contains(got.Detail, "08:00 KST") {
+		t.Errorf("deadline before the morning: %+v (%+v), want failed, deadline_exceeded, the last code", got, got.Outcome)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -56,7 +56,9 @@ type Item struct {
 }
 
 // OutcomeFunc receives each item's provider outcome and when its request
-// was sent. It is called from many goroutines and may block (backpressure).
+// was sent: zero when the provider was never called (the send record was
+// not stored, or the grace period ended before admission). It is called
+// from many goroutines and may block (backpressure).
 type OutcomeFunc func(it *Item, o *providers.Outcome, sentAt time.Time)
 
 // Config tunes the dispatcher.
@@ -269,7 +271,7 @@ func (d *Dispatcher) call(a *account, k providers.Key, items []*Item, admitErr e
 
 	var outcomes []providers.Outcome
 	err := admitErr
-	sentAt := d.cfg.Now()
+	var sentAt time.Time // zero until the provider is called
 	if err == nil && d.cfg.BeforeSend != nil {
 		if err = d.cfg.BeforeSend(ctx, b, items); err != nil {
 			err = fmt.Errorf("send record not stored: %w", err)

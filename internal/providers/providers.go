@@ -265,10 +265,27 @@ type Factory func(Spec) (Provider, error)
 //     caller asks again later and in the end reports the message unknown.
 //
 // An error means the lookup itself failed (transport, auth); the caller
-// retries the lookup later. Implementations are safe for concurrent use.
+// retries the lookup later. A *LookupError instead says that only some
+// lookups failed: it comes with one Outcome per query, Unknown for those
+// whose lookup failed or was never made. Implementations are safe for
+// concurrent use.
 type Resolver interface {
 	Resolve(ctx context.Context, queries []Query) ([]Outcome, error)
 }
+
+// LookupError is the error of a Resolve call that answered some queries
+// and not others, returned with an Outcome for every query.
+type LookupError struct {
+	// NotMade marks, per query, a lookup that was never made (the call's
+	// context ended before its turn): it is not counted as a lookup.
+	NotMade []bool
+	// Err is the first failure.
+	Err error
+}
+
+func (e *LookupError) Error() string { return e.Err.Error() }
+
+func (e *LookupError) Unwrap() error { return e.Err }
 
 // Query asks what became of one message.
 type Query struct {

@@ -103,6 +103,12 @@ func (p Policy) Validate() error {
 	return nil
 }
 
+// MaxUnsent is how many tries of a recipient may end without reaching the
+// provider (its send record could not be stored in JetStream) before it
+// fails: with the backoff between them, long enough to ride out a NATS
+// leader election or restart.
+const MaxUnsent = 10
+
 // Backoff returns the wait before attempt n+1 after n attempts (n >= 1),
 // with jitter, from an exponential backoff of the policy's shape.
 func (p Policy) Backoff(n int) time.Duration {
@@ -134,6 +140,10 @@ type Pending struct {
 	Lookup bool `json:"lookup,omitempty"`
 	// Lookups made so far for the last attempt.
 	Lookups int `json:"lookups,omitempty"`
+	// Unsent counts tries that never reached the provider because the
+	// send record could not be stored: not attempts, but capped at
+	// MaxUnsent so that a recipient cannot wait on NATS forever.
+	Unsent int `json:"unsent,omitempty"`
 	// FirstSentAt is when its first attempt was made.
 	FirstSentAt time.Time `json:"first_sent_at"`
 	// LastSentAt is when its last attempt was made.

@@ -67,6 +67,9 @@ type account struct {
 	*dispatch.Account
 	policy   retry.Policy
 	resolver providers.Resolver // nil: unknown outcomes cannot be looked up
+	// holdNightAds: ad jobs that come in Kakao's ad night wait for 08:00
+	// KST instead of being rejected (night_ads: hold).
+	holdNightAds bool
 }
 
 // itemRef is what the dispatcher hands back with each outcome.
@@ -237,9 +240,16 @@ func (w *Worker) run(d *delivery, reconcile bool) {
 }
 
 // prepare checks recipient pos for the provider and returns its item, or
-// decides it rejected and returns nil.
+// decides it rejected and returns nil. An ad due in Kakao's ad night that
+// was tried before (or whose account holds night ads) is not checked
+// but scheduled for 08:00 KST: the window is decided once, before the
+// first try.
 func (w *Worker) prepare(d *delivery, pos int) *dispatch.Item {
 	p := &d.pending[pos]
+	if now := w.clock.Now(); (p.Attempts > 0 || p.Unsent > 0 || d.acct.holdNightAds) && decide.AdNight(d.job, now) {
+		d.apply(pos, decide.Decision{Verdict: retry.Again, Due: now})
+		return nil
+	}
 	m := providers.Message{Job: d.job, Index: p.Index, Recipient: &d.job.Recipients[pos], Attempt: p.Attempts + 1}
 	if err := d.acct.Client.Check(&m); err != nil {
 		ev := d.event(pos)
@@ -253,10 +263,17 @@ func (w *Worker) prepare(d *delivery, pos int) *dispatch.Item {
 	return it
 }
 
-// onOutcome receives the dispatcher's outcomes.
+// onOutcome receives the dispatcher's outcomes. A zero sentAt means the
+// provider was never called (the send record could not be stored): that
+// try is not an attempt.
 func (w *Worker) onOutcome(it *dispatch.Item, o *providers.Outcome, sentAt time.Time) {
 	ref := it.Owner.(itemRef)
 	d, p := ref.d, &ref.d.pending[ref.pos]
+	if sentAt.IsZero() {
+		p.Unsent++
+		d.apply(ref.pos, decide.NotSent(d.acct.policy, p, o, d.job.Deadline, w.clock.Now()))
+		return
+	}
 	p.Attempts = it.Attempt
 	p.Lookup, p.Lookups = false, 0
 	if p.FirstSentAt.IsZero() {
@@ -269,7 +286,15 @@ func (w *Worker) onOutcome(it *dispatch.Item, o *providers.Outcome, sentAt time.
 
 // decide applies the account's retry policy to recipient pos after o.
 func (d *delivery) decide(pos int, o *providers.Outcome) {
-	dec := decide.After(d.acct.policy, &d.pending[pos], o, d.job.Deadline, d.w.clock.Now(), d.acct.resolver != nil)
+	d.apply(pos, decide.After(d.acct.policy, &d.pending[pos], o, d.job.Deadline, d.w.clock.Now(), d.acct.resolver != nil))
+}
+
+// apply carries out decision dec for recipient pos; another try of an ad
+// due in Kakao's ad night waits for 08:00 KST.
+func (d *delivery) apply(pos int, dec decide.Decision) {
+	if dec.Verdict == retry.Again {
+		dec = decide.OutsideAdNight(dec, &d.pending[pos], d.job)
+	}
 	switch dec.Verdict {
 	case retry.Final:
 		d.final(pos, dec)

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 
 	"github.com/talkrelay/talkrelay/internal/dispatch"
 	"github.com/talkrelay/talkrelay/internal/providers"
@@ -17,13 +18,17 @@ const lookupTimeoutFactor = 4
 
 // lookup asks the provider what became of the recipients at positions,
 // whose last outcome is unknown. Recipients the provider proves it never
-// took come back as items to send again; the rest are decided.
+// took come back as items to send again; the rest are decided. A lookup
+// counts against retry.max_lookups only when it was made: a recipient
+// whose lookup the resolver never got to (a *providers.LookupError says
+// which) is looked up again without one counted.
 func (w *Worker) lookup(d *delivery, positions []int) []*dispatch.Item {
 	var resend []*dispatch.Item
 	for len(positions) > 0 {
 		chunk := positions[:min(len(positions), lookupBatch)]
 		positions = positions[len(chunk):]
 		var outs []providers.Outcome
+		var notMade []bool
 		var err error
 		if d.acct.resolver != nil {
 			queries := make([]providers.Query, len(chunk))
@@ -38,17 +43,23 @@ func (w *Worker) lookup(d *delivery, positions []int) []*dispatch.Item {
 			ctx, cancel := context.WithTimeout(context.Background(), lookupTimeoutFactor*d.acct.RequestTimeout)
 			outs, err = d.acct.resolver.Resolve(ctx, queries)
 			cancel()
-			if err == nil && len(outs) != len(chunk) {
+			var partial *providers.LookupError
+			if errors.As(err, &partial) && len(outs) == len(chunk) && len(partial.NotMade) == len(chunk) {
+				notMade = partial.NotMade // some answered, some not
+			} else if err == nil && len(outs) != len(chunk) {
 				err = errLookupCount
 			}
 			if err != nil {
 				d.logger().Warn().Err(err).Int("recipients", len(chunk)).Msg("lookup failed; will look again")
+				if notMade == nil {
+					outs = nil
+				}
 			}
 		}
 		for i, pos := range chunk {
 			p := &d.pending[pos]
 			o := p.Last.Provider() // unknown, unless the lookup says more
-			if err == nil && outs != nil {
+			if outs != nil {
 				o = mergeIDs(outs[i], o)
 			}
 			switch o.Class {
@@ -60,7 +71,7 @@ func (w *Worker) lookup(d *delivery, positions []int) []*dispatch.Item {
 					resend = append(resend, it)
 				}
 			case providers.Unknown:
-				if d.acct.resolver != nil {
+				if d.acct.resolver != nil && (notMade == nil || !notMade[i]) {
 					p.Lookups++
 				}
 				d.decide(pos, &o)

@@ -4,6 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/nats-io/nats.go/jetstream"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +20,7 @@ import (
 	"github.com/talkrelay/talkrelay/internal/providers/naver/naverfake"
 	"github.com/talkrelay/talkrelay/internal/providers/nhn"
 	"github.com/talkrelay/talkrelay/internal/providers/nhn/nhnfake"
+	"github.com/talkrelay/talkrelay/internal/providers/providertest"
 	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/retry"
 	"github.com/talkrelay/talkrelay/internal/streams"
@@ -280,5 +285,55 @@ func TestProvidersEndToEnd(t *testing.T) {
 	}
 	if n := e.streamCount(streams.DLQStream); n != 1 {
 		t.Errorf("%d jobs dead-lettered, want 1", n)
+	}
+}
+
+// TestNHNLookupFailsOnlyItsGroup: two NHN messages of one request end
+// unknown (NHN took them, the answer was lost). NHN's list fails for the
+// grouping key of one of them on every lookup; the other is still found
+// accepted, and only the failing one ends unknown after its lookups.
+func TestNHNLookupFailsOnlyItsGroup(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	api := nhnfake.New(t)
+	j := &job.Job{Version: 1, ID: "nhn-lookup-1", Account: "nhn-main", Kind: job.AlimTalk,
+		Sender: "0123456789abcdef0123456789abcdef01234567", Template: "ORDER_RECEIVED"}
+	for i := range 2 {
+		j.Recipients = append(j.Recipients, job.Recipient{Phone: fmt.Sprintf("010-2222-77%02d", i), Content: "주문이 접수되었습니다."})
+	}
+	failing := nhn.RecipientGroupingKey(j.ID, 1)
+	upstream, err := url.Parse(api.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(upstream)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Query().Get("recipientGroupingKey") == failing {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte(`{"header":{"resultCode":-9999,"resultMessage":"System error","isSuccessful":false}}`))
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	api.Next(providertest.Answer{Hang: true}) // taken, then no answer: unknown
+
+	a := providerAccount(t, "nhn-main", "nhn", front.URL, "", map[string]string{"secret_key": nhnfake.SecretKey},
+		map[string]any{"app_key": nhnfake.AppKey})
+	a.RequestTimeout = time.Second
+	a.Retry = fastRetry(3) // 2 lookups, a second apart
+	e.publishJob(j)
+	e.startWith(e.config(a), worker.Options{Providers: worker.Providers})
+
+	evs := byIndex(e.results(2, 30*time.Second))
+	if ev := evs[0]; ev.Status != result.Accepted || ev.Attempt != 1 {
+		t.Errorf("recipient whose listing works: %s (%s %s); want accepted by the lookup", ev.Status, ev.Reason, ev.Detail)
+	}
+	if ev := evs[1]; ev.Status != result.Unknown || !strings.Contains(ev.Detail, "2 lookups") {
+		t.Errorf("recipient whose listing fails: %s (%s); want unknown after 2 lookups", ev.Status, ev.Detail)
+	}
+	if api.Sends() != 1 {
+		t.Errorf("%d sends; an unknown outcome must never be resent blindly", api.Sends())
 	}
 }

@@ -25,6 +25,9 @@ type scripted struct {
 	limit   int
 	answer  func(phone string, attempt int) providers.Outcome
 	resolve func(q providers.Query) providers.Outcome // nil: not a Resolver
+	// notMade, if set, tells which lookups the resolver does not get to
+	// (a *providers.LookupError marks them).
+	notMade func(q providers.Query) bool
 
 	mu      sync.Mutex
 	sends   []scriptedCall
@@ -78,13 +81,25 @@ type scriptedResolver struct{ *scripted }
 func (s scriptedResolver) Resolve(_ context.Context, qs []providers.Query) ([]providers.Outcome, error) {
 	c := scriptedCall{at: time.Now()}
 	out := make([]providers.Outcome, len(qs))
+	var partial *providers.LookupError
 	for i, q := range qs {
+		if s.notMade != nil && s.notMade(q) {
+			if partial == nil {
+				partial = &providers.LookupError{NotMade: make([]bool, len(qs)), Err: fmt.Errorf("lookup not made")}
+			}
+			partial.NotMade[i] = true
+			out[i] = providers.Outcome{Class: providers.Unknown}
+			continue
+		}
 		c.phones = append(c.phones, q.Message.Recipient.Phone)
 		out[i] = s.resolve(q)
 	}
 	s.mu.Lock()
 	s.lookups = append(s.lookups, c)
 	s.mu.Unlock()
+	if partial != nil {
+		return out, partial
+	}
 	return out, nil
 }
 
@@ -372,5 +387,81 @@ func TestQueuedJobsAreKeptAlive(t *testing.T) {
 	}
 	if len(sent) != 30 {
 		t.Errorf("%d recipients sent, want 30", len(sent))
+	}
+}
+
+// TestUnstoredSendRecordIsNoAttempt: while JetStream does not store send
+// records (as in a cluster's leader election: "no response from stream"),
+// the provider is never called, and those tries are no attempts: once the
+// records are stored again, the recipient is sent at attempt 1 although
+// more tries than max_attempts failed before.
+func TestUnstoredSendRecordIsNoAttempt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := &scripted{limit: 100, answer: func(string, int) providers.Outcome { return accepted }}
+	e.startScripted(s, 2)
+
+	// The bucket's stream stops taking batch records (<job>.b.<batch>) but
+	// still takes envelope records (<job>.e.…), so tries fail before the
+	// call and are scheduled again.
+	kvStream := "KV_" + streams.SendsBucket
+	st, err := e.js.Stream(t.Context(), kvStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	subjects := cfg.Subjects
+	cfg.Subjects = []string{"$KV." + streams.SendsBucket + ".*.e.>"}
+	if _, err := e.js.UpdateStream(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	e.publishJob(testJob("unstored", "acct", 1))
+	waitFor(t, 30*time.Second, "three tries without a stored send record, or a result", func() bool {
+		envs, err := e.subjectCount(kvStream, "$KV."+streams.SendsBucket+".*.e.>")
+		return err == nil && envs >= 3 || e.streamCount(streams.ResultsStream) > 0
+	})
+	cfg.Subjects = subjects
+	if _, err := e.js.UpdateStream(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	ev := e.results(1, 30*time.Second)[0]
+	if ev.Status != result.Accepted || ev.Attempt != 1 {
+		t.Errorf("result %s at attempt %d (%s); want accepted at attempt 1", ev.Status, ev.Attempt, ev.Detail)
+	}
+	if calls := s.calls(); len(calls) != 1 || calls[0].attempts[0] != 1 {
+		t.Errorf("provider calls %+v; want one, at attempt 1", calls)
+	}
+}
+
+// TestLookupNotMadeIsNotCounted: the resolver answers recipient 0's lookup
+// but does not get to recipient 1's twice (as when its context ends first);
+// those are not counted, so recipient 1 still gets its max_lookups (2)
+// lookups, and the third finds it accepted.
+func TestLookupNotMadeIsNotCounted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	j := testJob("not-made", "acct", 2)
+	var mu sync.Mutex
+	skipped := 0
+	s := &scripted{limit: 100,
+		answer: func(string, int) providers.Outcome { return providers.Outcome{Class: providers.Unknown, Code: "100"} },
+		resolve: func(providers.Query) providers.Outcome {
+			return providers.Outcome{Class: providers.Accepted, Code: "OK"}
+		},
+		notMade: func(q providers.Query) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			if q.Message.Index == 1 && skipped < 2 {
+				skipped++
+				return true
+			}
+			return false
+		}}
+	e.publishJob(j)
+	e.startScripted(s, 3) // fastRetry: 2 lookups
+	for i, ev := range byIndex(e.results(2, 30*time.Second)) {
+		if ev.Status != result.Accepted {
+			t.Errorf("recipient %d: %s (%s); want accepted by a lookup", i, ev.Status, ev.Detail)
+		}
 	}
 }

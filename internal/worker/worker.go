@@ -148,7 +148,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	w := &Worker{cfg: cfg, log: log, tracer: opts.Tracer, clock: opts.Clock, track: newTracker(), nc: nc, js: js, records: reconcile.New(js, sends),
 		accounts: map[string]*account{}}
 	for i, a := range accounts {
-		acct := &account{Account: a, policy: cfg.Accounts[i].Retry}
+		acct := &account{Account: a, policy: cfg.Accounts[i].Retry, holdNightAds: cfg.Accounts[i].NightAds == config.NightAdsHold}
 		acct.resolver, _ = a.Client.(providers.Resolver)
 		w.accounts[a.Name] = acct
 	}

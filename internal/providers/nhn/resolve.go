@@ -2,6 +2,7 @@ package nhn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -71,8 +72,10 @@ const lookupConcurrency = 4
 //     provider_unavailable), the lookup proved NHN never took it;
 //   - not listed sooner, or q.SentAt unknown: Unknown.
 //
-// Any failed list request fails the whole call: the error wraps a
-// *providers.Error for an HTTP or NHN failure.
+// A failed list request fails only the queries it answers: they are
+// Unknown, and the call returns every outcome with a *providers.LookupError
+// (wrapping a *providers.Error for an HTTP or NHN failure) that marks the
+// queries whose listing was never made because ctx ended first.
 func (c *Client) Resolve(ctx context.Context, queries []providers.Query) ([]providers.Outcome, error) {
 	now := c.now()
 	out := make([]providers.Outcome, len(queries))
@@ -97,17 +100,31 @@ func (c *Client) Resolve(ctx context.Context, queries []providers.Query) ([]prov
 		}
 		which[i] = n
 	}
-	listed, err := c.listAll(ctx, lqs)
-	if err != nil {
-		return nil, err
-	}
+	listed, failed := c.listAll(ctx, lqs)
+	var lerr *providers.LookupError
 	for i := range queries {
-		if n := which[i]; n >= 0 {
+		n := which[i]
+		switch {
+		case n < 0:
+		case failed[n] == nil:
 			out[i] = decide(&queries[i], lqs[n], listed[n], now, c.notFoundAfter)
+		default:
+			if lerr == nil {
+				lerr = &providers.LookupError{NotMade: make([]bool, len(queries)), Err: failed[n]}
+			}
+			lerr.NotMade[i] = errors.Is(failed[n], errNotListed)
+			out[i] = providers.Outcome{Class: providers.Unknown, Reason: result.ReasonOutcomeUnknown,
+				Message: "lookup failed: " + failed[n].Error()}
 		}
+	}
+	if lerr != nil {
+		return out, lerr
 	}
 	return out, nil
 }
+
+// errNotListed marks a listing never requested: ctx ended before its turn.
+var errNotListed = errors.New("nhn: list messages: not requested")
 
 // listQueryOf is the listing that answers q.
 func (c *Client) listQueryOf(q *providers.Query, now time.Time) (listQuery, error) {
@@ -139,18 +156,12 @@ func (c *Client) windowAfter() time.Duration {
 	return lookupAfter + max(0, c.notFoundAfter-DefaultNotFoundAfter)
 }
 
-// listAll makes the listings, lookupConcurrency at a time; the first
-// failure cancels the rest and is returned.
-func (c *Client) listAll(ctx context.Context, lqs []listQuery) ([][]listMessage, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	listed := make([][]listMessage, len(lqs))
-	var (
-		once  sync.Once
-		first error
-		wg    sync.WaitGroup
-	)
-	fail := func(err error) { once.Do(func() { first = err; cancel() }) }
+// listAll makes the listings, lookupConcurrency at a time, each on its
+// own: a failed one leaves the others be. failed[i] is listing i's error;
+// one never requested because ctx ended first wraps errNotListed.
+func (c *Client) listAll(ctx context.Context, lqs []listQuery) (listed [][]listMessage, failed []error) {
+	listed, failed = make([][]listMessage, len(lqs)), make([]error, len(lqs))
+	var wg sync.WaitGroup
 	sem := make(chan struct{}, lookupConcurrency)
 	for i, lq := range lqs {
 		select {
@@ -158,24 +169,23 @@ func (c *Client) listAll(ctx context.Context, lqs []listQuery) ([][]listMessage,
 		case <-ctx.Done():
 		}
 		if err := ctx.Err(); err != nil {
-			fail(fmt.Errorf("nhn: list messages: %w", err))
+			for j := i; j < len(lqs); j++ {
+				failed[j] = fmt.Errorf("%w: %w", errNotListed, err)
+			}
 			break
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			msgs, err := c.list(ctx, lq)
 			if err != nil {
-				fail(lookupFailed(lq, err))
+				failed[i] = lookupFailed(lq, err)
 				return
 			}
 			listed[i] = msgs
 		})
 	}
 	wg.Wait()
-	if first != nil {
-		return nil, first
-	}
-	return listed, nil
+	return listed, failed
 }
 
 // decide turns the listing of q's grouping key into q's outcome.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -366,12 +368,78 @@ func TestResolveCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	b := providertest.Batch(alimTalkJob(6), 6)
-	if _, err := c.Resolve(ctx, queries(b, clk.Now(), providers.Outcome{})); !errors.Is(err, context.Canceled) {
+	out, err := c.Resolve(ctx, queries(b, clk.Now(), providers.Outcome{}))
+	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Resolve with a cancelled context: %v, want context.Canceled", err)
 	}
 	if n := f.Lookups(); n != 0 {
 		t.Errorf("%d list requests after cancel", n)
 	}
+	// No lookup was made: every query is unknown and marked so, for the
+	// caller not to count a lookup.
+	var le *providers.LookupError
+	if !errors.As(err, &le) || len(out) != 6 || len(le.NotMade) != 6 {
+		t.Fatalf("Resolve = %d outcomes, %v; want 6 and a *providers.LookupError", len(out), err)
+	}
+	for i := range out {
+		if out[i].Class != providers.Unknown || !le.NotMade[i] {
+			t.Errorf("query %d: %s, not made %v; want unknown, not made", i, out[i].Class, le.NotMade[i])
+		}
+	}
+}
+
+// TestResolveFailedListingFailsOnlyItsQueries: the listing of one
+// grouping key fails (HTTP 500); the queries of the other keys get their
+// answers, and the failed one is unknown, its lookup made.
+func TestResolveFailedListingFailsOnlyItsQueries(t *testing.T) {
+	t.Parallel()
+	f, _, clk := newClocked(t)
+	j := alimTalkJob(3)
+	b := providertest.Batch(j, 3)
+	c0 := newTestClient(t, f.URL())
+	c0.now = clk.Now
+	if _, err := c0.Send(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+	failing := RecipientGroupingKey(j.ID, 1)
+	var lists atomic.Int32
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lists.Add(1)
+		if r.URL.Query().Get("recipientGroupingKey") == failing {
+			writeJSON(w, 500, `{"header":{"resultCode":-9999,"resultMessage":"System error","isSuccessful":false}}`)
+			return
+		}
+		httputil.NewSingleHostReverseProxy(mustURL(t, f.URL())).ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	c := newTestClient(t, front.URL)
+	c.now = clk.Now
+
+	out, err := c.Resolve(t.Context(), queries(b, clk.Now(), providers.Outcome{Class: providers.Unknown}))
+	var le *providers.LookupError
+	var pe *providers.Error
+	if !errors.As(err, &le) || !errors.As(err, &pe) || pe.HTTPStatus != 500 {
+		t.Fatalf("Resolve error %v; want a *providers.LookupError wrapping the HTTP 500", err)
+	}
+	want := []providers.Class{providers.Accepted, providers.Unknown, providers.Accepted}
+	if d := cmp.Diff(want, classes(out)); d != "" {
+		t.Errorf("classes (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]bool{false, false, false}, le.NotMade); d != "" {
+		t.Errorf("not made (-want +got):\n%s", d)
+	}
+	if n := lists.Load(); n != 3 {
+		t.Errorf("%d list requests, want 3: one per grouping key, the failed one too", n)
+	}
+}
+
+func mustURL(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 // TestResolveNotFoundAfterOption checks that not_found_after replaces the
