@@ -140,7 +140,7 @@ func Stopped(p *retry.Pending) Decision {
 // job's deadline: its last provider answer, or a deadline reason.
 func deadlineOutcome(p *retry.Pending) *providers.Outcome {
 	o := p.Last.Provider()
-	if p.Last.Class == "" {
+	if p.Last == nil || p.Last.Class == "" {
 		o = providers.Outcome{Class: providers.Permanent}
 	}
 	o.Reason = result.ReasonDeadlineExceeded

@@ -274,7 +274,7 @@ func TestOutsideAdNight(t *testing.T) {
 		return time.Date(2026, 11, day, h, m, 0, 0, time.FixedZone("KST", 9*3600))
 	}
 	ad := &job.Job{Kind: job.FriendTalk, Ad: true}
-	p := &retry.Pending{Attempts: 1, Last: retry.Outcome{Class: providers.Retryable.String(), Code: "B001"}}
+	p := &retry.Pending{Attempts: 1, Last: &retry.Outcome{Class: providers.Retryable.String(), Code: "B001"}}
 	again := func(at time.Time) Decision { return Decision{Verdict: retry.Again, Due: at} }
 	tests := []struct {
 		name string

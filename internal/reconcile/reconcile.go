@@ -225,7 +225,7 @@ func markSent(pending []retry.Pending, skip map[int]bool, sent map[int]sendRecor
 			if p.FirstSentAt.IsZero() {
 				p.FirstSentAt = r.at
 			}
-			p.Last = retry.Outcome{Class: providers.Unknown.String(), Reason: result.ReasonOutcomeUnknown,
+			p.Last = &retry.Outcome{Class: providers.Unknown.String(), Reason: result.ReasonOutcomeUnknown,
 				Message: "a worker stopped after handing this message to the provider, before recording the answer"}
 		}
 	}

@@ -46,7 +46,7 @@ func TestMarkSent(t *testing.T) {
 	t.Parallel()
 	t1 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	t2 := t1.Add(time.Minute)
-	earlier := retry.Outcome{Class: providers.Retryable.String(), Code: "B001"}
+	earlier := &retry.Outcome{Class: providers.Retryable.String(), Code: "B001"}
 	pending := []retry.Pending{
 		{Index: 0}, // sent, no answer recorded
 		{Index: 1, Attempts: 1, FirstSentAt: t1, Last: earlier}, // its second attempt was sent
@@ -57,7 +57,7 @@ func TestMarkSent(t *testing.T) {
 	sent := map[int]sendRecordEntry{0: {1, t1}, 1: {2, t2}, 2: {2, t2}, 3: {1, t1}}
 	markSent(pending, map[int]bool{3: true}, sent)
 
-	unknown := retry.Outcome{Class: providers.Unknown.String(), Reason: result.ReasonOutcomeUnknown,
+	unknown := &retry.Outcome{Class: providers.Unknown.String(), Reason: result.ReasonOutcomeUnknown,
 		Message: "a worker stopped after handing this message to the provider, before recording the answer"}
 	want := []retry.Pending{
 		{Index: 0, Attempts: 1, Lookup: true, FirstSentAt: t1, LastSentAt: t1, Last: unknown},

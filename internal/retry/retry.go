@@ -148,8 +148,10 @@ type Pending struct {
 	FirstSentAt time.Time `json:"first_sent_at"`
 	// LastSentAt is when its last attempt was made.
 	LastSentAt time.Time `json:"last_sent_at"`
-	// Last is the provider's last answer.
-	Last Outcome `json:"last"`
+	// Last is the provider's last answer; nil before the first. (A
+	// pointer: most recipients of a large job hold no answer for most of
+	// its life, and the outcome's strings would cost ~100 bytes each.)
+	Last *Outcome `json:"last,omitempty"`
 }
 
 // Outcome is a providers.Outcome as stored in an envelope.
@@ -164,13 +166,16 @@ type Outcome struct {
 }
 
 // FromProvider stores o.
-func FromProvider(o *providers.Outcome) Outcome {
-	return Outcome{Class: o.Class.String(), Reason: o.EffectiveReason(), Code: o.Code, CodeName: o.CodeName,
+func FromProvider(o *providers.Outcome) *Outcome {
+	return &Outcome{Class: o.Class.String(), Reason: o.EffectiveReason(), Code: o.Code, CodeName: o.CodeName,
 		Message: o.Message, RequestID: o.RequestID, MessageID: o.MessageID}
 }
 
-// Provider returns the stored outcome.
-func (o Outcome) Provider() providers.Outcome {
+// Provider returns the stored outcome; a nil one is unknown.
+func (o *Outcome) Provider() providers.Outcome {
+	if o == nil {
+		return providers.Outcome{Class: providers.Unknown}
+	}
 	c := providers.Unknown
 	for _, k := range []providers.Class{providers.Accepted, providers.Retryable, providers.Permanent, providers.Unknown} {
 		if k.String() == o.Class {
