@@ -60,6 +60,39 @@ const (
 // were handed to a provider, at which attempt, in which batch.
 const SendsBucket = "talkrelay_sends"
 
+// DefaultAPIPrefix is the JetStream API subject prefix of the account's own
+// JetStream, without a domain.
+const DefaultAPIPrefix = "$JS.API"
+
+// APIPrefix is the subject prefix, without its trailing dot, that js sends
+// its API requests to: "$JS.<domain>.API" for a JetStream domain, the
+// prefix js was made with, else DefaultAPIPrefix. Subjects built by hand
+// for js (direct gets, raw KV writes) must honour it as js does.
+func APIPrefix(js jetstream.JetStream) string {
+	o := js.Options()
+	switch {
+	case o.Domain != "":
+		return "$JS." + o.Domain + ".API"
+	case o.APIPrefix != "":
+		return strings.TrimSuffix(o.APIPrefix, ".")
+	}
+	return DefaultAPIPrefix
+}
+
+// SendsSubject is the subject that writes key into the send-records bucket
+// of the JetStream with API prefix apiPrefix (see APIPrefix), as nats.go's
+// KeyValue.Put writes it: $KV.talkrelay_sends.<key>, behind the API prefix
+// when that is not the default (a leaf node's account reaches another
+// domain's bucket through $JS.<domain>.API.$KV.>). The bucket stores it as
+// $KV.talkrelay_sends.<key> either way.
+func SendsSubject(apiPrefix, key string) string {
+	s := "$KV." + SendsBucket + "." + key
+	if apiPrefix != "" && apiPrefix != DefaultAPIPrefix {
+		s = apiPrefix + "." + s
+	}
+	return s
+}
+
 // NoAccount is the subject token used when a job carries no usable account.
 const NoAccount = "_"
 

@@ -368,7 +368,7 @@ func (w *Worker) storeEnvelope(d *delivery, positions []int, at time.Time, looku
 	if err != nil {
 		panic(err) // only our own types
 	}
-	rec := reconcile.EnvelopeRecord(d.job.ID, d.id(), name, data)
+	rec := w.records.EnvelopeRecord(d.job.ID, d.id(), name, data)
 	d.debug().Int("recipients", len(positions)).Bool("lookup", lookup).Time("due", at).Msg("recipients scheduled")
 	w.storeThen(d, rec, func() { w.scheduleEnvelope(d, env) })
 }

@@ -131,7 +131,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4000), jetstream.WithPublishAsyncTimeout(10*time.Second))
+	js, err := cfg.NATS.JetStream(nc, jetstream.WithPublishAsyncMaxPending(4000), jetstream.WithPublishAsyncTimeout(10*time.Second))
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
@@ -166,7 +166,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		Starters:      decoders,
 		Log:           log,
 	}, w.startGroup)
-	w.traces = dedupe.New(nc, dedupe.Options{APIPrefix: js.Options().APIPrefix, Window: cfg.Streams.JobsDuplicateWindow})
+	w.traces = dedupe.New(nc, dedupe.Options{APIPrefix: streams.APIPrefix(js), Window: cfg.Streams.JobsDuplicateWindow})
 	defer func() { _ = w.traces.Close() }()
 	if w.metrics, err = newMetrics(w.track.count, w.intake.Held); err != nil {
 		return fmt.Errorf("metrics: %w", err)
@@ -288,7 +288,7 @@ func buildAccounts(cfg *config.Config, opts Options) ([]*dispatch.Account, error
 func startEmbedded(cfg *config.Config, log zerolog.Logger) (*server.Server, error) {
 	e := cfg.NATS.Embedded
 	log.Info().Str("store_dir", e.StoreDir).Str("host", e.Host).Int("port", e.Port).Msg("no NATS URL set: starting the embedded nats-server")
-	return natsconn.StartEmbedded(e)
+	return natsconn.StartEmbedded(e, cfg.NATS.Domain)
 }
 
 func connect(cfg *config.Config, url string, log zerolog.Logger) (*nats.Conn, error) {
