@@ -9,8 +9,9 @@
 //	talkrelay.results.<account>.<status>.<job>   result events (stream TALKRELAY_RESULTS)
 //	talkrelay.dlq.<account>                      dead-lettered jobs (stream TALKRELAY_DLQ)
 //
-// <account> is the job's account name ("_" when a rejected job has none that
-// is usable), <kind> is alimtalk or friendtalk, <status> is accepted,
+// <account> is the job's account name ("_" when it is not a subject token;
+// a job is rejected unless its body's account and kind are its subject's,
+// and results of a rejected job go to its subject's account), <kind> is alimtalk or friendtalk, <status> is accepted,
 // failed, rejected or unknown and <job> is the job's id with every "." made
 // "%" (JobToken). Producers route by account; consumers filter results with
 // wildcards such as talkrelay.results.shop.failed.> or
@@ -115,6 +116,25 @@ func alnum(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' ||
 // JobSubject is where a job for account and kind is published.
 func JobSubject(account, kind string) string {
 	return JobsPrefix + "." + Token(account) + "." + Token(kind)
+}
+
+// ParseJobSubject reads the account token and kind of a job subject,
+// talkrelay.jobs.<account>.<kind>[.urgent]; ok is false for any other
+// subject. The account token is the job's account as Token maps it.
+func ParseJobSubject(subject string) (account, kind string, urgent, ok bool) {
+	rest, found := strings.CutPrefix(subject, JobsPrefix+".")
+	if !found {
+		return "", "", false, false
+	}
+	tok := strings.Split(rest, ".")
+	switch {
+	case len(tok) == 2:
+	case len(tok) == 3 && tok[2] == UrgentSuffix:
+		urgent = true
+	default:
+		return "", "", false, false
+	}
+	return tok[0], tok[1], urgent, tok[0] != "" && tok[1] != ""
 }
 
 // ResultSubject is where a result of job jobID with the given status is

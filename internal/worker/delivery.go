@@ -116,11 +116,19 @@ func (w *Worker) newDelivery(msg *intake.Msg, j *job.Job) *delivery {
 
 // readJob decodes and admits a job message: it returns the job and its
 // account, or nil after rejecting the message (dead letter and results).
+//
+// The subject decides whose job it is: NATS grants publishing per subject,
+// so talkrelay.jobs.<account>.<kind> is what the producer was allowed to
+// send. A job whose body names another account or kind is rejected, and
+// every rejection is reported under the subject's account, never under an
+// account the body merely claims (its results would count as the traces of
+// that account's job of the same id).
 func (w *Worker) readJob(msg *intake.Msg) (*job.Job, *account) {
 	data := msg.Data()
+	subjAcct, subjKind, _, _ := streams.ParseJobSubject(msg.Subject())
 	if len(data) > w.cfg.Worker.MaxJobBytes {
-		id, acct, kind := probeIdentity(data)
-		w.reject(msg, &job.Job{ID: id, Account: acct, Kind: job.Kind(kind)}, result.ReasonOversized,
+		id, _, kind := probeIdentity(data)
+		w.reject(msg, &job.Job{ID: id, Account: subjAcct, Kind: job.Kind(kind)}, result.ReasonOversized,
 			fmt.Sprintf("job is %d bytes, more than worker.max_job_bytes (%d)", len(data), w.cfg.Worker.MaxJobBytes), false)
 		return nil, nil
 	}
@@ -128,10 +136,16 @@ func (w *Worker) readJob(msg *intake.Msg) (*job.Job, *account) {
 	if err != nil {
 		var je *job.Error
 		errors.As(err, &je)
-		w.reject(msg, &job.Job{ID: je.ID, Account: je.Account, Kind: job.Kind(je.Kind)}, result.ReasonInvalidJob, err.Error(), false)
+		w.reject(msg, &job.Job{ID: je.ID, Account: subjAcct, Kind: job.Kind(je.Kind)}, result.ReasonInvalidJob, err.Error(), false)
 		return nil, nil
 	}
 	compactMetadata(j)
+	if why := subjectMismatch(j, subjAcct, subjKind); why != "" {
+		claimed := *j
+		claimed.Account = subjAcct
+		w.reject(msg, &claimed, result.ReasonInvalidJob, why, true)
+		return nil, nil
+	}
 	acct := w.accounts[j.Account]
 	if acct == nil {
 		w.reject(msg, j, result.ReasonUnknownAccount, fmt.Sprintf("account %q is not configured on this worker", j.Account), true)
@@ -143,6 +157,21 @@ func (w *Worker) readJob(msg *intake.Msg) (*job.Job, *account) {
 		return nil, nil
 	}
 	return j, acct
+}
+
+// subjectMismatch says how job j disagrees with the account token and kind
+// of the subject it was published to, or "" when it agrees. Account names
+// that are no subject token are written "_" in subjects (streams.Token).
+func subjectMismatch(j *job.Job, subjAcct, subjKind string) string {
+	switch {
+	case streams.Token(j.Account) != subjAcct:
+		return fmt.Sprintf("the job's account %q is not the account of the subject it was published to (%q): publish it to %s",
+			j.Account, subjAcct, streams.JobSubject(j.Account, string(j.Kind)))
+	case string(j.Kind) != subjKind:
+		return fmt.Sprintf("the job's kind %q is not the kind of the subject it was published to (%q): publish it to %s",
+			j.Kind, subjKind, streams.JobSubject(j.Account, string(j.Kind)))
+	}
+	return ""
 }
 
 // startJob starts sending job j of msg.
