@@ -107,7 +107,7 @@ func (w *Worker) newDelivery(msg *intake.Msg, j *job.Job) *delivery {
 	ctx := store.ExtractTrace(context.Background(), msg.Headers())
 	_, span := w.tracer.Start(ctx, "talkrelay.job", trace.WithSpanKind(trace.SpanKindConsumer))
 	d := &delivery{w: w, msg: msg, job: j, span: span, jobSeq: msg.Seq,
-		traceID: span.SpanContext().TraceID().String(), recv: time.Now()}
+		traceID: span.SpanContext().TraceID().String(), recv: time.Now()} // real clock: recv measures how long the delivery took
 	d.undecided.Store(int64(len(j.Recipients)))
 	d.unstored.Store(1)
 	w.track.add(d)
@@ -405,7 +405,9 @@ func (w *Worker) storeEnvelope(d *delivery, positions []int, at time.Time, looku
 // scheduleEnvelope stores env as a schedule that delivers it to the retry
 // subject when due. Its Nats-Msg-Id makes a second store a no-op.
 func (w *Worker) scheduleEnvelope(d *delivery, env *retry.Envelope) {
-	w.store(d, store.Schedule(env, d.msg.Lane().Urgent, w.clock.Now(), d.span))
+	// The server runs schedules on the real clock: the envelope's due time
+	// on the worker's clock becomes a delay from the real now.
+	w.store(d, store.Schedule(env, d.msg.Lane().Urgent, w.clock.Now(), time.Now(), d.span))
 }
 
 func (w *Worker) storeDeadLetter(d *delivery, indexes []int, why []string) {

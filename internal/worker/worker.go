@@ -60,10 +60,14 @@ type Options struct {
 	// Ready, if set, is closed once the worker is consuming.
 	Ready chan<- struct{}
 	// Clock is the time of every decision about a recipient (retries,
-	// lookups, deadlines) and of the timestamps stored with results, send
-	// records and retry schedules (default: decide.System, the real clock).
-	// Timeouts, keep-alives and the duplicate check, which measure against
-	// NATS, use the real clock regardless.
+	// lookups, deadlines, and the provider adapters' own: reservations, ad
+	// hours, lookup windows; see providers.Spec.Now) and of the timestamps
+	// stored with results, send records and retry schedules (default:
+	// decide.System, the real clock). The real clock stays where a fake one
+	// makes no sense: timeouts, keep-alives and durations (measured), the
+	// duplicate check's window (against the timestamps NATS stored), and
+	// when the NATS server delivers a retry (its delay on Clock, counted
+	// from the real now).
 	Clock decide.Clock
 }
 
@@ -268,6 +272,7 @@ func buildAccounts(cfg *config.Config, opts Options) ([]*dispatch.Account, error
 			Credentials:   creds,
 			DecodeOptions: a.DecodeOptions,
 			HTTPClient:    opts.HTTPClient,
+			Now:           clockNow(opts.Clock),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("accounts.%s: %w", a.Name, err)
@@ -312,6 +317,15 @@ func newHTTPClient() *http.Client {
 	t.MaxConnsPerHost = 0
 	t.ResponseHeaderTimeout = 0 // the dispatcher's per-request deadline applies
 	return &http.Client{Transport: t}
+}
+
+// clockNow is c's Now, or nil (the adapters' default, the real clock) for
+// no clock.
+func clockNow(c decide.Clock) func() time.Time {
+	if c == nil {
+		return nil
+	}
+	return c.Now
 }
 
 // CheckAccounts builds every account's provider client from cfg, which
