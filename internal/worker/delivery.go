@@ -141,9 +141,9 @@ func (w *Worker) readJob(msg *intake.Msg) (*job.Job, *account) {
 	}
 	compactMetadata(j)
 	if why := subjectMismatch(j, subjAcct, subjKind); why != "" {
-		claimed := *j
-		claimed.Account = subjAcct
-		w.reject(msg, &claimed, result.ReasonInvalidJob, why, true)
+		bySubject := *j
+		bySubject.Account = subjAcct
+		w.reject(msg, &bySubject, result.ReasonInvalidJob, why, true)
 		return nil, nil
 	}
 	acct := w.accounts[j.Account]
