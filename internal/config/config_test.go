@@ -64,6 +64,7 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"negative rate", "accounts:\n  - name: a\n    provider: sandbox\n    rate_limit: {requests_per_second: -1}\n", "accounts.a.rate_limit.requests_per_second"},
 		{"two secret sources", "accounts:\n  - name: a\n    provider: sandbox\n    credentials: {k: {env: X, file: /y}}\n", "accounts.a.credentials.k"},
 		{"bad log level", "log: {level: loud}\n", "log.level"},
+		{"bad JetStream domain", "nats: {domain: a.b}\n", "nats.domain"},
 		{"pull batch over max ack pending", "worker: {pull_batch: 5, max_ack_pending: 4}\n", "worker.pull_batch"},
 	}
 	for _, tt := range tests {

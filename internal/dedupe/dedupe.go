@@ -78,7 +78,7 @@ import (
 )
 
 // DefaultAPIPrefix is the JetStream API subject prefix without a domain.
-const DefaultAPIPrefix = "$JS.API"
+const DefaultAPIPrefix = streams.DefaultAPIPrefix
 
 // DomainAPIPrefix is the JetStream API subject prefix of a JetStream domain:
 // "$JS.<domain>.API", or DefaultAPIPrefix for an empty domain.

@@ -66,7 +66,9 @@ type Config struct {
 	Linger time.Duration
 	Tracer trace.Tracer
 	Log    zerolog.Logger
-	Now    func() time.Time // defaults to time.Now
+	// Now is the worker's clock, which dates each send (sentAt); default
+	// time.Now. Request durations are measured on the real clock.
+	Now func() time.Time
 	// BeforeSend, if set, runs right before each provider call, after the
 	// rate limiter admitted it; an error means the batch is not sent and
 	// every item gets a retryable outcome. The worker records there which
@@ -280,6 +282,7 @@ func (d *Dispatcher) call(a *account, k providers.Key, items []*Item, admitErr e
 	if err == nil {
 		callCtx, cancel := context.WithTimeout(ctx, a.RequestTimeout)
 		sentAt = d.cfg.Now()
+		start := time.Now() // the real clock: the duration is measured
 		outcomes, err = a.Client.Send(callCtx, b)
 		cancel()
 		if d.cfg.OnRequest != nil {
@@ -287,7 +290,7 @@ func (d *Dispatcher) call(a *account, k providers.Key, items []*Item, admitErr e
 			if err != nil {
 				outcome = providers.OutcomeOf(err).Class.String()
 			}
-			d.cfg.OnRequest(a.Name, a.Provider, len(items), d.cfg.Now().Sub(sentAt), outcome)
+			d.cfg.OnRequest(a.Name, a.Provider, len(items), time.Since(start), outcome)
 		}
 		if err == nil && len(outcomes) != len(items) {
 			err = &providers.Error{Provider: a.Provider, Class: providers.Unknown,

@@ -59,6 +59,7 @@ type NATSFlags struct {
 	TLSCert  string `name:"tls-cert" placeholder:"FILE" help:"Client certificate (with --tls-key)."`
 	TLSKey   string `name:"tls-key" placeholder:"FILE" help:"Client private key."`
 	TLSCA    string `name:"tls-ca" placeholder:"FILE" help:"CA certificate to verify the server."`
+	Domain   string `name:"js-domain" placeholder:"DOMAIN" help:"JetStream domain that holds talkrelay's streams (the worker's nats.domain), when this account reaches JetStream through a leaf node."`
 }
 
 // Config maps the flags onto natsconn.Config.
@@ -73,6 +74,7 @@ func (f NATSFlags) Config() natsconn.Config {
 		TLSCert:  f.TLSCert,
 		TLSKey:   f.TLSKey,
 		TLSCA:    f.TLSCA,
+		Domain:   f.Domain,
 	}
 }
 

@@ -126,7 +126,7 @@ func (r *runner) run(ctx context.Context) (ok bool, err error) {
 		return false, err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc,
+	js, err := cfg.JetStream(nc,
 		jetstream.WithPublishAsyncMaxPending(4000),
 		jetstream.WithPublishAsyncTimeout(publishTimeout),
 	)

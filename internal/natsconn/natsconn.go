@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Config says how to reach NATS. Field names follow the NATS tools'
@@ -34,6 +35,11 @@ type Config struct {
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
 	TLSCA   string `yaml:"tls_ca"`
+	// Domain is the JetStream domain that holds talkrelay's streams, for a
+	// NATS account that reaches JetStream through a leaf node (API subjects
+	// $JS.<domain>.API.>). Empty: the account's own JetStream. With no URL
+	// it is the embedded server's JetStream domain.
+	Domain string `yaml:"domain"`
 	// Embedded configures the embedded server used when URL is empty.
 	Embedded Embedded `yaml:"embedded"`
 }
@@ -86,6 +92,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: %w", field, err)
 		}
 	}
+	if c.Domain != "" && !validDomain(c.Domain) {
+		return fmt.Errorf("nats.domain: %q is not a JetStream domain (letters, digits, - and _)", c.Domain)
+	}
 	if c.URL == "" && (c.Embedded.Port < -1 || c.Embedded.Port > 65535) {
 		return fmt.Errorf("nats.embedded.port: %d is not a port", c.Embedded.Port)
 	}
@@ -127,6 +136,27 @@ func (c *Config) Options(name string, extra ...nats.Option) ([]nats.Option, erro
 	return append(opts, extra...), nil
 }
 
+// validDomain reports whether d can be a JetStream domain: one subject
+// token, as the server requires.
+func validDomain(d string) bool {
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return d != ""
+}
+
+// JetStream returns the JetStream of c.Domain (the account's own when
+// empty) on nc.
+func (c *Config) JetStream(nc *nats.Conn, opts ...jetstream.JetStreamOpt) (jetstream.JetStream, error) {
+	if c.Domain != "" {
+		return jetstream.NewWithDomain(nc, c.Domain, opts...)
+	}
+	return jetstream.New(nc, opts...)
+}
+
 // Connect connects to c.URL.
 func (c *Config) Connect(name string, extra ...nats.Option) (*nats.Conn, error) {
 	opts, err := c.Options(name, extra...)
@@ -140,18 +170,20 @@ func (c *Config) Connect(name string, extra ...nats.Option) (*nats.Conn, error) 
 	return nc, nil
 }
 
-// StartEmbedded starts the embedded nats-server with JetStream and waits
-// until it accepts connections. Call Shutdown on the result when done.
-func StartEmbedded(e Embedded) (*server.Server, error) {
+// StartEmbedded starts the embedded nats-server with JetStream (in
+// JetStream domain domain, if not empty) and waits until it accepts
+// connections. Call Shutdown on the result when done.
+func StartEmbedded(e Embedded, domain string) (*server.Server, error) {
 	opts := &server.Options{
-		ServerName: "talkrelay-embedded",
-		Host:       e.Host,
-		Port:       e.Port,
-		JetStream:  true,
-		StoreDir:   e.StoreDir,
-		MaxPayload: e.MaxPayload,
-		SyncAlways: e.SyncAlways,
-		NoSigs:     true,
+		JetStreamDomain: domain,
+		ServerName:      "talkrelay-embedded",
+		Host:            e.Host,
+		Port:            e.Port,
+		JetStream:       true,
+		StoreDir:        e.StoreDir,
+		MaxPayload:      e.MaxPayload,
+		SyncAlways:      e.SyncAlways,
+		NoSigs:          true,
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -144,4 +145,30 @@ func (c *Cluster) Server(name string) *Server {
 		}
 	}
 	return nil
+}
+
+// RunLeaf starts a hub server whose JetStream is in domain hubDomain and a
+// leaf server with a JetStream of its own in domain leafDomain, connected
+// to the hub as a leaf node (one account on both), the setup in which a
+// client of the leaf reaches the hub's streams only through
+// $JS.<hubDomain>.API. It returns once the leaf node is connected.
+func RunLeaf(t testing.TB, hubDomain, leafDomain string) (hub, leaf *Server) {
+	t.Helper()
+	port := freePort(t)
+	hub = RunWith(t, server.Options{ServerName: "hub", JetStreamDomain: hubDomain,
+		LeafNode: server.LeafNodeOpts{Host: "127.0.0.1", Port: port}})
+	remote, err := url.Parse(fmt.Sprintf("nats://127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf = RunWith(t, server.Options{ServerName: "leaf", JetStreamDomain: leafDomain,
+		LeafNode: server.LeafNodeOpts{Remotes: []*server.RemoteLeafOpts{{URLs: []*url.URL{remote}}}}})
+	deadline := time.Now().Add(30 * time.Second)
+	for hub.NumLeafNodes() == 0 || leaf.NumLeafNodes() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("natstest: leaf node not connected within 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return hub, leaf
 }

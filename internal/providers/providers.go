@@ -235,6 +235,12 @@ type Spec struct {
 	// HTTPClient is the client to send with; it has no overall timeout, the
 	// dispatcher's context bounds each call.
 	HTTPClient *http.Client
+	// Now is the worker's clock (worker.Options.Clock), the adapter's only
+	// clock: reservation and ad-hour checks, lookup windows, Retry-After
+	// dates, token lifetimes and signatures read it. Nil: time.Now. Only
+	// tests set another clock than the real one, and share it with the
+	// provider's fake.
+	Now func() time.Time
 }
 
 // Credential returns the named credential, or an error naming the account

@@ -40,8 +40,6 @@ import (
 // jobKey prefixes a job's send records; the duplicate check reads them by it.
 func jobKey(jobID string) string { return dedupe.JobKey(jobID) }
 
-func kvSubject(key string) string { return "$KV." + streams.SendsBucket + "." + key }
-
 type sendRecord struct {
 	At    time.Time `json:"at"`
 	Seq   uint64    `json:"seq,omitempty"` // the job message's stream sequence
@@ -76,15 +74,19 @@ func (r *sendRecord) appendJSON(b []byte) []byte {
 // Records reads and writes a worker's traces: send records in the
 // talkrelay_sends bucket, and the final results in the results stream.
 type Records struct {
-	js    jetstream.JetStream
-	sends jetstream.KeyValue
+	js        jetstream.JetStream
+	sends     jetstream.KeyValue
+	apiPrefix string // js's (streams.APIPrefix): send records are written by hand
 }
 
 // New returns the traces kept through js, with sends the talkrelay_sends
 // bucket.
 func New(js jetstream.JetStream, sends jetstream.KeyValue) *Records {
-	return &Records{js: js, sends: sends}
+	return &Records{js: js, sends: sends, apiPrefix: streams.APIPrefix(js)}
 }
+
+// kvSubject is the subject that writes key into the send-records bucket.
+func (r *Records) kvSubject(key string) string { return streams.SendsSubject(r.apiPrefix, key) }
 
 // Send is one recipient about to be handed to a provider.
 type Send struct {
@@ -112,7 +114,7 @@ func (r *Records) RecordBatch(ctx context.Context, batchID string, sends []Send,
 	}
 	futures := make([]jetstream.PubAckFuture, 0, len(order))
 	for _, id := range order {
-		m := &nats.Msg{Subject: kvSubject(jobKey(id) + ".b." + batchID), Data: byJob[id].appendJSON(nil)}
+		m := &nats.Msg{Subject: r.kvSubject(jobKey(id) + ".b." + batchID), Data: byJob[id].appendJSON(nil)}
 		f, err := r.js.PublishMsgAsync(m)
 		if err != nil {
 			return err
@@ -145,8 +147,8 @@ func EnvelopeName(lookup bool, chunk int) string {
 // EnvelopeRecord is the message that records envelope data, named name
 // (EnvelopeName), of delivery parent of job jobID, before the envelope is
 // scheduled.
-func EnvelopeRecord(jobID, parent, name string, data []byte) *nats.Msg {
-	m := nats.NewMsg(kvSubject(jobKey(jobID) + ".e." + streams.HashToken(parent) + "." + name))
+func (r *Records) EnvelopeRecord(jobID, parent, name string, data []byte) *nats.Msg {
+	m := nats.NewMsg(r.kvSubject(jobKey(jobID) + ".e." + streams.HashToken(parent) + "." + name))
 	m.Data = data
 	return m
 }

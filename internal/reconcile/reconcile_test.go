@@ -32,13 +32,19 @@ func TestEnvelopeRecord(t *testing.T) {
 	if a, l := EnvelopeName(false, 0), EnvelopeName(true, 12); a != "a0" || l != "l12" {
 		t.Errorf("EnvelopeName = %q, %q; want a0, l12", a, l)
 	}
-	m := EnvelopeRecord("order.1", "order%1", "l3", []byte("env"))
+	m := (&Records{apiPrefix: streams.DefaultAPIPrefix}).EnvelopeRecord("order.1", "order%1", "l3", []byte("env"))
 	// <job key>.e.<parent token>.<name>: the job key is the first 12 bytes
 	// of sha256("order.1") in hex (dedupe.JobKey), the parent token those
 	// of sha256("order%1") (streams.HashToken).
 	want := "$KV.talkrelay_sends.c830826c4538e5bb0fcb163c.e.64416939cefba8acd892f6ef.l3"
 	if m.Subject != want || string(m.Data) != "env" || len(m.Header) != 0 {
 		t.Errorf("record %q %q %v, want %q", m.Subject, m.Data, m.Header, want)
+	}
+	// Through a JetStream domain the write goes behind its API prefix, as
+	// nats.go's KeyValue.Put writes.
+	m = (&Records{apiPrefix: "$JS.hub.API"}).EnvelopeRecord("order.1", "order%1", "l3", []byte("env"))
+	if want = "$JS.hub.API." + want; m.Subject != want {
+		t.Errorf("record through domain hub on %q, want %q", m.Subject, want)
 	}
 }
 
@@ -125,8 +131,8 @@ func TestReconcile(t *testing.T) {
 		return data
 	}
 	for _, m := range []*nats.Msg{
-		EnvelopeRecord(jobID, parent, EnvelopeName(false, 0), envelope(parent+".a0", 3)),
-		EnvelopeRecord(jobID, parent+".a0", EnvelopeName(false, 0), envelope(parent+".a0.a0", 4)),
+		r.EnvelopeRecord(jobID, parent, EnvelopeName(false, 0), envelope(parent+".a0", 3)),
+		r.EnvelopeRecord(jobID, parent+".a0", EnvelopeName(false, 0), envelope(parent+".a0.a0", 4)),
 	} {
 		if _, err := js.PublishMsg(ctx, m); err != nil {
 			t.Fatal(err)

@@ -114,18 +114,18 @@ func deadLetterID(seq uint64) string { return "dlq/" + strconv.FormatUint(seq, 1
 
 // Schedule is the message that stores env as a schedule on the jobs
 // stream, which delivers it to the account's retry subject (of the urgent
-// lane when urgent) when it is due, and at least a second after now. Its
+// lane when urgent) when it is due, and at least a second after now. now is
+// the time on the worker's clock, the clock env.DueAt is on; serverNow is
+// the real time, which the NATS server runs schedules by: the envelope is
+// delivered env.DueAt-now after serverNow (equal clocks: at env.DueAt). Its
 // Nats-Msg-Id makes a second store of the same envelope a no-op. span, if
 // not nil, is the span whose trace context it carries.
-func Schedule(env *retry.Envelope, urgent bool, now time.Time, span trace.Span) *nats.Msg {
+func Schedule(env *retry.Envelope, urgent bool, now, serverNow time.Time, span trace.Span) *nats.Msg {
 	data, err := env.Encode()
 	if err != nil {
 		panic(err) // only our own types
 	}
-	at := env.DueAt
-	if soon := now.Add(time.Second); at.Before(soon) {
-		at = soon
-	}
+	at := serverNow.Add(max(env.DueAt.Sub(now), time.Second))
 	m := nats.NewMsg(streams.ScheduleSubject(env.Job.Account, streams.HashToken(env.ID)))
 	m.Data = data
 	m.Header.Set(jetstream.MsgIDHeader, scheduleID(env.ID))

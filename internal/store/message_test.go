@@ -144,16 +144,20 @@ func TestSchedule(t *testing.T) {
 		urgent bool
 		at     string
 		target string
+		ahead  time.Duration // of the worker's clock over the server's
 	}{
-		{"due later", now.Add(90 * time.Second), false, "@at 2026-11-21T12:01:30Z", "talkrelay.retry.shop"},
-		{"urgent lane", now.Add(90 * time.Second), true, "@at 2026-11-21T12:01:30Z", "talkrelay.retry.shop.urgent"},
-		{"due already: a second from now", now.Add(-time.Minute), false, "@at 2026-11-21T12:00:01Z", "talkrelay.retry.shop"},
-		{"due within the second", now.Add(500 * time.Millisecond), false, "@at 2026-11-21T12:00:01Z", "talkrelay.retry.shop"},
+		{"due later", now.Add(90 * time.Second), false, "@at 2026-11-21T12:01:30Z", "talkrelay.retry.shop", 0},
+		{"urgent lane", now.Add(90 * time.Second), true, "@at 2026-11-21T12:01:30Z", "talkrelay.retry.shop.urgent", 0},
+		{"due already: a second from now", now.Add(-time.Minute), false, "@at 2026-11-21T12:00:01Z", "talkrelay.retry.shop", 0},
+		{"due within the second", now.Add(500 * time.Millisecond), false, "@at 2026-11-21T12:00:01Z", "talkrelay.retry.shop", 0},
+		// A worker clock two hours ahead of the server: due in 90s on it
+		// is 90s after the server's now.
+		{"worker clock ahead", now.Add(2*time.Hour + 90*time.Second), false, "@at 2026-11-21T12:01:30Z", "talkrelay.retry.shop", 2 * time.Hour},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			e := env(tt.due)
-			m := Schedule(e, tt.urgent, now, span(t))
+			m := Schedule(e, tt.urgent, now.Add(tt.ahead), now, span(t))
 			// the first 12 bytes of sha256("order%1.a0"), in hex
 			if m.Subject != "talkrelay.sched.shop.bec6d5d4e773a0a3efbfcd76" {
 				t.Errorf("subject %q", m.Subject)

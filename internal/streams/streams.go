@@ -9,8 +9,9 @@
 //	talkrelay.results.<account>.<status>.<job>   result events (stream TALKRELAY_RESULTS)
 //	talkrelay.dlq.<account>                      dead-lettered jobs (stream TALKRELAY_DLQ)
 //
-// <account> is the job's account name ("_" when a rejected job has none that
-// is usable), <kind> is alimtalk or friendtalk, <status> is accepted,
+// <account> is the job's account name ("_" when it is not a subject token;
+// a job is rejected unless its body's account and kind are its subject's,
+// and results of a rejected job go to its subject's account), <kind> is alimtalk or friendtalk, <status> is accepted,
 // failed, rejected or unknown and <job> is the job's id with every "." made
 // "%" (JobToken). Producers route by account; consumers filter results with
 // wildcards such as talkrelay.results.shop.failed.> or
@@ -60,6 +61,39 @@ const (
 // were handed to a provider, at which attempt, in which batch.
 const SendsBucket = "talkrelay_sends"
 
+// DefaultAPIPrefix is the JetStream API subject prefix of the account's own
+// JetStream, without a domain.
+const DefaultAPIPrefix = "$JS.API"
+
+// APIPrefix is the subject prefix, without its trailing dot, that js sends
+// its API requests to: "$JS.<domain>.API" for a JetStream domain, the
+// prefix js was made with, else DefaultAPIPrefix. Subjects built by hand
+// for js (direct gets, raw KV writes) must honour it as js does.
+func APIPrefix(js jetstream.JetStream) string {
+	o := js.Options()
+	switch {
+	case o.Domain != "":
+		return "$JS." + o.Domain + ".API"
+	case o.APIPrefix != "":
+		return strings.TrimSuffix(o.APIPrefix, ".")
+	}
+	return DefaultAPIPrefix
+}
+
+// SendsSubject is the subject that writes key into the send-records bucket
+// of the JetStream with API prefix apiPrefix (see APIPrefix), as nats.go's
+// KeyValue.Put writes it: $KV.talkrelay_sends.<key>, behind the API prefix
+// when that is not the default (a leaf node's account reaches another
+// domain's bucket through $JS.<domain>.API.$KV.>). The bucket stores it as
+// $KV.talkrelay_sends.<key> either way.
+func SendsSubject(apiPrefix, key string) string {
+	s := "$KV." + SendsBucket + "." + key
+	if apiPrefix != "" && apiPrefix != DefaultAPIPrefix {
+		s = apiPrefix + "." + s
+	}
+	return s
+}
+
 // NoAccount is the subject token used when a job carries no usable account.
 const NoAccount = "_"
 
@@ -82,6 +116,25 @@ func alnum(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' ||
 // JobSubject is where a job for account and kind is published.
 func JobSubject(account, kind string) string {
 	return JobsPrefix + "." + Token(account) + "." + Token(kind)
+}
+
+// ParseJobSubject reads the account token and kind of a job subject,
+// talkrelay.jobs.<account>.<kind>[.urgent]; ok is false for any other
+// subject. The account token is the job's account as Token maps it.
+func ParseJobSubject(subject string) (account, kind string, urgent, ok bool) {
+	rest, found := strings.CutPrefix(subject, JobsPrefix+".")
+	if !found {
+		return "", "", false, false
+	}
+	tok := strings.Split(rest, ".")
+	switch {
+	case len(tok) == 2:
+	case len(tok) == 3 && tok[2] == UrgentSuffix:
+		urgent = true
+	default:
+		return "", "", false, false
+	}
+	return tok[0], tok[1], urgent, tok[0] != "" && tok[1] != ""
 }
 
 // ResultSubject is where a result of job jobID with the given status is

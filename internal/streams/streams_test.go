@@ -52,3 +52,20 @@ func TestHashToken(t *testing.T) {
 		t.Errorf("HashToken = %q", got)
 	}
 }
+
+// ParseJobSubject reads back what JobSubjectFor writes, and nothing else.
+func TestParseJobSubject(t *testing.T) {
+	for _, c := range []struct{ account, kind string }{{"shop", "alimtalk"}, {"bad name", "friendtalk"}} {
+		for _, urgent := range []bool{false, true} {
+			a, k, u, ok := ParseJobSubject(JobSubjectFor(c.account, c.kind, urgent))
+			if !ok || a != Token(c.account) || k != c.kind || u != urgent {
+				t.Errorf("ParseJobSubject(JobSubjectFor(%q, %q, %v)) = %q, %q, %v, %v", c.account, c.kind, urgent, a, k, u, ok)
+			}
+		}
+	}
+	for _, s := range []string{"talkrelay.jobs.shop", "talkrelay.jobs.shop.alimtalk.later", "talkrelay.retry.shop", "talkrelay.jobs..alimtalk"} {
+		if _, _, _, ok := ParseJobSubject(s); ok {
+			t.Errorf("ParseJobSubject(%q) ok", s)
+		}
+	}
+}

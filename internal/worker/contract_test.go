@@ -28,7 +28,7 @@ func TestRejectionsKeepTheDocumentedContract(t *testing.T) {
 	good := streams.JobSubject("good", "alimtalk")
 	e.publishRaw(good, []byte("\x00\xffgarbage{{"), "raw-1")
 	e.publishRaw(good, []byte(`{"version":1,"id":"bad-schema","account":"good","kind":"alimtalk","metadata":{"order":7},"recipients":[]}`), "bad-schema")
-	e.publishRaw(good, []byte(`{"version":1,"id":"bad-account","account":"no such!","kind":"friendtalk","recipients":[{"phone":"01012345678","content":"hi"}]}`), "bad-account")
+	e.publishRaw(streams.JobSubject("no such!", "friendtalk"), []byte(`{"version":1,"id":"bad-account","account":"no such!","kind":"friendtalk","recipients":[{"phone":"01012345678","content":"hi"}]}`), "bad-account")
 	big := testJob("too-big", "good", 1)
 	big.Recipients[0].Content = strings.Repeat("x", 5000)
 	e.publishJob(big)
@@ -70,7 +70,7 @@ func TestRejectionsKeepTheDocumentedContract(t *testing.T) {
 	}
 
 	if s := one("raw-1"); s.ev.RecipientIndex != -1 || s.ev.Reason != result.ReasonInvalidJob ||
-		s.subject != "talkrelay.results._.rejected.raw-1" {
+		s.subject != "talkrelay.results.good.rejected.raw-1" {
 		t.Errorf("non-JSON job published with Nats-Msg-Id raw-1: %s %+v", s.subject, s.ev)
 	}
 	for _, id := range []string{"bad-schema", "too-big"} {

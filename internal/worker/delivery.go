@@ -110,7 +110,7 @@ func (w *Worker) newDelivery(msg *intake.Msg, j *job.Job) *delivery {
 	ctx := store.ExtractTrace(context.Background(), msg.Headers())
 	_, span := w.tracer.Start(ctx, "talkrelay.job", trace.WithSpanKind(trace.SpanKindConsumer))
 	d := &delivery{w: w, msg: msg, job: j, span: span, jobSeq: msg.Seq,
-		traceID: span.SpanContext().TraceID().String(), recv: time.Now()}
+		traceID: span.SpanContext().TraceID().String(), recv: time.Now()} // real clock: recv measures how long the delivery took
 	d.undecided.Store(int64(len(j.Recipients)))
 	d.unstored.Store(1)
 	w.track.add(d)
@@ -119,19 +119,33 @@ func (w *Worker) newDelivery(msg *intake.Msg, j *job.Job) *delivery {
 
 // readJob decodes and admits a job message: it returns the job and its
 // account, or nil after rejecting the message (dead letter and results).
+//
+// The subject decides whose job it is: NATS grants publishing per subject,
+// so talkrelay.jobs.<account>.<kind> is what the producer was allowed to
+// send. A job whose body names another account or kind is rejected, and
+// every rejection is reported under the subject's account, never under an
+// account the body merely claims (its results would count as the traces of
+// that account's job of the same id).
 func (w *Worker) readJob(msg *intake.Msg) (*job.Job, *account) {
 	data := msg.Data()
+	subjAcct, subjKind, _, _ := streams.ParseJobSubject(msg.Subject())
 	if len(data) > w.cfg.Worker.MaxJobBytes {
-		w.reject(msg, probeJob(data, msg.Headers()), result.ReasonOversized,
+		w.reject(msg, probeJob(data, msg.Headers(), subjAcct), result.ReasonOversized,
 			fmt.Sprintf("job is %d bytes, more than worker.max_job_bytes (%d)", len(data), w.cfg.Worker.MaxJobBytes), false)
 		return nil, nil
 	}
 	j, err := job.Decode(data)
 	if err != nil {
-		w.reject(msg, probeJob(data, msg.Headers()), result.ReasonInvalidJob, err.Error(), false)
+		w.reject(msg, probeJob(data, msg.Headers(), subjAcct), result.ReasonInvalidJob, err.Error(), false)
 		return nil, nil
 	}
 	compactMetadata(j)
+	if why := subjectMismatch(j, subjAcct, subjKind); why != "" {
+		bySubject := *j
+		bySubject.Account = subjAcct
+		w.reject(msg, &bySubject, result.ReasonInvalidJob, why, true)
+		return nil, nil
+	}
 	acct := w.accounts[j.Account]
 	if acct == nil {
 		w.reject(msg, j, result.ReasonUnknownAccount, fmt.Sprintf("account %q is not configured on this worker", j.Account), true)
@@ -143,6 +157,21 @@ func (w *Worker) readJob(msg *intake.Msg) (*job.Job, *account) {
 		return nil, nil
 	}
 	return j, acct
+}
+
+// subjectMismatch says how job j disagrees with the account token and kind
+// of the subject it was published to, or "" when it agrees. Account names
+// that are no subject token are written "_" in subjects (streams.Token).
+func subjectMismatch(j *job.Job, subjAcct, subjKind string) string {
+	switch {
+	case streams.Token(j.Account) != subjAcct:
+		return fmt.Sprintf("the job's account %q is not the account of the subject it was published to (%q): publish it to %s",
+			j.Account, subjAcct, streams.JobSubject(j.Account, string(j.Kind)))
+	case string(j.Kind) != subjKind:
+		return fmt.Sprintf("the job's kind %q is not the kind of the subject it was published to (%q): publish it to %s",
+			j.Kind, subjKind, streams.JobSubject(j.Account, string(j.Kind)))
+	}
+	return ""
 }
 
 // startJob starts sending job j of msg.
@@ -390,7 +419,7 @@ func (w *Worker) storeEnvelope(d *delivery, positions []int, at time.Time, looku
 	if err != nil {
 		panic(err) // only our own types
 	}
-	rec := reconcile.EnvelopeRecord(d.job.ID, d.id(), name, data)
+	rec := w.records.EnvelopeRecord(d.job.ID, d.id(), name, data)
 	d.debug().Int("recipients", len(positions)).Bool("lookup", lookup).Time("due", at).Msg("recipients scheduled")
 	w.storeThen(d, rec, func() { w.scheduleEnvelope(d, env) })
 }
@@ -398,7 +427,9 @@ func (w *Worker) storeEnvelope(d *delivery, positions []int, at time.Time, looku
 // scheduleEnvelope stores env as a schedule that delivers it to the retry
 // subject when due. Its Nats-Msg-Id makes a second store a no-op.
 func (w *Worker) scheduleEnvelope(d *delivery, env *retry.Envelope) {
-	w.store(d, store.Schedule(env, d.msg.Lane().Urgent, w.clock.Now(), d.span))
+	// The server runs schedules on the real clock: the envelope's due time
+	// on the worker's clock becomes a delay from the real now.
+	w.store(d, store.Schedule(env, d.msg.Lane().Urgent, w.clock.Now(), time.Now(), d.span))
 }
 
 func (w *Worker) storeDeadLetter(d *delivery, indexes []int, why []string) {
@@ -564,20 +595,19 @@ func compactMetadata(j *job.Job) {
 }
 
 // probeJob reads what it can of a message that is not a valid job (not
-// JSON, against the schema, too large): its id, account, kind and
+// JSON, against the schema, too large) of the given account (its
+// subject's, never the one the body claims): its id, kind and
 // metadata (when an object), for its rejection. A body without a string id
 // takes the id the producer published it with (Nats-Msg-Id in h).
-func probeJob(data []byte, h nats.Header) *job.Job {
+func probeJob(data []byte, h nats.Header, account string) *job.Job {
 	var p struct {
 		ID       any             `json:"id"`
-		Account  any             `json:"account"`
 		Kind     any             `json:"kind"`
 		Metadata json.RawMessage `json:"metadata"`
 	}
-	j := &job.Job{}
+	j := &job.Job{Account: account}
 	if json.Unmarshal(data, &p) == nil {
 		j.ID, _ = p.ID.(string)
-		j.Account, _ = p.Account.(string)
 		kind, _ := p.Kind.(string)
 		j.Kind = job.Kind(kind)
 		if bytes.HasPrefix(p.Metadata, []byte("{")) {

@@ -33,6 +33,8 @@ func (w *Worker) startFresh(jobs []freshJob) {
 		refs[i] = dedupe.Ref{Account: f.job.Account, JobID: f.job.ID}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// The real clock, not w.clock: the window is compared with the
+	// timestamps the NATS server stored the traces with.
 	found, err := w.traces.Find(ctx, refs, time.Now())
 	cancel()
 	if err != nil {

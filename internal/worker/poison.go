@@ -144,5 +144,6 @@ func poisonRecipients(raw *jetstream.RawStreamMsg) (*job.Job, []int) {
 		}
 		return j, idx
 	}
-	return probeJob(raw.Data, raw.Header), nil
+	acct, _, _, _ := streams.ParseJobSubject(raw.Subject)
+	return probeJob(raw.Data, raw.Header, acct), nil
 }

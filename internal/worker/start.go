@@ -63,7 +63,7 @@ func (w *Worker) safely(m *intake.Msg, f func()) {
 // warnPriority says, at most once a minute per lane, that a job's priority
 // field disagrees with the subject it was published to (which decides).
 func (w *Worker) warnPriority(lane *intake.Lane, m *intake.Msg, j *job.Job) {
-	now := time.Now().UnixNano()
+	now := time.Now().UnixNano() // the real clock: it spaces log lines, it decides nothing
 	v, _ := w.priorityWarned.LoadOrStore(lane.Name(), new(atomic.Int64))
 	last := v.(*atomic.Int64)
 	if prev := last.Load(); now-prev < int64(time.Minute) || !last.CompareAndSwap(prev, now) {

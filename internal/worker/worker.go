@@ -60,10 +60,14 @@ type Options struct {
 	// Ready, if set, is closed once the worker is consuming.
 	Ready chan<- struct{}
 	// Clock is the time of every decision about a recipient (retries,
-	// lookups, deadlines) and of the timestamps stored with results, send
-	// records and retry schedules (default: decide.System, the real clock).
-	// Timeouts, keep-alives and the duplicate check, which measure against
-	// NATS, use the real clock regardless.
+	// lookups, deadlines, and the provider adapters' own: reservations, ad
+	// hours, lookup windows; see providers.Spec.Now) and of the timestamps
+	// stored with results, send records and retry schedules (default:
+	// decide.System, the real clock). The real clock stays where a fake one
+	// makes no sense: timeouts, keep-alives and durations (measured), the
+	// duplicate check's window (against the timestamps NATS stored), and
+	// when the NATS server delivers a retry (its delay on Clock, counted
+	// from the real now).
 	Clock decide.Clock
 }
 
@@ -131,7 +135,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4000), jetstream.WithPublishAsyncTimeout(10*time.Second))
+	js, err := cfg.NATS.JetStream(nc, jetstream.WithPublishAsyncMaxPending(4000), jetstream.WithPublishAsyncTimeout(10*time.Second))
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
@@ -166,7 +170,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		Starters:      decoders,
 		Log:           log,
 	}, w.startGroup)
-	w.traces = dedupe.New(nc, dedupe.Options{APIPrefix: js.Options().APIPrefix, Window: cfg.Streams.JobsDuplicateWindow})
+	w.traces = dedupe.New(nc, dedupe.Options{APIPrefix: streams.APIPrefix(js), Window: cfg.Streams.JobsDuplicateWindow})
 	defer func() { _ = w.traces.Close() }()
 	if w.metrics, err = newMetrics(w.track.count, w.intake.Held); err != nil {
 		return fmt.Errorf("metrics: %w", err)
@@ -268,6 +272,7 @@ func buildAccounts(cfg *config.Config, opts Options) ([]*dispatch.Account, error
 			Credentials:   creds,
 			DecodeOptions: a.DecodeOptions,
 			HTTPClient:    opts.HTTPClient,
+			Now:           clockNow(opts.Clock),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("accounts.%s: %w", a.Name, err)
@@ -288,7 +293,7 @@ func buildAccounts(cfg *config.Config, opts Options) ([]*dispatch.Account, error
 func startEmbedded(cfg *config.Config, log zerolog.Logger) (*server.Server, error) {
 	e := cfg.NATS.Embedded
 	log.Info().Str("store_dir", e.StoreDir).Str("host", e.Host).Int("port", e.Port).Msg("no NATS URL set: starting the embedded nats-server")
-	return natsconn.StartEmbedded(e)
+	return natsconn.StartEmbedded(e, cfg.NATS.Domain)
 }
 
 func connect(cfg *config.Config, url string, log zerolog.Logger) (*nats.Conn, error) {
@@ -312,6 +317,15 @@ func newHTTPClient() *http.Client {
 	t.MaxConnsPerHost = 0
 	t.ResponseHeaderTimeout = 0 // the dispatcher's per-request deadline applies
 	return &http.Client{Transport: t}
+}
+
+// clockNow is c's Now, or nil (the adapters' default, the real clock) for
+// no clock.
+func clockNow(c decide.Clock) func() time.Time {
+	if c == nil {
+		return nil
+	}
+	return c.Now
 }
 
 // CheckAccounts builds every account's provider client from cfg, which

@@ -28,7 +28,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, append(natstest.LeakOptions(), goleak.IgnoreAnyFunction("time.Sleep"))...)
+	goleak.VerifyTestMain(m, natstest.LeakOptions()...)
 }
 
 // env is a worker under test with its NATS server and provider clients.

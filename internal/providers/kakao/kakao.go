@@ -117,6 +117,9 @@ func NewClient(spec providers.Spec, opts ...Option) (*Client, error) {
 	}
 	c := &Client{cfg: cfg, account: spec.Account, baseURL: base, clientID: id, clientSecret: secret,
 		http: spec.HTTPClient, now: time.Now, searchSize: SearchPageSize, searchPages: MaxSearchPages}
+	if spec.Now != nil {
+		c.now = spec.Now
+	}
 	if c.http == nil {
 		c.http = &http.Client{}
 	}

@@ -80,6 +80,9 @@ func New(spec providers.Spec) (providers.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("naver: accounts.%s.options: %w", spec.Account, err)
 	}
+	if spec.Now != nil {
+		c.Now = spec.Now
+	}
 	return c, nil
 }
 

@@ -78,6 +78,9 @@ func New(spec providers.Spec) (providers.Provider, error) {
 	}
 	c := &Client{account: spec.Account, secretKey: secret, http: hc, ep: ep, now: time.Now, pageSize: MaxListPageSize,
 		notFoundAfter: cfg.NotFoundAfter}
+	if spec.Now != nil {
+		c.now = spec.Now
+	}
 	c.apis = map[job.Kind]sendAPI{
 		job.AlimTalk:   alimTalkAPI{ep: &c.ep},
 		job.FriendTalk: friendTalkAPI{ep: &c.ep, convertBrand: cfg.ConvertToBrandMessage},
