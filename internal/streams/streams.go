@@ -41,6 +41,9 @@ const (
 	JobsStream    = "TALKRELAY_JOBS"
 	ResultsStream = "TALKRELAY_RESULTS"
 	DLQStream     = "TALKRELAY_DLQ"
+	// PoisonStream keeps the max-deliveries advisories of the jobs
+	// stream's consumers until a worker has dead-lettered their jobs.
+	PoisonStream = "TALKRELAY_POISON"
 	// WorkerConsumer prefixes the durable pull consumers the worker
 	// replicas share: <WorkerConsumer>-<account> and
 	// <WorkerConsumer>-<account>-urgent (see internal/intake).
@@ -55,6 +58,12 @@ const (
 	ResultsPrefix  = "talkrelay.results"
 	DLQPrefix      = "talkrelay.dlq"
 )
+
+// MaxDeliveriesSubject is where NATS announces, for every consumer of the
+// jobs stream, a message that reached its consumer's max deliveries (a
+// poison job). The poison stream stores these advisories, so that none is
+// lost while no worker runs.
+const MaxDeliveriesSubject = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + JobsStream + ".*"
 
 // SendsBucket is the KV bucket of send records: which recipients of a job
 // were handed to a provider, at which attempt, in which batch.
@@ -215,7 +224,7 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// StreamConfigs returns the configuration of the three streams.
+// StreamConfigs returns the configuration of the streams.
 func (c Config) StreamConfigs() []jetstream.StreamConfig {
 	return []jetstream.StreamConfig{
 		{
@@ -256,6 +265,15 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 			Replicas:    c.Replicas,
 			MaxAge:      c.DLQMaxAge,
 			Duplicates:  2 * time.Minute,
+		},
+		{
+			Name:        PoisonStream,
+			Description: "max-deliveries advisories of the talkrelay jobs consumers, kept until a worker dead-letters the job",
+			Subjects:    []string{MaxDeliveriesSubject},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    c.Replicas,
+			MaxAge:      c.DLQMaxAge,
 		},
 	}
 }
