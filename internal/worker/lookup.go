@@ -45,8 +45,12 @@ func (w *Worker) lookup(d *delivery, positions []int) []*dispatch.Item {
 				d.logger().Warn().Err(err).Int("recipients", len(chunk)).Msg("lookup failed; will look again")
 			}
 		}
+		d.finals.enable()
 		for i, pos := range chunk {
 			p := &d.pending[pos]
+			if d.alreadyFinal(p.Index) {
+				continue // neither sent again nor given a second result
+			}
 			o := p.Last.Provider() // unknown, unless the lookup says more
 			if err == nil && outs != nil {
 				o = mergeIDs(outs[i], o)
