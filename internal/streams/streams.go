@@ -188,8 +188,9 @@ type Config struct {
 	DLQMaxAge time.Duration `yaml:"dlq_max_age"`
 	// MaxMsgSize caps a job message in bytes (the server's max_payload caps it too).
 	MaxMsgSize int32 `yaml:"max_msg_size"`
-	// SendRecordsMaxAge is how long send records are kept; longer than any
-	// job's retries and redeliveries last.
+	// SendRecordsMaxAge is the most send records are kept; longer than any
+	// job's retries and redeliveries last. The workers purge them sooner,
+	// once nothing can need them (reconcile.Sweep).
 	SendRecordsMaxAge time.Duration `yaml:"send_records_max_age"`
 }
 

@@ -201,6 +201,8 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		return fmt.Errorf("consume max-deliveries advisories: %w", err)
 	}
 	defer poison.wait() // on an early return; a no-op after shutdown's
+	swept := make(chan struct{})
+	go func() { defer close(swept); w.sweepSendRecords(ctx) }()
 	w.ready.Store(true)
 	log.Info().Str("nats", natsURL).Int("accounts", len(accounts)).Str("consumer", cfg.Worker.Consumer).Msg("worker consuming")
 	if opts.Ready != nil {
@@ -240,6 +242,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	}
 	w.pub.Close()
 	w.intake.Close()
+	<-swept
 	if err := nc.Drain(); err != nil {
 		log.Warn().Err(err).Msg("nats drain")
 	}
