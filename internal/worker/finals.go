@@ -2,6 +2,7 @@ package worker
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,31 +25,24 @@ const finalsMaxAge = time.Minute
 // storedFinals caches which recipients of a delivery's job have a final
 // result stored, read at most finalsMaxAge ago.
 type storedFinals struct {
+	enabled atomic.Bool // the delivery checks before its finals
 	mu      sync.Mutex
-	enabled bool
 	done    map[int]bool
 	at      time.Time
 	broken  bool // a read failed: the delivery is handed back
 }
 
 // enable makes the delivery check before its finals.
-func (f *storedFinals) enable() {
-	f.mu.Lock()
-	f.enabled = true
-	f.mu.Unlock()
-}
+func (f *storedFinals) enable() { f.enabled.Store(true) }
 
-func (f *storedFinals) on() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.enabled
-}
+func (f *storedFinals) on() bool { return f.enabled.Load() }
 
 // seed enables the check with done, read at at.
 func (f *storedFinals) seed(done map[int]bool, at time.Time) {
 	f.mu.Lock()
-	f.enabled, f.done, f.at = true, done, at
+	f.done, f.at = done, at
 	f.mu.Unlock()
+	f.enabled.Store(true)
 }
 
 // alreadyFinal reports whether recipient index has a final result stored;
