@@ -42,6 +42,9 @@ const (
 	JobsStream    = "TALKRELAY_JOBS"
 	ResultsStream = "TALKRELAY_RESULTS"
 	DLQStream     = "TALKRELAY_DLQ"
+	// PoisonStream keeps the max-deliveries advisories of the jobs
+	// stream's consumers until a worker has dead-lettered their jobs.
+	PoisonStream = "TALKRELAY_POISON"
 	// WorkerConsumer prefixes the durable pull consumers the worker
 	// replicas share: <WorkerConsumer>-<account> and
 	// <WorkerConsumer>-<account>-urgent (see internal/intake).
@@ -56,6 +59,12 @@ const (
 	ResultsPrefix  = "talkrelay.results"
 	DLQPrefix      = "talkrelay.dlq"
 )
+
+// MaxDeliveriesSubject is where NATS announces, for every consumer of the
+// jobs stream, a message that reached its consumer's max deliveries (a
+// poison job). The poison stream stores these advisories, so that none is
+// lost while no worker runs.
+const MaxDeliveriesSubject = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + JobsStream + ".*"
 
 // SendsBucket is the KV bucket of send records: which recipients of a job
 // were handed to a provider, at which attempt, in which batch.
@@ -232,8 +241,9 @@ type Config struct {
 	DLQMaxAge time.Duration `yaml:"dlq_max_age"`
 	// MaxMsgSize caps a job message in bytes (the server's max_payload caps it too).
 	MaxMsgSize int32 `yaml:"max_msg_size"`
-	// SendRecordsMaxAge is how long send records are kept; longer than any
-	// job's retries and redeliveries last.
+	// SendRecordsMaxAge is the most send records are kept; longer than any
+	// job's retries and redeliveries last. The workers purge them sooner,
+	// once nothing can need them (reconcile.Sweep).
 	SendRecordsMaxAge time.Duration `yaml:"send_records_max_age"`
 }
 
@@ -268,7 +278,7 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// StreamConfigs returns the configuration of the three streams.
+// StreamConfigs returns the configuration of the streams.
 func (c Config) StreamConfigs() []jetstream.StreamConfig {
 	return []jetstream.StreamConfig{
 		{
@@ -309,6 +319,15 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 			Replicas:    c.Replicas,
 			MaxAge:      c.DLQMaxAge,
 			Duplicates:  2 * time.Minute,
+		},
+		{
+			Name:        PoisonStream,
+			Description: "max-deliveries advisories of the talkrelay jobs consumers, kept until a worker dead-letters the job",
+			Subjects:    []string{MaxDeliveriesSubject},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    c.Replicas,
+			MaxAge:      c.DLQMaxAge,
 		},
 	}
 }

@@ -60,6 +60,8 @@ type delivery struct {
 	deadEnds []int    // original indexes talkrelay gave up on
 	why      []string // reasons for deadEnds, for the dead letter
 	finalMsg string   // dead letter reason for a job rejected as a whole
+
+	finals storedFinals // read before finals of a redelivery or a lookup
 }
 
 // account is a dispatch account with its retry policy.
@@ -237,6 +239,7 @@ func (w *Worker) run(d *delivery, reconcile bool) {
 	if reconcile {
 		d.logger().Info().Uint64("delivery", d.msg.Delivered).Msg("redelivered: reconciling with stored results and send records")
 		var err error
+		at := time.Now()
 		if skip, err = w.reconcile(d); err != nil {
 			// Without knowing what was sent, nothing may be sent: hand the
 			// message back and try again later.
@@ -244,6 +247,7 @@ func (w *Worker) run(d *delivery, reconcile bool) {
 			w.abandon(d, 5*time.Second)
 			return
 		}
+		d.finals.seed(skip, at)
 	}
 	var items []*dispatch.Item
 	var lookups []int
@@ -345,8 +349,13 @@ func (d *delivery) apply(pos int, dec decide.Decision) {
 }
 
 // final stores recipient pos's final result, as final decision dec says.
+// A redelivery or a lookup first makes sure no final result of the
+// recipient is stored already (see storedFinals).
 func (d *delivery) final(pos int, dec decide.Decision) {
 	p := &d.pending[pos]
+	if d.finals.on() && d.alreadyFinal(p.Index) {
+		return
+	}
 	ev := d.event(pos)
 	if why := decide.Final(ev, p, dec); why != "" {
 		// talkrelay gave up on it (attempts, age, deadline, lookups): the
@@ -554,15 +563,20 @@ func (w *Worker) reject(msg *intake.Msg, j *job.Job, reason result.Reason, why s
 	d.logOnce.Do(func() { d.log = log })
 	d.finalMsg = string(reason) + ": " + why
 	if msg.Delivered > 1 && j.ID != "" {
-		if done, err := w.records.Finals(j.Account, j.ID); err == nil {
-			kept := events[:0]
-			for _, ev := range events {
-				if !done[ev.RecipientIndex] {
-					kept = append(kept, ev)
-				}
-			}
-			events = kept
+		done, err := w.records.Finals(j.Account, j.ID)
+		if err != nil {
+			// Publish no result without knowing none is stored: the
+			// message is handed back and rejected again.
+			log.Warn().Err(err).Msg("cannot read stored results of the rejected job; it will be redelivered")
+			d.failed.Store(true)
 		}
+		kept := events[:0]
+		for _, ev := range events {
+			if err == nil && !done[ev.RecipientIndex] {
+				kept = append(kept, ev)
+			}
+		}
+		events = kept
 	}
 	dl := &store.DeadLetter{Account: j.Account, JobID: j.ID, Subject: msg.Subject(), Reason: d.finalMsg,
 		Header: msg.Headers(), Data: msg.Data()}

@@ -56,8 +56,12 @@ func (w *Worker) lookup(d *delivery, positions []int) []*dispatch.Item {
 				}
 			}
 		}
+		d.finals.enable()
 		for i, pos := range chunk {
 			p := &d.pending[pos]
+			if d.alreadyFinal(p.Index) {
+				continue // neither sent again nor given a second result
+			}
 			o := p.Last.Provider() // unknown, unless the lookup says more
 			if outs != nil {
 				o = mergeIDs(outs[i], o)

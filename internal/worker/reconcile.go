@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"time"
 
 	"github.com/talkrelay/talkrelay/internal/dispatch"
 	"github.com/talkrelay/talkrelay/internal/providers"
@@ -43,4 +44,33 @@ func (w *Worker) reconcile(d *delivery) (map[int]bool, error) {
 		d.logger().Info().Int("already_final_or_scheduled", n).Int("send_records", sent).Msg("reconciled")
 	}
 	return skip, nil
+}
+
+// sendRecordsSkew allows for the difference between the NATS servers'
+// clocks when sweeping send records (see reconcile.Sweep).
+const sendRecordsSkew = 10 * time.Second
+
+// sweepSendRecords purges the send records nothing needs any more (see
+// reconcile.Sweep) every minute, or every streams.jobs_duplicate_window if
+// that is shorter, until ctx ends. Every replica sweeps; a purge that finds
+// nothing to purge costs the server little.
+func (w *Worker) sweepSendRecords(ctx context.Context) {
+	window := w.cfg.Streams.JobsDuplicateWindow
+	tick := time.NewTicker(min(time.Minute, window))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		sweepCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		n, err := w.records.Sweep(sweepCtx, time.Now().Add(-window), sendRecordsSkew)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			w.log.Warn().Err(err).Msg("send records not swept; trying again later")
+		} else if n > 0 {
+			w.log.Debug().Uint64("purged", n).Msg("send records swept")
+		}
+	}
 }

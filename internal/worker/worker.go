@@ -200,11 +200,13 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	}
 	defer w.intake.Close()
 	defer w.intake.Stop() // on an early return; a no-op after shutdown's
-	poison, err := w.watchPoison()
+	poison, err := w.watchPoison(setupCtx)
 	if err != nil {
-		return fmt.Errorf("subscribe to max-deliveries advisories: %w", err)
+		return fmt.Errorf("consume max-deliveries advisories: %w", err)
 	}
-	defer func() { _ = poison.Unsubscribe() }()
+	defer poison.wait() // on an early return; a no-op after shutdown's
+	swept := make(chan struct{})
+	go func() { defer close(swept); w.sweepSendRecords(ctx) }()
 	w.ready.Store(true)
 	log.Info().Str("nats", natsURL).Int("accounts", len(accounts)).Str("consumer", cfg.Worker.Consumer).Msg("worker consuming")
 	if opts.Ready != nil {
@@ -216,21 +218,23 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	// Shutdown: stop pulling. Jobs received but not started go straight
 	// back to NATS; the ones started are finished within the grace period,
 	// and kept alive until then.
-	log.Info().Int("jobs_in_flight", w.track.count()).Dur("grace", cfg.Worker.ShutdownGrace).Msg("shutting down")
+	log.Info().Int("jobs_in_flight", w.track.count()).Bool("poison_job_in_handling", poison.busy.Load()).
+		Dur("grace", cfg.Worker.ShutdownGrace).Msg("shutting down")
 	w.ready.Store(false)
 	w.intake.Stop()
+	poison.stop()
 
 	graceCtx, cancelGrace := context.WithTimeout(context.WithoutCancel(ctx), cfg.Worker.ShutdownGrace)
 	defer cancelGrace()
 	if err := w.disp.Close(graceCtx); err != nil {
 		log.Warn().Err(err).Msg("shutdown")
 	}
-	// Every batch has reported; wait for what they decided to be stored.
-	// Calls cancelled at the end of the grace period report too, so storing
-	// gets a window of its own, as long again, before the jobs are handed
-	// back.
+	// Every batch has reported; wait for what they decided to be stored,
+	// and for the poison job in handling, if any. Calls cancelled at the
+	// end of the grace period report too, so storing gets a window of its
+	// own, as long again, before the jobs are handed back.
 	settled := make(chan struct{})
-	go func() { w.track.wg.Wait(); close(settled) }()
+	go func() { w.track.wg.Wait(); poison.wait(); close(settled) }()
 	storeWait := time.NewTimer(cfg.Worker.ShutdownGrace)
 	defer storeWait.Stop()
 	select {
@@ -242,6 +246,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	}
 	w.pub.Close()
 	w.intake.Close()
+	<-swept
 	if err := nc.Drain(); err != nil {
 		log.Warn().Err(err).Msg("nats drain")
 	}
