@@ -45,6 +45,8 @@ type CLI struct {
 	Timeout time.Duration `default:"5m" placeholder:"DURATION" group:"Results" help:"How long --wait waits for the results after the last publish."`
 
 	MaxPending int `name:"max-pending" default:"1000" placeholder:"N" group:"Publishing" help:"Publishes awaiting their acknowledgement at most, 1..4000."`
+
+	Version kong.VersionFlag `help:"Print the version and exit."`
 }
 
 // NATSFlags are the connection flags, named after the NATS tools' environment

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/term"
 
+	"github.com/talkrelay/talkrelay/internal/buildinfo"
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
@@ -43,6 +44,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			"  enqueue -f jobs.ndjson\n"+
 			"  enqueue --csv recipients.csv --job campaign.json --wait\n"+
 			"  enqueue --account sandbox --template OTP_CODE --to 01012345678 --var code=482913 --priority urgent --wait"),
+		kong.Vars{"version": buildinfo.String("enqueue")},
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { panic(exitPanic{c}) }),
 		kong.ValueFormatter(helpValue),

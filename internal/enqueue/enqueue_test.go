@@ -383,6 +383,7 @@ func TestUsage(t *testing.T) {
 		wantStderr string
 	}{
 		{name: "help", args: []string{"--help"}, wantCode: ExitOK, wantStdout: "--nats-url=URL"},
+		{name: "version", args: []string{"--version"}, wantCode: ExitOK, wantStdout: "enqueue "},
 		{name: "nothing to do", args: nil, wantCode: ExitUsage, wantStderr: "nothing to enqueue"},
 		{name: "two modes", args: []string{"-f", "x.json", "--to", "010"}, wantCode: ExitUsage, wantStderr: "use one input mode"},
 		{name: "priority with a file", args: []string{"-f", "x.json", "--priority", "urgent"}, wantCode: ExitUsage, wantStderr: `--priority: only for a job from flags; in a jobs file or a campaign template (--job) set the job's "priority" field`},
