@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -177,5 +178,32 @@ func TestHelpExampleWorksAgainstTheDefaultWorker(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "results: 1 accepted\n") || !strings.Contains(stdout, `"status":"accepted"`) {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	}
+
+	// The README's "Try it" command, twice: the second run publishes
+	// nothing and shows the first run's results.
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tryIt []string
+	for line := range strings.Lines(string(readme)) {
+		if strings.HasPrefix(line, "bin/enqueue ") {
+			tryIt = splitArgs(strings.TrimSpace(line))[1:]
+		}
+	}
+	if tryIt == nil {
+		t.Fatal("no bin/enqueue command in README.md")
+	}
+	for i, arg := range tryIt {
+		if strings.HasPrefix(arg, "schemas/") {
+			tryIt[i] = "../../" + arg
+		}
+	}
+	for run, want := range []string{"1 job published (3 recipients)", "1 job was already enqueued before this run"} {
+		code, _, stderr := e.run(t, "", tryIt...)
+		if code != ExitOK || !strings.Contains(stderr, want) || !strings.Contains(stderr, "results: 3 accepted\n") {
+			t.Errorf("README command %q, run %d: exit %d, stderr:\n%s", tryIt, run+1, code, stderr)
+		}
 	}
 }
