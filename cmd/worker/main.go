@@ -15,6 +15,7 @@ import (
 	"github.com/talkrelay/talkrelay/internal/buildinfo"
 	"github.com/talkrelay/talkrelay/internal/config"
 	"github.com/talkrelay/talkrelay/internal/logging"
+	"github.com/talkrelay/talkrelay/internal/natsconn"
 	"github.com/talkrelay/talkrelay/internal/worker"
 )
 
@@ -31,8 +32,13 @@ config.example.yaml for every field and its default), then the environment
 these flags. Provider credentials are read from the environment or files
 named in the config, never from jobs.
 
+An external NATS server must take messages as large as worker.max_job_bytes
+(its max_payload is 1 MiB unless raised); the worker warns when it does not.
+
 SIGINT/SIGTERM stop pulling, finish in-flight batches within
-worker.shutdown_grace, store their results, and exit 0.`
+worker.shutdown_grace, store their results, and exit 0. Exit codes: 0 after
+a clean shutdown or a good --check-config, 1 on an error (a config error
+names FILE:LINE and the field), 2 on a wrong command line.`
 
 type cli struct {
 	Config      string           `short:"c" env:"TALKRELAY_CONFIG" placeholder:"FILE" help:"YAML config file. Default: none (embedded NATS, sandbox account)."`
@@ -95,6 +101,9 @@ func run(ctx context.Context, c cli, stdout io.Writer) error {
 		return err
 	}
 	if c.NATSURL != "" {
+		if err := natsconn.CheckURLs(c.NATSURL); err != nil {
+			return fmt.Errorf("--nats-url: %w", err)
+		}
 		cfg.NATS.URL = c.NATSURL
 	}
 	if c.DataDir != "" {

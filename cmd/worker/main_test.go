@@ -42,6 +42,13 @@ func TestMissingConfigFileIsOneLine(t *testing.T) {
 	}
 }
 
+func TestBadNATSURLFlag(t *testing.T) {
+	code, _, stderr := runWorker(t, "--nats-url", "htp//not a url", "--check-config")
+	if code != 1 || !strings.Contains(stderr, `--nats-url: "htp//not a url" is not a NATS server URL`) {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
 func TestCheckConfigRejects(t *testing.T) {
 	for _, tt := range []struct{ name, yaml, want string }{
 		{"empty file", "", "is empty"},

@@ -197,7 +197,12 @@ func Load(path string) (*Config, error) {
 func (c *Config) decode(data []byte) error {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return &Error{msg: c.places.file + ": " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		// "yaml: line 3: mapping values are not allowed in this context"
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if m := lineRE.FindStringSubmatch(msg); m != nil {
+			return &Error{msg: c.places.file + ":" + m[1] + ": not YAML: " + m[2]}
+		}
+		return &Error{msg: c.places.file + ": not YAML: " + msg}
 	}
 	if len(root.Content) == 0 || root.Content[0].Tag == "!!null" {
 		return &Error{msg: c.places.file + " is empty: give the sections to change (see config.example.yaml), or no --config for the defaults"}

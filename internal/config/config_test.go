@@ -134,7 +134,7 @@ func TestErrorsSayWhereAndWhat(t *testing.T) {
 		{"validation", "log:\n  format: json\n  level: loud\n", []string{`c.yaml:3: log.level: "loud" is not one of`}},
 		{"account validation", "accounts:\n  - name: a\n    provider: sandbox\n    max_concurrency: -1\n", []string{"c.yaml:4: accounts.a.max_concurrency: -1"}},
 		{"empty", "\n# only a comment\n", []string{"c.yaml is empty"}},
-		{"not YAML", "worker: [\n", []string{"c.yaml: "}},
+		{"not YAML", "log:\n  level: info\n  format: a: b\n", []string{"c.yaml:3: not YAML: mapping values are not allowed"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
