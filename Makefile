@@ -4,6 +4,8 @@ BIN       := bin
 STATICCHECK_VERSION := v0.8.2
 GOBIN     := $(abspath $(BIN))
 export GOBIN
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS   := -X github.com/talkrelay/talkrelay/internal/buildinfo.version=$(VERSION)
 
 .DEFAULT_GOAL := help
 
@@ -13,11 +15,12 @@ help: ## Show this help.
 deps: ## Download the Go modules.
 	$(GO) mod download
 
-build: deps ## Build bin/worker and bin/enqueue.
-	$(GO) build -o $(BIN)/ ./cmd/worker ./cmd/enqueue
+build: deps ## Build bin/worker and bin/enqueue (the first build compiles every dependency: a few minutes).
+	@echo "building bin/worker and bin/enqueue $(VERSION) (the first build compiles every dependency: a few minutes)"
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/worker ./cmd/enqueue
 
-run: deps ## Run the worker on its embedded default (NATS in-process under ./data, sandbox account).
-	$(GO) run ./cmd/worker
+run: build ## Build, then run bin/worker on its embedded default (NATS in-process under ./data, sandbox account).
+	exec $(BIN)/worker
 
 test: deps ## Vet and run every test with the race detector (what CI runs).
 	$(GO) vet ./...

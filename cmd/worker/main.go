@@ -4,14 +4,18 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
 
+	"github.com/talkrelay/talkrelay/internal/buildinfo"
 	"github.com/talkrelay/talkrelay/internal/config"
 	"github.com/talkrelay/talkrelay/internal/logging"
+	"github.com/talkrelay/talkrelay/internal/natsconn"
 	"github.com/talkrelay/talkrelay/internal/worker"
 )
 
@@ -28,36 +32,78 @@ config.example.yaml for every field and its default), then the environment
 these flags. Provider credentials are read from the environment or files
 named in the config, never from jobs.
 
+An external NATS server must take messages as large as worker.max_job_bytes
+(its max_payload is 1 MiB unless raised); the worker warns when it does not.
+
 SIGINT/SIGTERM stop pulling, finish in-flight batches within
-worker.shutdown_grace, store their results, and exit 0.`
+worker.shutdown_grace, store their results, and exit 0. Exit codes: 0 after
+a clean shutdown or a good --check-config, 1 on an error (a config error
+names FILE:LINE and the field), 2 on a wrong command line.`
 
 type cli struct {
-	Config      string `short:"c" env:"TALKRELAY_CONFIG" type:"existingfile" placeholder:"FILE" help:"YAML config file. Default: none (embedded NATS, sandbox account)."`
-	NATSURL     string `name:"nats-url" env:"NATS_URL" placeholder:"URL" help:"NATS server URL(s), comma separated. Empty: run the embedded server."`
-	DataDir     string `env:"TALKRELAY_DATA_DIR" placeholder:"DIR" help:"Embedded server's JetStream store (nats.embedded.store_dir; default ./data)."`
-	HTTPAddr    string `name:"http-addr" env:"TALKRELAY_HTTP_ADDR" placeholder:"HOST:PORT" help:"Listen address of /healthz, /readyz and /metrics (http.addr; default 127.0.0.1:8080; \"off\" disables)."`
-	LogLevel    string `env:"TALKRELAY_LOG_LEVEL" enum:",debug,info,warn,error" default:"" help:"Log level: debug, info, warn, error (log.level; default info)."`
-	LogFormat   string `env:"TALKRELAY_LOG_FORMAT" enum:",json,console,auto" default:"" help:"Log format: json, console, auto = console on a terminal (log.format; default auto)."`
-	CheckConfig bool   `help:"Load and validate the configuration, build the provider accounts, then exit."`
+	Config      string           `short:"c" env:"TALKRELAY_CONFIG" placeholder:"FILE" help:"YAML config file. Default: none (embedded NATS, sandbox account)."`
+	NATSURL     string           `name:"nats-url" env:"NATS_URL" placeholder:"URL" help:"NATS server URL(s), comma separated. Empty: run the embedded server."`
+	DataDir     string           `env:"TALKRELAY_DATA_DIR" placeholder:"DIR" help:"Embedded server's JetStream store (nats.embedded.store_dir; default ./data)."`
+	HTTPAddr    string           `name:"http-addr" env:"TALKRELAY_HTTP_ADDR" placeholder:"HOST:PORT" help:"Listen address of /healthz, /readyz and /metrics (http.addr; default 127.0.0.1:8080; \"off\" disables)."`
+	LogLevel    string           `env:"TALKRELAY_LOG_LEVEL" enum:",debug,info,warn,error" default:"" help:"Log level: debug, info, warn, error (log.level; default info)."`
+	LogFormat   string           `env:"TALKRELAY_LOG_FORMAT" enum:",json,console,auto" default:"" help:"Log format: json, console, auto = console on a terminal (log.format; default auto)."`
+	CheckConfig bool             `help:"Load and validate the configuration, build the provider accounts, print them on standard output, then exit."`
+	Version     kong.VersionFlag `help:"Print the version and exit."`
 }
 
 func main() {
-	var c cli
-	kong.Parse(&c, kong.Name("worker"), kong.Description(description), kong.UsageOnError())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, c); err != nil {
-		fmt.Fprintln(os.Stderr, "worker:", err)
-		os.Exit(1)
-	}
+	code := runMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(ctx context.Context, c cli) error {
+// exitPanic carries kong's exit code (after --help or --version) out of
+// Parse.
+type exitPanic struct{ code int }
+
+// runMain runs the worker with args (without the program name) and returns
+// the exit code: 0 after a clean shutdown, 1 on an error, 2 on a wrong
+// command line.
+func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	var c cli
+	parser, err := kong.New(&c, kong.Name("worker"), kong.Description(description),
+		kong.Vars{"version": buildinfo.String("worker")},
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { panic(exitPanic{code}) }))
+	if err != nil {
+		fmt.Fprintln(stderr, "worker:", err)
+		return 2
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			e, ok := r.(exitPanic)
+			if !ok {
+				panic(r)
+			}
+			code = e.code
+		}
+	}()
+	if _, err := parser.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "worker: %v\nRun \"worker --help\" for usage.\n", err)
+		return 2
+	}
+	if err := run(ctx, c, stdout); err != nil {
+		fmt.Fprintln(stderr, "worker:", err)
+		return 1
+	}
+	return 0
+}
+
+func run(ctx context.Context, c cli, stdout io.Writer) error {
 	cfg, err := config.Load(c.Config)
 	if err != nil {
 		return err
 	}
 	if c.NATSURL != "" {
+		if err := natsconn.CheckURLs(c.NATSURL); err != nil {
+			return fmt.Errorf("--nats-url: %w", err)
+		}
 		cfg.NATS.URL = c.NATSURL
 	}
 	if c.DataDir != "" {
@@ -77,7 +123,7 @@ func run(ctx context.Context, c cli) error {
 		cfg.Log.Format = c.LogFormat
 	}
 	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("config: %w", err)
+		return err
 	}
 	log, err := logging.New(os.Stderr, cfg.Log.Level, cfg.Log.Format)
 	if err != nil {
@@ -87,8 +133,21 @@ func run(ctx context.Context, c cli) error {
 		if err := worker.CheckAccounts(cfg); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "config ok: %d account(s)\n", len(cfg.Accounts))
+		fmt.Fprintln(stdout, configOK(cfg))
 		return nil
 	}
 	return worker.Run(ctx, cfg, log, worker.Options{})
+}
+
+// configOK is what --check-config prints: the accounts it built.
+func configOK(cfg *config.Config) string {
+	names := make([]string, len(cfg.Accounts))
+	for i, a := range cfg.Accounts {
+		names[i] = a.Name + " (" + a.Provider + ")"
+	}
+	noun := "accounts"
+	if len(names) == 1 {
+		noun = "account"
+	}
+	return fmt.Sprintf("config ok: %d %s: %s", len(names), noun, strings.Join(names, ", "))
 }

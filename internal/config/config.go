@@ -4,11 +4,13 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
+	"net"
 	"os"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +30,8 @@ type Config struct {
 	HTTP     HTTP            `yaml:"http"`
 	Log      Log             `yaml:"log"`
 	Accounts []Account       `yaml:"accounts"`
+
+	places *places // where each path is in the file, for error messages
 }
 
 // Worker tunes consumption, batching and shutdown.
@@ -101,6 +105,8 @@ type Account struct {
 	NightAds string `yaml:"night_ads"`
 	// Options are the provider's own settings.
 	Options yaml.Node `yaml:"options"`
+
+	places *places // of the file the account is from, for DecodeOptions
 }
 
 // The values of Account.NightAds.
@@ -173,17 +179,24 @@ func SandboxAccount() Account {
 }
 
 // Load reads the YAML file at path over the defaults (an empty path reads
-// nothing), then applies the environment. Unknown fields are errors.
+// nothing), then applies the environment. Unknown fields are errors, and
+// so is a file with no settings. Errors name FILE:LINE and the YAML path.
 func Load(path string) (*Config, error) {
 	c := Default()
 	if path != "" {
-		f, err := os.Open(path)
+		data, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("config file %s does not exist", path)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
-		defer f.Close()
-		if err := decode(f, c); err != nil {
-			return nil, fmt.Errorf("config %s: %w", path, err)
+		c.places = newPlaces(path)
+		if err := c.decode(data); err != nil {
+			return nil, err
+		}
+		for i := range c.Accounts {
+			c.Accounts[i].places = c.places
 		}
 	}
 	c.applyEnv()
@@ -194,13 +207,49 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
-func decode(r io.Reader, c *Config) error {
-	d := yaml.NewDecoder(r)
-	d.KnownFields(true)
-	if err := d.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+func (c *Config) decode(data []byte) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		// "yaml: line 3: mapping values are not allowed in this context"
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if m := lineRE.FindStringSubmatch(msg); m != nil {
+			return &Error{msg: c.places.file + ":" + m[1] + ": not YAML: " + m[2]}
+		}
+		return &Error{msg: c.places.file + ": not YAML: " + msg}
+	}
+	if len(root.Content) == 0 || root.Content[0].Tag == "!!null" {
+		return &Error{msg: c.places.file + " is empty: give the sections to change (see config.example.yaml), or no --config for the defaults"}
+	}
+	if err := c.places.check(&root, reflect.TypeOf(c).Elem(), ""); err != nil {
 		return err
 	}
-	return nil
+	return c.places.decode(&root, c)
+}
+
+// Error is a mistake in the configuration, said with FILE:LINE and the
+// YAML path when they are known.
+type Error struct{ msg string }
+
+func (e *Error) Error() string { return e.msg }
+
+// Line returns the line of a YAML path in the file, 0 if the file does not
+// set it.
+func (c *Config) Line(path string) int {
+	if c.places == nil {
+		return 0
+	}
+	return c.places.line[path]
+}
+
+// Locate returns err with the FILE:LINE of the YAML path it starts with
+// (accounts.shop.provider: ...), as an *Error; other errors come back
+// unchanged.
+func (c *Config) Locate(err error) error {
+	var ce *Error
+	if err == nil || errors.As(err, &ce) {
+		return err
+	}
+	return c.places.locate(err)
 }
 
 // applyEnv applies the NATS tools' environment variables over the file.
@@ -238,8 +287,10 @@ func (c *Config) ApplyDefaults() {
 }
 
 // Validate checks everything that can be checked without the network and
-// names the offending field.
-func (c *Config) Validate() error {
+// names the offending field, with its line in the file.
+func (c *Config) Validate() error { return c.Locate(c.validate()) }
+
+func (c *Config) validate() error {
 	if err := c.NATS.Validate(); err != nil {
 		return err
 	}
@@ -268,6 +319,11 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("worker.shutdown_grace: %s is negative", w.ShutdownGrace)
 	case w.MaxDeliver < 1:
 		return fmt.Errorf("worker.max_deliver: %d must be at least 1", w.MaxDeliver)
+	}
+	if c.HTTP.Addr != "" {
+		if err := checkAddr(c.HTTP.Addr); err != nil {
+			return fmt.Errorf("http.addr: %w", err)
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -317,6 +373,18 @@ func (c *Config) Validate() error {
 
 func streamsToken(s string) string { return streams.Token(s) }
 
+// checkAddr checks a listen address: HOST:PORT, the host possibly empty.
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not HOST:PORT (such as 127.0.0.1:8080 or :8080)", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: port %q is not a number 0..65535", addr, port)
+	}
+	return nil
+}
+
 // ResolveCredentials returns an account's secrets by name.
 func (a *Account) ResolveCredentials() (map[string]string, error) {
 	out := make(map[string]string, len(a.Credentials))
@@ -331,20 +399,17 @@ func (a *Account) ResolveCredentials() (map[string]string, error) {
 }
 
 // DecodeOptions decodes the account's provider options into v, failing on
-// unknown fields with the field's line.
+// unknown fields; errors are *Error, with the line and path.
 func (a *Account) DecodeOptions(v any) error {
 	if a.Options.Kind == 0 {
 		return nil
 	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	if err := enc.Encode(&a.Options); err != nil {
-		return fmt.Errorf("accounts.%s.options: %w", a.Name, err)
+	p := a.places
+	if p == nil {
+		p = newPlaces("")
 	}
-	d := yaml.NewDecoder(&buf)
-	d.KnownFields(true)
-	if err := d.Decode(v); err != nil {
-		return fmt.Errorf("accounts.%s.options: %w", a.Name, err)
+	if err := p.check(&a.Options, reflect.TypeOf(v), "accounts."+a.Name+".options"); err != nil {
+		return err
 	}
-	return nil
+	return p.decode(&a.Options, v)
 }

@@ -119,3 +119,64 @@ func TestDecodeOptionsStrict(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// Every error names FILE:LINE and the YAML path, in words rather than Go
+// types.
+func TestErrorsSayWhereAndWhat(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unknown field", "log:\n  level: info\nworker:\n  linger: 5ms\n  lingerr: 5ms\n",
+			[]string{"c.yaml:5: worker.lingerr: unknown field; in worker the fields are", "linger,"}},
+		{"bad duration", "worker:\n  linger: soon\n", []string{`c.yaml:2: worker.linger: "soon" is not a duration`}},
+		{"bad number", "worker:\n  pull_batch: many\n", []string{`c.yaml:2: worker.pull_batch: "many" is not a whole number`}},
+		{"unknown account field", "accounts:\n  - name: shop\n    provider: sandbox\n    sendr: x\n", []string{"c.yaml:4: accounts.shop.sendr: unknown field"}},
+		{"validation", "log:\n  format: json\n  level: loud\n", []string{`c.yaml:3: log.level: "loud" is not one of`}},
+		{"account validation", "accounts:\n  - name: a\n    provider: sandbox\n    max_concurrency: -1\n", []string{"c.yaml:4: accounts.a.max_concurrency: -1"}},
+		{"empty", "\n# only a comment\n", []string{"c.yaml is empty"}},
+		{"not YAML", "log:\n  level: info\n  format: a: b\n", []string{"c.yaml:3: not YAML: mapping values are not allowed"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(path, []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := Load(path)
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), strings.Replace(want, "c.yaml", path, 1)) {
+					t.Errorf("error %q lacks %q", err, want)
+				}
+			}
+			if strings.Contains(err.Error(), "in type") || strings.Contains(err.Error(), "time.Duration") {
+				t.Errorf("error %q names a Go type", err)
+			}
+		})
+	}
+}
+
+func TestOptionErrorsHaveTheirLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	yaml := "accounts:\n  - name: shop\n    provider: sandbox\n    options:\n      latency: 5ms\n      typo: 1\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var into struct {
+		Latency time.Duration `yaml:"latency"`
+	}
+	err = cfg.Accounts[0].DecodeOptions(&into)
+	if want := path + ":6: accounts.shop.options.typo: unknown field; in accounts.shop.options the fields are latency"; err == nil || err.Error() != want {
+		t.Fatalf("error %v, want %q", err, want)
+	}
+}

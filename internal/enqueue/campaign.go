@@ -34,12 +34,14 @@ import (
 // leaves its field or variable at the template's default (or absent).
 //
 // Job n (from 1) gets the id "<template id>-<n>" and holds the data rows at
-// positions (n-1)*R+1 .. n*R, R being --recipients-per-job; an invalid row
-// keeps its position and is left out. The ids therefore depend only on the
-// CSV and R: running the same campaign again within the jobs stream's
-// duplicate window publishes nothing twice. The flip side: a row fixed after
-// a run is not sent by re-running, because its job id is taken; send the
-// fixed rows with a new template id.
+// positions (n-1)*R+1 .. n*R, R being --recipients-per-job. The ids
+// therefore depend only on the CSV's row positions and R: running the same
+// campaign again within the jobs stream's duplicate window publishes
+// nothing twice. A job with an invalid row is held back, not published, so
+// that its id stays free: fixing the rows in place and running again
+// publishes exactly the held-back jobs (the others are duplicates). With
+// --skip-invalid it is published without its invalid rows instead, and its
+// id is taken: rows fixed later need a new template id.
 
 // placeholderPhone fills the template's recipient for checking the template
 // alone.
@@ -54,6 +56,7 @@ type campaignSource struct {
 	closer           io.Closer
 	con              *console
 	perJob           int
+	skipInvalid      bool
 
 	tmpl     job.Job       // the template, without recipients
 	defaults job.Recipient // the template's recipient, if any
@@ -64,7 +67,7 @@ type campaignSource struct {
 }
 
 func (r *runner) campaignSource(con *console) (source, error) {
-	s := &campaignSource{con: con, perJob: r.cli.RecipientsPerJob, stats: sourceStats{InvalidUnit: "rows"}}
+	s := &campaignSource{con: con, perJob: r.cli.RecipientsPerJob, skipInvalid: r.cli.SkipInvalid, stats: sourceStats{InvalidUnit: "row"}}
 	if err := s.loadTemplate(r.cli.Job, r.stdin); err != nil {
 		return nil, err
 	}
@@ -198,6 +201,9 @@ type chunk struct {
 	body  []byte   // the recipients' JSON, comma separated
 	spans [][2]int // each recipient's bytes in body
 	lines []int    // each recipient's CSV line
+	// first and last are the CSV lines of the chunk's first and last row,
+	// valid or not; invalid counts its invalid rows.
+	first, last, invalid int
 }
 
 func (s *campaignSource) Run(ctx context.Context, publish publishFunc) (sourceStats, error) {
@@ -242,18 +248,20 @@ func (s *campaignSource) run(ctx context.Context, publish publishFunc) error {
 				line = pe.StartLine
 				err = pe.Err
 			}
-			s.invalidRow(line, err.Error())
+			c.row(line)
+			s.invalidRow(c, line, err.Error())
 			continue
 		}
 		line, _ := cr.FieldPos(0)
+		c.row(line)
 		rc, err := s.recipient(cols, rec)
 		if err != nil {
-			s.invalidRow(line, err.Error())
+			s.invalidRow(c, line, err.Error())
 			continue
 		}
 		data, err := json.Marshal(rc)
 		if err != nil {
-			s.invalidRow(line, err.Error())
+			s.invalidRow(c, line, err.Error())
 			continue
 		}
 		if len(c.body) > 0 {
@@ -269,8 +277,17 @@ func (s *campaignSource) run(ctx context.Context, publish publishFunc) error {
 	return s.flush(ctx, publish, c)
 }
 
-func (s *campaignSource) invalidRow(line int, reason string) {
+// row notes a row of the chunk at a CSV line.
+func (c *chunk) row(line int) {
+	if c.first == 0 {
+		c.first = line
+	}
+	c.last = max(c.last, line)
+}
+
+func (s *campaignSource) invalidRow(c *chunk, line int, reason string) {
 	s.stats.Invalid++
+	c.invalid++
 	s.con.Printf("%s:%d: invalid row: %s\n", s.csvName, line, reason)
 }
 
@@ -320,8 +337,9 @@ func (s *campaignSource) flush(ctx context.Context, publish publishFunc, c *chun
 	if len(c.spans) == 0 {
 		return nil
 	}
+	id := s.tmpl.ID + "-" + strconv.Itoa(c.n)
 	t := s.tmpl
-	t.ID = s.tmpl.ID + "-" + strconv.Itoa(c.n)
+	t.ID = id
 	t.Recipients = []job.Recipient{}
 	head, err := json.Marshal(&t)
 	if err != nil {
@@ -341,7 +359,7 @@ func (s *campaignSource) flush(ctx context.Context, publish publishFunc, c *chun
 		for i, sp := range c.spans {
 			rec := c.body[sp[0]:sp[1]]
 			if err := schemas.ValidateJob(assemble(head, rec)); err != nil {
-				s.invalidRow(c.lines[i], rowReason(err))
+				s.invalidRow(c, c.lines[i], rowReason(err))
 				continue
 			}
 			if len(body) > 0 {
@@ -362,8 +380,15 @@ func (s *campaignSource) flush(ctx context.Context, publish publishFunc, c *chun
 		}
 		count = kept
 	}
+	if c.invalid > 0 && !s.skipInvalid {
+		s.stats.HeldBack++
+		s.con.Printf("%s:%d-%d: job %s held back (%s of %d): fix them in place and run again to publish it; the jobs published now are then skipped as duplicates (--skip-invalid publishes it without them)\n",
+			s.csvName, c.first, c.last, id, plural(c.invalid, "invalid row"), c.invalid+count)
+		return nil
+	}
 	s.jobs++
-	return publish(ctx, pubJob{ID: t.ID, Account: t.Account, Kind: string(t.Kind), Urgent: t.Urgent(), Recipients: count, Data: doc})
+	return publish(ctx, pubJob{ID: t.ID, Account: t.Account, Kind: string(t.Kind), Urgent: t.Urgent(), Recipients: count, Data: doc,
+		At: fmt.Sprintf("%s:%d", s.csvName, c.first)})
 }
 
 // assemble closes the recipients array of a job head around body.

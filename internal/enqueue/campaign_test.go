@@ -1,6 +1,8 @@
 package enqueue
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -88,7 +90,23 @@ func TestCampaign(t *testing.T) {
 		wantSubjects []string
 	}{
 		{
-			name:     "invalid rows keep their position",
+			name:     "a job with an invalid row is held back",
+			template: campaignTemplate,
+			csv:      "phone,content\n01011112222,one\n01011113333,two\n01011114444,three\n0101111x,four\n",
+			args:     []string{"--recipients-per-job", "2"},
+			wantCode: ExitFailed,
+			wantJobs: []jobWant{
+				{"spring-sale-1", []job.Recipient{{Phone: "01011112222", Content: "one"}, {Phone: "01011113333", Content: "two"}}},
+			},
+			wantErrs: []string{
+				"FILE:5: invalid row: recipient/phone: '010*111x' is not a phone number",
+				"FILE:4-5: job spring-sale-2 held back (1 invalid row of 2): fix them in place and run again",
+				"1 job published (2 recipients), 0 duplicates skipped, 1 invalid row, 0 failed",
+				"1 job held back for invalid rows",
+			},
+		},
+		{
+			name:     "with --skip-invalid, invalid rows keep their position",
 			template: campaignTemplate,
 			csv: "Phone,content,title\n" +
 				"01011112222,one,T\n" +
@@ -97,14 +115,14 @@ func TestCampaign(t *testing.T) {
 				"01011113333,four\n" + // too few fields
 				"01011114444,\"five\nspans lines\",\n" +
 				"01011115555,,\n", // neither content nor variables
-			args:     []string{"--recipients-per-job", "2"},
+			args:     []string{"--recipients-per-job", "2", "--skip-invalid"},
 			wantCode: ExitFailed,
 			wantJobs: []jobWant{
 				{"spring-sale-1", []job.Recipient{{Phone: "01011112222", Content: "one", Title: "T"}}},
 				{"spring-sale-3", []job.Recipient{{Phone: "01011114444", Content: "five\nspans lines"}}},
 			},
 			wantErrs: []string{
-				"FILE:3: invalid row: recipient/phone: '**' does not match pattern",
+				"FILE:3: invalid row: recipient/phone: '**' is not a phone number",
 				"FILE:4: invalid row: no phone",
 				"FILE:5: invalid row: wrong number of fields",
 				"FILE:8: invalid row: recipient: ",
@@ -242,5 +260,51 @@ func TestCampaign(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Fixing the bad row of a campaign and running it again sends what the
+// first run held back, and --wait shows every row's result.
+func TestCampaignRerunAfterAFixSendsTheFixedRows(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	worker := playWorker(ctx, t, e.js)
+	defer func() {
+		cancel()
+		if err := <-worker; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("worker: %v", err)
+		}
+	}()
+	tmplPath := e.file(t, "job.json", campaignTemplate)
+	bad := "phone,content\n01011112221,one\n01011113331,two\n01011114441,three\n0101111x,four\n"
+	code, stdout, stderr := e.run(t, "", "--csv", e.file(t, "bad.csv", bad), "--job", tmplPath, "--recipients-per-job", "2", "--wait", "--timeout", "30s")
+	if code != ExitFailed || strings.Count(stdout, "\n") != 2 {
+		t.Fatalf("first run: exit %d, want %d, stdout:\n%s\nstderr:\n%s", code, ExitFailed, stdout, stderr)
+	}
+
+	fixed := strings.Replace(bad, "0101111x", "01011115551", 1)
+	code, stdout, stderr = e.run(t, "", "--csv", e.file(t, "fixed.csv", fixed), "--job", tmplPath, "--recipients-per-job", "2", "--wait", "--timeout", "30s")
+	if code != ExitOK {
+		t.Fatalf("rerun: exit %d, stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{
+		"1 job published (2 recipients), 1 duplicate skipped, 0 invalid rows, 0 failed",
+		"1 job was already enqueued before this run (duplicates: spring-sale-1); showing their results",
+		"results: 4 accepted\n",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("rerun stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if n := strings.Count(stdout, "\n"); n != 4 {
+		t.Errorf("rerun printed %d results, want 4:\n%s", n, stdout)
+	}
+	// The worker took the jobs off the stream; their results tell what
+	// they held.
+	for _, want := range []string{`"job_id":"spring-sale-1","recipient_index":1`, `"job_id":"spring-sale-2","recipient_index":1`, `"phone":"010****5551"`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("rerun results lack %s:\n%s", want, stdout)
+		}
 	}
 }

@@ -19,8 +19,9 @@ type CLI struct {
 	File string `short:"f" placeholder:"FILE" group:"Input: jobs file" help:"Jobs to publish: one JSON job (may span many lines), a JSON array of jobs, or NDJSON (one job per line). '-' reads standard input."`
 
 	CSV              string `placeholder:"FILE" group:"Input: campaign" help:"Campaign recipients: CSV with a header row. Column phone is required; ref, country_code, content, title and header fill those recipient fields; every other column is a template variable (a 'var.' prefix is stripped, so var.phone names a variable called phone). '-' reads standard input."`
-	Job              string `placeholder:"FILE" group:"Input: campaign" help:"Campaign job template: a job JSON without recipients (absent or []), or with exactly one recipient without phone whose fields are every row's defaults. Its job fields, priority among them, are every job's. Job n (from 1) gets the id <template id>-<n> and holds data rows (n-1)*R+1..n*R, so re-running the same CSV within the duplicate window publishes nothing twice."`
+	Job              string `placeholder:"FILE" group:"Input: campaign" help:"Campaign job template: a job JSON without recipients (absent or []), or with exactly one recipient without phone whose fields are every row's defaults. Its job fields, priority among them, are every job's. Job n (from 1) gets the id <template id>-<n> and holds data rows (n-1)*R+1..n*R, so re-running the same CSV within the duplicate window publishes nothing twice. A job with an invalid row is held back (see --skip-invalid): fix the rows in place and run again, and only the held-back jobs are published."`
 	RecipientsPerJob int    `name:"recipients-per-job" default:"1000" placeholder:"N" group:"Input: campaign" help:"Recipients per job (R), 1..100000."`
+	SkipInvalid      bool   `name:"skip-invalid" group:"Input: campaign" help:"Publish a job without its invalid rows instead of holding it back. Its id is then taken: rows fixed later are not sent by running the same campaign again (use a new template id)."`
 
 	ID           string   `group:"Input: one job from flags" help:"Job id, the idempotency key (default: a random id)."`
 	Account      string   `group:"Input: one job from flags" help:"Account name from the worker config."`
@@ -44,7 +45,11 @@ type CLI struct {
 	Wait    bool          `group:"Results" help:"Wait for one result event per recipient of every job published by this run and print them: a table on a terminal, JSON lines otherwise."`
 	Timeout time.Duration `default:"5m" placeholder:"DURATION" group:"Results" help:"How long --wait waits for the results after the last publish."`
 
-	MaxPending int `name:"max-pending" default:"1000" placeholder:"N" group:"Publishing" help:"Publishes awaiting their acknowledgement at most, 1..4000."`
+	MaxPending  int  `name:"max-pending" default:"1000" placeholder:"N" group:"Publishing" help:"Publishes awaiting their acknowledgement at most, 1..4000."`
+	MaxJobBytes int  `name:"max-job-bytes" default:"4194304" placeholder:"BYTES" group:"Publishing" help:"Refuse a job larger than this, as the worker would (its worker.max_job_bytes). A job larger than the NATS server's max_payload is refused too."`
+	DryRun      bool `name:"dry-run" group:"Publishing" help:"Validate and print what would be published, one JSON line per job (subject, nats_msg_id, recipients, bytes, job), without connecting to NATS."`
+
+	Version kong.VersionFlag `help:"Print the version and exit."`
 }
 
 // NATSFlags are the connection flags, named after the NATS tools' environment
@@ -141,12 +146,24 @@ func (c *CLI) Validate() error {
 	if c.Timeout <= 0 {
 		return fmt.Errorf("--timeout: %s must be positive", c.Timeout)
 	}
+	if c.MaxJobBytes < 1024 {
+		return fmt.Errorf("--max-job-bytes: %d is below 1024", c.MaxJobBytes)
+	}
+	if c.DryRun && c.Wait {
+		return errors.New("--dry-run publishes nothing, so there is nothing to --wait for")
+	}
+	if c.SkipInvalid && c.CSV == "" {
+		return errors.New("--skip-invalid: only for a campaign (--csv with --job)")
+	}
 	if c.CSV == "-" && c.Job == "-" {
 		return errors.New("--csv and --job cannot both read standard input")
 	}
 	nc := c.NATS.Config()
 	if nc.URL == "" {
 		return errors.New("--nats-url: empty; enqueue connects to a running server (default nats://127.0.0.1:4222)")
+	}
+	if err := natsconn.CheckURLs(nc.URL); err != nil {
+		return fmt.Errorf("--nats-url: %w", err)
 	}
 	if err := nc.Validate(); err != nil {
 		return fmt.Errorf("NATS flags: %w", err)

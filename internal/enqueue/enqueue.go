@@ -6,26 +6,34 @@ package enqueue
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/alecthomas/kong"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/term"
 
+	"github.com/talkrelay/talkrelay/internal/buildinfo"
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
 // Exit codes.
 const (
+	// ExitOK: every job was published (with --dry-run: valid); with --wait,
+	// every recipient's result is accepted.
 	ExitOK = 0
-	// ExitFailed: some jobs or rows were invalid, a publish failed, or
-	// --wait timed out.
+	// ExitFailed: some jobs or rows were invalid or too large, a publish
+	// failed, or --wait timed out.
 	ExitFailed = 1
 	// ExitUsage: the command line is wrong.
 	ExitUsage = 2
+	// ExitNotAccepted: with --wait, everything was published and every
+	// recipient has a result, but not every result is accepted.
+	ExitNotAccepted = 3
 )
 
 // exitPanic carries kong's exit code (after --help) out of Parse.
@@ -42,7 +50,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			"Examples:\n"+
 			"  enqueue -f jobs.ndjson\n"+
 			"  enqueue --csv recipients.csv --job campaign.json --wait\n"+
-			"  enqueue --account sandbox --template OTP_CODE --to 01012345678 --var code=482913 --priority urgent --wait"),
+			"  "+helpExample+"\n\n"+
+			"Exit codes: 0 all published (with --wait: every recipient accepted), 1 invalid or too large input, a failed publish or a --wait timeout, 2 a wrong command line, 3 with --wait: some recipient's result is not accepted."),
+		kong.Vars{"version": buildinfo.String("enqueue")},
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { panic(exitPanic{c}) }),
 		kong.ValueFormatter(helpValue),
@@ -73,16 +83,17 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		outTTY: isTerminal(stdout),
 		errTTY: isTerminal(stderr),
 	}
-	ok, err := r.run(ctx)
+	code, err = r.run(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "enqueue: %v\n", err)
 		return ExitFailed
 	}
-	if !ok {
-		return ExitFailed
-	}
-	return ExitOK
+	return code
 }
+
+// helpExample is the one-job example of --help; it works against the
+// worker's default sandbox account, which needs the full text (--content).
+const helpExample = `enqueue --account sandbox --template OTP_CODE --to 01012345678 --content "[Talkrelay] Your code is 482913." --priority urgent --wait`
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
@@ -97,12 +108,12 @@ type runner struct {
 	outTTY, errTTY bool
 }
 
-// run connects, publishes, waits if asked, and prints the summary. ok is
-// false when anything was invalid, failed or missing.
-func (r *runner) run(ctx context.Context) (ok bool, err error) {
+// run reads the input, validates every job, publishes the valid ones
+// (connecting at the first) and waits if asked. It returns the exit code.
+func (r *runner) run(ctx context.Context) (code int, err error) {
 	m, err := r.cli.mode()
 	if err != nil {
-		return false, err
+		return ExitFailed, err
 	}
 	con := newConsole(r.stderr, r.errTTY)
 	// Read what needs no NATS first, so that a typo fails fast.
@@ -116,58 +127,177 @@ func (r *runner) run(ctx context.Context) (ok bool, err error) {
 		src, err = r.flagsSource(con)
 	}
 	if err != nil {
-		return false, err
+		return ExitFailed, err
 	}
 	defer src.Close()
 
-	cfg := r.cli.NATS.Config()
+	s := &sink{cli: r.cli, con: con, stdout: r.stdout}
+	defer s.close()
+	stats, err := src.Run(ctx, s.publish)
+	pstats := s.finish()
+	tooLarge := ""
+	if s.tooLarge > 0 {
+		tooLarge = fmt.Sprintf(", %d too large", s.tooLarge)
+	}
+	if r.cli.DryRun {
+		con.Printf("enqueue: dry run: %s valid (%s), %s%s; nothing published\n",
+			plural(pstats.Stored, "job"), plural(pstats.StoredRecipients, "recipient"), plural(stats.Invalid, "invalid "+stats.InvalidUnit), tooLarge)
+	} else {
+		con.Printf("enqueue: %s published (%s), %s skipped, %s, %d failed%s\n",
+			plural(pstats.Stored, "job"), plural(pstats.StoredRecipients, "recipient"), plural(pstats.Duplicates, "duplicate"),
+			plural(stats.Invalid, "invalid "+stats.InvalidUnit), pstats.Failed, tooLarge)
+	}
+	if stats.HeldBack > 0 {
+		con.Printf("enqueue: %s held back for invalid rows\n", plural(stats.HeldBack, "job"))
+	}
+	if err != nil {
+		return ExitFailed, err
+	}
+	ok := stats.Invalid == 0 && pstats.Failed == 0 && s.tooLarge == 0
+	if s.w == nil {
+		return exitCode(ok, true), nil
+	}
+	if ctx.Err() != nil {
+		return ExitFailed, ctx.Err()
+	}
+	complete, err := s.w.wait(ctx, r.cli.Timeout, r.stdout, r.outTTY, con)
+	if err != nil {
+		return ExitFailed, err
+	}
+	if !complete {
+		return ExitFailed, nil
+	}
+	return exitCode(ok, s.w.allAccepted()), nil
+}
+
+func exitCode(ok, accepted bool) int {
+	switch {
+	case !ok:
+		return ExitFailed
+	case !accepted:
+		return ExitNotAccepted
+	}
+	return ExitOK
+}
+
+// plural says "1 job", "2 jobs".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "s") {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// sink takes the valid jobs of a source: it refuses the ones too large to
+// publish, and prints the rest (--dry-run) or publishes them, connecting
+// to NATS at the first.
+type sink struct {
+	cli    *CLI
+	con    *console
+	stdout io.Writer
+
+	tooLarge int
+	dry      publishStats // --dry-run's counts
+
+	nc         *nats.Conn
+	maxPayload int64
+	p          *publisher
+	w          *waiter
+}
+
+func (s *sink) publish(ctx context.Context, j pubJob) error {
+	if len(j.Data) > s.cli.MaxJobBytes {
+		s.refuse(j, fmt.Sprintf("over --max-job-bytes %d (the worker's worker.max_job_bytes would reject it as oversized)", s.cli.MaxJobBytes))
+		return nil
+	}
+	if s.cli.DryRun {
+		return s.print(j)
+	}
+	if s.p == nil {
+		if err := s.connect(ctx); err != nil {
+			return err
+		}
+	}
+	if int64(len(j.Data)) > s.maxPayload {
+		s.refuse(j, fmt.Sprintf("over the NATS server's max_payload %d (raise it in the server's config)", s.maxPayload))
+		return nil
+	}
+	return s.p.Publish(ctx, j)
+}
+
+func (s *sink) refuse(j pubJob, why string) {
+	s.tooLarge++
+	s.con.Printf("%sjob %s is %d bytes, %s; split it into smaller jobs\n", j.where(), j.ID, len(j.Data), why)
+}
+
+// dryRunLine is what --dry-run prints for each job.
+type dryRunLine struct {
+	Subject    string          `json:"subject"`
+	MsgID      string          `json:"nats_msg_id"`
+	Recipients int             `json:"recipients"`
+	Bytes      int             `json:"bytes"`
+	Job        json.RawMessage `json:"job"`
+}
+
+func (s *sink) print(j pubJob) error {
+	line, err := json.Marshal(dryRunLine{Subject: j.subject(), MsgID: j.ID, Recipients: j.Recipients, Bytes: len(j.Data), Job: j.Data})
+	if err != nil {
+		return fmt.Errorf("%sjob %s: %w", j.where(), j.ID, err)
+	}
+	s.con.clearBar()
+	if _, err := s.stdout.Write(append(line, '\n')); err != nil {
+		return err
+	}
+	s.dry.Stored++
+	s.dry.StoredRecipients += j.Recipients
+	return nil
+}
+
+// connect connects to NATS, checks the streams and, for --wait, pins the
+// results stream's position before the first publish (see waiter).
+func (s *sink) connect(ctx context.Context) error {
+	cfg := s.cli.NATS.Config()
 	nc, err := cfg.Connect("talkrelay-enqueue", nats.MaxReconnects(10))
 	if err != nil {
-		return false, err
+		return err
 	}
-	defer nc.Close()
+	s.nc, s.maxPayload = nc, nc.MaxPayload()
 	js, err := cfg.JetStream(nc,
 		jetstream.WithPublishAsyncMaxPending(4000),
 		jetstream.WithPublishAsyncTimeout(publishTimeout),
 	)
 	if err != nil {
-		return false, fmt.Errorf("jetstream: %w", err)
+		return fmt.Errorf("jetstream: %w", err)
 	}
 	if err := streams.Check(ctx, js); err != nil {
-		return false, err
+		return err
 	}
-
-	var w *waiter
-	if r.cli.Wait {
-		// Pin the results stream's position before the first publish;
-		// see waiter.
-		if w, err = newWaiter(ctx, js); err != nil {
-			return false, err
+	if s.cli.Wait {
+		if s.w, err = newWaiter(ctx, js); err != nil {
+			return err
 		}
 	}
+	s.p = newPublisher(ctx, js, s.cli.MaxPending, s.con)
+	if s.w != nil {
+		s.p.onStored = s.w.track
+		s.p.onDuplicate = s.w.duplicate
+	}
+	return nil
+}
 
-	p := newPublisher(ctx, js, r.cli.MaxPending, con)
-	if w != nil {
-		p.onStored = w.track
-		p.onDuplicate = w.duplicate
+// finish waits for every outstanding ack and returns the counts.
+func (s *sink) finish() publishStats {
+	if s.p == nil {
+		return s.dry
 	}
-	stats, err := src.Run(ctx, p.Publish)
-	pstats := p.Close()
-	con.Printf("enqueue: %d jobs published (%d recipients), %d duplicates skipped, %d invalid %s, %d failed\n",
-		pstats.Stored, pstats.StoredRecipients, pstats.Duplicates, stats.Invalid, stats.InvalidUnit, pstats.Failed)
-	if err != nil {
-		return false, err
+	return s.p.Close()
+}
+
+func (s *sink) close() {
+	if s.nc != nil {
+		s.nc.Close()
 	}
-	ok = stats.Invalid == 0 && pstats.Failed == 0
-	if w == nil {
-		return ok, nil
-	}
-	if ctx.Err() != nil {
-		return false, ctx.Err()
-	}
-	complete, err := w.wait(ctx, r.cli.Timeout, r.stdout, r.outTTY, con)
-	if err != nil {
-		return false, err
-	}
-	return ok && complete, nil
 }

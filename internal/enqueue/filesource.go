@@ -43,7 +43,7 @@ func (r *runner) fileSource(con *console) (source, error) {
 		return nil, err
 	}
 	con.startBar(size, true, "reading "+name)
-	return &fileSource{name: name, r: countingReader{r: in, c: con}, closer: closer, con: con, stats: sourceStats{InvalidUnit: "jobs"}}, nil
+	return &fileSource{name: name, r: countingReader{r: in, c: con}, closer: closer, con: con, stats: sourceStats{InvalidUnit: "job"}}, nil
 }
 
 func (s *fileSource) Close() error { return s.closer.Close() }
@@ -172,7 +172,8 @@ func (s *fileSource) handle(ctx context.Context, publish publishFunc, line int, 
 		// Unreachable: the schema validator parsed it.
 		return fmt.Errorf("%s:%d: compact job: %w", s.name, line, err)
 	}
-	return publish(ctx, pubJob{ID: j.ID, Account: j.Account, Kind: string(j.Kind), Urgent: j.Urgent(), Recipients: len(j.Recipients), Data: buf.Bytes()})
+	return publish(ctx, pubJob{ID: j.ID, Account: j.Account, Kind: string(j.Kind), Urgent: j.Urgent(), Recipients: len(j.Recipients), Data: buf.Bytes(),
+		At: fmt.Sprintf("%s:%d", s.name, line)})
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }

@@ -73,7 +73,7 @@ func FuzzFileSource(f *testing.F) {
 	f.Add([]byte("[{}, 1, \"x\", null]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var out bytes.Buffer
-		s := &fileSource{name: "in", r: bytes.NewReader(data), closer: io.NopCloser(nil), con: newConsole(&out, false), stats: sourceStats{InvalidUnit: "jobs"}}
+		s := &fileSource{name: "in", r: bytes.NewReader(data), closer: io.NopCloser(nil), con: newConsole(&out, false), stats: sourceStats{InvalidUnit: "job"}}
 		var published int
 		stats, err := s.Run(context.Background(), func(_ context.Context, j pubJob) error {
 			published++

@@ -132,8 +132,8 @@ func (r *runner) flagsSource(con *console) (source, error) {
 func (s *flagsSource) Close() error { return nil }
 
 func (s *flagsSource) Run(ctx context.Context, publish publishFunc) (sourceStats, error) {
-	s.con.Printf("enqueue: job %s, %d recipients\n", s.j.ID, len(s.j.Recipients))
-	return sourceStats{InvalidUnit: "jobs"}, publish(ctx, pubJob{
+	s.con.Printf("enqueue: job %s, %s\n", s.j.ID, plural(len(s.j.Recipients), "recipient"))
+	return sourceStats{InvalidUnit: "job"}, publish(ctx, pubJob{
 		ID: s.j.ID, Account: s.j.Account, Kind: string(s.j.Kind), Urgent: s.j.Urgent(), Recipients: len(s.j.Recipients), Data: s.doc,
 	})
 }

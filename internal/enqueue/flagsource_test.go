@@ -67,7 +67,7 @@ func TestBuildJob(t *testing.T) {
 		{name: "no account", edit: func(c *CLI) { c.Account = "" }, wantErr: "--account: required"},
 		{name: "no recipient", edit: func(c *CLI) { c.To = nil }, wantErr: "--to: give at least one"},
 		{name: "no text", edit: func(c *CLI) { c.Content = "" }, wantErr: "--content or --var"},
-		{name: "bad phone is masked", edit: func(c *CLI) { c.To = []string{"0101234567890123456789"} }, wantErr: "'010***************6789' does not match"},
+		{name: "bad phone is masked", edit: func(c *CLI) { c.To = []string{"0101234567890123456789"} }, wantErr: "'010***************6789' is not a phone number"},
 		{name: "bad var", edit: func(c *CLI) { c.Var = []string{"novalue"} }, wantErr: `--var: "novalue" is not NAME=VALUE`},
 		{name: "bad time", edit: func(c *CLI) { c.Deadline = "tomorrow" }, wantErr: `--deadline: "tomorrow" is not an RFC 3339 time`},
 		{name: "bad failover", edit: func(c *CLI) { c.Failover = "MMS" }, wantErr: `--failover: "MMS"`},

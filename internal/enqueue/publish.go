@@ -31,6 +31,17 @@ type pubJob struct {
 	Urgent     bool
 	Recipients int
 	Data       []byte
+	// At is where the job comes from, for messages: FILE:LINE, or the
+	// campaign's CSV and the line of its first row; "" for flags.
+	At string
+}
+
+// where is At as a message prefix.
+func (j pubJob) where() string {
+	if j.At == "" {
+		return ""
+	}
+	return j.At + ": "
 }
 
 // subject is where the job is published: talkrelay.jobs.<account>.<kind>,
@@ -147,7 +158,7 @@ func (p *publisher) collect() {
 		switch {
 		case err != nil:
 			p.stats.Failed++
-			p.con.Printf("enqueue: publish job %s to %s: %v\n", pd.job.ID, pd.job.subject(), err)
+			p.con.Printf("%spublish job %s to %s: %v\n", pd.job.where(), pd.job.ID, pd.job.subject(), err)
 		// A retry acked as a duplicate most likely means that the first
 		// attempt was stored and only its ack was lost: it counts as
 		// stored by this run.

@@ -54,6 +54,7 @@ type waiter struct {
 	dups      []pubJob
 	remaining int // recipients without a result
 	total     int
+	statuses  map[result.Status]int // recipients by the status of their result
 }
 
 // tracked is the state of one job's recipients.
@@ -77,6 +78,7 @@ func newWaiter(ctx context.Context, js jetstream.JetStream) (*waiter, error) {
 		jobs:      map[string]*tracked{},
 		accounts:  map[string]bool{},
 		accountOf: map[string]string{},
+		statuses:  map[result.Status]int{},
 	}, nil
 }
 
@@ -140,17 +142,27 @@ const maxJobFilters = 256
 // or timeout passes. complete is false on timeout.
 func (w *waiter) wait(ctx context.Context, timeout time.Duration, stdout io.Writer, outTTY bool, con *console) (complete bool, err error) {
 	perJob := len(w.jobs)+len(w.dups) <= maxJobFilters
-	for i, j := range w.dups {
+	if len(w.dups) > 0 {
+		ids := make([]string, 0, min(len(w.dups), maxListed))
+		for _, j := range w.dups[:min(len(w.dups), maxListed)] {
+			ids = append(ids, j.ID)
+		}
+		list := strings.Join(ids, ", ")
+		if len(w.dups) > maxListed {
+			list += fmt.Sprintf(" and %d more", len(w.dups)-maxListed)
+		}
+		verb := "was"
+		if len(w.dups) > 1 {
+			verb = "were"
+		}
 		if perJob {
-			con.Printf("enqueue: job %s was already enqueued before this run (duplicate); showing its results\n", j.ID)
-			w.track(j)
-			continue
+			con.Printf("enqueue: %s %s already enqueued before this run (duplicates: %s); showing their results\n", plural(len(w.dups), "job"), verb, list)
+			for _, j := range w.dups {
+				w.track(j)
+			}
+		} else {
+			con.Printf("enqueue: %s %s already enqueued before this run (duplicates: %s); not waiting for their results\n", plural(len(w.dups), "job"), verb, list)
 		}
-		if i == maxListed {
-			con.Printf("enqueue: ... and %d more duplicates\n", len(w.dups)-maxListed)
-			break
-		}
-		con.Printf("enqueue: job %s was already enqueued before this run (duplicate); not waiting for its results\n", j.ID)
 	}
 	if w.remaining == 0 {
 		return true, nil
@@ -227,6 +239,7 @@ func (w *waiter) wait(ctx context.Context, timeout time.Duration, stdout io.Writ
 			continue
 		}
 		w.remaining -= n
+		w.statuses[ev.Status] += n
 		con.add(n)
 		out.print(msg.Data(), &ev)
 		if md, err := msg.Metadata(); err == nil && md.NumPending == 0 {
@@ -235,6 +248,7 @@ func (w *waiter) wait(ctx context.Context, timeout time.Duration, stdout io.Writ
 	}
 	out.flush()
 	con.endBar()
+	con.Printf("enqueue: results: %s\n", w.summary())
 	if w.remaining == 0 {
 		return true, nil
 	}
@@ -246,6 +260,26 @@ func (w *waiter) wait(ctx context.Context, timeout time.Duration, stdout io.Writ
 	w.reportMissing(con)
 	return false, nil
 }
+
+// summary counts the recipients by status: "2 accepted, 1 failed, 1 without a result".
+func (w *waiter) summary() string {
+	var parts []string
+	for _, st := range []result.Status{result.Accepted, result.Failed, result.Rejected, result.Unknown} {
+		if n := w.statuses[st]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, st))
+		}
+	}
+	if w.remaining > 0 {
+		parts = append(parts, fmt.Sprintf("%d without a result", w.remaining))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// allAccepted reports whether every recipient waited for is accepted.
+func (w *waiter) allAccepted() bool { return w.statuses[result.Accepted] == w.total }
 
 // reportMissing lists the jobs and recipients without a result.
 func (w *waiter) reportMissing(con *console) {

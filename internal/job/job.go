@@ -124,7 +124,13 @@ type Error struct {
 	Err     error
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("invalid job: %s: %v", e.Reason, e.Err) }
+func (e *Error) Error() string {
+	msg := fmt.Sprint(e.Err)
+	if strings.HasPrefix(msg, e.Reason+": ") { // "not JSON: ..." says its reason itself
+		return "invalid job: " + msg
+	}
+	return "invalid job: " + e.Reason + ": " + msg
+}
 func (e *Error) Unwrap() error { return e.Err }
 
 // Decode reads and validates a job. Any error is a *Error.

@@ -54,6 +54,9 @@ func TestDecodeErrorKeepsIdentity(t *testing.T) {
 	if !errors.As(err, &je) || je.Reason != "not JSON" || je.ID != "" {
 		t.Fatalf("garbage: %#v", err)
 	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "invalid job: not JSON: ") || strings.Count(msg, "not JSON") != 1 {
+		t.Errorf("garbage: %q says its reason other than once", msg)
+	}
 }
 
 func TestMaskPhone(t *testing.T) {

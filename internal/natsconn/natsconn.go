@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -78,6 +81,9 @@ func (c *Config) Defaults() {
 
 // Validate names the first inconsistent field.
 func (c *Config) Validate() error {
+	if err := CheckURLs(c.URL); err != nil {
+		return fmt.Errorf("nats.url: %w", err)
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("nats.tls_cert and nats.tls_key: set both or neither")
 	}
@@ -97,6 +103,39 @@ func (c *Config) Validate() error {
 	}
 	if c.URL == "" && (c.Embedded.Port < -1 || c.Embedded.Port > 65535) {
 		return fmt.Errorf("nats.embedded.port: %d is not a port", c.Embedded.Port)
+	}
+	return nil
+}
+
+// CheckURLs checks a comma-separated list of server URLs as nats.go reads
+// it (a URL without scheme is nats://), so that a typo is reported instead
+// of looked up in DNS. An empty list is fine.
+func CheckURLs(urls string) error {
+	if strings.TrimSpace(urls) == "" {
+		return nil
+	}
+	for _, s := range strings.Split(urls, ",") {
+		s = strings.TrimSpace(s)
+		full := s
+		if !strings.Contains(s, "://") {
+			full = "nats://" + s
+		}
+		u, err := url.Parse(full)
+		ok := err == nil && u.Hostname() != "" && (u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.Fragment == ""
+		if ok {
+			switch u.Scheme {
+			case "nats", "tls", "ws", "wss":
+			default:
+				ok = false
+			}
+		}
+		if ok && u.Port() != "" {
+			n, err := strconv.Atoi(u.Port())
+			ok = err == nil && n > 0 && n <= 65535
+		}
+		if !ok {
+			return fmt.Errorf("%q is not a NATS server URL such as nats://host:4222 (schemes nats, tls, ws, wss)", s)
+		}
 	}
 	return nil
 }
@@ -174,6 +213,19 @@ func (c *Config) Connect(name string, extra ...nats.Option) (*nats.Conn, error) 
 // JetStream domain domain, if not empty) and waits until it accepts
 // connections. Call Shutdown on the result when done.
 func StartEmbedded(e Embedded, domain string) (*server.Server, error) {
+	addr := net.JoinHostPort(e.Host, strconv.Itoa(e.Port))
+	if e.Port > 0 {
+		// Fail at once on a port another process holds, rather than after
+		// the server's start-up wait.
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return nil, fmt.Errorf("embedded nats-server: port %d is in use on %s (another worker or nats-server?): stop it, set nats.embedded.port, or connect to it with --nats-url", e.Port, e.Host)
+			}
+			return nil, fmt.Errorf("embedded nats-server: listen on %s: %w", addr, err)
+		}
+		_ = l.Close()
+	}
 	opts := &server.Options{
 		JetStreamDomain: domain,
 		ServerName:      "talkrelay-embedded",
@@ -192,8 +244,18 @@ func StartEmbedded(e Embedded, domain string) (*server.Server, error) {
 	go ns.Start()
 	if !ns.ReadyForConnections(15 * time.Second) {
 		ns.Shutdown()
-		return nil, fmt.Errorf("embedded nats-server did not start listening on %s within 15s (is the port in use? set nats.embedded.port)",
-			net.JoinHostPort(e.Host, strconv.Itoa(e.Port)))
+		return nil, fmt.Errorf("embedded nats-server did not start listening on %s within 15s", addr)
 	}
 	return ns, nil
+}
+
+// PayloadWarning returns why the server nc is connected to cannot take
+// every job the worker accepts: its max_payload (1 MiB unless the server's
+// config raises it) is below maxJobBytes, so larger jobs fail at the
+// producer and never reach the worker. It returns "" when there is room.
+func PayloadWarning(nc *nats.Conn, maxJobBytes int) string {
+	if mp := nc.MaxPayload(); mp < int64(maxJobBytes) {
+		return fmt.Sprintf("the NATS server's max_payload is %d bytes, below worker.max_job_bytes (%d): producers cannot publish jobs between the two sizes; raise max_payload in the server's config (talkrelay's own server uses nats.embedded.max_payload)", mp, maxJobBytes)
+	}
+	return ""
 }

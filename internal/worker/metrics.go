@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
+	"github.com/talkrelay/talkrelay/internal/buildinfo"
 	"github.com/talkrelay/talkrelay/internal/result"
 )
 
@@ -26,6 +28,7 @@ import (
 //	talkrelay_jobs_in_flight
 //	talkrelay_jobs_held                       job messages this replica holds, started or not
 //	talkrelay_jobs_duplicate_total{account}   jobs published again and not sent again
+//	talkrelay_build_info{version,goversion}   always 1: the running build
 type metrics struct {
 	attrs      sync.Map // attrKey -> metric.MeasurementOption
 	registry   *prometheus.Registry
@@ -43,6 +46,11 @@ func newMetrics(inFlight, held func() int) (*metrics, error) {
 	if err != nil {
 		return nil, err
 	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "talkrelay_build_info",
+		Help:        "Always 1; the labels say which build of the worker runs.",
+		ConstLabels: prometheus.Labels{"version": buildinfo.Version(), "goversion": runtime.Version()},
+	}, func() float64 { return 1 }))
 	m := &metrics{registry: reg, provider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))}
 	meter := m.provider.Meter("github.com/talkrelay/talkrelay/worker")
 	if m.results, err = meter.Int64Counter("talkrelay.results", metric.WithDescription("Result events stored, by status and reason.")); err != nil {

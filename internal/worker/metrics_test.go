@@ -41,7 +41,7 @@ func TestMetricsNeverLabelProducerAccounts(t *testing.T) {
 	if strings.Contains(body, "no-such-account") {
 		t.Errorf("a producer's account name became a label:\n%s", grepLines(body, "no-such-account"))
 	}
-	for _, family := range []string{"talkrelay_results_total", "talkrelay_jobs_held", "talkrelay_jobs_in_flight"} {
+	for _, family := range []string{"talkrelay_results_total", "talkrelay_jobs_held", "talkrelay_jobs_in_flight", "talkrelay_build_info{"} {
 		if !strings.Contains(body, family) {
 			t.Errorf("metric family %s missing", family)
 		}

@@ -8,10 +8,12 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -135,6 +137,9 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		return err
 	}
 	defer nc.Close()
+	if msg := natsconn.PayloadWarning(nc, cfg.Worker.MaxJobBytes); msg != "" {
+		log.Warn().Msg(msg)
+	}
 	js, err := cfg.NATS.JetStream(nc, jetstream.WithPublishAsyncMaxPending(4000), jetstream.WithPublishAsyncTimeout(10*time.Second))
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
@@ -219,7 +224,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	// back to NATS; the ones started are finished within the grace period,
 	// and kept alive until then.
 	log.Info().Int("jobs_in_flight", w.track.count()).Bool("poison_job_in_handling", poison.busy.Load()).
-		Dur("grace", cfg.Worker.ShutdownGrace).Msg("shutting down")
+		Stringer("grace", cfg.Worker.ShutdownGrace).Msg("shutting down")
 	w.ready.Store(false)
 	w.intake.Stop()
 	poison.stop()
@@ -265,11 +270,11 @@ func buildAccounts(cfg *config.Config, opts Options) ([]*dispatch.Account, error
 				names = append(names, n)
 			}
 			sort.Strings(names)
-			return nil, fmt.Errorf("accounts.%s.provider: %q is not one of %v", a.Name, a.Provider, names)
+			return nil, cfg.Locate(fmt.Errorf("accounts.%s.provider: %q is not one of %v", a.Name, a.Provider, names))
 		}
 		creds, err := a.ResolveCredentials()
 		if err != nil {
-			return nil, err
+			return nil, cfg.Locate(err)
 		}
 		client, err := factory(providers.Spec{
 			Account:       a.Name,
@@ -280,7 +285,7 @@ func buildAccounts(cfg *config.Config, opts Options) ([]*dispatch.Account, error
 			Now:           clockNow(opts.Clock),
 		})
 		if err != nil {
-			return nil, fmt.Errorf("accounts.%s: %w", a.Name, err)
+			return nil, accountError(cfg, a, err)
 		}
 		out = append(out, &dispatch.Account{
 			Name:           a.Name,
@@ -293,6 +298,34 @@ func buildAccounts(cfg *config.Config, opts Options) ([]*dispatch.Account, error
 		})
 	}
 	return out, nil
+}
+
+// accountError says which account a provider refused to build, once: an
+// error of the config package already names the path and line; a
+// provider's own "<provider>: accounts.<name>..." keeps its path.
+func accountError(cfg *config.Config, a *config.Account, err error) error {
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	path := "accounts." + a.Name
+	msg := strings.TrimPrefix(err.Error(), a.Provider+": ")
+	options, isOption := strings.CutPrefix(msg, path+".options: ")
+	if isOption {
+		msg = options
+	}
+	// "batch_limit: 0 is out of range": an option the file sets.
+	if key, _, ok := strings.Cut(msg, ":"); ok && cfg.Line(path+".options."+key) > 0 {
+		msg = path + ".options." + msg
+	}
+	switch {
+	case strings.HasPrefix(msg, path+".") || strings.HasPrefix(msg, path+":"):
+	case isOption:
+		msg = path + ".options: " + msg
+	default:
+		msg = path + ": " + msg
+	}
+	return cfg.Locate(errors.New(msg))
 }
 
 func startEmbedded(cfg *config.Config, log zerolog.Logger) (*server.Server, error) {

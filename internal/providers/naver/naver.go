@@ -78,6 +78,10 @@ func New(spec providers.Spec) (providers.Provider, error) {
 	}
 	c, err := NewClient(cfg, spec.BaseURL, ak, sk, spec.HTTPClient)
 	if err != nil {
+		// base_url is the account's field; the rest are its options.
+		if strings.HasPrefix(err.Error(), "base_url:") {
+			return nil, fmt.Errorf("naver: accounts.%s.%w", spec.Account, err)
+		}
 		return nil, fmt.Errorf("naver: accounts.%s.options: %w", spec.Account, err)
 	}
 	if spec.Now != nil {
