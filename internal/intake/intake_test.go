@@ -719,6 +719,9 @@ func TestStop(t *testing.T) {
 		if !m.Lost() {
 			t.Errorf("seq %d, redelivered to in2, is not reported lost by in1", m.Seq)
 		}
+		if err := m.Nak(); !errors.Is(err, ErrLost) {
+			t.Errorf("seq %d, lost, handed back by in1: %v", m.Seq, err)
+		}
 	}
 	rec.mu.Unlock()
 	waitFor(t, 2*time.Second, "in2 empty", func() bool { return in2.Held() == 0 })

@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -146,4 +147,41 @@ func (k *keepAlives) forget(m *Msg) {
 		m.keepAlive = 0
 	}
 	k.mu.Unlock()
+}
+
+// ErrLost is returned for an ack, nak or term of a message whose lease
+// ended (Lost): NATS applies those by stream sequence, so they would act on
+// the delivery of the replica that has the message now.
+var ErrLost = errors.New("intake: message lost (held past its ack wait without a confirmed keep-alive); not settled by this process")
+
+// Ack acknowledges m unless it is lost.
+func (m *Msg) Ack() error {
+	if m.Lost() {
+		return ErrLost
+	}
+	return m.Msg.Ack()
+}
+
+// Nak hands m back unless it is lost.
+func (m *Msg) Nak() error {
+	if m.Lost() {
+		return ErrLost
+	}
+	return m.Msg.Nak()
+}
+
+// NakWithDelay hands m back for redelivery after delay unless it is lost.
+func (m *Msg) NakWithDelay(delay time.Duration) error {
+	if m.Lost() {
+		return ErrLost
+	}
+	return m.Msg.NakWithDelay(delay)
+}
+
+// TermWithReason terminates m unless it is lost.
+func (m *Msg) TermWithReason(reason string) error {
+	if m.Lost() {
+		return ErrLost
+	}
+	return m.Msg.TermWithReason(reason)
 }
