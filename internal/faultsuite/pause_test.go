@@ -136,7 +136,7 @@ func TestPausedWorker(t *testing.T) {
 	// sends them all.
 	cfgB, _ := config(2)
 	b := startWorker(t, bin, cfgB, dir, 2)
-	waitFor(t, 2*time.Minute, "worker 2 giving every recipient a result", func() bool {
+	waitFor(t, max(2*time.Minute, time.Duration(recipients)*100*time.Millisecond), "worker 2 giving every recipient a result", func() bool {
 		return rs.read(ctx, js) == nil && len(rs.missing(refs)) == 0
 	})
 	// Worker 2 logs each redelivered job it reconciles.
