@@ -144,6 +144,7 @@ func (in *Intake) Start(ctx context.Context, accounts []string) error {
 			l := in.newLane(a, urgent, true)
 			if err := l.ensure(ctx); err != nil {
 				in.Stop()
+				in.Close()
 				return err
 			}
 			in.run(l)
