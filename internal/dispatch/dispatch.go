@@ -74,6 +74,12 @@ type Config struct {
 	// every item gets a retryable outcome. The worker records there which
 	// recipients are about to be sent.
 	BeforeSend func(ctx context.Context, b *providers.Batch, items []*Item) error
+	// Fence, if set, returns the items of a batch this process may still
+	// send, in order. It runs when a batch is taken for admission, and
+	// again before BeforeSend and after it, right before the provider
+	// request: the worker drops there the items of jobs it may no longer
+	// hold. Items it drops are not sent and get no outcome.
+	Fence func(items []*Item) []*Item
 	// OnRequest, if set, observes each provider call: the recipients it
 	// carried, how long it took and "ok" or the failure class.
 	OnRequest func(account, provider string, recipients int, took time.Duration, outcome string)
@@ -240,6 +246,10 @@ func (d *Dispatcher) admit(a *account) {
 		if !ok {
 			return
 		}
+		if b.items = d.fence(b.items); len(b.items) == 0 {
+			d.inflight.Done() // nothing left to send: no slot, no tokens
+			continue
+		}
 		a.slots <- struct{}{}
 		// The limiter admits the request right before it goes out, so that
 		// no round trip of ours bunches requests up past the limit.
@@ -251,15 +261,31 @@ func (d *Dispatcher) admit(a *account) {
 	}
 }
 
-// call sends one admitted batch; admitErr is the limiter's refusal (the
-// grace period ended while the batch waited), in which case nothing is
-// sent.
-func (d *Dispatcher) call(a *account, k providers.Key, items []*Item, admitErr error) {
+// fence applies Config.Fence.
+func (d *Dispatcher) fence(items []*Item) []*Item {
+	if d.cfg.Fence == nil {
+		return items
+	}
+	return d.cfg.Fence(items)
+}
+
+func newBatch(k providers.Key, items []*Item) *providers.Batch {
 	b := &providers.Batch{Key: k, Messages: make([]providers.Message, len(items))}
 	for i, it := range items {
 		b.Messages[i] = it.Message
 	}
 	b.ID = BatchID(b.Messages)
+	return b
+}
+
+// call sends one admitted batch; admitErr is the limiter's refusal (the
+// grace period ended while the batch waited), in which case nothing is
+// sent.
+func (d *Dispatcher) call(a *account, k providers.Key, items []*Item, admitErr error) {
+	if items = d.fence(items); len(items) == 0 {
+		return
+	}
+	b := newBatch(k, items)
 
 	ctx, span := d.cfg.Tracer.Start(d.sendCtx, "talkrelay.send",
 		trace.WithSpanKind(trace.SpanKindClient),
@@ -277,6 +303,17 @@ func (d *Dispatcher) call(a *account, k providers.Key, items []*Item, admitErr e
 	if err == nil && d.cfg.BeforeSend != nil {
 		if err = d.cfg.BeforeSend(ctx, b, items); err != nil {
 			err = fmt.Errorf("send record not stored: %w", err)
+		}
+	}
+	if err == nil {
+		// The last check before the request is written, after BeforeSend
+		// waited on its store. Items dropped here leave a send record: their
+		// job's next holder looks them up instead of sending them.
+		if kept := d.fence(items); len(kept) < len(items) {
+			if items = kept; len(items) == 0 {
+				return
+			}
+			b = newBatch(k, items)
 		}
 	}
 	if err == nil {

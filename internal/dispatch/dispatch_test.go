@@ -367,3 +367,55 @@ func TestDispatcherAccountsDoNotBlockEachOther(t *testing.T) {
 		t.Fatalf("%d of account a's items reported after Close, want 100", n)
 	}
 }
+
+// TestDispatcherFence: items the fence drops are not sent and get no
+// outcome, whether it drops them before the send record (BeforeSend) or
+// after it, right before the request.
+func TestDispatcherFence(t *testing.T) {
+	t.Parallel()
+	var sent []int // indexes the provider received
+	var mu sync.Mutex
+	p := &fakeProvider{limit: 10, answer: func(b *providers.Batch) ([]providers.Outcome, error) {
+		mu.Lock()
+		for _, m := range b.Messages {
+			sent = append(sent, m.Index)
+		}
+		mu.Unlock()
+		return acceptAll(b)
+	}}
+	var recorded []int // indexes BeforeSend saw
+	var afterRecord atomic.Bool
+	var outcomes []int
+	a := &Account{Name: "a", Provider: "fake", Client: p, Limiter: ratelimit.NewLocal(ratelimit.Config{}, p.limit),
+		MaxConcurrency: 1, RequestTimeout: 5 * time.Second}
+	d := New(Config{Linger: time.Hour, Tracer: noop.NewTracerProvider().Tracer(""), Log: zerolog.Nop(),
+		BeforeSend: func(_ context.Context, b *providers.Batch, its []*Item) error {
+			for _, m := range b.Messages {
+				recorded = append(recorded, m.Index)
+			}
+			afterRecord.Store(true)
+			return nil
+		},
+		// Index 0 is lost before the record, index 1 after it; index 2 stays.
+		Fence: func(its []*Item) []*Item {
+			var kept []*Item
+			for _, it := range its {
+				if it.Index == 0 || it.Index == 1 && afterRecord.Load() {
+					continue
+				}
+				kept = append(kept, it)
+			}
+			return kept
+		}}, []*Account{a}, func(it *Item, _ *providers.Outcome, _ time.Time) {
+		mu.Lock()
+		outcomes = append(outcomes, it.Index)
+		mu.Unlock()
+	})
+	d.Submit(items("j", "a", 3, job.AlimTalk))
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(recorded) != "[1 2]" || fmt.Sprint(sent) != "[2]" || fmt.Sprint(outcomes) != "[2]" {
+		t.Fatalf("recorded %v, sent %v, outcomes for %v; want [1 2], [2], [2]", recorded, sent, outcomes)
+	}
+}

@@ -15,7 +15,9 @@
 // message waits unseen in a client-side buffer: from the moment a message
 // arrives until the worker settles it (Msg.Done), intake keeps it alive
 // with progress acks, and NATS never hands a job this process holds to
-// another replica because it waited here.
+// another replica because it waited here. Should this process stop long
+// enough (paused, cut off from NATS) for NATS to hand a message to another
+// replica after all, intake tells (Msg.Lost; see lease.go).
 //
 // Jobs of an account that has no lane in this worker's config (a mistyped
 // account, or one configured on other replicas only) are found by looking
@@ -44,7 +46,7 @@ type Config struct {
 	// Consumer prefixes the lanes' durable consumer names:
 	// <Consumer>-<account> and <Consumer>-<account>-urgent.
 	Consumer      string
-	AckWait       time.Duration
+	AckWait       time.Duration // default 30s, as NATS's; see also lease.go
 	MaxDeliver    int
 	MaxAckPending int // per lane, across replicas
 	// PullBatch is the most messages one lane of this process holds.
@@ -53,7 +55,9 @@ type Config struct {
 	LaneBytes int
 	// Starters is how many goroutines per lane start jobs.
 	Starters int
-	// PullWait is how long one pull request waits for messages (default 5s).
+	// PullWait is how long one pull request waits for messages (default 5s,
+	// at most AckWait/4: a message's lease starts with the request that
+	// brought it).
 	PullWait time.Duration
 	// Discover is how often the stream is searched for accounts without a
 	// lane (default 10s).
@@ -89,6 +93,7 @@ type Intake struct {
 
 	stopAlive func()
 	alive     sync.WaitGroup
+	ka        *keepAlives
 }
 
 // maxDiscovered caps the lanes opened for unconfigured accounts at once.
@@ -100,9 +105,13 @@ const startGroup = 256
 // New returns intake for the configured accounts (their names, which are
 // valid subject tokens). It does nothing until Start.
 func New(js jetstream.JetStream, cfg Config, handle Handler) *Intake {
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = 30 * time.Second
+	}
 	if cfg.PullWait <= 0 {
 		cfg.PullWait = 5 * time.Second
 	}
+	cfg.PullWait = min(cfg.PullWait, cfg.AckWait/4)
 	if cfg.Discover <= 0 {
 		cfg.Discover = 10 * time.Second
 	}
@@ -118,6 +127,11 @@ func (in *Intake) Start(ctx context.Context, accounts []string) error {
 	if err := in.removeLegacy(ctx); err != nil {
 		return err
 	}
+	ka, err := newKeepAlives(in.js.Conn(), in.cfg.AckWait)
+	if err != nil {
+		return fmt.Errorf("intake: subscribe to keep-alive answers: %w", err)
+	}
+	in.ka = ka
 	in.ctx, in.cancel = context.WithCancel(context.Background())
 	in.connCtx, in.connLost = context.WithCancel(context.Background())
 	if nc := in.js.Conn(); nc != nil {
@@ -130,6 +144,7 @@ func (in *Intake) Start(ctx context.Context, accounts []string) error {
 			l := in.newLane(a, urgent, true)
 			if err := l.ensure(ctx); err != nil {
 				in.Stop()
+				in.Close()
 				return err
 			}
 			in.run(l)
@@ -215,6 +230,9 @@ func (in *Intake) Close() {
 		in.stopAlive()
 		in.alive.Wait()
 	}
+	if in.ka != nil {
+		in.ka.close()
+	}
 }
 
 // Held counts the messages this process holds, started or not.
@@ -267,24 +285,26 @@ func (in *Intake) run(l *Lane) {
 	}
 }
 
-// keepAlive sends a progress ack for every held message whose ack wait is
-// a third gone, so that NATS never redelivers what this process holds.
+// keepAlive sends a keep-alive (a confirmed progress ack) for every held
+// message whose last one was asked for a quarter of the ack wait ago, so
+// that NATS never redelivers what this process holds and its lease runs on.
 func (in *Intake) keepAlive(ctx context.Context) {
 	defer in.alive.Done()
-	every := in.cfg.AckWait / 3
+	every := keepAliveEvery(in.cfg.AckWait)
 	t := time.NewTicker(every / 2)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
+		case <-t.C:
 			in.mu.Lock()
 			lanes := in.laneList()
 			in.mu.Unlock()
 			for _, l := range lanes {
-				for _, m := range l.due(now, every) {
-					_ = m.InProgress()
+				now := mono() // before the requests go out
+				for _, m := range l.due(now, int64(every)) {
+					in.ka.send(m, now)
 				}
 			}
 		}

@@ -704,12 +704,26 @@ func TestStop(t *testing.T) {
 		if rec2.seen[m.Seq] != 0 {
 			t.Errorf("seq %d, held by in1, also went to in2", m.Seq)
 		}
+		if m.Lost() {
+			t.Errorf("seq %d, kept alive by in1 past its ack wait, is reported lost", m.Seq)
+		}
 	}
 	rec.mu.Unlock()
 
-	// Close stops keeping them alive: NATS redelivers them after AckWait.
+	// Close stops keeping them alive: NATS redelivers them after AckWait,
+	// and in1 knows they are lost.
 	in1.Close()
 	waitFor(t, 3*cfg.AckWait, "held messages redelivered after Close", func() bool { return rec2.count() == 12 })
+	rec.mu.Lock()
+	for _, m := range rec.open {
+		if !m.Lost() {
+			t.Errorf("seq %d, redelivered to in2, is not reported lost by in1", m.Seq)
+		}
+		if err := m.Nak(); !errors.Is(err, ErrLost) {
+			t.Errorf("seq %d, lost, handed back by in1: %v", m.Seq, err)
+		}
+	}
+	rec.mu.Unlock()
 	waitFor(t, 2*time.Second, "in2 empty", func() bool { return in2.Held() == 0 })
 	// Stop and Close again do nothing.
 	in1.Stop()

@@ -45,8 +45,16 @@ type Msg struct {
 	Seq, Delivered uint64
 	lane           *Lane
 	size           int
-	touched        time.Time // last arrival or progress ack
-	done           atomic.Bool
+	// lease is when, in mono time, the message may stop being this
+	// process's (see lease.go).
+	lease atomic.Int64
+	// asked is the mono time of its pull or last keep-alive request;
+	// guarded by lane.mu.
+	asked int64
+	// keepAlive is the id of its unanswered keep-alive; guarded by
+	// keepAlives.mu.
+	keepAlive uint64
+	done      atomic.Bool
 }
 
 // msgOverhead is what a message's subject, reply and headers add to its
@@ -192,7 +200,7 @@ func (l *Lane) fetch(n, size int) (refused bool, err error) {
 	if size > 0 {
 		opts = append(opts, jetstream.FetchMaxBytes(size))
 	}
-	start := time.Now()
+	start, pulled := time.Now(), mono()
 	batch, err := l.cons.Fetch(n, opts...)
 	if err != nil {
 		return false, err
@@ -201,7 +209,7 @@ func (l *Lane) fetch(n, size int) (refused bool, err error) {
 	for m := range batch.Messages() {
 		last.Store(time.Now().UnixNano())
 		got++
-		l.receive(m)
+		l.receive(m, pulled)
 	}
 	err = batch.Error()
 	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
@@ -274,8 +282,11 @@ func (l *Lane) waitFreed(d time.Duration) bool {
 	return true
 }
 
-func (l *Lane) receive(jm jetstream.Msg) {
-	m := &Msg{Msg: jm, lane: l, size: len(jm.Data()) + msgOverhead, touched: time.Now()}
+// receive holds jm, which a pull request sent at pulled (mono time)
+// brought: its lease starts then.
+func (l *Lane) receive(jm jetstream.Msg, pulled int64) {
+	m := &Msg{Msg: jm, lane: l, size: len(jm.Data()) + msgOverhead, asked: pulled}
+	m.lease.Store(pulled + l.in.ka.span)
 	if md, err := jm.Metadata(); err == nil {
 		m.Seq, m.Delivered = md.Sequence.Stream, md.NumDelivered
 	}
@@ -336,15 +347,15 @@ func (l *Lane) heldCount() int {
 	return len(l.held)
 }
 
-// due returns the held messages last touched every or more ago, marking
-// them touched now.
-func (l *Lane) due(now time.Time, every time.Duration) []*Msg {
+// due returns the held messages whose keep-alive was last asked for every
+// or more ago (mono times), marking them asked now.
+func (l *Lane) due(now, every int64) []*Msg {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []*Msg
 	for m := range l.held {
-		if now.Sub(m.touched) >= every {
-			m.touched = now
+		if now-m.asked >= every {
+			m.asked = now
 			out = append(out, m)
 		}
 	}
@@ -361,6 +372,7 @@ func (m *Msg) Done() {
 		return
 	}
 	l := m.lane
+	l.in.ka.forget(m)
 	l.mu.Lock()
 	delete(l.held, m)
 	l.heldBytes -= m.size

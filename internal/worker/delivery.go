@@ -222,7 +222,7 @@ func (w *Worker) runSafely(d *delivery, reconcile bool) {
 
 // abandon hands d back to NATS for redelivery after delay, once.
 func (w *Worker) abandon(d *delivery, delay time.Duration) {
-	if !d.closed.CompareAndSwap(false, true) {
+	if !w.owns(d) || !d.closed.CompareAndSwap(false, true) {
 		return
 	}
 	w.track.remove(d)
@@ -472,12 +472,19 @@ func summarize(why []string) string {
 
 // storeResult publishes one final result event of d.
 func (w *Worker) storeResult(d *delivery, ev *result.Event) {
+	if !w.owns(d) {
+		return
+	}
 	w.metrics.result(ev, w.accounts[ev.Account] != nil)
 	w.store(d, store.Result(store.Origin{Seq: d.msg.Seq, JobSeq: d.jobSeq, Span: d.span}, ev))
 }
 
-// store publishes m for d, counting it until it is stored.
+// store publishes m for d, counting it until it is stored; nothing once
+// d is no longer this worker's (see owns).
 func (w *Worker) store(d *delivery, m *nats.Msg) {
+	if !w.owns(d) {
+		return
+	}
 	d.unstored.Add(1)
 	w.pub.Publish(m, func(err error) { w.stored(d, err) })
 }
@@ -486,6 +493,9 @@ func (w *Worker) store(d *delivery, m *nats.Msg) {
 // stores more). then runs on its own goroutine: the publisher's callbacks
 // must not publish.
 func (w *Worker) storeThen(d *delivery, first *nats.Msg, then func()) {
+	if !w.owns(d) {
+		return
+	}
 	d.unstored.Add(1)
 	w.pub.Publish(first, func(err error) {
 		if err != nil {
@@ -514,8 +524,8 @@ func (w *Worker) stored(d *delivery, err error) {
 // settle acknowledges d (terminates it, for a rejected job), or hands it
 // back when something could not be stored.
 func (w *Worker) settle(d *delivery) {
-	if !d.closed.CompareAndSwap(false, true) {
-		return // abandoned after a crash; NATS redelivers it
+	if !w.owns(d) || !d.closed.CompareAndSwap(false, true) {
+		return // abandoned after a crash (NATS redelivers it) or lost
 	}
 	defer w.track.remove(d)
 	defer d.span.End()

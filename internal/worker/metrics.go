@@ -28,6 +28,7 @@ import (
 //	talkrelay_jobs_in_flight
 //	talkrelay_jobs_held                       job messages this replica holds, started or not
 //	talkrelay_jobs_duplicate_total{account}   jobs published again and not sent again
+//	talkrelay_jobs_lost_total                 jobs given up: held past their ack wait (see fence.go)
 //	talkrelay_build_info{version,goversion}   always 1: the running build
 type metrics struct {
 	attrs      sync.Map // attrKey -> metric.MeasurementOption
@@ -38,6 +39,7 @@ type metrics struct {
 	duration   metric.Float64Histogram
 	batchSizes metric.Int64Histogram
 	duplicates metric.Int64Counter
+	lostJobs   metric.Int64Counter
 }
 
 func newMetrics(inFlight, held func() int) (*metrics, error) {
@@ -71,6 +73,9 @@ func newMetrics(inFlight, held func() int) (*metrics, error) {
 	if m.duplicates, err = meter.Int64Counter("talkrelay.jobs.duplicate", metric.WithDescription("Jobs published again after NATS forgot their id, acknowledged without sending.")); err != nil {
 		return nil, err
 	}
+	if m.lostJobs, err = meter.Int64Counter("talkrelay.jobs.lost", metric.WithDescription("Jobs given up because this replica held them past their ack wait without a confirmed keep-alive (paused or cut off from NATS).")); err != nil {
+		return nil, err
+	}
 	if _, err = meter.Int64ObservableGauge("talkrelay.jobs.held", metric.WithDescription("Job messages this replica holds, started or waiting to start."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			o.Observe(int64(held()))
@@ -91,6 +96,9 @@ func newMetrics(inFlight, held func() int) (*metrics, error) {
 func (m *metrics) duplicate(account string) {
 	m.duplicates.Add(context.Background(), 1, metric.WithAttributes(attribute.String("account", account)))
 }
+
+// lost counts a job given up by this replica (see Worker.lose).
+func (m *metrics) lost() { m.lostJobs.Add(context.Background(), 1) }
 
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})

@@ -187,7 +187,8 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	defer cancelPub()
 	w.pub = store.NewPublisher(pubCtx, js, log, 1024)
 	w.disp = dispatch.New(dispatch.Config{
-		Linger: cfg.Worker.Linger, Tracer: opts.Tracer, Log: log, Now: opts.Clock.Now, OnRequest: w.metrics.request, BeforeSend: w.beforeSend},
+		Linger: cfg.Worker.Linger, Tracer: opts.Tracer, Log: log, Now: opts.Clock.Now, OnRequest: w.metrics.request, BeforeSend: w.beforeSend,
+		Fence: w.fence},
 		accounts, w.onOutcome)
 
 	stopHTTP, err := w.serveHTTP(cfg.HTTP.Addr)
