@@ -239,38 +239,74 @@ func (r *Records) Finals(account, jobID string) (map[int]bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	done := map[int]bool{}
-	cons, err := r.js.OrderedConsumer(ctx, streams.ResultsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{streams.JobResultsFilter(account, jobID)},
+	err := r.readResults(ctx, streams.JobResultsFilter(account, jobID), func(data []byte) {
+		var ev struct {
+			Index int `json:"recipient_index"`
+		}
+		if json.Unmarshal(data, &ev) == nil {
+			done[ev.Index] = true
+		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read stored results: %w", err)
 	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read stored results: %w", err)
-	}
-	for remaining := info.NumPending; remaining > 0; {
-		batch, err := cons.Fetch(int(min(remaining, 1000)), jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			return nil, fmt.Errorf("read stored results: %w", err)
-		}
-		got := 0
-		for m := range batch.Messages() {
-			got++
-			var ev struct {
-				Index int `json:"recipient_index"`
-			}
-			if json.Unmarshal(m.Data(), &ev) == nil {
-				done[ev.Index] = true
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return nil, fmt.Errorf("read stored results: %w", err)
-		}
-		if got == 0 {
-			return nil, errors.New("read stored results: no progress")
-		}
-		remaining -= uint64(got)
-	}
 	return done, nil
+}
+
+// finalsBatch is how many results one direct get request returns at most.
+const finalsBatch = 1000
+
+// readResults calls each with the data of every result stored on subjects
+// matching filter, in order. It reads them with batched direct gets, not a
+// consumer: a consumer per redelivered job is a JetStream API write each
+// (and a cluster-wide proposal in a cluster), and a worker that takes over
+// a thousand jobs at once would create a thousand of them.
+func (r *Records) readResults(ctx context.Context, filter string, each func([]byte)) error {
+	nc := r.js.Conn()
+	inbox := nc.NewInbox()
+	sub, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	subject := r.apiPrefix + ".DIRECT.GET." + streams.ResultsStream
+	for seq := uint64(1); ; {
+		req, _ := json.Marshal(struct {
+			Seq   uint64 `json:"seq"`
+			Next  string `json:"next_by_subj"`
+			Batch int    `json:"batch"`
+		}{seq, filter, finalsBatch})
+		if err := nc.PublishRequest(subject, inbox, req); err != nil {
+			return err
+		}
+		for {
+			m, err := sub.NextMsgWithContext(ctx)
+			if err != nil {
+				return err
+			}
+			if s := m.Header.Get(jetstream.SequenceHeader); s != "" {
+				n, err := strconv.ParseUint(s, 10, 64)
+				if err != nil {
+					return fmt.Errorf("direct get: bad sequence %q", s)
+				}
+				seq = n + 1
+				each(m.Data)
+				continue
+			}
+			switch m.Header.Get("Status") {
+			case "404":
+				return nil // nothing (more) matches
+			case "204": // end of this batch; more if some are pending
+				if m.Header.Get("Nats-Num-Pending") == "0" {
+					return nil
+				}
+			default:
+				if len(m.Data) == 0 && m.Header.Get("Status") == "" {
+					return errors.New("direct get: an answer without a sequence or status")
+				}
+				return fmt.Errorf("direct get: %s %s", m.Header.Get("Status"), m.Header.Get("Description"))
+			}
+			break
+		}
+	}
 }

@@ -171,3 +171,57 @@ func TestReconcile(t *testing.T) {
 		t.Errorf("Finals = %v, %v; want recipient 0", finals, err)
 	}
 }
+
+// Finals reads every stored result of a job, past one direct get batch,
+// among other jobs' results, and creates no consumer (a worker that takes
+// over many jobs at once must not create a consumer for each).
+func TestFinalsReadsEveryResultWithoutAConsumer(t *testing.T) {
+	t.Parallel()
+	srv := natstest.Run(t)
+	_, js := srv.JetStream(t)
+	ctx := t.Context()
+	if err := streams.Ensure(ctx, js, streams.DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, streams.SendsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(js, kv)
+	const recipients = finalsBatch + 500
+	at := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	for i := range recipients {
+		for _, id := range []string{"big.1", "other"} {
+			ev := result.ForRecipient(&job.Job{ID: id, Account: "shop"}, i, "sandbox", at)
+			ev.Status, ev.Reason = result.Accepted, result.ReasonOK
+			if i%3 == 0 {
+				ev.Status, ev.Reason = result.Failed, result.ReasonProviderRejected
+			}
+			if _, err := js.PublishMsgAsync(store.Result(store.Origin{Seq: 7}, ev)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(30 * time.Second):
+		t.Fatal("results not stored")
+	}
+	finals, err := r.Finals("shop", "big.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(finals) != recipients {
+		t.Errorf("Finals found %d recipients' results, want %d", len(finals), recipients)
+	}
+	stream, err := js.Stream(ctx, streams.ResultsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := stream.Info(ctx); err != nil || info.State.Consumers != 0 {
+		t.Errorf("results stream consumers after Finals: %v (%v); want 0", info.State.Consumers, err)
+	}
+	if finals, err := r.Finals("shop", "none"); err != nil || len(finals) != 0 {
+		t.Errorf("Finals of a job without results = %v, %v; want none", finals, err)
+	}
+}
