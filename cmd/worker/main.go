@@ -29,7 +29,8 @@ these flags. Provider credentials are read from the environment or files
 named in the config, never from jobs.
 
 SIGINT/SIGTERM stop pulling, finish in-flight batches within
-worker.shutdown_grace, store their results, and exit 0.`
+worker.shutdown_grace, store their results within as long again, and exit 0:
+within 2 × worker.shutdown_grace, whatever the providers or NATS do.`
 
 type cli struct {
 	Config      string `short:"c" env:"TALKRELAY_CONFIG" type:"existingfile" placeholder:"FILE" help:"YAML config file. Default: none (embedded NATS, sandbox account)."`
