@@ -153,7 +153,7 @@ func (p *Publisher) retry(msg *nats.Msg, what string, err error, publish func() 
 // or a stream leader is elected, a full reconnect buffer) is transient.
 func Permanent(err error) bool {
 	for _, e := range []error{nats.ErrMaxPayload, jetstream.ErrStreamMessageExceedsMaximum, jetstream.ErrStreamNotFound,
-		nats.ErrPermissionViolation, nats.ErrAuthorization, nats.ErrConnectionClosed, nats.ErrBadSubject} {
+		nats.ErrPermissionViolation, nats.ErrConnectionClosed, nats.ErrBadSubject} {
 		if errors.Is(err, e) {
 			return true
 		}

@@ -107,7 +107,7 @@ func (w *Worker) poison(a maxDeliverAdvisory) {
 	}
 	dl := &store.DeadLetter{Account: j.Account, JobID: j.ID, Subject: raw.Subject,
 		Reason: string(result.ReasonPoison) + ": " + reason, Header: raw.Header, Data: raw.Data}
-	publish(dl.Msg(a.StreamSeq))
+	publish(dl.MsgWithin(a.StreamSeq, int(w.nc.MaxPayload())))
 	for _, ev := range events {
 		if ev.Account == "" {
 			ev.Account = streams.NoAccount
