@@ -103,3 +103,28 @@ func TestPublisherGivesUpOnceCancelledAndAfterClose(t *testing.T) {
 		t.Error("a publish after Close was reported stored")
 	}
 }
+
+func TestPermanentPublishErrors(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{nats.ErrMaxPayload, true},
+		{fmt.Errorf("nats: %w", &jetstream.APIError{ErrorCode: jetstream.JSErrCodeStreamMessageExceedsMaximum, Code: 400}), true},
+		{fmt.Errorf("nats: %w", &jetstream.APIError{ErrorCode: jetstream.JSErrCodeStreamNotFound, Code: 404}), true},
+		{fmt.Errorf("%w: Permissions Violation for Publish to \"x\"", nats.ErrPermissionViolation), true},
+		{nats.ErrConnectionClosed, true},
+		{nats.ErrTimeout, false},
+		{context.DeadlineExceeded, false},
+		{jetstream.ErrAsyncPublishTimeout, false},
+		{jetstream.ErrNoStreamResponse, false},
+		{nats.ErrNoResponders, false},
+		{jetstream.ErrTooManyStalledMsgs, false},
+		{nats.ErrReconnectBufExceeded, false},
+	} {
+		if got := store.Permanent(tt.err); got != tt.want {
+			t.Errorf("Permanent(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
