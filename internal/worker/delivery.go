@@ -60,6 +60,11 @@ type delivery struct {
 	deadEnds []int    // original indexes talkrelay gave up on
 	why      []string // reasons for deadEnds, for the dead letter
 	finalMsg string   // dead letter reason for a job rejected as a whole
+
+	// storedEnvelopes names the follow-up envelopes an earlier delivery of
+	// this message stored, found when reconciling: new ones take other
+	// names. Written before any recipient is submitted.
+	storedEnvelopes map[string]bool
 }
 
 // account is a dispatch account with its retry policy.
@@ -373,13 +378,18 @@ func (w *Worker) envelopeLimit() int {
 }
 
 // storeEnvelopes stores the recipients at positions in follow-up envelopes
-// due at at, numbered from *chunk on, each at most limit bytes: the
+// due at at, numbered from *chunk on (skipping the names of envelopes an
+// earlier delivery stored), each at most limit bytes: the
 // recipients' retry state can make an envelope larger than the job it
 // came from. Positions that do not fit one envelope are halved until they
 // do; a recipient whose envelope would not fit alone is not retried: its
 // final result is stored, and the job goes to the dead letters.
 func (w *Worker) storeEnvelopes(d *delivery, positions []int, at time.Time, lookup bool, chunk *int, limit int) {
 	name := reconcile.EnvelopeName(lookup, *chunk)
+	for d.storedEnvelopes[name] {
+		*chunk++
+		name = reconcile.EnvelopeName(lookup, *chunk)
+	}
 	env, data := d.envelope(positions, at, lookup, name)
 	switch {
 	case len(data) <= limit:
