@@ -36,9 +36,10 @@ An external NATS server must take messages as large as worker.max_job_bytes
 (its max_payload is 1 MiB unless raised); the worker warns when it does not.
 
 SIGINT/SIGTERM stop pulling, finish in-flight batches within
-worker.shutdown_grace, store their results, and exit 0. Exit codes: 0 after
-a clean shutdown or a good --check-config, 1 on an error (a config error
-names FILE:LINE and the field), 2 on a wrong command line.`
+worker.shutdown_grace, store their results within as long again, and exit 0:
+within 2 × worker.shutdown_grace, whatever the providers or NATS do. Exit
+codes: 0 after a clean shutdown or a good --check-config, 1 on an error (a
+config error names FILE:LINE and the field), 2 on a wrong command line.`
 
 type cli struct {
 	Config      string           `short:"c" env:"TALKRELAY_CONFIG" placeholder:"FILE" help:"YAML config file. Default: none (embedded NATS, sandbox account)."`

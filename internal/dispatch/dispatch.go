@@ -83,6 +83,10 @@ type Config struct {
 	// OnRequest, if set, observes each provider call: the recipients it
 	// carried, how long it took and "ok" or the failure class.
 	OnRequest func(account, provider string, recipients int, took time.Duration, outcome string)
+	// Calls, if set, ends the dispatcher's provider calls when it is done,
+	// as Close does once its grace period is over: calls in flight are
+	// cancelled, and batches not yet admitted are reported without a call.
+	Calls context.Context
 }
 
 // Dispatcher batches and sends items.
@@ -124,7 +128,11 @@ func New(cfg Config, accounts []*Account, onOutcome OutcomeFunc) *Dispatcher {
 		cfg.Now = time.Now
 	}
 	d := &Dispatcher{cfg: cfg, accounts: map[string]*account{}, onOutcome: onOutcome}
-	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
+	calls := cfg.Calls
+	if calls == nil {
+		calls = context.Background()
+	}
+	d.sendCtx, d.cancelSend = context.WithCancel(calls)
 	for _, a := range accounts {
 		acct := &account{Account: a, slots: make(chan struct{}, a.MaxConcurrency), wake: make(chan struct{}, 1)}
 		d.accounts[a.Name] = acct
@@ -160,8 +168,8 @@ func (d *Dispatcher) Flush() { d.batcher.Flush() }
 // provider calls until ctx ends; after that the calls still running are
 // cancelled (each adapter reports them unknown if the request was written,
 // retryable if not), batches not yet admitted are reported retryable
-// without a call, and Close waits for every item to report. No Submit may
-// follow Close.
+// without a call (none waits for a concurrency slot), and Close waits for
+// every item to report. No Submit may follow Close.
 func (d *Dispatcher) Close(ctx context.Context) error {
 	d.batcher.Flush()
 	done := make(chan struct{})
@@ -250,7 +258,17 @@ func (d *Dispatcher) admit(a *account) {
 			d.inflight.Done() // nothing left to send: no slot, no tokens
 			continue
 		}
-		a.slots <- struct{}{}
+		select {
+		case a.slots <- struct{}{}:
+		case <-d.sendCtx.Done():
+			// Calls are over: report the batch unsent rather than wait for
+			// a slot that a call ignoring its cancellation may never free.
+			go func() {
+				defer d.inflight.Done()
+				d.call(a, b.key, b.items, d.sendCtx.Err())
+			}()
+			continue
+		}
 		// The limiter admits the request right before it goes out, so that
 		// no round trip of ours bunches requests up past the limit.
 		err := a.Limiter.Wait(d.sendCtx, len(b.items))

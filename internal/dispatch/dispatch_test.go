@@ -257,6 +257,43 @@ func TestDispatcherCloseCancelsAfterGrace(t *testing.T) {
 	}
 }
 
+// Once the grace period is over, a batch waiting for a concurrency slot is
+// reported unsent at once, even while the call holding the slot ignores its
+// cancellation (before, it waited for the slot, and Close with it).
+func TestDispatcherCloseReportsQueuedBatchesWithoutWaitingForASlot(t *testing.T) {
+	t.Parallel()
+	hung := make(chan struct{})
+	p := &fakeProvider{limit: 1, answer: func(b *providers.Batch) ([]providers.Outcome, error) {
+		<-hung // ignores the call's context
+		return acceptAll(b)
+	}}
+	outcomes := make(chan providers.Outcome, 2)
+	d := newDispatcher(t, p, 1, func(_ *Item, o *providers.Outcome, _ time.Time) { outcomes <- *o })
+	d.Submit(items("j", "a", 2, job.AlimTalk)) // two batches of one: the first takes the only slot
+	for p.inFlight.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the grace period is over
+	closed := make(chan error, 1)
+	go func() { closed <- d.Close(ctx) }()
+	select {
+	case o := <-outcomes:
+		if o.Class != providers.Retryable {
+			t.Errorf("queued batch reported %s (%s), want retryable, not sent", o.Class, o.Message)
+		}
+	case <-time.After(time.Minute):
+		t.Error("the batch waiting for the slot was not reported within a minute of the grace period's end")
+	}
+	close(hung)
+	if err := <-closed; err == nil {
+		t.Error("Close returned nil with a call still running past the grace period")
+	}
+	if got := p.calls.Load(); got != 1 {
+		t.Errorf("%d provider calls, want 1", got)
+	}
+}
+
 func TestDispatcherBeforeSendFailureSkipsTheCall(t *testing.T) {
 	t.Parallel()
 	p := &fakeProvider{limit: 10, answer: acceptAll}

@@ -14,6 +14,7 @@
 package store
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -106,6 +107,35 @@ func (dl *DeadLetter) Msg(seq uint64) *nats.Msg {
 	}
 	m.Header.Set(jetstream.MsgIDHeader, deadLetterID(seq))
 	return m
+}
+
+// MsgWithin is Msg, but without the data when the message would take more
+// than limit bytes (the server's max_payload): a job close to the limit
+// does not fit with the dead letter's headers. The reason then says so.
+func (dl *DeadLetter) MsgWithin(seq uint64, limit int) *nats.Msg {
+	m := dl.Msg(seq)
+	if Size(m) <= limit {
+		return m
+	}
+	short := *dl
+	short.Data = nil
+	short.Reason = fmt.Sprintf("%s (the %d bytes of the message are left out: with this dead letter's headers they exceed max_payload)", dl.Reason, len(dl.Data))
+	return short.Msg(seq)
+}
+
+// Size is how many bytes m takes of the server's max_payload: its data
+// and its headers.
+func Size(m *nats.Msg) int {
+	n := len(m.Data)
+	if len(m.Header) > 0 {
+		n += len("NATS/1.0\r\n\r\n")
+		for k, vs := range m.Header {
+			for _, v := range vs {
+				n += len(k) + len(": \r\n") + len(v)
+			}
+		}
+	}
+	return n
 }
 
 // deadLetterID is the Nats-Msg-Id of the dead letter of the message at

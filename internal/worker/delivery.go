@@ -62,6 +62,10 @@ type delivery struct {
 	finalMsg string   // dead letter reason for a job rejected as a whole
 
 	finals storedFinals // read before finals of a redelivery or a lookup
+	// storedEnvelopes names the follow-up envelopes an earlier delivery of
+	// this message stored, found when reconciling: new ones take other
+	// names. Written before any recipient is submitted.
+	storedEnvelopes map[string]bool
 }
 
 // account is a dispatch account with its retry policy.
@@ -348,10 +352,17 @@ func (d *delivery) apply(pos int, dec decide.Decision) {
 	}
 }
 
-// final stores recipient pos's final result, as final decision dec says.
-// A redelivery or a lookup first makes sure no final result of the
-// recipient is stored already (see storedFinals).
+// final stores recipient pos's final result, as final decision dec says,
+// and counts its verdict.
 func (d *delivery) final(pos int, dec decide.Decision) {
+	d.storeFinal(pos, dec)
+	d.decided()
+}
+
+// storeFinal stores recipient pos's final result, as final decision dec
+// says. A redelivery or a lookup first makes sure no final result of the
+// recipient is stored already (see storedFinals).
+func (d *delivery) storeFinal(pos int, dec decide.Decision) {
 	p := &d.pending[pos]
 	if d.finals.on() && d.alreadyFinal(p.Index) {
 		return
@@ -367,7 +378,6 @@ func (d *delivery) final(pos int, dec decide.Decision) {
 		d.mu.Unlock()
 	}
 	d.w.storeResult(d, ev)
-	d.decided()
 }
 
 func (d *delivery) event(pos int) *result.Event {
@@ -391,30 +401,78 @@ func (w *Worker) finish(d *delivery) {
 	d.mu.Lock()
 	groups := [2][]int{d.again, d.lookup}
 	due := d.dueAt
-	dead, why := d.deadEnds, d.why
 	d.mu.Unlock()
+	limit := w.envelopeLimit()
 	for k, positions := range groups {
-		for chunk := 0; len(positions) > 0; chunk++ {
+		chunk := 0
+		for len(positions) > 0 {
 			n := min(len(positions), envelopeMax)
-			w.storeEnvelope(d, positions[:n], due[k], k == 1, chunk)
+			w.storeEnvelopes(d, positions[:n], due[k], k == 1, &chunk, limit)
 			positions = positions[n:]
 		}
 	}
+	d.mu.Lock()
+	dead, why := d.deadEnds, d.why // with the recipients too large to retry
+	d.mu.Unlock()
 	if len(dead) > 0 {
 		w.storeDeadLetter(d, dead, why)
 	}
 	w.stored(d, nil)
 }
 
-// envelopeMax caps the recipients of one envelope, keeping it well under
-// the server's max payload.
+// envelopeMax caps the recipients of one envelope.
 const envelopeMax = 1000
 
-// storeEnvelope writes the recipients at positions into a follow-up
-// envelope due at at: first into the send-records bucket (so that a
-// redelivery of d finds it), then as a schedule on the jobs stream.
-func (w *Worker) storeEnvelope(d *delivery, positions []int, at time.Time, lookup bool, chunk int) {
-	name := reconcile.EnvelopeName(lookup, chunk)
+// envelopeRoom is what an envelope's schedule needs besides the envelope:
+// its headers (ids, schedule, target, trace context), and those the
+// scheduler adds when it delivers it.
+const envelopeRoom = 1024
+
+// envelopeLimit is the most bytes an encoded envelope may have: its
+// schedule must fit both the server's max_payload and the jobs stream's
+// max_msg_size.
+func (w *Worker) envelopeLimit() int {
+	return min(int(w.nc.MaxPayload()), int(w.cfg.Streams.MaxMsgSize)) - envelopeRoom
+}
+
+// storeEnvelopes stores the recipients at positions in follow-up envelopes
+// due at at, numbered from *chunk on (skipping the names of envelopes an
+// earlier delivery stored), each at most limit bytes: the
+// recipients' retry state can make an envelope larger than the job it
+// came from. Positions that do not fit one envelope are halved until they
+// do; a recipient whose envelope would not fit alone is not retried: its
+// final result is stored, and the job goes to the dead letters.
+func (w *Worker) storeEnvelopes(d *delivery, positions []int, at time.Time, lookup bool, chunk *int, limit int) {
+	name := reconcile.EnvelopeName(lookup, *chunk)
+	for d.storedEnvelopes[name] {
+		*chunk++
+		name = reconcile.EnvelopeName(lookup, *chunk)
+	}
+	env, data := d.envelope(positions, at, lookup, name)
+	switch {
+	case len(data) <= limit:
+		*chunk++
+		w.storeEnvelope(d, env, data, name)
+	case len(positions) == 1:
+		pos := positions[0]
+		o := d.pending[pos].Last.Provider()
+		dec := decide.Decision{Verdict: retry.Final, Status: result.Failed, Outcome: &o,
+			Detail: fmt.Sprintf("not retried: its retry state (%d bytes) would not fit in a NATS message (max_payload or the jobs stream's max_msg_size)", len(data))}
+		if lookup {
+			dec.Status, dec.Detail = result.Unknown, strings.Replace(dec.Detail, "retried", "looked up", 1)
+		}
+		d.logger().Warn().Int("bytes", len(data)).Int("limit", limit).Bool("lookup", lookup).Msg("recipient too large to schedule; its final result is stored")
+		d.storeFinal(pos, dec)
+	default:
+		half := len(positions) / 2
+		w.storeEnvelopes(d, positions[:half], at, lookup, chunk, limit)
+		w.storeEnvelopes(d, positions[half:], at, lookup, chunk, limit)
+	}
+}
+
+// envelope builds the follow-up envelope named name of the recipients at
+// positions, due at at, and encodes it.
+func (d *delivery) envelope(positions []int, at time.Time, lookup bool, name string) (*retry.Envelope, []byte) {
 	env := &retry.Envelope{ID: d.id() + "." + name, DueAt: at, Job: new(job.Job), Round: d.round + 1, JobSeq: d.jobSeq}
 	*env.Job = *d.job
 	env.Job.Recipients = make([]job.Recipient, len(positions))
@@ -428,8 +486,15 @@ func (w *Worker) storeEnvelope(d *delivery, positions []int, at time.Time, looku
 	if err != nil {
 		panic(err) // only our own types
 	}
+	return env, data
+}
+
+// storeEnvelope writes env, encoded as data, first into the send-records
+// bucket (so that a redelivery of d finds it), then as a schedule on the
+// jobs stream.
+func (w *Worker) storeEnvelope(d *delivery, env *retry.Envelope, data []byte, name string) {
 	rec := w.records.EnvelopeRecord(d.job.ID, d.id(), name, data)
-	d.debug().Int("recipients", len(positions)).Bool("lookup", lookup).Time("due", at).Msg("recipients scheduled")
+	d.debug().Int("recipients", len(env.Pending)).Bool("lookup", env.Pending[0].Lookup).Time("due", env.DueAt).Msg("recipients scheduled")
 	w.storeThen(d, rec, func() { w.scheduleEnvelope(d, env) })
 }
 
@@ -450,7 +515,7 @@ func (w *Worker) storeDeadLetter(d *delivery, indexes []int, why []string) {
 	}
 	dl.Reason = fmt.Sprintf("%d recipient(s) ended without delivery: %s", len(indexes), summarize(why))
 	d.logger().Warn().Int("recipients", len(indexes)).Str("reason", dl.Reason).Msg("job dead-lettered")
-	w.store(d, dl.Msg(d.msg.Seq))
+	w.store(d, dl.MsgWithin(d.msg.Seq, int(w.nc.MaxPayload())))
 }
 
 // summarize lists distinct reasons with their counts.
@@ -590,7 +655,7 @@ func (w *Worker) reject(msg *intake.Msg, j *job.Job, reason result.Reason, why s
 	}
 	dl := &store.DeadLetter{Account: j.Account, JobID: j.ID, Subject: msg.Subject(), Reason: d.finalMsg,
 		Header: msg.Headers(), Data: msg.Data()}
-	w.store(d, dl.Msg(d.msg.Seq))
+	w.store(d, dl.MsgWithin(d.msg.Seq, int(w.nc.MaxPayload())))
 	for _, ev := range events {
 		// The event names the account as its subject does: "_" for none
 		// that is a subject token.

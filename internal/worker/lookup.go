@@ -40,7 +40,7 @@ func (w *Worker) lookup(d *delivery, positions []int) []*dispatch.Item {
 			}
 			// A lookup may take several provider requests (pages, one per
 			// uid): give it more than one request's time.
-			ctx, cancel := context.WithTimeout(context.Background(), lookupTimeoutFactor*d.acct.RequestTimeout)
+			ctx, cancel := context.WithTimeout(w.calls, lookupTimeoutFactor*d.acct.RequestTimeout)
 			outs, err = d.acct.resolver.Resolve(ctx, queries)
 			cancel()
 			var partial *providers.LookupError

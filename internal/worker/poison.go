@@ -173,7 +173,7 @@ func (w *Worker) poison(a maxDeliverAdvisory) bool {
 	}
 	dl := &store.DeadLetter{Account: j.Account, JobID: j.ID, Subject: raw.Subject,
 		Reason: string(result.ReasonPoison) + ": " + reason, Header: raw.Header, Data: raw.Data}
-	publish(dl.Msg(a.StreamSeq))
+	publish(dl.MsgWithin(a.StreamSeq, int(w.nc.MaxPayload())))
 	for _, ev := range events {
 		ev.Account = streams.Token(ev.Account)
 		ev.Status, ev.Reason, ev.Message = result.Failed, result.ReasonPoison, reason

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/talkrelay/talkrelay/internal/dispatch"
@@ -36,7 +37,13 @@ func (d *delivery) id() string {
 // and marks recipients sent without a recorded answer for a lookup.
 func (w *Worker) reconcile(d *delivery) (map[int]bool, error) {
 	skip, sent, err := w.records.Reconcile(d.job.Account, d.job.ID, d.id(), d.pending,
-		func(env *retry.Envelope) { w.scheduleEnvelope(d, env) })
+		func(env *retry.Envelope) {
+			if d.storedEnvelopes == nil {
+				d.storedEnvelopes = map[string]bool{}
+			}
+			d.storedEnvelopes[strings.TrimPrefix(env.ID, d.id()+".")] = true
+			w.scheduleEnvelope(d, env)
+		})
 	if err != nil {
 		return nil, err
 	}

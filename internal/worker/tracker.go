@@ -31,3 +31,14 @@ func (t *tracker) count() int {
 	defer t.mu.Unlock()
 	return len(t.in)
 }
+
+// list returns the in-flight deliveries.
+func (t *tracker) list() []*delivery {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]*delivery, 0, len(t.in))
+	for d := range t.in {
+		out = append(out, d)
+	}
+	return out
+}

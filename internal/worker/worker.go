@@ -89,15 +89,20 @@ type Worker struct {
 	js       jetstream.JetStream
 	records  *reconcile.Records
 	metrics  *metrics
-	ready    atomic.Bool
+	// calls ends provider calls, sends and lookups alike, once the
+	// shutdown grace period is over.
+	calls context.Context
+	ready atomic.Bool
 	// priorityWarned: lane name -> *atomic.Int64, the last warning's time
 	priorityWarned sync.Map
 }
 
 // Run runs a worker until ctx is cancelled, then shuts down gracefully:
 // it stops pulling, sends what it holds within worker.shutdown_grace, waits
-// for the results to be stored and acknowledges the finished jobs. Jobs it
-// could not finish are handed back to NATS for another replica.
+// as long again for the results to be stored and acknowledges the finished
+// jobs. Jobs it could not finish are handed back to NATS for another
+// replica. It returns within 2 × worker.shutdown_grace of ctx's end,
+// whatever the providers or NATS do.
 func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Options) error {
 	cfg.ApplyDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -186,9 +191,12 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	pubCtx, cancelPub := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelPub()
 	w.pub = store.NewPublisher(pubCtx, js, log, 1024)
+	calls, endCalls := context.WithCancel(context.Background())
+	defer endCalls()
+	w.calls = calls
 	w.disp = dispatch.New(dispatch.Config{
 		Linger: cfg.Worker.Linger, Tracer: opts.Tracer, Log: log, Now: opts.Clock.Now, OnRequest: w.metrics.request, BeforeSend: w.beforeSend,
-		Fence: w.fence},
+		Fence: w.fence, Calls: calls},
 		accounts, w.onOutcome)
 
 	stopHTTP, err := w.serveHTTP(cfg.HTTP.Addr)
@@ -205,12 +213,21 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		return err
 	}
 	defer w.intake.Close()
-	defer w.intake.Stop() // on an early return; a no-op after shutdown's
+	stopping := false
+	defer func() {
+		if !stopping {
+			w.intake.Stop() // on an early return; shutdown stops intake within its bound
+		}
+	}()
 	poison, err := w.watchPoison(setupCtx)
 	if err != nil {
 		return fmt.Errorf("consume max-deliveries advisories: %w", err)
 	}
-	defer poison.wait() // on an early return; a no-op after shutdown's
+	defer func() {
+		if !stopping {
+			poison.wait() // on an early return; shutdown waits within its bound
+		}
+	}()
 	swept := make(chan struct{})
 	go func() { defer close(swept); w.sweepSendRecords(ctx) }()
 	w.ready.Store(true)
@@ -220,44 +237,61 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	}
 
 	<-ctx.Done()
-
-	// Shutdown: stop pulling. Jobs received but not started go straight
-	// back to NATS; the ones started are finished within the grace period,
-	// and kept alive until then.
-	log.Info().Int("jobs_in_flight", w.track.count()).Bool("poison_job_in_handling", poison.busy.Load()).
-		Stringer("grace", cfg.Worker.ShutdownGrace).Msg("shutting down")
-	w.ready.Store(false)
-	w.intake.Stop()
-	poison.stop()
-
-	graceCtx, cancelGrace := context.WithTimeout(context.WithoutCancel(ctx), cfg.Worker.ShutdownGrace)
-	defer cancelGrace()
-	if err := w.disp.Close(graceCtx); err != nil {
-		log.Warn().Err(err).Msg("shutdown")
-	}
-	// Every batch has reported; wait for what they decided to be stored,
-	// and for the poison job in handling, if any. Calls cancelled at the
-	// end of the grace period report too, so storing gets a window of its
-	// own, as long again, before the jobs are handed back.
-	settled := make(chan struct{})
-	go func() { w.track.wg.Wait(); poison.wait(); close(settled) }()
-	storeWait := time.NewTimer(cfg.Worker.ShutdownGrace)
-	defer storeWait.Stop()
-	select {
-	case <-settled:
-	case <-storeWait.C:
-		log.Warn().Int("jobs", w.track.count()).Msg("results not stored in time; their jobs will be redelivered")
-		cancelPub()
-		<-settled
-	}
-	w.pub.Close()
-	w.intake.Close()
-	<-swept
+	stopping = true
+	w.shutdown(cfg.Worker.ShutdownGrace, endCalls, cancelPub, poison, swept)
 	if err := nc.Drain(); err != nil {
 		log.Warn().Err(err).Msg("nats drain")
 	}
 	log.Info().Msg("worker stopped")
 	return nil
+}
+
+// shutdown stops pulling (jobs received but not started go straight back
+// to NATS), sends the batches it holds and waits for provider calls until
+// grace is over, then cancels them (endCalls), sends and lookups alike; it
+// waits for what the deliveries decided to be stored until 2 × grace after
+// it began, then gives up storing (endStores) and hands the deliveries not
+// settled back to NATS for redelivery. It returns then, whatever the
+// providers or NATS do: a call that ignores its cancellation, or a starter
+// still waiting for NATS, unwinds on its own later, and its delivery's
+// redelivery reconciles with what was stored.
+func (w *Worker) shutdown(grace time.Duration, endCalls, endStores context.CancelFunc, poison *poisonWatch, swept <-chan struct{}) {
+	w.log.Info().Int("jobs_in_flight", w.track.count()).Bool("poison_job_in_handling", poison.busy.Load()).
+		Stringer("grace", grace).Msg("shutting down")
+	w.ready.Store(false)
+	poison.stop()
+	graceCtx, cancelGrace := context.WithTimeout(context.Background(), grace)
+	defer cancelGrace()
+	context.AfterFunc(graceCtx, endCalls)
+	giveUp := time.NewTimer(2 * grace)
+	defer giveUp.Stop()
+
+	settled := make(chan struct{})
+	go func() {
+		w.intake.Stop()
+		if err := w.disp.Close(graceCtx); err != nil {
+			w.log.Warn().Err(err).Msg("shutdown")
+		}
+		// Every batch has reported and no delivery starts any more: wait
+		// for the started ones to be stored and settled, and for the
+		// poison job in handling, if any.
+		w.track.wg.Wait()
+		poison.wait()
+		<-swept
+		close(settled)
+	}()
+	select {
+	case <-settled:
+	case <-giveUp.C:
+		w.log.Warn().Int("jobs", w.track.count()).Msg("shutdown grace over twice: jobs not settled are handed back to NATS for redelivery")
+		endCalls()
+		endStores()
+		for _, d := range w.track.list() {
+			w.abandon(d, 0)
+		}
+	}
+	w.pub.Close()
+	w.intake.Close()
 }
 
 func buildAccounts(cfg *config.Config, opts Options) ([]*dispatch.Account, error) {

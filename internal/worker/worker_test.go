@@ -44,7 +44,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	srv := natstest.Run(t)
+	return newEnvOn(t, natstest.Run(t))
+}
+
+// newEnvOn is newEnv on the given server.
+func newEnvOn(t *testing.T, srv *natstest.Server) *env {
+	t.Helper()
 	nc, js := srv.JetStream(t)
 	if err := streams.Ensure(t.Context(), js, streams.DefaultConfig()); err != nil {
 		t.Fatal(err)
