@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/talkrelay/talkrelay/internal/dedupe"
 	"github.com/talkrelay/talkrelay/internal/job"
@@ -84,17 +85,8 @@ func TestMarkSent(t *testing.T) {
 // envelope before it died.
 func TestReconcile(t *testing.T) {
 	t.Parallel()
-	srv := natstest.Run(t)
-	_, js := srv.JetStream(t)
+	js, kv, r := newRecords(t)
 	ctx := t.Context()
-	if err := streams.Ensure(ctx, js, streams.DefaultConfig()); err != nil {
-		t.Fatal(err)
-	}
-	kv, err := js.KeyValue(ctx, streams.SendsBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := New(js, kv)
 	const jobID, parent = "order.1", "order%1"
 	t1 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	t2 := t1.Add(time.Minute)
@@ -177,17 +169,8 @@ func TestReconcile(t *testing.T) {
 // over many jobs at once must not create a consumer for each).
 func TestFinalsReadsEveryResultWithoutAConsumer(t *testing.T) {
 	t.Parallel()
-	srv := natstest.Run(t)
-	_, js := srv.JetStream(t)
+	js, _, r := newRecords(t)
 	ctx := t.Context()
-	if err := streams.Ensure(ctx, js, streams.DefaultConfig()); err != nil {
-		t.Fatal(err)
-	}
-	kv, err := js.KeyValue(ctx, streams.SendsBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := New(js, kv)
 	const recipients = finalsBatch + 500
 	at := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	for i := range recipients {
@@ -224,4 +207,20 @@ func TestFinalsReadsEveryResultWithoutAConsumer(t *testing.T) {
 	if finals, err := r.Finals("shop", "none"); err != nil || len(finals) != 0 {
 		t.Errorf("Finals of a job without results = %v, %v; want none", finals, err)
 	}
+}
+
+// newRecords starts a NATS server with talkrelay's streams and returns its
+// JetStream, the send-records bucket and Records on them.
+func newRecords(t *testing.T) (jetstream.JetStream, jetstream.KeyValue, *Records) {
+	t.Helper()
+	srv := natstest.Run(t)
+	_, js := srv.JetStream(t)
+	if err := streams.Ensure(t.Context(), js, streams.DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(t.Context(), streams.SendsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js, kv, New(js, kv)
 }

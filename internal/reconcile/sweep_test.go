@@ -7,7 +7,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/talkrelay/talkrelay/internal/natstest"
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
@@ -17,17 +16,8 @@ import (
 // the window.
 func TestSweep(t *testing.T) {
 	t.Parallel()
-	srv := natstest.Run(t)
-	_, js := srv.JetStream(t)
+	js, kv, r := newRecords(t)
 	ctx := t.Context()
-	if err := streams.Ensure(ctx, js, streams.DefaultConfig()); err != nil {
-		t.Fatal(err)
-	}
-	kv, err := js.KeyValue(ctx, streams.SendsBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := New(js, kv)
 	record := func(jobID string, seq uint64) string {
 		t.Helper()
 		if err := r.RecordBatch(ctx, "b1", []Send{{JobID: jobID, JobSeq: seq, Index: 0, Attempt: 1}}, time.Now()); err != nil {
