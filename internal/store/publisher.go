@@ -119,10 +119,13 @@ func (p *Publisher) collect() {
 // last error. A non-nil err is a transient failure of msg already seen:
 // the first call then waits a backoff.
 func (p *Publisher) retry(msg *nats.Msg, what string, err error, publish func() error) error {
-	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
-		backoff.WithMaxInterval(5*time.Second), backoff.WithMaxElapsedTime(retryFor))
+	var bo *backoff.ExponentialBackOff // made at the first failure: most publishes succeed at once
 	for {
 		if err != nil {
+			if bo == nil {
+				bo = backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
+					backoff.WithMaxInterval(5*time.Second), backoff.WithMaxElapsedTime(retryFor))
+			}
 			wait := bo.NextBackOff()
 			if wait == backoff.Stop {
 				p.log.Error().Err(err).Str("subject", msg.Subject).Dur("retried_for", retryFor).Msg(what + "; giving up")
