@@ -25,6 +25,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/streams"
 	"github.com/talkrelay/talkrelay/schemas"
 )
@@ -77,8 +78,8 @@ func ResultsSubject(account string, status Status) string {
 }
 
 // InvalidJobError says why a job was not published: talkrelay would reject
-// it. Its message names each offending location (a JSON pointer) and the
-// rule it breaks.
+// it. Err names each offending location (a JSON pointer) and the rule it
+// breaks, with any phone number it quotes masked, so that it can be logged.
 type InvalidJobError struct {
 	ID  string
 	Err error
@@ -105,7 +106,7 @@ func (j *Job) Encode() ([]byte, error) {
 		return nil, &InvalidJobError{ID: j.ID, Err: err}
 	}
 	if err := schemas.ValidateJob(data); err != nil {
-		return nil, &InvalidJobError{ID: j.ID, Err: err}
+		return nil, &InvalidJobError{ID: j.ID, Err: errors.New(job.RedactPhones(err.Error()))}
 	}
 	return data, nil
 }
