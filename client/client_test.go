@@ -101,7 +101,7 @@ func TestPublishRefusesInvalidJobs(t *testing.T) {
 		edit func(*client.Job)
 		want string
 	}{
-		"alimtalk without template": {func(j *client.Job) { j.Template = "" }, "template"},
+		"alimtalk without template":   {func(j *client.Job) { j.Template = "" }, "template"},
 		"account not a subject token": {func(j *client.Job) { j.Account = "shop.eu" }, "/account"},
 		"unknown kind":                {func(j *client.Job) { j.Kind = "sms" }, "/kind"},
 		"no recipients":               {func(j *client.Job) { j.Recipients = nil }, "/recipients"},
