@@ -21,9 +21,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/streams"
@@ -130,6 +132,10 @@ type PublishAck struct {
 // to its id. An invalid job is not published (*InvalidJobError). Publishing
 // the same job again, after an error or a crash, is safe: the stream stores
 // a job id once and the ack says Duplicate.
+//
+// When ctx carries an OpenTelemetry span, the message carries its W3C
+// traceparent (and tracestate) header: the worker continues that trace and
+// every result of the job carries its trace id.
 func (c *Client) Publish(ctx context.Context, j *Job) (*PublishAck, error) {
 	data, err := j.Encode()
 	if err != nil {
@@ -137,6 +143,7 @@ func (c *Client) Publish(ctx context.Context, j *Job) (*PublishAck, error) {
 	}
 	msg := nats.NewMsg(j.Subject())
 	msg.Data = data
+	propagation.TraceContext{}.Inject(ctx, traceHeader(msg.Header))
 	ack, err := c.js.PublishMsg(ctx, msg, jetstream.WithMsgID(j.ID))
 	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) {
 		// Nothing stores the subject: no worker has created the streams,
@@ -147,4 +154,20 @@ func (c *Client) Publish(ctx context.Context, j *Job) (*PublishAck, error) {
 		return nil, fmt.Errorf("talkrelay: publish job %s to %s: %w", j.ID, msg.Subject, err)
 	}
 	return &PublishAck{Subject: msg.Subject, Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
+
+// traceHeader writes trace context into NATS headers under the lower-case
+// W3C names (nats.Header keys are case-sensitive).
+type traceHeader nats.Header
+
+func (h traceHeader) Get(key string) string { return nats.Header(h).Get(strings.ToLower(key)) }
+
+func (h traceHeader) Set(key, value string) { h[strings.ToLower(key)] = []string{value} }
+
+func (h traceHeader) Keys() []string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	return keys
 }

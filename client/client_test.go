@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/talkrelay/talkrelay/client"
 	"github.com/talkrelay/talkrelay/internal/natstest"
@@ -251,4 +252,46 @@ func summary(rs []client.Result) string {
 		parts = append(parts, fmt.Sprintf("%d:%s", r.RecipientIndex, r.Status))
 	}
 	return strings.Join(parts, " ")
+}
+
+// A job published in a traced context carries its trace to the worker:
+// every result of the job has the publisher's trace id.
+func TestPublishPropagatesTrace(t *testing.T) {
+	nc, err := nats.Connect(natsURL) // the worker started by TestMain
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client.New(js)
+	tid := trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36}
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: trace.SpanID{0, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7}, TraceFlags: trace.FlagsSampled})
+	ctx := trace.ContextWithSpanContext(t.Context(), sc)
+	j := testJob("traced-1", 2)
+	j.Account = "sandbox"
+	ack, err := c.Publish(ctx, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, streams.JobsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw, err := s.GetMsg(ctx, ack.Sequence); err == nil {
+		if got := raw.Header.Get("traceparent"); !strings.Contains(got, tid.String()) {
+			t.Errorf("job message traceparent %q, want trace %s", got, tid)
+		}
+	} // else the worker already consumed it (work queue): the results tell
+	results, err := c.WaitJob(ctx, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if r.TraceID != tid.String() {
+			t.Errorf("recipient %d: trace_id %q, want the publisher's %s", r.RecipientIndex, r.TraceID, tid)
+		}
+	}
 }
