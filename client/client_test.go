@@ -127,12 +127,16 @@ func TestPublishRefusesInvalidJobs(t *testing.T) {
 	}
 }
 
-// Without the streams, Publish says that no worker has created them.
-func TestPublishWithoutStreams(t *testing.T) {
+// Without the streams, Publish and Wait say that no worker has created
+// them.
+func TestWithoutStreams(t *testing.T) {
 	_, js := natstest.Run(t).JetStream(t)
-	_, err := client.New(js).Publish(t.Context(), testJob("order-1", 1))
-	if !errors.Is(err, client.ErrNotSetUp) {
-		t.Fatalf("Publish: %v; want ErrNotSetUp", err)
+	c := client.New(js)
+	if _, err := c.Publish(t.Context(), testJob("order-1", 1)); !errors.Is(err, client.ErrNotSetUp) {
+		t.Errorf("Publish: %v; want ErrNotSetUp", err)
+	}
+	if _, err := c.Wait(t.Context(), "shop", "order-1", 1); !errors.Is(err, client.ErrNotSetUp) {
+		t.Errorf("Wait: %v; want ErrNotSetUp", err)
 	}
 }
 

@@ -155,6 +155,9 @@ func (c *Client) Wait(ctx context.Context, account, jobID string, recipients int
 	for _, i := range slices.Sorted(maps.Keys(got)) {
 		out = append(out, got[i])
 	}
+	if len(out) < recipients && ctx.Err() == nil {
+		return out, err // the stream could not be read: err says why
+	}
 	if len(out) < recipients {
 		return out, fmt.Errorf("talkrelay: job %s: %d of %d recipients have no result: %w", jobID, recipients-len(out), recipients, err)
 	}
