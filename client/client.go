@@ -32,10 +32,10 @@ import (
 	"github.com/talkrelay/talkrelay/schemas"
 )
 
-// Stream names.
+// Stream names: the worker creates both.
 const (
-	JobsStream    = streams.JobsStream
-	ResultsStream = streams.ResultsStream
+	JobsStream    = "TALKRELAY_JOBS"    // send jobs, a work queue
+	ResultsStream = "TALKRELAY_RESULTS" // result events, 7 days by default
 )
 
 // ErrNotSetUp says the talkrelay streams do not exist on the server yet:

@@ -12,6 +12,7 @@ import (
 
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/result"
+	"github.com/talkrelay/talkrelay/internal/streams"
 	"github.com/talkrelay/talkrelay/schemas"
 )
 
@@ -224,4 +225,11 @@ func sameTimes(v any) any {
 		}
 	}
 	return v
+}
+
+// The client's names are the worker's.
+func TestNamesAreTheWorkers(t *testing.T) {
+	if JobsStream != streams.JobsStream || ResultsStream != streams.ResultsStream {
+		t.Errorf("streams %s, %s; the worker's are %s, %s", JobsStream, ResultsStream, streams.JobsStream, streams.ResultsStream)
+	}
 }
