@@ -109,9 +109,8 @@ func (c *Client) Results(ctx context.Context, filter string, opts ...ResultsOpti
 	}
 }
 
-// Wait returns the results of job jobID of account once each of its
-// recipients (recipients of them) has a final one, ordered by recipient
-// index. A job rejected as a whole before its recipients could be read
+// Wait returns the results of job jobID of account, a job of recipients
+// recipients, once each recipient has a final one, ordered by index. A job rejected as a whole before its recipients could be read
 // has one result, with RecipientIndex -1, and Wait returns it alone.
 //
 // Wait reads every result of the job the stream holds, so it finds them
