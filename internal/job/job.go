@@ -124,8 +124,11 @@ type Error struct {
 	Err     error
 }
 
+// Error says what is wrong, with any phone number the schema error quotes
+// masked (RedactPhones): the message goes into results, dead letters and
+// logs.
 func (e *Error) Error() string {
-	msg := fmt.Sprint(e.Err)
+	msg := RedactPhones(fmt.Sprint(e.Err))
 	if strings.HasPrefix(msg, e.Reason+": ") { // "not JSON: ..." says its reason itself
 		return "invalid job: " + msg
 	}

@@ -130,3 +130,25 @@ func TestRejectionsKeepTheDocumentedContract(t *testing.T) {
 		}
 	}
 }
+
+// A job rejected because a phone number breaks the schema does not carry
+// that number in its result, its dead letter's reason or the worker's log:
+// an invalid number may still be someone's real one.
+func TestInvalidPhoneIsMaskedInTheRejection(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const phone = "01098765432x"
+	e.publishRaw(streams.JobSubject("good", "alimtalk"),
+		[]byte(`{"version":1,"id":"bad-phone","account":"good","kind":"alimtalk","template":"T1","recipients":[{"phone":"`+phone+`","content":"hi"}]}`), "bad-phone")
+	e.start(e.config(sandboxAccount("good", nil)))
+	ev := e.results(1, 30*time.Second)[0]
+	if ev.Reason != result.ReasonInvalidJob {
+		t.Fatalf("result %s/%s %q; want rejected, invalid_job", ev.Status, ev.Reason, ev.Message)
+	}
+	dead := readStream(t, e.js, streams.DLQStream, 1, 10*time.Second, func(m jetstream.Msg) jetstream.Msg { return m })
+	for what, text := range map[string]string{"result message": ev.Message, "dead letter reason": dead[0].Headers().Get(streams.HeaderReason)} {
+		if strings.Contains(text, "98765") {
+			t.Errorf("%s shows the phone number: %q", what, text)
+		}
+	}
+}
