@@ -306,6 +306,9 @@ func (w *Worker) prepare(d *delivery, pos int) *dispatch.Item {
 func (w *Worker) onOutcome(it *dispatch.Item, o *providers.Outcome, sentAt time.Time) {
 	ref := it.Owner.(itemRef)
 	d, p := ref.d, &ref.d.pending[ref.pos]
+	if o.Class == providers.Unknown && !sentAt.IsZero() {
+		w.metrics.unknown(d.acct.Name, d.acct.Provider)
+	}
 	if sentAt.IsZero() {
 		p.Unsent++
 		d.apply(ref.pos, decide.NotSent(d.acct.policy, p, o, d.job.Deadline, w.clock.Now()))
@@ -495,6 +498,7 @@ func (d *delivery) envelope(positions []int, at time.Time, lookup bool, name str
 func (w *Worker) storeEnvelope(d *delivery, env *retry.Envelope, data []byte, name string) {
 	rec := w.records.EnvelopeRecord(d.job.ID, d.id(), name, data)
 	d.debug().Int("recipients", len(env.Pending)).Bool("lookup", env.Pending[0].Lookup).Time("due", env.DueAt).Msg("recipients scheduled")
+	w.metrics.scheduled(d.acct.Name, env.Pending[0].Lookup, len(env.Pending))
 	w.storeThen(d, rec, func() { w.scheduleEnvelope(d, env) })
 }
 
@@ -515,6 +519,7 @@ func (w *Worker) storeDeadLetter(d *delivery, indexes []int, why []string) {
 	}
 	dl.Reason = fmt.Sprintf("%d recipient(s) ended without delivery: %s", len(indexes), summarize(why))
 	d.logger().Warn().Int("recipients", len(indexes)).Str("reason", dl.Reason).Msg("job dead-lettered")
+	w.metrics.deadLetter(gaveUp)
 	w.store(d, dl.MsgWithin(d.msg.Seq, int(w.nc.MaxPayload())))
 }
 
@@ -622,6 +627,7 @@ func (w *Worker) reject(msg *intake.Msg, j *job.Job, reason result.Reason, why s
 		status = result.Failed
 	}
 	log.Warn().Str("reason", string(reason)).Str("detail", why).Msg("job dead-lettered")
+	w.metrics.deadLetter(string(reason))
 	var events []*result.Event
 	provider := ""
 	if a := w.accounts[j.Account]; a != nil {
