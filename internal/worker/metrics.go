@@ -41,6 +41,7 @@ import (
 //	talkrelay_ratelimit_wait_seconds{account} time a request waited for the rate limiter
 //	talkrelay_consumer_pending{account,lane}     lag: lane messages not yet delivered (see lag.go)
 //	talkrelay_consumer_ack_pending{account,lane} lane messages delivered, not yet acknowledged
+//	talkrelay_ready                           1 while /readyz answers ready
 //	talkrelay_nats_connected                  1 while connected to NATS
 //	talkrelay_nats_reconnects_total           reconnections to NATS
 //	talkrelay_build_info{version,goversion}   always 1: the running build
@@ -79,7 +80,7 @@ const gaveUp = "gave_up"
 
 // newMetrics builds the instruments; accounts are the configured accounts
 // and their providers (name -> provider), whose counters start at zero.
-func newMetrics(inFlight, held func() int, nc *nats.Conn, accounts map[string]string) (*metrics, error) {
+func newMetrics(inFlight, held func() int, ready func() bool, nc *nats.Conn, accounts map[string]string) (*metrics, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
@@ -128,12 +129,14 @@ func newMetrics(inFlight, held func() int, nc *nats.Conn, accounts map[string]st
 		})); err != nil {
 		return nil, err
 	}
-	if err = m.newSRE(meter, nc); err != nil {
+	if err = m.newSRE(meter, ready, nc); err != nil {
 		return nil, err
 	}
 	ctx := context.Background()
+	m.lostJobs.Add(ctx, 0)
 	for name, provider := range accounts {
 		acct := metric.WithAttributes(attribute.String("account", name))
+		m.duplicates.Add(ctx, 0, acct)
 		m.redeliveries.Add(ctx, 0, acct)
 		m.retries.Add(ctx, 0, acct)
 		m.lookups.Add(ctx, 0, acct)
@@ -148,8 +151,15 @@ func newMetrics(inFlight, held func() int, nc *nats.Conn, accounts map[string]st
 // newSRE builds the instruments an operator watches besides results and
 // requests: backlog, redeliveries, dead letters, follow-ups, unknown
 // outcomes, rate limiting and the connection to NATS.
-func (m *metrics) newSRE(meter metric.Meter, nc *nats.Conn) error {
+func (m *metrics) newSRE(meter metric.Meter, ready func() bool, nc *nats.Conn) error {
 	var err error
+	if _, err = meter.Int64ObservableGauge("talkrelay.ready", metric.WithDescription("1 while /readyz answers ready (connected to NATS and consuming), else 0."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(boolGauge(ready()))
+			return nil
+		})); err != nil {
+		return err
+	}
 	if m.redeliveries, err = meter.Int64Counter("talkrelay.jobs.redelivered", metric.WithDescription("Job and envelope messages NATS delivered again (a replica crashed, timed out or handed them back).")); err != nil {
 		return err
 	}
@@ -194,11 +204,7 @@ func (m *metrics) newSRE(meter metric.Meter, nc *nats.Conn) error {
 	}
 	if _, err = meter.Int64ObservableGauge("talkrelay.nats.connected", metric.WithDescription("1 while the worker is connected to NATS, else 0."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			v := int64(0)
-			if nc.IsConnected() {
-				v = 1
-			}
-			o.Observe(v)
+			o.Observe(boolGauge(nc.IsConnected()))
 			return nil
 		})); err != nil {
 		return err
@@ -209,6 +215,13 @@ func (m *metrics) newSRE(meter metric.Meter, nc *nats.Conn) error {
 			return nil
 		}))
 	return err
+}
+
+func boolGauge(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // accountLabel is account if it is configured, else otherAccount.

@@ -186,7 +186,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	for _, a := range accounts {
 		providerOf[a.Name] = a.Provider
 	}
-	if w.metrics, err = newMetrics(w.track.count, w.intake.Held, nc, providerOf); err != nil {
+	if w.metrics, err = newMetrics(w.track.count, w.intake.Held, w.isReady, nc, providerOf); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	for _, a := range accounts {
