@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/talkrelay/talkrelay/internal/config"
 	"github.com/talkrelay/talkrelay/internal/logging"
 	"github.com/talkrelay/talkrelay/internal/natsconn"
+	"github.com/talkrelay/talkrelay/internal/tracing"
 	"github.com/talkrelay/talkrelay/internal/worker"
 )
 
@@ -31,6 +33,11 @@ config.example.yaml for every field and its default), then the environment
 (NATS_URL, NATS_CREDS, NATS_NKEY, NATS_USER, NATS_PASSWORD, NATS_TOKEN), then
 these flags. Provider credentials are read from the environment or files
 named in the config, never from jobs.
+
+Traces are exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set, as the other standard OTEL_*
+variables say (OTEL_TRACES_SAMPLER, OTEL_EXPORTER_OTLP_HEADERS,
+OTEL_SERVICE_NAME, ...); unset, nothing is exported.
 
 An external NATS server must take messages as large as worker.max_job_bytes
 (its max_payload is 1 MiB unless raised); the worker warns when it does not.
@@ -137,7 +144,23 @@ func run(ctx context.Context, c cli, stdout io.Writer) error {
 		fmt.Fprintln(stdout, configOK(cfg))
 		return nil
 	}
-	return worker.Run(ctx, cfg, log, worker.Options{})
+	var opts worker.Options
+	tp, err := tracing.Start(ctx, "talkrelay-worker")
+	if err != nil {
+		return err
+	}
+	if tp != nil {
+		defer func() {
+			flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tp.Shutdown(flush); err != nil {
+				log.Warn().Err(err).Msg("traces not all exported")
+			}
+		}()
+		opts.Tracer = tp.Tracer("github.com/talkrelay/talkrelay/worker")
+		log.Info().Msg("exporting traces over OTLP (OTEL_* environment)")
+	}
+	return worker.Run(ctx, cfg, log, opts)
 }
 
 // configOK is what --check-config prints: the accounts it built.

@@ -49,6 +49,9 @@ type Item struct {
 	providers.Message
 	Key     providers.Key
 	TraceID string
+	// Span is the span of the item's job: the span of the provider request
+	// that carries the item links to it.
+	Span trace.SpanContext
 	// Urgent items overtake the account's queued normal items.
 	Urgent bool
 	// Owner is the caller's handle for the job, returned with the result.
@@ -307,6 +310,7 @@ func (d *Dispatcher) call(a *account, k providers.Key, items []*Item, admitErr e
 
 	ctx, span := d.cfg.Tracer.Start(d.sendCtx, "talkrelay.send",
 		trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithLinks(jobLinks(items)...),
 		trace.WithAttributes(
 			attribute.String("talkrelay.account", a.Name),
 			attribute.String("talkrelay.provider", a.Provider),
@@ -345,6 +349,7 @@ func (d *Dispatcher) call(a *account, k providers.Key, items []*Item, admitErr e
 			if err != nil {
 				outcome = providers.OutcomeOf(err).Class.String()
 			}
+			span.SetAttributes(attribute.String("talkrelay.outcome", outcome))
 			d.cfg.OnRequest(a.Name, a.Provider, len(items), time.Since(start), outcome)
 		}
 		if err == nil && len(outcomes) != len(items) {
@@ -368,6 +373,24 @@ func (d *Dispatcher) call(a *account, k providers.Key, items []*Item, admitErr e
 	for i, it := range items {
 		d.onOutcome(it, &outcomes[i], sentAt)
 	}
+}
+
+// jobLinks links a request's span to the sampled spans of the jobs it
+// carries (the others are not exported), once per job.
+func jobLinks(items []*Item) []trace.Link {
+	var links []trace.Link
+	var seen map[trace.SpanID]bool
+	for _, it := range items {
+		if !it.Span.IsSampled() || seen[it.Span.SpanID()] {
+			continue
+		}
+		if seen == nil {
+			seen = map[trace.SpanID]bool{}
+		}
+		seen[it.Span.SpanID()] = true
+		links = append(links, trace.Link{SpanContext: it.Span})
+	}
+	return links
 }
 
 // BatchID derives a batch's identity from its messages' job ids, indexes

@@ -411,3 +411,7 @@ func laneName(prefix, acct string, urgent bool) string {
 	}
 	return name
 }
+
+// LaneName is the durable consumer name of an account's lane, for those
+// who read the lanes' consumer info (the worker's lag metrics).
+func LaneName(prefix, acct string, urgent bool) string { return laneName(prefix, acct, urgent) }

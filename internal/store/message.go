@@ -50,7 +50,7 @@ func Result(o Origin, ev *result.Event) *nats.Msg {
 		m.Header.Set(streams.HeaderJobSeq, strconv.FormatUint(o.JobSeq, 10))
 	}
 	if o.Span != nil {
-		injectTrace(o.Span, m.Header)
+		InjectTrace(o.Span, m.Header)
 	}
 	return m
 }
@@ -163,7 +163,7 @@ func Schedule(env *retry.Envelope, urgent bool, now, serverNow time.Time, span t
 	m.Header.Set(jetstream.ScheduleTargetHeader, streams.RetrySubjectFor(env.Job.Account, urgent))
 	m.Header.Set(retry.HeaderEnvelope, strconv.Itoa(env.Round))
 	if span != nil {
-		injectTrace(span, m.Header)
+		InjectTrace(span, m.Header)
 	}
 	return m
 }

@@ -50,7 +50,7 @@ func ExtractTrace(ctx context.Context, h nats.Header) context.Context {
 	return propagator.Extract(ctx, headerCarrier(h))
 }
 
-// injectTrace writes span's context into h.
-func injectTrace(span trace.Span, h nats.Header) {
+// InjectTrace writes span's context into h (a message's headers).
+func InjectTrace(span trace.Span, h nats.Header) {
 	propagator.Inject(trace.ContextWithSpan(context.Background(), span), headerCarrier(h))
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/talkrelay/talkrelay/internal/decide"
@@ -114,7 +116,10 @@ func (d *delivery) logger() *zerolog.Logger {
 
 func (w *Worker) newDelivery(msg *intake.Msg, j *job.Job) *delivery {
 	ctx := store.ExtractTrace(context.Background(), msg.Headers())
-	_, span := w.tracer.Start(ctx, "talkrelay.job", trace.WithSpanKind(trace.SpanKindConsumer))
+	_, span := w.tracer.Start(ctx, "talkrelay.job", trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+		attribute.String("messaging.system", "nats"),
+		attribute.String("messaging.operation.type", "process"),
+		attribute.String("messaging.destination.name", msg.Subject())))
 	d := &delivery{w: w, msg: msg, job: j, span: span, jobSeq: msg.Seq,
 		traceID: span.SpanContext().TraceID().String(), recv: time.Now()} // real clock: recv measures how long the delivery took
 	d.undecided.Store(int64(len(j.Recipients)))
@@ -296,6 +301,7 @@ func (w *Worker) prepare(d *delivery, pos int) *dispatch.Item {
 		return nil
 	}
 	it := dispatch.NewItem(d.acct.Account, m, d.traceID, itemRef{d, pos})
+	it.Span = d.span.SpanContext()
 	it.Urgent = d.msg.Lane().Urgent
 	return it
 }
@@ -306,6 +312,9 @@ func (w *Worker) prepare(d *delivery, pos int) *dispatch.Item {
 func (w *Worker) onOutcome(it *dispatch.Item, o *providers.Outcome, sentAt time.Time) {
 	ref := it.Owner.(itemRef)
 	d, p := ref.d, &ref.d.pending[ref.pos]
+	if o.Class == providers.Unknown && !sentAt.IsZero() {
+		w.metrics.unknown(d.acct.Name, d.acct.Provider)
+	}
 	if sentAt.IsZero() {
 		p.Unsent++
 		d.apply(ref.pos, decide.NotSent(d.acct.policy, p, o, d.job.Deadline, w.clock.Now()))
@@ -495,6 +504,7 @@ func (d *delivery) envelope(positions []int, at time.Time, lookup bool, name str
 func (w *Worker) storeEnvelope(d *delivery, env *retry.Envelope, data []byte, name string) {
 	rec := w.records.EnvelopeRecord(d.job.ID, d.id(), name, data)
 	d.debug().Int("recipients", len(env.Pending)).Bool("lookup", env.Pending[0].Lookup).Time("due", env.DueAt).Msg("recipients scheduled")
+	w.metrics.scheduled(d.acct.Name, env.Pending[0].Lookup, len(env.Pending))
 	w.storeThen(d, rec, func() { w.scheduleEnvelope(d, env) })
 }
 
@@ -515,6 +525,7 @@ func (w *Worker) storeDeadLetter(d *delivery, indexes []int, why []string) {
 	}
 	dl.Reason = fmt.Sprintf("%d recipient(s) ended without delivery: %s", len(indexes), summarize(why))
 	d.logger().Warn().Int("recipients", len(indexes)).Str("reason", dl.Reason).Msg("job dead-lettered")
+	w.metrics.deadLetter(gaveUp)
 	w.store(d, dl.MsgWithin(d.msg.Seq, int(w.nc.MaxPayload())))
 }
 
@@ -541,7 +552,33 @@ func (w *Worker) storeResult(d *delivery, ev *result.Event) {
 		return
 	}
 	w.metrics.result(ev, w.accounts[ev.Account] != nil)
-	w.store(d, store.Result(store.Origin{Seq: d.msg.Seq, JobSeq: d.jobSeq, Span: d.span}, ev))
+	if !d.span.IsRecording() {
+		w.store(d, store.Result(store.Origin{Seq: d.msg.Seq, JobSeq: d.jobSeq, Span: d.span}, ev))
+		return
+	}
+	// A sampled job: a producer span per result, which the result's trace
+	// context names, ends once the result is stored.
+	m := store.Result(store.Origin{Seq: d.msg.Seq, JobSeq: d.jobSeq}, ev)
+	_, span := w.tracer.Start(trace.ContextWithSpan(context.Background(), d.span), "talkrelay.results publish",
+		trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+			attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.operation.type", "send"),
+			attribute.String("messaging.destination.name", m.Subject),
+			attribute.Int("talkrelay.recipient_index", ev.RecipientIndex),
+			attribute.String("talkrelay.status", string(ev.Status))))
+	store.InjectTrace(span, m.Header)
+	if !w.owns(d) {
+		span.End()
+		return
+	}
+	d.unstored.Add(1)
+	w.pub.Publish(m, func(err error) {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+		w.stored(d, err)
+	})
 }
 
 // store publishes m for d, counting it until it is stored; nothing once
@@ -622,6 +659,7 @@ func (w *Worker) reject(msg *intake.Msg, j *job.Job, reason result.Reason, why s
 		status = result.Failed
 	}
 	log.Warn().Str("reason", string(reason)).Str("detail", why).Msg("job dead-lettered")
+	w.metrics.deadLetter(string(reason))
 	var events []*result.Event
 	provider := ""
 	if a := w.accounts[j.Account]; a != nil {

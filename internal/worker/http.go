@@ -22,7 +22,7 @@ func (w *Worker) serveHTTP(addr string) (func(), error) {
 		_, _ = rw.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, _ *http.Request) {
-		if !w.ready.Load() || !w.nc.IsConnected() {
+		if !w.isReady() {
 			http.Error(rw, "not ready", http.StatusServiceUnavailable)
 			return
 		}
@@ -46,3 +46,6 @@ func (w *Worker) serveHTTP(addr string) (func(), error) {
 		_ = srv.Shutdown(ctx)
 	}, nil
 }
+
+// isReady is what /readyz answers: connected to NATS and consuming.
+func (w *Worker) isReady() bool { return w.ready.Load() && w.nc.IsConnected() }

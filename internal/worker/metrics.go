@@ -5,9 +5,12 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
@@ -15,6 +18,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/talkrelay/talkrelay/internal/buildinfo"
+	"github.com/talkrelay/talkrelay/internal/ratelimit"
 	"github.com/talkrelay/talkrelay/internal/result"
 )
 
@@ -23,13 +27,28 @@ import (
 //
 //	talkrelay_results_total{account,provider,status,reason}
 //	talkrelay_provider_requests_total{account,provider,outcome}
-//	talkrelay_provider_request_duration_seconds{account,provider}
+//	talkrelay_provider_request_duration_seconds{account,provider,outcome}
 //	talkrelay_batch_recipients{account,provider}
 //	talkrelay_jobs_in_flight
 //	talkrelay_jobs_held                       job messages this replica holds, started or not
 //	talkrelay_jobs_duplicate_total{account}   jobs published again and not sent again
 //	talkrelay_jobs_lost_total                 jobs given up: held past their ack wait (see fence.go)
+//	talkrelay_jobs_redelivered_total{account} messages NATS delivered again
+//	talkrelay_dead_letters_total{reason}      dead letters written
+//	talkrelay_retries_scheduled_total{account} recipients put in a retry envelope
+//	talkrelay_lookups_scheduled_total{account} recipients put in a lookup envelope
+//	talkrelay_unknown_outcomes_total{account,provider} recipients a provider may or may not have taken
+//	talkrelay_ratelimit_wait_seconds{account} time a request waited for the rate limiter
+//	talkrelay_consumer_pending{account,lane}     lag: lane messages not yet delivered (see lag.go)
+//	talkrelay_consumer_ack_pending{account,lane} lane messages delivered, not yet acknowledged
+//	talkrelay_ready                           1 while /readyz answers ready
+//	talkrelay_nats_connected                  1 while connected to NATS
+//	talkrelay_nats_reconnects_total           reconnections to NATS
 //	talkrelay_build_info{version,goversion}   always 1: the running build
+//	go_*, process_*                           the Go runtime's and the process's
+//
+// Counters of known label values start at zero, so that increase() sees
+// their first event.
 type metrics struct {
 	attrs      sync.Map // attrKey -> metric.MeasurementOption
 	registry   *prometheus.Registry
@@ -40,10 +59,30 @@ type metrics struct {
 	batchSizes metric.Int64Histogram
 	duplicates metric.Int64Counter
 	lostJobs   metric.Int64Counter
+
+	redeliveries metric.Int64Counter
+	deadLetters  metric.Int64Counter
+	retries      metric.Int64Counter
+	lookups      metric.Int64Counter
+	unknowns     metric.Int64Counter
+	limiterWait  metric.Float64Histogram
+	// lag is the last reading of the lanes' consumers (see watchLag).
+	lag atomic.Pointer[[]laneLag]
 }
 
-func newMetrics(inFlight, held func() int) (*metrics, error) {
+// deadLetterReasons are the reason labels of talkrelay_dead_letters_total:
+// why a whole job was rejected, poison (delivered max_deliver times), or
+// gaveUp (recipients talkrelay stopped retrying or looking up).
+var deadLetterReasons = []string{string(result.ReasonInvalidJob), string(result.ReasonUnknownAccount), string(result.ReasonOversized),
+	string(result.ReasonDeadlineExceeded), string(result.ReasonPoison), gaveUp}
+
+const gaveUp = "gave_up"
+
+// newMetrics builds the instruments; accounts are the configured accounts
+// and their providers (name -> provider), whose counters start at zero.
+func newMetrics(inFlight, held func() int, ready func() bool, nc *nats.Conn, accounts map[string]string) (*metrics, error) {
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
 	if err != nil {
 		return nil, err
@@ -83,12 +122,157 @@ func newMetrics(inFlight, held func() int) (*metrics, error) {
 		})); err != nil {
 		return nil, err
 	}
-	_, err = meter.Int64ObservableGauge("talkrelay.jobs.in_flight", metric.WithDescription("Jobs received and not yet acknowledged."),
+	if _, err = meter.Int64ObservableGauge("talkrelay.jobs.in_flight", metric.WithDescription("Jobs received and not yet acknowledged."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			o.Observe(int64(inFlight()))
 			return nil
+		})); err != nil {
+		return nil, err
+	}
+	if err = m.newSRE(meter, ready, nc); err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	m.lostJobs.Add(ctx, 0)
+	for name, provider := range accounts {
+		acct := metric.WithAttributes(attribute.String("account", name))
+		m.duplicates.Add(ctx, 0, acct)
+		m.redeliveries.Add(ctx, 0, acct)
+		m.retries.Add(ctx, 0, acct)
+		m.lookups.Add(ctx, 0, acct)
+		m.unknowns.Add(ctx, 0, m.set(attrKey{name, provider, "", ""}))
+	}
+	for _, reason := range deadLetterReasons {
+		m.deadLetters.Add(ctx, 0, metric.WithAttributes(attribute.String("reason", reason)))
+	}
+	return m, nil
+}
+
+// newSRE builds the instruments an operator watches besides results and
+// requests: backlog, redeliveries, dead letters, follow-ups, unknown
+// outcomes, rate limiting and the connection to NATS.
+func (m *metrics) newSRE(meter metric.Meter, ready func() bool, nc *nats.Conn) error {
+	var err error
+	if _, err = meter.Int64ObservableGauge("talkrelay.ready", metric.WithDescription("1 while /readyz answers ready (connected to NATS and consuming), else 0."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(boolGauge(ready()))
+			return nil
+		})); err != nil {
+		return err
+	}
+	if m.redeliveries, err = meter.Int64Counter("talkrelay.jobs.redelivered", metric.WithDescription("Job and envelope messages NATS delivered again (a replica crashed, timed out or handed them back).")); err != nil {
+		return err
+	}
+	if m.deadLetters, err = meter.Int64Counter("talkrelay.dead_letters", metric.WithDescription("Dead letters written, by reason.")); err != nil {
+		return err
+	}
+	if m.retries, err = meter.Int64Counter("talkrelay.retries.scheduled", metric.WithDescription("Recipients scheduled for another attempt.")); err != nil {
+		return err
+	}
+	if m.lookups, err = meter.Int64Counter("talkrelay.lookups.scheduled", metric.WithDescription("Recipients scheduled for a lookup of an unknown outcome.")); err != nil {
+		return err
+	}
+	if m.unknowns, err = meter.Int64Counter("talkrelay.unknown_outcomes", metric.WithDescription("Recipients whose provider request ended without telling whether the provider took them.")); err != nil {
+		return err
+	}
+	if m.limiterWait, err = meter.Float64Histogram("talkrelay.ratelimit.wait", metric.WithUnit("s"),
+		metric.WithDescription("Time a provider request waited for the account's rate limiter."),
+		metric.WithExplicitBucketBoundaries(.001, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30)); err != nil {
+		return err
+	}
+	pending, err := meter.Int64ObservableGauge("talkrelay.consumer.pending", metric.WithDescription("Lag: messages of the lane's consumer not yet delivered to any replica (read every 15s; the same on every replica)."))
+	if err != nil {
+		return err
+	}
+	ackPending, err := meter.Int64ObservableGauge("talkrelay.consumer.ack_pending", metric.WithDescription("Messages of the lane's consumer delivered and not yet acknowledged (read every 15s; the same on every replica)."))
+	if err != nil {
+		return err
+	}
+	if _, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		lags := m.lag.Load()
+		if lags == nil {
+			return nil
+		}
+		for _, l := range *lags {
+			attrs := metric.WithAttributes(attribute.String("account", l.account), attribute.String("lane", l.lane))
+			o.ObserveInt64(pending, int64(l.pending), attrs)
+			o.ObserveInt64(ackPending, int64(l.ackPending), attrs)
+		}
+		return nil
+	}, pending, ackPending); err != nil {
+		return err
+	}
+	if _, err = meter.Int64ObservableGauge("talkrelay.nats.connected", metric.WithDescription("1 while the worker is connected to NATS, else 0."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(boolGauge(nc.IsConnected()))
+			return nil
+		})); err != nil {
+		return err
+	}
+	_, err = meter.Int64ObservableCounter("talkrelay.nats.reconnects", metric.WithDescription("Times the worker reconnected to NATS."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(int64(nc.Stats().Reconnects))
+			return nil
 		}))
-	return m, err
+	return err
+}
+
+func boolGauge(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// accountLabel is account if it is configured, else otherAccount.
+func (w *Worker) accountLabel(account string) string {
+	if w.accounts[account] == nil {
+		return otherAccount
+	}
+	return account
+}
+
+// redelivered counts a message NATS delivered again.
+func (m *metrics) redelivered(account string) {
+	m.redeliveries.Add(context.Background(), 1, metric.WithAttributes(attribute.String("account", account)))
+}
+
+// deadLetter counts a dead letter written; reason is one of
+// deadLetterReasons.
+func (m *metrics) deadLetter(reason string) {
+	m.deadLetters.Add(context.Background(), 1, metric.WithAttributes(attribute.String("reason", reason)))
+}
+
+// scheduled counts recipients put in a follow-up envelope of account.
+func (m *metrics) scheduled(account string, lookup bool, recipients int) {
+	c := m.retries
+	if lookup {
+		c = m.lookups
+	}
+	c.Add(context.Background(), int64(recipients), metric.WithAttributes(attribute.String("account", account)))
+}
+
+// unknown counts a recipient whose provider outcome is unknown.
+func (m *metrics) unknown(account, provider string) {
+	m.unknowns.Add(context.Background(), 1, m.set(attrKey{account, provider, "", ""}))
+}
+
+// timedLimiter records how long each admission of its limiter waited.
+type timedLimiter struct {
+	ratelimit.Limiter
+	wait metric.Float64Histogram
+	acct metric.MeasurementOption
+}
+
+func (m *metrics) timeLimiter(account string, l ratelimit.Limiter) ratelimit.Limiter {
+	return &timedLimiter{Limiter: l, wait: m.limiterWait, acct: metric.WithAttributes(attribute.String("account", account))}
+}
+
+func (t *timedLimiter) Wait(ctx context.Context, n int) error {
+	start := time.Now()
+	err := t.Limiter.Wait(ctx, n)
+	t.wait.Record(context.Background(), time.Since(start).Seconds(), t.acct)
+	return err
 }
 
 // duplicate counts a job dropped as published again; account is a
@@ -135,8 +319,8 @@ func (m *metrics) result(ev *result.Event, configured bool) {
 // request records one provider call; outcome is "ok" or the failure class.
 func (m *metrics) request(account, provider string, recipients int, took time.Duration, outcome string) {
 	ctx := context.Background()
-	m.requests.Add(ctx, 1, m.set(attrKey{account, provider, outcome, ""}, "outcome"))
-	attrs := m.set(attrKey{account, provider, "", ""})
-	m.duration.Record(ctx, took.Seconds(), attrs)
-	m.batchSizes.Record(ctx, int64(recipients), attrs)
+	byOutcome := m.set(attrKey{account, provider, outcome, ""}, "outcome")
+	m.requests.Add(ctx, 1, byOutcome)
+	m.duration.Record(ctx, took.Seconds(), byOutcome)
+	m.batchSizes.Record(ctx, int64(recipients), m.set(attrKey{account, provider, "", ""}))
 }

@@ -189,6 +189,7 @@ func (w *Worker) poison(a maxDeliverAdvisory) bool {
 		log.Warn().Err(err).Msg("poison: delete from the jobs stream; trying again")
 		return false
 	}
+	w.metrics.deadLetter(string(result.ReasonPoison))
 	return true
 }
 

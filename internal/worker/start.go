@@ -16,6 +16,9 @@ import (
 func (w *Worker) startGroup(lane *intake.Lane, msgs []*intake.Msg) {
 	var fresh []freshJob
 	for _, m := range msgs {
+		if m.Delivered > 1 {
+			w.metrics.redelivered(w.accountLabel(lane.Account))
+		}
 		w.safely(m, func() {
 			if strings.HasPrefix(m.Subject(), streams.RetryPrefix+".") {
 				w.handleEnvelope(m)

@@ -182,8 +182,15 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	}, w.startGroup)
 	w.traces = dedupe.New(nc, dedupe.Options{APIPrefix: streams.APIPrefix(js), Window: cfg.Streams.JobsDuplicateWindow})
 	defer func() { _ = w.traces.Close() }()
-	if w.metrics, err = newMetrics(w.track.count, w.intake.Held); err != nil {
+	providerOf := map[string]string{}
+	for _, a := range accounts {
+		providerOf[a.Name] = a.Provider
+	}
+	if w.metrics, err = newMetrics(w.track.count, w.intake.Held, w.isReady, nc, providerOf); err != nil {
 		return fmt.Errorf("metrics: %w", err)
+	}
+	for _, a := range accounts {
+		a.Limiter = w.metrics.timeLimiter(a.Name, a.Limiter)
 	}
 	// Publishing outlives ctx: after SIGTERM, results of in-flight batches
 	// must still be stored. pubCtx ends the publisher's retries once the
@@ -230,6 +237,9 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	}()
 	swept := make(chan struct{})
 	go func() { defer close(swept); w.sweepSendRecords(ctx) }()
+	lagRead := make(chan struct{})
+	go func() { defer close(lagRead); w.watchLag(ctx) }()
+	defer func() { <-lagRead }()
 	w.ready.Store(true)
 	log.Info().Str("nats", natsURL).Int("accounts", len(accounts)).Str("consumer", cfg.Worker.Consumer).Msg("worker consuming")
 	if opts.Ready != nil {

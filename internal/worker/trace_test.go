@@ -1,0 +1,142 @@
+package worker_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/talkrelay/talkrelay/internal/streams"
+	"github.com/talkrelay/talkrelay/internal/tracing"
+	"github.com/talkrelay/talkrelay/internal/worker"
+)
+
+// otlpReceiver is an OTLP/HTTP trace endpoint that decodes what it is
+// sent.
+type otlpReceiver struct {
+	mu    sync.Mutex
+	spans []*tracepb.Span
+}
+
+func (r *otlpReceiver) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
+	var body io.Reader = req.Body
+	if req.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(req.Body)
+		if err != nil {
+			http.Error(rw, err.Error(), http.StatusBadRequest)
+			return
+		}
+		body = zr
+	}
+	data, err := io.ReadAll(body)
+	var export coltrace.ExportTraceServiceRequest
+	if err == nil {
+		err = proto.Unmarshal(data, &export)
+	}
+	if req.URL.Path != "/v1/traces" || err != nil {
+		http.Error(rw, "bad export", http.StatusBadRequest)
+		return
+	}
+	r.mu.Lock()
+	for _, rs := range export.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			r.spans = append(r.spans, ss.Spans...)
+		}
+	}
+	r.mu.Unlock()
+	out, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
+	rw.Header().Set("Content-Type", "application/x-protobuf")
+	_, _ = rw.Write(out)
+}
+
+// span returns the first span named name of trace traceID.
+func (r *otlpReceiver) span(traceID []byte, name string) *tracepb.Span {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.spans {
+		if s.Name == name && bytes.Equal(s.TraceId, traceID) {
+			return s
+		}
+	}
+	return nil
+}
+
+// With OTEL_EXPORTER_OTLP_ENDPOINT set, one sampled job's trace reaches an
+// OTLP receiver with its receive span (a child of the producer's), the
+// provider request's span linking to it, and its result's publish span.
+func TestTracesAreExportedOverOTLP(t *testing.T) {
+	recv := &otlpReceiver{}
+	collector := httptest.NewServer(recv)
+	defer collector.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL)
+	t.Setenv("OTEL_TRACES_SAMPLER", "parentbased_always_on")
+	tp, err := tracing.Start(t.Context(), "talkrelay-worker-test")
+	if err != nil || tp == nil {
+		t.Fatalf("tracing.Start = %v, %v; want a provider", tp, err)
+	}
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+
+	e := newEnv(t)
+	e.startWith(e.config(sandboxAccount("acct", nil)), worker.Options{Tracer: tp.Tracer("test")})
+	traceID, _ := hex.DecodeString("4bf92f3577b34da6a3ce929d0e0e4736")
+	producerSpan, _ := hex.DecodeString("00f067aa0ba902b7")
+	j := testJob("traced", "acct", 1)
+	data, err := j.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg(streams.JobSubject(j.Account, string(j.Kind)))
+	m.Data = data
+	m.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	if _, err := e.js.PublishMsg(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	e.results(1, 30*time.Second)
+
+	var job, send, publish *tracepb.Span
+	waitFor(t, 30*time.Second, "the job's receive, provider and publish spans at the receiver", func() bool {
+		_ = tp.ForceFlush(t.Context())
+		job, publish = recv.span(traceID, "talkrelay.job"), recv.span(traceID, "talkrelay.results publish")
+		recv.mu.Lock()
+		for _, s := range recv.spans {
+			if s.Name == "talkrelay.send" {
+				send = s
+			}
+		}
+		recv.mu.Unlock()
+		return job != nil && send != nil && publish != nil
+	})
+	if !bytes.Equal(job.ParentSpanId, producerSpan) || job.Kind != tracepb.Span_SPAN_KIND_CONSUMER {
+		t.Errorf("receive span: parent %x kind %v; want the producer's span %x, consumer", job.ParentSpanId, job.Kind, producerSpan)
+	}
+	linked := false
+	for _, l := range send.Links {
+		linked = linked || bytes.Equal(l.TraceId, traceID) && bytes.Equal(l.SpanId, job.SpanId)
+	}
+	if !linked || send.Kind != tracepb.Span_SPAN_KIND_CLIENT {
+		t.Errorf("provider request span (kind %v) does not link to the job's span: links %v", send.Kind, send.Links)
+	}
+	if !bytes.Equal(publish.ParentSpanId, job.SpanId) || publish.Kind != tracepb.Span_SPAN_KIND_PRODUCER {
+		t.Errorf("publish span: parent %x kind %v; want the job's span %x, producer", publish.ParentSpanId, publish.Kind, job.SpanId)
+	}
+}
+
+// Without an endpoint in the environment, nothing is exported.
+func TestTracingIsOffWithoutAnEndpoint(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+	if tp, err := tracing.Start(t.Context(), "x"); tp != nil || err != nil {
+		t.Errorf("tracing.Start = %v, %v; want off", tp, err)
+	}
+}
