@@ -46,6 +46,10 @@ type rendered struct {
 	serviceMonitor *serviceMonitor
 	// config is the worker's config.yaml as the worker loads it.
 	config *config.Config
+	// configPath and env are config.yaml and the environment as the
+	// worker in the pod sees them (see materialize).
+	configPath string
+	env        []string
 }
 
 // render renders the chart for values (YAML over values.yaml) as
@@ -144,20 +148,16 @@ func decode(t *testing.T, files map[string]string) *rendered {
 			t.Fatalf("no %s rendered", what)
 		}
 	}
-	var mounts []string
-	c := r.deployment.Spec.Template.Spec.Containers[0]
-	for _, m := range c.VolumeMounts {
-		for _, v := range r.deployment.Spec.Template.Spec.Volumes {
-			if v.Name == m.Name && v.Secret != nil {
-				mounts = append(mounts, m.MountPath)
-			}
-		}
+	r.configPath, r.env = materialize(t, r)
+	for _, name := range []string{"NATS_URL", "NATS_CREDS", "NATS_NKEY", "NATS_USER", "NATS_PASSWORD", "NATS_TOKEN"} {
+		t.Setenv(name, "")
+		os.Unsetenv(name)
 	}
-	// The container's environment, secrets as placeholders.
-	for _, e := range c.Env {
-		t.Setenv(e.Name, "placeholder-"+e.Name)
+	for _, e := range r.env {
+		name, value, _ := strings.Cut(e, "=")
+		t.Setenv(name, value)
 	}
-	r.config = loadConfig(t, r.configMap.Data["config.yaml"], mounts)
+	r.config = loadConfig(t, r.configPath, r.configMap.Data["config.yaml"])
 	return r
 }
 
@@ -171,14 +171,21 @@ func once[T any](t *testing.T, p **T) *T {
 	return *p
 }
 
-// loadConfig loads config.yaml as the worker does (--check-config's
-// checks). Files under the mounted Secrets' paths exist (placeholders under
-// a temporary root); any other file the config names does not.
-func loadConfig(t *testing.T, data string, secretMounts []string) *config.Config {
+// materialize lays out what the pod's worker sees: its config.yaml, in
+// which the mounted Secrets' paths exist (placeholder files under a
+// temporary root; any other file the config names does not), and its
+// environment (secrets as placeholders).
+func materialize(t *testing.T, r *rendered) (configPath string, env []string) {
 	t.Helper()
 	root := t.TempDir()
-	for _, m := range secretMounts {
-		data = strings.ReplaceAll(data, " "+m+"/", " "+root+m+"/")
+	data := r.configMap.Data["config.yaml"]
+	c := r.deployment.Spec.Template.Spec.Containers[0]
+	for _, m := range c.VolumeMounts {
+		for _, v := range r.deployment.Spec.Template.Spec.Volumes {
+			if v.Name == m.Name && v.Secret != nil {
+				data = strings.ReplaceAll(data, " "+m.MountPath+"/", " "+root+m.MountPath+"/")
+			}
+		}
 	}
 	for _, f := range regexp.MustCompile(regexp.QuoteMeta(root)+`/\S+`).FindAllString(data, -1) {
 		if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
@@ -188,16 +195,25 @@ func loadConfig(t *testing.T, data string, secretMounts []string) *config.Config
 			t.Fatal(err)
 		}
 	}
-	path := filepath.Join(root, "config.yaml")
-	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+	configPath = filepath.Join(root, "config.yaml")
+	if err := os.WriteFile(configPath, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, env := range []string{"NATS_URL", "NATS_CREDS", "NATS_NKEY", "NATS_USER", "NATS_PASSWORD", "NATS_TOKEN"} {
-		if _, set := os.LookupEnv(env); !set || !strings.HasPrefix(os.Getenv(env), "placeholder-") {
-			t.Setenv(env, "")
-			os.Unsetenv(env)
+	for _, e := range c.Env {
+		value := e.Value
+		if e.ValueFrom != nil {
+			value = "placeholder-" + e.Name
 		}
+		env = append(env, e.Name+"="+value)
 	}
+	return configPath, env
+}
+
+// loadConfig loads the materialized config.yaml as the worker does, in the
+// pod's environment (set by the caller), with --check-config's checks;
+// data is its text for errors.
+func loadConfig(t *testing.T, path, data string) *config.Config {
+	t.Helper()
 	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatalf("the worker rejects the rendered config: %v\n%s", err, data)
@@ -230,11 +246,17 @@ config:
   accounts:
     - name: shop
       provider: nhn
+      credentials:
+        secret_key: {file: /run/secrets/nhn/secret-key}
+      options: {app_key: Ab12Cd34Ef56}
+      rate_limit: {requests_per_second: 50}
+    - name: naver-main
+      provider: naver
       sender: "@shop"
       credentials:
-        app_key: {env: NHN_APP_KEY}
-        secret_key: {file: /run/secrets/nhn/secret-key}
-      rate_limit: {requests_per_second: 50}
+        access_key: {env: NAVER_ACCESS_KEY}
+        secret_key: {env: NAVER_SECRET_KEY}
+      options: {service_id: "ncp:kkobizmsg:kr:123456789012:talkrelay"}
     - name: play_2
       provider: sandbox
 secretFiles:
@@ -243,9 +265,12 @@ secretFiles:
   - secret: talkrelay-nhn
     mountPath: /run/secrets/nhn
 secretEnv:
-  - name: NHN_APP_KEY
-    secret: talkrelay-nhn
-    key: app-key
+  - name: NAVER_ACCESS_KEY
+    secret: talkrelay-naver
+    key: access-key
+  - name: NAVER_SECRET_KEY
+    secret: talkrelay-naver
+    key: secret-key
   - name: NATS_PASSWORD
     secret: talkrelay-nats
     key: password
