@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -284,13 +285,14 @@ serviceMonitor:
 config:
   worker:
     shutdown_grace: 500ms
+    pull_batch: 1000
   accounts:
     - {name: a, provider: sandbox}
     - {name: b-2, provider: sandbox}
     - {name: c_3, provider: sandbox}
 keda:
   enabled: true
-  lagThreshold: 250
+  lagThreshold: 1200
   maxReplicas: 20
 port: 9090
 terminationGraceMarginSeconds: 5
@@ -518,6 +520,9 @@ func checkScaling(t *testing.T, r *rendered) {
 				t.Errorf("trigger %d: unknown metadata %s", i, key)
 			}
 		}
+		if lag, err := strconv.Atoi(tr.Metadata["lagThreshold"]); err != nil || lag <= r.config.Worker.PullBatch {
+			t.Errorf("trigger %d: lagThreshold %q, want more than worker.pull_batch %d (the lag counts held jobs)", i, tr.Metadata["lagThreshold"], r.config.Worker.PullBatch)
+		}
 		if tr.Metadata["stream"] != streams.JobsStream {
 			t.Errorf("trigger %d: stream %q, want %q", i, tr.Metadata["stream"], streams.JobsStream)
 		}
@@ -601,6 +606,7 @@ config:
 		"bad shutdown_grace":   {"config: {worker: {shutdown_grace: 30}}", "shutdown_grace", false},
 		"bad account name":     {"config: {accounts: [{name: 'a.b', provider: sandbox}]}", "name", false},
 		"keda and hpa":         {"keda: {enabled: true}\nhpa: {enabled: true}", "hpa", true},
+		"lag under pull_batch": {"keda: {enabled: true, lagThreshold: 4000}", "pull_batch", true},
 		"secret env misspelt":  {"secretEnv: [{name: X, secretName: s, key: k}]", "secretName", false},
 	} {
 		t.Run(name, func(t *testing.T) {
