@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
@@ -45,6 +46,7 @@ type rendered struct {
 	hpa            *autoscalingv2.HorizontalPodAutoscaler
 	scaledObject   *scaledObject
 	serviceMonitor *serviceMonitor
+	prometheusRule *prometheusRule
 	// config is the worker's config.yaml as the worker loads it.
 	config *config.Config
 	// configPath and env are config.yaml and the environment as the
@@ -64,10 +66,20 @@ func render(t *testing.T, values string) (*rendered, error) {
 // (`helm template --skip-schema-validation`).
 func renderSchema(t *testing.T, values string, schema bool) (*rendered, error) {
 	t.Helper()
+	return renderChart(t, loadChart(t), values, schema)
+}
+
+func loadChart(t *testing.T) *chart.Chart {
+	t.Helper()
 	chrt, err := loader.Load(chartDir)
 	if err != nil {
 		t.Fatalf("load chart: %v", err)
 	}
+	return chrt
+}
+
+func renderChart(t *testing.T, chrt *chart.Chart, values string, schema bool) (*rendered, error) {
+	t.Helper()
 	vals, err := chartutil.ReadValues([]byte(values))
 	if err != nil {
 		t.Fatalf("values: %v", err)
@@ -134,6 +146,8 @@ func decode(t *testing.T, files map[string]string) *rendered {
 				obj = once(t, &r.scaledObject)
 			case "monitoring.coreos.com/v1 ServiceMonitor":
 				obj = once(t, &r.serviceMonitor)
+			case "monitoring.coreos.com/v1 PrometheusRule":
+				obj = once(t, &r.prometheusRule)
 			default:
 				t.Fatalf("%s: unexpected object %s %s", name, meta.APIVersion, meta.Kind)
 			}
@@ -629,4 +643,82 @@ config:
 			}
 		})
 	}
+}
+
+// TestChartPrometheusRule: the PrometheusRule carries the groups of the
+// chart's rules/*.yaml as they are (alert templates included), and every
+// rule file under deploy/prometheus is one of them.
+func TestChartPrometheusRule(t *testing.T) {
+	const rules = `groups:
+  - name: example
+    rules:
+      - alert: TalkrelayExample
+        expr: |
+          talkrelay_ready == 0
+        for: 5m
+        labels: {severity: critical}
+        annotations:
+          summary: "replica {{ $labels.instance }} is not ready"
+`
+	chrt := loadChart(t)
+	var shipped []*chart.File
+	for _, f := range chrt.Files {
+		if strings.HasPrefix(f.Name, "rules/") {
+			shipped = append(shipped, f)
+		}
+	}
+	if len(shipped) == 0 {
+		if _, err := renderChart(t, chrt, "prometheusRule: {enabled: true}", true); err == nil || !strings.Contains(err.Error(), "rules/") {
+			t.Errorf("enabled without rule files: %v, want an error naming rules/", err)
+		}
+	}
+	chrt.Files = append(chrt.Files, &chart.File{Name: "rules/zz-example.yaml", Data: []byte(rules)})
+	if r := mustRenderChart(t, chrt, ""); r.prometheusRule != nil {
+		t.Error("a PrometheusRule by default")
+	}
+	r := mustRenderChart(t, chrt, "prometheusRule: {enabled: true, labels: {release: prometheus}}")
+	pr := r.prometheusRule
+	if pr == nil {
+		t.Fatal("no PrometheusRule")
+	}
+	if pr.Labels["release"] != "prometheus" {
+		t.Errorf("labels %v: no release: prometheus", pr.Labels)
+	}
+	var want []ruleGroup
+	for _, f := range append(shipped, chrt.Files[len(chrt.Files)-1]) {
+		var file struct{ Groups []ruleGroup }
+		if err := yaml.UnmarshalStrict(f.Data, &file); err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		want = append(want, file.Groups...)
+	}
+	got, _ := yaml.Marshal(pr.Spec.Groups)
+	wantText, _ := yaml.Marshal(want)
+	if string(got) != string(wantText) {
+		t.Errorf("PrometheusRule groups:\n%s\nwant the rule files':\n%s", got, wantText)
+	}
+
+	files, _ := filepath.Glob("prometheus/*.yaml")
+	for _, path := range files {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, f := range shipped {
+			found = found || string(f.Data) == string(data)
+		}
+		if !found {
+			t.Errorf("%s is not in the chart: link it as %s/rules/%s", path, chartDir, filepath.Base(path))
+		}
+	}
+}
+
+func mustRenderChart(t *testing.T, chrt *chart.Chart, values string) *rendered {
+	t.Helper()
+	r, err := renderChart(t, chrt, values, true)
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	return r
 }

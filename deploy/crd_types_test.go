@@ -8,8 +8,8 @@ import (
 // These mirror the fields their documentation defines, so that a strict
 // decode rejects a misspelt or misplaced field as it does for the built-in
 // kinds: KEDA's "ScaledObject specification" (keda.sh/v1alpha1) and the
-// Prometheus Operator's "API reference" for ServiceMonitor
-// (monitoring.coreos.com/v1).
+// Prometheus Operator's "API reference" for ServiceMonitor and
+// PrometheusRule (monitoring.coreos.com/v1).
 
 type scaledObject struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -65,4 +65,29 @@ type serviceMonitor struct {
 			ScrapeTimeout string `json:"scrapeTimeout,omitempty"`
 		} `json:"endpoints"`
 	} `json:"spec"`
+}
+
+type prometheusRule struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              struct {
+		Groups []ruleGroup `json:"groups"`
+	} `json:"spec"`
+}
+
+// ruleGroup is a Prometheus rule group, as in a rule file.
+type ruleGroup struct {
+	Name                    string `json:"name"`
+	Interval                string `json:"interval,omitempty"`
+	Limit                   *int   `json:"limit,omitempty"`
+	PartialResponseStrategy string `json:"partial_response_strategy,omitempty"`
+	Rules                   []struct {
+		Record        string            `json:"record,omitempty"`
+		Alert         string            `json:"alert,omitempty"`
+		Expr          string            `json:"expr"`
+		For           string            `json:"for,omitempty"`
+		KeepFiringFor string            `json:"keep_firing_for,omitempty"`
+		Labels        map[string]string `json:"labels,omitempty"`
+		Annotations   map[string]string `json:"annotations,omitempty"`
+	} `json:"rules"`
 }
