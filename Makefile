@@ -6,6 +6,8 @@ GOBIN     := $(abspath $(BIN))
 export GOBIN
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS   := -X github.com/talkrelay/talkrelay/internal/buildinfo.version=$(VERSION)
+IMAGE     ?= talkrelay:$(VERSION)
+CONTAINER_TOOL ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
 
 .DEFAULT_GOAL := help
 
@@ -19,15 +21,25 @@ build: deps ## Build bin/worker and bin/enqueue (the first build compiles every 
 	@echo "building bin/worker and bin/enqueue $(VERSION) (the first build compiles every dependency: a few minutes)"
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/worker ./cmd/enqueue
 
+image: ## Build the container image talkrelay:VERSION (IMAGE=...) from the Dockerfile with docker or podman; CONTAINER_TOOL picks one.
+	@if [ -z "$(CONTAINER_TOOL)" ]; then \
+	  echo "make image: neither docker nor podman is installed; install one, or set CONTAINER_TOOL to a compatible tool"; exit 1; fi
+	@echo "building image $(IMAGE) with $(CONTAINER_TOOL)"
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+
 run: build ## Build, then run bin/worker on its embedded default (NATS in-process under ./data, sandbox account).
 	exec $(BIN)/worker
 
-test: deps ## Vet and run every test with the race detector (what CI runs).
+test: deps ## Vet and run every test with the race detector (what CI runs), the Helm chart's in deploy/ too.
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
+	@# -mod=mod: deploy/ builds the worker's config package through a replace, so a module
+	@# the worker's go.mod gains reaches deploy/go.sum here instead of failing the run.
+	cd deploy && $(GO) vet -mod=mod ./... && $(GO) test -mod=mod -race -count=1 -timeout 15m ./...
 
 test-short: deps ## Run the fast tests only.
 	$(GO) test -short -count=1 ./...
+	cd deploy && $(GO) test -mod=mod -short -count=1 ./...
 
 fault: deps ## Run the full fault suite: 10,000 recipients, 6 SIGKILLs, a NATS restart.
 	FAULT_RECIPIENTS=10000 FAULT_KILLS=6 $(GO) test -count=1 -run TestFaultSuite -v -timeout 30m ./internal/faultsuite/
@@ -55,4 +67,4 @@ $(BIN)/staticcheck:
 clean: ## Remove build output and the embedded server's ./data.
 	rm -rf $(BIN) data
 
-.PHONY: help deps build run test test-short fault fuzz lint clean
+.PHONY: help deps build image run test test-short fault fuzz lint clean
