@@ -17,7 +17,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/talkrelay/talkrelay/internal/config"
+	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/natstest"
+	"github.com/talkrelay/talkrelay/internal/retry"
 	"github.com/talkrelay/talkrelay/internal/store"
 	"github.com/talkrelay/talkrelay/internal/streams"
 	"github.com/talkrelay/talkrelay/internal/worker"
@@ -365,7 +367,22 @@ func TestReplayOnlyTheRecipientsOfTheDeadLetter(t *testing.T) {
 	mixed := e.deadLetter(t, &store.DeadLetter{Account: "sandbox", JobID: "r", Subject: "talkrelay.retry.sandbox",
 		Reason: "1 recipient(s) ended without delivery: 1× S520", Recipients: []int{2}, Data: retryData}, 3)
 
-	code, stdout, stderr := e.run(t, "", "--json", "replay", strconvU(first.Seq), strconvU(retried.Seq), strconvU(mixed.Seq), "--new-id", "x", "--dry-run")
+	// A retry envelope dead-lettered as a whole (poison, or rejected in a
+	// retry round) replays its job with the envelope's recipients.
+	envJob, err := job.Decode(job3("s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	envJob.Recipients = envJob.Recipients[1:]
+	env := &retry.Envelope{Version: 1, ID: "s.r1", Job: envJob, Pending: []retry.Pending{{Index: 1}, {Index: 2}}, Round: 1}
+	envData, err := env.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	envelope := e.deadLetter(t, &store.DeadLetter{Account: "sandbox", JobID: "s", Subject: "talkrelay.retry.sandbox",
+		Reason: "poison: crashed", Data: envData}, 4)
+
+	code, stdout, stderr := e.run(t, "", "--json", "replay", strconvU(first.Seq), strconvU(retried.Seq), strconvU(mixed.Seq), strconvU(envelope.Seq), "--new-id", "x", "--dry-run")
 	if code != ExitFailed {
 		t.Errorf("replay with a letter that cannot be replayed: exit %d\n%s", code, stderr)
 	}
@@ -377,7 +394,7 @@ func TestReplayOnlyTheRecipientsOfTheDeadLetter(t *testing.T) {
 		}
 		got = append(got, r)
 	}
-	if len(got) != 3 {
+	if len(got) != 4 {
 		t.Fatalf("replay: %s", stdout)
 	}
 	if r := got[0]; r.Status != "planned" || r.JobID != "p-x" || r.Recipients != 2 || r.Subject != "talkrelay.jobs.sandbox.alimtalk" || !strings.Contains(r.Note, "only recipients [0 2]") {
@@ -388,6 +405,9 @@ func TestReplayOnlyTheRecipientsOfTheDeadLetter(t *testing.T) {
 	}
 	if r := got[2]; r.Status != "skipped" || !strings.Contains(r.Note, "cannot tell which") {
 		t.Errorf("retry-round letter about fewer recipients than it holds: %+v", r)
+	}
+	if r := got[3]; r.Status != "planned" || r.JobID != "s-x" || r.Recipients != 2 || r.Subject != "talkrelay.jobs.sandbox.alimtalk" || !strings.Contains(r.Note, "every recipient of the job is sent again") {
+		t.Errorf("envelope letter: %+v", r)
 	}
 	// The body published is the first letter's recipients 0 and 2.
 	p := &replay{letter: first}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/talkrelay/talkrelay/internal/job"
+	"github.com/talkrelay/talkrelay/internal/retry"
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
@@ -125,12 +127,20 @@ func (p *replay) build(body []byte, newID string) error {
 	if !fromJobs && !fromRetry {
 		return fmt.Errorf("Talkrelay-Subject %q is not a jobs or retry subject", l.Subject)
 	}
-	if l.Recipients != nil || newID != "" {
+	selected := false
+	if fromRetry {
+		if env, err := retry.Decode(data); err == nil {
+			// A retry envelope (rejected, or poison, in a retry round):
+			// its job holds the round's recipients, Pending their indexes.
+			data, selected = envelopeJob(env, l.Recipients), true
+		}
+	}
+	if (l.Recipients != nil && !selected) || newID != "" {
 		var doc map[string]json.RawMessage
 		if err := json.Unmarshal(data, &doc); err != nil {
 			return errors.New("the job is not a JSON object: fix it with --body")
 		}
-		if l.Recipients != nil {
+		if l.Recipients != nil && !selected {
 			if err := selectRecipients(doc, l.Recipients, fromRetry); err != nil {
 				return err
 			}
@@ -179,6 +189,23 @@ func (p *replay) build(body []byte, newID string) error {
 	return nil
 }
 
+// envelopeJob is the job of env with the recipients at original indexes
+// (all of them when indexes is nil).
+func envelopeJob(env *retry.Envelope, indexes []int) []byte {
+	part := *env.Job
+	part.Recipients = nil
+	for i, p := range env.Pending {
+		if indexes == nil || slices.Contains(indexes, p.Index) {
+			part.Recipients = append(part.Recipients, env.Job.Recipients[i])
+		}
+	}
+	data, err := part.Encode()
+	if err != nil {
+		panic(err) // only our own types
+	}
+	return data
+}
+
 // selectRecipients keeps in doc the recipients at indexes. The data of a
 // dead letter from a retry round (fromRetry) holds that round's recipients
 // only, not the whole job: then they must be exactly the ones listed.
@@ -212,6 +239,9 @@ func (r *replayer) traces(ctx context.Context, p *replay) string {
 		what = fmt.Sprintf("only recipients %v of the job (the rest have their results); ", p.letter.Recipients)
 	}
 	if r.cmd.NewID != "" {
+		if p.letter.Recipients == nil {
+			return what + "a new job id: every recipient of the job is sent again, one with an accepted result too"
+		}
 		return what + "a new job id: sent as a new job"
 	}
 	n, err := r.results(ctx, p)

@@ -520,13 +520,30 @@ func (w *Worker) storeDeadLetter(d *delivery, indexes []int, why []string) {
 	dl := &store.DeadLetter{Account: d.job.Account, JobID: d.job.ID, Subject: d.msg.Subject(), Recipients: indexes}
 	if d.round == 0 {
 		dl.Data = d.msg.Data()
-	} else if data, err := d.job.Encode(); err == nil {
-		dl.Data = data // the recipients still pending in this round
+	} else if data, err := d.jobOf(indexes).Encode(); err == nil {
+		dl.Data = data // an envelope's job: only the recipients at indexes
 	}
 	dl.Reason = fmt.Sprintf("%d recipient(s) ended without delivery: %s", len(indexes), summarize(why))
 	d.logger().Warn().Int("recipients", len(indexes)).Str("reason", dl.Reason).Msg("job dead-lettered")
 	w.metrics.deadLetter(gaveUp)
 	w.store(d, dl.MsgWithin(d.msg.Seq, int(w.nc.MaxPayload())))
+}
+
+// jobOf is d's job with only the recipients at original indexes, in that
+// order.
+func (d *delivery) jobOf(indexes []int) *job.Job {
+	pos := make(map[int]int, len(d.pending))
+	for i := range d.pending {
+		pos[d.pending[i].Index] = i
+	}
+	part := *d.job
+	part.Recipients = make([]job.Recipient, 0, len(indexes))
+	for _, idx := range indexes {
+		if i, ok := pos[idx]; ok {
+			part.Recipients = append(part.Recipients, d.job.Recipients[i])
+		}
+	}
+	return &part
 }
 
 // summarize lists distinct reasons with their counts.
