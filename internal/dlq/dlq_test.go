@@ -424,3 +424,50 @@ func TestReplayOnlyTheRecipientsOfTheDeadLetter(t *testing.T) {
 }
 
 func strconvU(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// list reads past one fetch of the ordered consumer.
+func TestListReadsEveryLetter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const n = 600
+	for i := range n {
+		dl := &store.DeadLetter{Account: "shop", JobID: "j" + strconv.Itoa(i), Subject: "talkrelay.jobs.shop.alimtalk", Reason: "invalid_job: bad", Data: job3("j")}
+		if _, err := e.js.PublishMsg(context.Background(), dl.Msg(uint64(i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, stdout, stderr := e.run(t, "", "--json", "list")
+	letters := listLines(t, stdout)
+	if code != ExitOK || len(letters) != n || letters[n-1].JobID != "j"+strconv.Itoa(n-1) {
+		t.Errorf("list: exit %d, %d letters, want %d\n%s", code, len(letters), n, stderr)
+	}
+}
+
+// The command line: --version, --help, and selections that make no sense.
+func TestCommandLine(t *testing.T) {
+	t.Parallel()
+	run := func(args ...string) (int, string) {
+		var out, errOut bytes.Buffer
+		code := Main(context.Background(), args, strings.NewReader(""), &out, &errOut)
+		return code, out.String() + errOut.String()
+	}
+	if code, out := run("--version"); code != ExitOK || !strings.HasPrefix(out, "dlq ") {
+		t.Errorf("--version: exit %d: %s", code, out)
+	}
+	if code, out := run("--help"); code != ExitOK || !strings.Contains(out, "--new-id SUFFIX") || !strings.Contains(out, "sends NOTHING") {
+		t.Errorf("--help: exit %d: %s", code, out)
+	}
+	for _, args := range [][]string{
+		{"replay"},
+		{"replay", "1", "--account", "shop"},
+		{"replay", "1", "2", "--body", "job.json"},
+		{"replay", "1", "--new-id", "a b"},
+		{"replay", "1", "--dry-run", "--delete"},
+		{"show"},
+		{"list", "--since", "tomorrow"},
+	} {
+		if code, out := run(args...); code != ExitUsage {
+			t.Errorf("%q: exit %d, want %d: %s", args, code, ExitUsage, out)
+		}
+	}
+}
