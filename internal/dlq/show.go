@@ -123,7 +123,7 @@ func show(ctx context.Context, s jetstream.Stream, seq uint64, raw, asJSON bool,
 		fmt.Fprintf(&b, "job: %s\n", doc.Note)
 	} else {
 		b.WriteString("job (phone numbers masked):\n")
-		if err := json.Indent(&b, doc.Job, "  ", "  "); err != nil {
+		if err := json.Indent(&b, doc.Job, "", "  "); err != nil {
 			return err
 		}
 		b.WriteString("\n")
