@@ -18,7 +18,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/talkrelay/talkrelay/internal/buildinfo"
-	"github.com/talkrelay/talkrelay/internal/enqueue"
 	"github.com/talkrelay/talkrelay/internal/natsconn"
 )
 
@@ -36,8 +35,8 @@ const (
 
 // CLI is the command line of dlq.
 type CLI struct {
-	NATS enqueue.NATSFlags `embed:"" group:"NATS connection"`
-	JSON bool              `name:"json" help:"Print JSON lines instead of a table or text."`
+	NATS natsconn.Flags `embed:"" group:"NATS connection"`
+	JSON bool           `name:"json" help:"Print JSON lines instead of a table or text."`
 
 	List   ListCmd   `cmd:"" help:"List dead letters, oldest first: stream sequence, time, account, job id, reason."`
 	Show   ShowCmd   `cmd:"" help:"Show one dead letter: every header, the reason, the size and the job (phone numbers masked)."`

@@ -14,7 +14,7 @@ import (
 // CLI is the command line of enqueue. Exactly one input mode is used:
 // --file, --csv with --job, or the job flags (--account, --to, ...).
 type CLI struct {
-	NATS NATSFlags `embed:"" group:"NATS connection"`
+	NATS natsconn.Flags `embed:"" group:"NATS connection"`
 
 	File string `short:"f" placeholder:"FILE" group:"Input: jobs file" help:"Jobs to publish: one JSON job (may span many lines), a JSON array of jobs, or NDJSON (one job per line). '-' reads standard input."`
 
@@ -50,37 +50,6 @@ type CLI struct {
 	DryRun      bool `name:"dry-run" group:"Publishing" help:"Validate and print what would be published, one JSON line per job (subject, nats_msg_id, recipients, bytes, job), without connecting to NATS."`
 
 	Version kong.VersionFlag `help:"Print the version and exit."`
-}
-
-// NATSFlags are the connection flags, named after the NATS tools' environment
-// variables.
-type NATSFlags struct {
-	URL      string `name:"nats-url" env:"NATS_URL" default:"nats://127.0.0.1:4222" placeholder:"URL" help:"NATS server URL(s), comma separated; the worker's embedded server listens on the default."`
-	Creds    string `env:"NATS_CREDS" placeholder:"FILE" help:"User credentials file (JWT and NKey seed)."`
-	NKey     string `name:"nkey" env:"NATS_NKEY" placeholder:"FILE" help:"NKey seed file."`
-	User     string `env:"NATS_USER" help:"User name."`
-	Password string `env:"NATS_PASSWORD" help:"Password."`
-	Token    string `env:"NATS_TOKEN" help:"Authentication token."`
-	TLSCert  string `name:"tls-cert" placeholder:"FILE" help:"Client certificate (with --tls-key)."`
-	TLSKey   string `name:"tls-key" placeholder:"FILE" help:"Client private key."`
-	TLSCA    string `name:"tls-ca" placeholder:"FILE" help:"CA certificate to verify the server."`
-	Domain   string `name:"js-domain" placeholder:"DOMAIN" help:"JetStream domain that holds talkrelay's streams (the worker's nats.domain), when this account reaches JetStream through a leaf node."`
-}
-
-// Config maps the flags onto natsconn.Config.
-func (f NATSFlags) Config() natsconn.Config {
-	return natsconn.Config{
-		URL:      f.URL,
-		Creds:    f.Creds,
-		NKey:     f.NKey,
-		User:     f.User,
-		Password: f.Password,
-		Token:    f.Token,
-		TLSCert:  f.TLSCert,
-		TLSKey:   f.TLSKey,
-		TLSCA:    f.TLSCA,
-		Domain:   f.Domain,
-	}
 }
 
 // mode is the input mode chosen on the command line.
