@@ -80,15 +80,6 @@ import (
 // DefaultAPIPrefix is the JetStream API subject prefix without a domain.
 const DefaultAPIPrefix = streams.DefaultAPIPrefix
 
-// DomainAPIPrefix is the JetStream API subject prefix of a JetStream domain:
-// "$JS.<domain>.API", or DefaultAPIPrefix for an empty domain.
-func DomainAPIPrefix(domain string) string {
-	if domain == "" {
-		return DefaultAPIPrefix
-	}
-	return "$JS." + domain + ".API"
-}
-
 // sendsStream stores the send-records bucket.
 const sendsStream = "KV_" + streams.SendsBucket
 
@@ -115,7 +106,7 @@ type Ref struct {
 // Options configure a Checker. The zero value uses the defaults.
 type Options struct {
 	// APIPrefix is the JetStream API subject prefix: DefaultAPIPrefix
-	// ("$JS.API") when empty, DomainAPIPrefix(domain) for a JetStream domain.
+	// ("$JS.API") when empty, "$JS.<domain>.API" for a JetStream domain (streams.APIPrefix).
 	APIPrefix string
 	// Window is how far back a trace makes a job a duplicate: the jobs
 	// stream's duplicate window (default streams.DefaultConfig's, 1h).

@@ -456,10 +456,7 @@ func TestDomain(t *testing.T) {
 	e := setupOn(t, srv, nc, js)
 	e.result(t, "shop", "accepted", "job-1")
 	e.record(t, "job-2", "b.1")
-	prefix := DomainAPIPrefix("hub")
-	if prefix != "$JS.hub.API" {
-		t.Fatalf("DomainAPIPrefix = %q", prefix)
-	}
+	const prefix = "$JS.hub.API"
 	// The server maps $JS.hub.API.DIRECT.> to $JS.API.DIRECT.> before
 	// delivering, so the requests are counted under the latter; the unknown
 	// domain below shows that the prefix is what is sent.
@@ -472,7 +469,7 @@ func TestDomain(t *testing.T) {
 		t.Fatalf("requests under %s: %v", prefix, n)
 	}
 	// A domain that does not exist has no responders.
-	other := New(nc, Options{APIPrefix: DomainAPIPrefix("spoke"), Timeout: time.Second})
+	other := New(nc, Options{APIPrefix: "$JS.spoke.API", Timeout: time.Second})
 	defer other.Close()
 	if _, err := findAny(other, context.Background(), refs, time.Now()); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("unknown domain: err = %v, want ErrUnavailable", err)
