@@ -143,7 +143,7 @@ func (c *Client) Publish(ctx context.Context, j *Job) (*PublishAck, error) {
 	}
 	msg := nats.NewMsg(j.Subject())
 	msg.Data = data
-	propagation.TraceContext{}.Inject(ctx, traceHeader(msg.Header))
+	injectTrace(ctx, msg)
 	ack, err := c.js.PublishMsg(ctx, msg, jetstream.WithMsgID(j.ID))
 	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) {
 		// Nothing stores the subject: no worker has created the streams,
@@ -154,6 +154,11 @@ func (c *Client) Publish(ctx context.Context, j *Job) (*PublishAck, error) {
 		return nil, fmt.Errorf("talkrelay: publish job %s to %s: %w", j.ID, msg.Subject, err)
 	}
 	return &PublishAck{Subject: msg.Subject, Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
+
+// injectTrace puts the trace context of ctx, if any, into msg's headers.
+func injectTrace(ctx context.Context, msg *nats.Msg) {
+	propagation.TraceContext{}.Inject(ctx, traceHeader(msg.Header))
 }
 
 // traceHeader writes trace context into NATS headers under the lower-case

@@ -158,3 +158,58 @@ func ExampleClient_Results() {
 	// Output:
 	// welcome-2 customer-9 rejected invalid_recipient
 }
+
+// Publish many jobs asynchronously, then wait for every recipient's result:
+// the Waiter is made before the first publish and told of each job whose
+// publish was acked.
+func ExampleWaiter() {
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(client.PublishTimeout))
+	if err != nil {
+		log.Fatal(err)
+	}
+	c := client.New(js)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	w, err := c.NewWaiter(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	stored, failed := 0, 0
+	p := c.NewPublisher(100, func(pub client.Published) {
+		if pub.Err != nil {
+			failed++ // publishing the job again later is safe
+			return
+		}
+		stored++
+		w.Add(pub.Job.Account, pub.Job.ID, 1) // each job below has one recipient
+	})
+	for i := range 20 {
+		j := &client.Job{
+			ID: fmt.Sprintf("newsletter-7-%d", i), Account: "sandbox", Kind: client.AlimTalk, Template: "NEWSLETTER",
+			Recipients: []client.Recipient{{Phone: fmt.Sprintf("010555500%02d", i), Content: "Issue 7 is out."}},
+		}
+		if err := p.Publish(ctx, j); err != nil {
+			log.Fatal(err)
+		}
+	}
+	p.Close() // every report is in: the Waiter knows every job
+	fmt.Println("stored", stored, "failed", failed)
+
+	byStatus := map[client.Status]int{}
+	for r, err := range w.Results(ctx) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		byStatus[r.Status] += r.Settled
+	}
+	fmt.Println(byStatus)
+	// Output:
+	// stored 20 failed 0
+	// map[accepted:20]
+}

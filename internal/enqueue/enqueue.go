@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/term"
 
+	"github.com/talkrelay/talkrelay/client"
 	"github.com/talkrelay/talkrelay/internal/buildinfo"
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
@@ -267,7 +268,7 @@ func (s *sink) connect(ctx context.Context) error {
 	s.nc, s.maxPayload = nc, nc.MaxPayload()
 	js, err := cfg.JetStream(nc,
 		jetstream.WithPublishAsyncMaxPending(4000),
-		jetstream.WithPublishAsyncTimeout(publishTimeout),
+		jetstream.WithPublishAsyncTimeout(client.PublishTimeout),
 	)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
@@ -275,12 +276,13 @@ func (s *sink) connect(ctx context.Context) error {
 	if err := streams.Check(ctx, js); err != nil {
 		return err
 	}
+	c := client.New(js)
 	if s.cli.Wait {
-		if s.w, err = newWaiter(ctx, js); err != nil {
+		if s.w, err = newWaiter(ctx, c); err != nil {
 			return err
 		}
 	}
-	s.p = newPublisher(ctx, js, s.cli.MaxPending, s.con)
+	s.p = newPublisher(c, s.cli.MaxPending, s.con)
 	if s.w != nil {
 		s.p.onStored = s.w.track
 		s.p.onDuplicate = s.w.duplicate

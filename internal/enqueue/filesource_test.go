@@ -34,20 +34,14 @@ func TestOpensValue(t *testing.T) {
 	}
 }
 
-func TestMissingRanges(t *testing.T) {
+func TestRanges(t *testing.T) {
 	t.Parallel()
-	tr := &tracked{n: 12, seen: make([]uint64, 1), left: 12}
-	for _, i := range []int{1, 2, 6, 11} {
-		tr.mark(i)
+	missing := []int{0, 3, 4, 5, 7, 8, 9, 10} // of 12, 1, 2, 6 and 11 have results
+	if got, want := ranges(missing, 8), "0, 3-5, 7-10"; got != want {
+		t.Errorf("ranges = %q, want %q", got, want)
 	}
-	if got, want := tr.missingRanges(8), "0, 3-5, 7-10"; got != want {
-		t.Errorf("missingRanges = %q, want %q", got, want)
-	}
-	if got, want := tr.missingRanges(2), "0, 3-5, ..."; got != want {
-		t.Errorf("missingRanges(2) = %q, want %q", got, want)
-	}
-	if first, n := tr.mark(-1); !first || n != 8 || tr.left != 0 {
-		t.Errorf("mark(-1) = %v, %d; left %d", first, n, tr.left)
+	if got, want := ranges(missing, 2), "0, 3-5, ..."; got != want {
+		t.Errorf("ranges(.., 2) = %q, want %q", got, want)
 	}
 }
 
