@@ -115,8 +115,19 @@ func (d *delivery) logger() *zerolog.Logger {
 }
 
 func (w *Worker) newDelivery(msg *intake.Msg, j *job.Job) *delivery {
+	// The OpenTelemetry messaging conventions ask a consumer's "process"
+	// span to link to the message's creation context (the producer's
+	// traceparent), which it does. For its parent they name the ambient
+	// context, and a pulled job has none but the one its message carries:
+	// the producer's span stays the parent too, so that the producer's
+	// sampling decision holds and the job's results carry its trace id, as
+	// the README promises producers.
 	ctx := store.ExtractTrace(context.Background(), msg.Headers())
-	_, span := w.tracer.Start(ctx, "talkrelay.job", trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+	var links []trace.Link
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		links = []trace.Link{{SpanContext: sc}}
+	}
+	_, span := w.tracer.Start(ctx, "talkrelay.job", trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(links...), trace.WithAttributes(
 		attribute.String("messaging.system", "nats"),
 		attribute.String("messaging.operation.type", "process"),
 		attribute.String("messaging.destination.name", msg.Subject())))

@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
@@ -399,7 +400,11 @@ func newHTTPClient() *http.Client {
 	t.MaxIdleConnsPerHost = 256
 	t.MaxConnsPerHost = 0
 	t.ResponseHeaderTimeout = 0 // the dispatcher's per-request deadline applies
-	return &http.Client{Transport: t}
+	// A client span per request (OpenTelemetry HTTP conventions), a child
+	// of the batch's talkrelay.send span, recorded by that span's tracer
+	// provider: otelhttp takes the provider of the span in the request's
+	// context when it is given none.
+	return &http.Client{Transport: otelhttp.NewTransport(t)}
 }
 
 // clockNow is c's Now, or nil (the adapters' default, the real clock) for
