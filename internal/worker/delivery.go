@@ -216,6 +216,15 @@ func (w *Worker) handleEnvelope(msg *intake.Msg) {
 		return
 	}
 	j := env.Job
+	if msg.Delivered == 1 { // came due; a redelivery counts as one (talkrelay_jobs_redelivered_total)
+		lookups := 0
+		for _, p := range env.Pending {
+			if p.Lookup {
+				lookups++
+			}
+		}
+		w.metrics.due(w.accountLabel(j.Account), len(env.Pending)-lookups, lookups)
+	}
 	acct := w.accounts[j.Account]
 	if acct == nil {
 		w.reject(msg, j, result.ReasonUnknownAccount, fmt.Sprintf("account %q is no longer configured on this worker", j.Account), true)
