@@ -117,10 +117,10 @@ func (d *delivery) logger() *zerolog.Logger {
 func (w *Worker) newDelivery(msg *intake.Msg, j *job.Job) *delivery {
 	// The OpenTelemetry messaging conventions ask a consumer's "process"
 	// span to link to the message's creation context (the producer's
-	// traceparent), which it does. For its parent they name the ambient
-	// context, and a pulled job has none but the one its message carries:
-	// the producer's span stays the parent too, so that the producer's
-	// sampling decision holds and the job's results carry its trace id, as
+	// traceparent): it does. They do not make that context the parent
+	// (their examples have none), nor forbid it: talkrelay keeps it as the
+	// parent too, so that the producer's sampling decision holds
+	// (parent-based samplers) and the job's results carry its trace id, as
 	// the README promises producers.
 	ctx := store.ExtractTrace(context.Background(), msg.Headers())
 	var links []trace.Link
@@ -216,7 +216,7 @@ func (w *Worker) handleEnvelope(msg *intake.Msg) {
 		return
 	}
 	j := env.Job
-	if msg.Delivered == 1 { // came due; a redelivery counts as one (talkrelay_jobs_redelivered_total)
+	if msg.Delivered == 1 { // came due; redeliveries count in talkrelay_jobs_redelivered_total
 		lookups := 0
 		for _, p := range env.Pending {
 			if p.Lookup {
