@@ -35,8 +35,9 @@ these flags. Provider credentials are read from the environment or files
 named in the config, never from jobs.
 
 Traces are exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or
-OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set, as the other standard OTEL_*
-variables say (OTEL_TRACES_SAMPLER, OTEL_EXPORTER_OTLP_HEADERS,
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set, over gRPC when
+OTEL_EXPORTER_OTLP_PROTOCOL (or _TRACES_PROTOCOL) is grpc, as the other
+standard OTEL_* variables say (OTEL_TRACES_SAMPLER, OTEL_EXPORTER_OTLP_HEADERS,
 OTEL_SERVICE_NAME, ...); unset, nothing is exported.
 
 An external NATS server must take messages as large as worker.max_job_bytes

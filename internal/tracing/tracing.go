@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -28,8 +29,10 @@ func Enabled() bool {
 	return os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 }
 
-// Start returns a tracer provider that exports over OTLP/HTTP (protobuf)
-// as the environment says, or nil when export is off. The sampler is
+// Start returns a tracer provider that exports over OTLP as the environment
+// says, or nil when export is off: over HTTP (protobuf) by default, over
+// gRPC when OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, or else
+// OTEL_EXPORTER_OTLP_PROTOCOL, is grpc. The sampler is
 // OTEL_TRACES_SAMPLER's (default parentbased_always_on); service.name
 // defaults to service, which OTEL_SERVICE_NAME overrides. Shut the
 // provider down before exiting: that sends the spans still buffered.
@@ -37,12 +40,16 @@ func Start(ctx context.Context, service string) (*sdktrace.TracerProvider, error
 	if !Enabled() {
 		return nil, nil
 	}
-	for _, v := range []string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
-		if p := os.Getenv(v); p != "" && p != "http/protobuf" {
-			return nil, fmt.Errorf("%s=%s: talkrelay exports traces over http/protobuf only", v, p)
-		}
+	var exp sdktrace.SpanExporter
+	var err error
+	switch v, p := protocol(); p {
+	case "", "http/protobuf":
+		exp, err = otlptracehttp.New(ctx)
+	case "grpc":
+		exp, err = otlptracegrpc.New(ctx)
+	default:
+		return nil, fmt.Errorf("%s=%s: talkrelay exports traces over http/protobuf or grpc", v, p)
 	}
-	exp, err := otlptracehttp.New(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("OTLP trace exporter: %w", err)
 	}
@@ -53,4 +60,15 @@ func Start(ctx context.Context, service string) (*sdktrace.TracerProvider, error
 		return nil, fmt.Errorf("trace resource: %w", err)
 	}
 	return sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res)), nil
+}
+
+// protocol is the OTLP protocol the environment asks for traces, and the
+// variable that says it: the traces' own variable before the general one.
+func protocol() (variable, value string) {
+	for _, v := range []string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
+		if p := os.Getenv(v); p != "" {
+			return v, p
+		}
+	}
+	return "", ""
 }

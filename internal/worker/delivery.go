@@ -115,8 +115,19 @@ func (d *delivery) logger() *zerolog.Logger {
 }
 
 func (w *Worker) newDelivery(msg *intake.Msg, j *job.Job) *delivery {
+	// The OpenTelemetry messaging conventions ask a consumer's "process"
+	// span to link to the message's creation context (the producer's
+	// traceparent): it does. They do not make that context the parent
+	// (their examples have none), nor forbid it: talkrelay keeps it as the
+	// parent too, so that the producer's sampling decision holds
+	// (parent-based samplers) and the job's results carry its trace id, as
+	// the README promises producers.
 	ctx := store.ExtractTrace(context.Background(), msg.Headers())
-	_, span := w.tracer.Start(ctx, "talkrelay.job", trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+	var links []trace.Link
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		links = []trace.Link{{SpanContext: sc}}
+	}
+	_, span := w.tracer.Start(ctx, "talkrelay.job", trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(links...), trace.WithAttributes(
 		attribute.String("messaging.system", "nats"),
 		attribute.String("messaging.operation.type", "process"),
 		attribute.String("messaging.destination.name", msg.Subject())))
@@ -205,6 +216,15 @@ func (w *Worker) handleEnvelope(msg *intake.Msg) {
 		return
 	}
 	j := env.Job
+	if msg.Delivered == 1 { // came due; redeliveries count in talkrelay_jobs_redelivered_total
+		lookups := 0
+		for _, p := range env.Pending {
+			if p.Lookup {
+				lookups++
+			}
+		}
+		w.metrics.due(w.accountLabel(j.Account), len(env.Pending)-lookups, lookups)
+	}
 	acct := w.accounts[j.Account]
 	if acct == nil {
 		w.reject(msg, j, result.ReasonUnknownAccount, fmt.Sprintf("account %q is no longer configured on this worker", j.Account), true)

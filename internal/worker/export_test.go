@@ -4,3 +4,5 @@ import "time"
 
 // Tests read the lanes' lag more often than a deployment does.
 func init() { lagEvery = 200 * time.Millisecond }
+
+var NewHTTPClient = newHTTPClient

@@ -37,6 +37,8 @@ import (
 //	talkrelay_dead_letters_total{reason}      dead letters written
 //	talkrelay_retries_scheduled_total{account} recipients put in a retry envelope
 //	talkrelay_lookups_scheduled_total{account} recipients put in a lookup envelope
+//	talkrelay_retries_due_total{account}      recipients of retry envelopes that came due
+//	talkrelay_lookups_due_total{account}      recipients of lookup envelopes that came due
 //	talkrelay_unknown_outcomes_total{account,provider} recipients a provider may or may not have taken
 //	talkrelay_ratelimit_wait_seconds{account} time a request waited for the rate limiter
 //	talkrelay_consumer_pending{account,lane}     lag: lane messages not yet delivered (see lag.go)
@@ -64,6 +66,8 @@ type metrics struct {
 	deadLetters  metric.Int64Counter
 	retries      metric.Int64Counter
 	lookups      metric.Int64Counter
+	retriesDue   metric.Int64Counter
+	lookupsDue   metric.Int64Counter
 	unknowns     metric.Int64Counter
 	limiterWait  metric.Float64Histogram
 	// lag is the last reading of the lanes' consumers (see watchLag).
@@ -140,6 +144,8 @@ func newMetrics(inFlight, held func() int, ready func() bool, nc *nats.Conn, acc
 		m.redeliveries.Add(ctx, 0, acct)
 		m.retries.Add(ctx, 0, acct)
 		m.lookups.Add(ctx, 0, acct)
+		m.retriesDue.Add(ctx, 0, acct)
+		m.lookupsDue.Add(ctx, 0, acct)
 		m.unknowns.Add(ctx, 0, m.set(attrKey{name, provider, "", ""}))
 	}
 	for _, reason := range deadLetterReasons {
@@ -170,6 +176,12 @@ func (m *metrics) newSRE(meter metric.Meter, ready func() bool, nc *nats.Conn) e
 		return err
 	}
 	if m.lookups, err = meter.Int64Counter("talkrelay.lookups.scheduled", metric.WithDescription("Recipients scheduled for a lookup of an unknown outcome.")); err != nil {
+		return err
+	}
+	if m.retriesDue, err = meter.Int64Counter("talkrelay.retries.due", metric.WithDescription("Recipients of retry envelopes that came due and a worker took (first delivery only).")); err != nil {
+		return err
+	}
+	if m.lookupsDue, err = meter.Int64Counter("talkrelay.lookups.due", metric.WithDescription("Recipients of lookup envelopes that came due and a worker took (first delivery only).")); err != nil {
 		return err
 	}
 	if m.unknowns, err = meter.Int64Counter("talkrelay.unknown_outcomes", metric.WithDescription("Recipients whose provider request ended without telling whether the provider took them.")); err != nil {
@@ -250,6 +262,14 @@ func (m *metrics) scheduled(account string, lookup bool, recipients int) {
 		c = m.lookups
 	}
 	c.Add(context.Background(), int64(recipients), metric.WithAttributes(attribute.String("account", account)))
+}
+
+// due counts the recipients of an envelope of account that came due: retries
+// those to send again, lookups those to look up.
+func (m *metrics) due(account string, retries, lookups int) {
+	acct := metric.WithAttributes(attribute.String("account", account))
+	m.retriesDue.Add(context.Background(), int64(retries), acct)
+	m.lookupsDue.Add(context.Background(), int64(lookups), acct)
 }
 
 // unknown counts a recipient whose provider outcome is unknown.

@@ -140,6 +140,8 @@ func operatorMetrics(t *testing.T) []sample {
 		{"talkrelay_dead_letters_total", []string{`reason="poison"`}, 0},
 		{"talkrelay_retries_scheduled_total", []string{`account="acct"`}, 1},
 		{"talkrelay_lookups_scheduled_total", []string{`account="acct"`}, 1},
+		{"talkrelay_retries_due_total", []string{`account="acct"`}, 1},
+		{"talkrelay_lookups_due_total", []string{`account="acct"`}, 1},
 		{"talkrelay_unknown_outcomes_total", []string{`account="acct"`, `provider="scripted"`}, 1},
 		{"talkrelay_ratelimit_wait_seconds_count", []string{`account="acct"`}, 1},
 		{"talkrelay_provider_request_duration_seconds_count", []string{`account="acct"`, `outcome="ok"`}, 1},

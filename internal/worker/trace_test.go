@@ -6,17 +6,23 @@ import (
 	"context"
 	"encoding/hex"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/talkrelay/talkrelay/internal/job"
+	"github.com/talkrelay/talkrelay/internal/providers/naver/naverfake"
 	"github.com/talkrelay/talkrelay/internal/streams"
 	"github.com/talkrelay/talkrelay/internal/tracing"
 	"github.com/talkrelay/talkrelay/internal/worker"
@@ -73,8 +79,9 @@ func (r *otlpReceiver) span(traceID []byte, name string) *tracepb.Span {
 }
 
 // With OTEL_EXPORTER_OTLP_ENDPOINT set, one sampled job's trace reaches an
-// OTLP receiver with its receive span (a child of the producer's), the
-// provider request's span linking to it, and its result's publish span.
+// OTLP receiver with its receive span (a child of the producer's, linking
+// to it), the provider request's span linking to it with the HTTP
+// request's client span under it, and its result's publish span.
 func TestTracesAreExportedOverOTLP(t *testing.T) {
 	recv := &otlpReceiver{}
 	collector := httptest.NewServer(recv)
@@ -88,10 +95,16 @@ func TestTracesAreExportedOverOTLP(t *testing.T) {
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 
 	e := newEnv(t)
-	e.startWith(e.config(sandboxAccount("acct", nil)), worker.Options{Tracer: tp.Tracer("test")})
+	naverAPI := naverfake.New(t)
+	// The worker's own HTTP client (no Options.HTTPClient): its requests
+	// are traced.
+	e.startWith(e.config(providerAccount(t, "acct", "naver", naverAPI.URL(), "@talkrelay-shop",
+		map[string]string{"access_key": naverfake.AccessKey, "secret_key": naverfake.SecretKey},
+		map[string]any{"service_id": naverfake.ServiceID})), worker.Options{Tracer: tp.Tracer("test")})
 	traceID, _ := hex.DecodeString("4bf92f3577b34da6a3ce929d0e0e4736")
 	producerSpan, _ := hex.DecodeString("00f067aa0ba902b7")
-	j := testJob("traced", "acct", 1)
+	j := &job.Job{Version: 1, ID: "traced", Account: "acct", Kind: job.AlimTalk, Template: "ORDER_SHIPPED",
+		Recipients: []job.Recipient{{Ref: "r0", Phone: "010-1111-0100", Content: "주문하신 상품이 발송되었습니다.\n주문번호: 2000"}}}
 	data, err := j.Encode()
 	if err != nil {
 		t.Fatal(err)
@@ -104,8 +117,8 @@ func TestTracesAreExportedOverOTLP(t *testing.T) {
 	}
 	e.results(1, 30*time.Second)
 
-	var job, send, publish *tracepb.Span
-	waitFor(t, 30*time.Second, "the job's receive, provider and publish spans at the receiver", func() bool {
+	var job, send, request, publish *tracepb.Span
+	waitFor(t, 30*time.Second, "the job's receive, provider, HTTP and publish spans at the receiver", func() bool {
 		_ = tp.ForceFlush(t.Context())
 		job, publish = recv.span(traceID, "talkrelay.job"), recv.span(traceID, "talkrelay.results publish")
 		recv.mu.Lock()
@@ -114,11 +127,34 @@ func TestTracesAreExportedOverOTLP(t *testing.T) {
 				send = s
 			}
 		}
+		for _, s := range recv.spans {
+			if send != nil && bytes.Equal(s.ParentSpanId, send.SpanId) {
+				request = s
+			}
+		}
 		recv.mu.Unlock()
-		return job != nil && send != nil && publish != nil
+		return job != nil && send != nil && request != nil && publish != nil
 	})
 	if !bytes.Equal(job.ParentSpanId, producerSpan) || job.Kind != tracepb.Span_SPAN_KIND_CONSUMER {
 		t.Errorf("receive span: parent %x kind %v; want the producer's span %x, consumer", job.ParentSpanId, job.Kind, producerSpan)
+	}
+	if len(job.Links) != 1 || !bytes.Equal(job.Links[0].TraceId, traceID) || !bytes.Equal(job.Links[0].SpanId, producerSpan) {
+		t.Errorf("receive span links %v; want one, to the producer's span %x", job.Links, producerSpan)
+	}
+	attrs := map[string]string{}
+	for _, a := range request.Attributes {
+		switch v := a.Value.Value.(type) {
+		case *commonpb.AnyValue_StringValue:
+			attrs[a.Key] = v.StringValue
+		case *commonpb.AnyValue_IntValue:
+			attrs[a.Key] = strconv.FormatInt(v.IntValue, 10)
+		}
+	}
+	host, _, _ := net.SplitHostPort(strings.TrimPrefix(naverAPI.URL(), "http://"))
+	if request.Kind != tracepb.Span_SPAN_KIND_CLIENT || !bytes.Equal(request.TraceId, send.TraceId) ||
+		attrs["http.request.method"] != http.MethodPost || attrs["server.address"] != host || attrs["http.response.status_code"] != "202" {
+		t.Errorf("HTTP request span under talkrelay.send: kind %v, trace %x (send's %x), attributes %v; want client, POST to %s answered 202",
+			request.Kind, request.TraceId, send.TraceId, attrs, host)
 	}
 	linked := false
 	for _, l := range send.Links {

@@ -22,6 +22,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
@@ -399,7 +401,12 @@ func newHTTPClient() *http.Client {
 	t.MaxIdleConnsPerHost = 256
 	t.MaxConnsPerHost = 0
 	t.ResponseHeaderTimeout = 0 // the dispatcher's per-request deadline applies
-	return &http.Client{Transport: t}
+	// A client span per request (OpenTelemetry HTTP conventions), a child
+	// of the batch's talkrelay.send span, recorded by that span's tracer
+	// provider: otelhttp takes the provider of the span in the request's
+	// context when it is given none. No propagator: the providers are sent
+	// no trace headers.
+	return &http.Client{Transport: otelhttp.NewTransport(t, otelhttp.WithPropagators(propagation.NewCompositeTextMapPropagator()))}
 }
 
 // clockNow is c's Now, or nil (the adapters' default, the real clock) for
