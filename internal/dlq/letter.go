@@ -130,30 +130,37 @@ func scan(ctx context.Context, s jetstream.Stream, f Filter, fn func(*Letter) er
 		if err != nil {
 			return fmt.Errorf("read %s: %w", streams.DLQStream, err)
 		}
+		// A return in the middle of a batch first drains it: its fetch
+		// ends when the batch does, not when we stop reading.
+		drain := func(err error) error {
+			for range batch.Messages() {
+			}
+			return err
+		}
 		got := 0
 		for m := range batch.Messages() {
 			got++
 			meta, err := m.Metadata()
 			if err != nil {
-				return err
+				return drain(err)
 			}
 			if meta.Sequence.Stream > last || (!f.Until.IsZero() && meta.Timestamp.After(f.Until)) {
-				return nil
+				return drain(nil)
 			}
 			l, err := newLetter(meta.Sequence.Stream, meta.Timestamp, m.Subject(), m.Headers(), m.Data())
 			if err != nil {
-				return err
+				return drain(err)
 			}
 			if f.match(l) {
 				if err := fn(l); err != nil {
-					return err
+					return drain(err)
 				}
 				if n++; f.Limit > 0 && n >= f.Limit {
-					return nil
+					return drain(nil)
 				}
 			}
 			if meta.NumPending == 0 {
-				return nil
+				return drain(nil)
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
