@@ -47,6 +47,10 @@ func (w *Worker) owns(d *delivery) bool {
 	return true
 }
 
+// lostLogBurst is how many jobs given up a second are logged; the rest
+// are counted in talkrelay_jobs_lost_total only.
+const lostLogBurst = 10
+
 // lose gives up d, whose message NATS may have handed to another replica:
 // it is released from intake without an ack or nak (either would act on the
 // other replica's delivery), and nothing more is done for it.
@@ -55,7 +59,8 @@ func (w *Worker) lose(d *delivery) {
 		return
 	}
 	w.metrics.lost()
-	d.logger().Warn().Uint64("stream_seq", d.msg.Seq).
+	log := d.logger().Sample(&w.lostLogs) // at most lostLogBurst a second; the metric counts them all
+	log.Warn().Uint64("stream_seq", d.msg.Seq).
 		Msg("job given up: this worker held it past its ack wait without a confirmed keep-alive (paused or cut off from NATS), so another replica may have it; nothing more is sent or stored for it here")
 	w.track.remove(d)
 	d.span.End()

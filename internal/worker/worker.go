@@ -97,6 +97,9 @@ type Worker struct {
 	ready atomic.Bool
 	// priorityWarned: lane name -> *atomic.Int64, the last warning's time
 	priorityWarned sync.Map
+	// lostLogs bounds the warnings of jobs given up (see lose): a long
+	// pause gives up every job held at once.
+	lostLogs zerolog.BurstSampler
 }
 
 // Run runs a worker until ctx is cancelled, then shuts down gracefully:
@@ -162,7 +165,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	}
 
 	w := &Worker{cfg: cfg, log: log, tracer: opts.Tracer, clock: opts.Clock, track: newTracker(), nc: nc, js: js, records: reconcile.New(js, sends),
-		accounts: map[string]*account{}}
+		accounts: map[string]*account{}, lostLogs: zerolog.BurstSampler{Burst: lostLogBurst, Period: time.Second}}
 	for i, a := range accounts {
 		acct := &account{Account: a, policy: cfg.Accounts[i].Retry, holdNightAds: cfg.Accounts[i].NightAds == config.NightAdsHold}
 		acct.resolver, _ = a.Client.(providers.Resolver)
