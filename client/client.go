@@ -17,6 +17,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -96,8 +97,22 @@ func (e *InvalidJobError) Error() string {
 
 func (e *InvalidJobError) Unwrap() error { return e.Err }
 
+// MaxMetadataBytes caps a job's metadata as compact JSON; the worker
+// rejects a job with more (invalid_job).
+const MaxMetadataBytes = job.MaxMetadataBytes
+
+// compactLen is the length of raw as compact JSON (raw's own when it does
+// not compact).
+func compactLen(raw json.RawMessage) int {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return len(raw)
+	}
+	return b.Len()
+}
+
 // Encode returns the job's wire form after checking it against the job
-// schema; the error is an *InvalidJobError. A zero Version is set to
+// schema and MaxMetadataBytes; the error is an *InvalidJobError. A zero Version is set to
 // Version.
 func (j *Job) Encode() ([]byte, error) {
 	if j.Version == 0 {
@@ -109,6 +124,9 @@ func (j *Job) Encode() ([]byte, error) {
 	}
 	if err := schemas.ValidateJob(data); err != nil {
 		return nil, &InvalidJobError{ID: j.ID, Err: errors.New(job.RedactPhones(err.Error()))}
+	}
+	if n := compactLen(j.Metadata); n > MaxMetadataBytes {
+		return nil, &InvalidJobError{ID: j.ID, Err: fmt.Errorf("metadata is %d bytes as compact JSON, more than %d (it is repeated in every result event)", n, MaxMetadataBytes)}
 	}
 	return data, nil
 }

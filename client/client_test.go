@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -108,6 +109,9 @@ func TestPublishRefusesInvalidJobs(t *testing.T) {
 		"no recipients":               {func(j *client.Job) { j.Recipients = nil }, "/recipients"},
 		"bad phone":                   {func(j *client.Job) { j.Recipients[0].Phone = "010-1234-567x" }, "'010-****-567x' is not a phone number"},
 		"invalid id":                  {func(j *client.Job) { j.ID = "has space" }, "/id"},
+		"metadata too large": {func(j *client.Job) {
+			j.Metadata = json.RawMessage(`{"blob":"` + strings.Repeat("x", client.MaxMetadataBytes) + `"}`)
+		}, "metadata is"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			j := testJob("order-9", 1)

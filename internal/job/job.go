@@ -136,6 +136,11 @@ func (e *Error) Error() string {
 }
 func (e *Error) Unwrap() error { return e.Err }
 
+// MaxMetadataBytes caps a job's metadata as compact JSON: every result event
+// of the job repeats it, and a result must stay far below NATS's
+// max_payload (1 MiB by default).
+const MaxMetadataBytes = 16 << 10
+
 // Decode reads and validates a job. Any error is a *Error.
 func Decode(data []byte) (*Job, error) {
 	if j, ok := decodeFast(data); ok {

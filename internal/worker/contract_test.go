@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/streams"
 	"github.com/talkrelay/talkrelay/schemas"
@@ -150,5 +151,23 @@ func TestInvalidPhoneIsMaskedInTheRejection(t *testing.T) {
 		if strings.Contains(text, "98765") {
 			t.Errorf("%s shows the phone number: %q", what, text)
 		}
+	}
+}
+
+// Metadata is repeated in every result event: a job with more than
+// job.MaxMetadataBytes of it is rejected as a whole, and the rejection
+// leaves it out (a result carrying it could exceed NATS's max_payload).
+func TestOversizedMetadataIsRejectedWithoutIt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	j := testJob("big-metadata", "good", 2)
+	j.Metadata = json.RawMessage(`{"blob":"` + strings.Repeat("x", job.MaxMetadataBytes) + `"}`)
+	e.publishJob(j)
+	e.start(e.config(sandboxAccount("good", nil)))
+	ev := e.results(1, 30*time.Second)[0]
+	if ev.Status != result.Rejected || ev.Reason != result.ReasonInvalidJob || ev.RecipientIndex != -1 ||
+		!strings.Contains(ev.Message, "metadata") || len(ev.Metadata) != 0 {
+		t.Errorf("result %s/%s index %d %q with %d bytes of metadata; want rejected, invalid_job, -1, naming the metadata, without it",
+			ev.Status, ev.Reason, ev.RecipientIndex, ev.Message, len(ev.Metadata))
 	}
 }

@@ -162,6 +162,15 @@ func (w *Worker) readJob(msg *intake.Msg) (*job.Job, *account) {
 		return nil, nil
 	}
 	compactMetadata(j)
+	if n := len(j.Metadata); n > job.MaxMetadataBytes {
+		// Every result repeats the metadata: this much of it could make a
+		// result larger than NATS takes. The rejection leaves it out too.
+		bare := *j
+		bare.Metadata = nil
+		w.reject(msg, &bare, result.ReasonInvalidJob,
+			fmt.Sprintf("invalid job: metadata is %d bytes as compact JSON, more than %d (it is repeated in every result event)", n, job.MaxMetadataBytes), false)
+		return nil, nil
+	}
 	if why := subjectMismatch(j, subjAcct, subjKind); why != "" {
 		bySubject := *j
 		bySubject.Account = subjAcct
