@@ -13,7 +13,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
-	"github.com/talkrelay/talkrelay/internal/buildinfo"
+	"github.com/talkrelay/talkrelay/internal/cliparse"
 	"github.com/talkrelay/talkrelay/internal/config"
 	"github.com/talkrelay/talkrelay/internal/logging"
 	"github.com/talkrelay/talkrelay/internal/natsconn"
@@ -67,35 +67,13 @@ func main() {
 	os.Exit(code)
 }
 
-// exitPanic carries kong's exit code (after --help or --version) out of
-// Parse.
-type exitPanic struct{ code int }
-
 // runMain runs the worker with args (without the program name) and returns
 // the exit code: 0 after a clean shutdown, 1 on an error, 2 on a wrong
 // command line.
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	var c cli
-	parser, err := kong.New(&c, kong.Name("worker"), kong.Description(description),
-		kong.Vars{"version": buildinfo.String("worker")},
-		kong.Writers(stdout, stderr),
-		kong.Exit(func(code int) { panic(exitPanic{code}) }))
-	if err != nil {
-		fmt.Fprintln(stderr, "worker:", err)
-		return 2
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			e, ok := r.(exitPanic)
-			if !ok {
-				panic(r)
-			}
-			code = e.code
-		}
-	}()
-	if _, err := parser.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "worker: %v\nRun \"worker --help\" for usage.\n", err)
-		return 2
+	if _, code, ok := cliparse.Parse("worker", &c, args, stdout, stderr, kong.Description(description)); !ok {
+		return code
 	}
 	if err := run(ctx, c, stdout); err != nil {
 		fmt.Fprintln(stderr, "worker:", err)

@@ -17,7 +17,7 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/nats-io/nats.go"
 
-	"github.com/talkrelay/talkrelay/internal/buildinfo"
+	"github.com/talkrelay/talkrelay/internal/cliparse"
 	"github.com/talkrelay/talkrelay/internal/natsconn"
 )
 
@@ -146,9 +146,6 @@ func validSuffix(s string) bool {
 	return s != ""
 }
 
-// exitPanic carries kong's exit code (after --help) out of Parse.
-type exitPanic struct{ code int }
-
 const description = `List, show and replay talkrelay's dead letters (stream TALKRELAY_DLQ).
 
 Examples:
@@ -176,34 +173,14 @@ failed publish or a replay not confirmed, 2 a wrong command line.`
 // process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	var cli CLI
-	parser, err := kong.New(&cli,
-		kong.Name("dlq"),
-		kong.Description(description),
-		kong.Vars{"version": buildinfo.String("dlq")},
-		kong.Writers(stdout, stderr),
-		kong.Exit(func(c int) { panic(exitPanic{c}) }),
-		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-	)
-	if err != nil {
-		fmt.Fprintf(stderr, "dlq: %v\n", err)
-		return ExitUsage
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			e, ok := r.(exitPanic)
-			if !ok {
-				panic(r)
-			}
-			code = e.code
-		}
-	}()
-	kctx, err := parser.Parse(args)
-	if err != nil {
-		fmt.Fprintf(stderr, "dlq: %v\nRun \"dlq --help\" for usage.\n", err)
-		return ExitUsage
+	kctx, code, ok := cliparse.Parse("dlq", &cli, args, stdout, stderr,
+		kong.Description(description), kong.ConfigureHelp(kong.HelpOptions{Compact: true}))
+	if !ok {
+		return code
 	}
 	now := time.Now()
 	var f Filter
+	var err error
 	switch cmd := strings.Fields(kctx.Command())[0]; cmd {
 	case "list":
 		f, err = cli.List.filter(now)

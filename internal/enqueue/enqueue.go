@@ -18,7 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/talkrelay/talkrelay/client"
-	"github.com/talkrelay/talkrelay/internal/buildinfo"
+	"github.com/talkrelay/talkrelay/internal/cliparse"
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
@@ -37,44 +37,22 @@ const (
 	ExitNotAccepted = 3
 )
 
-// exitPanic carries kong's exit code (after --help) out of Parse.
-type exitPanic struct{ code int }
-
 // Main runs enqueue with args (without the program name) and returns the
 // process exit code. Errors and the summary go to stderr; result events to
 // stdout.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	var cli CLI
-	parser, err := kong.New(&cli,
-		kong.Name("enqueue"),
+	if _, code, ok := cliparse.Parse("enqueue", &cli, args, stdout, stderr,
 		kong.Description("Publish talkrelay send jobs to NATS JetStream, and optionally wait for their results.\n\n"+
 			"Examples:\n"+
 			"  enqueue -f jobs.ndjson\n"+
 			"  enqueue --csv recipients.csv --job campaign.json --wait\n"+
 			"  "+helpExample+"\n\n"+
 			"Exit codes: 0 all published (with --wait: every recipient accepted), 1 invalid or too large input, a failed publish or a --wait timeout, 2 a wrong command line, 3 with --wait: some recipient's result is not accepted."),
-		kong.Vars{"version": buildinfo.String("enqueue")},
-		kong.Writers(stdout, stderr),
-		kong.Exit(func(c int) { panic(exitPanic{c}) }),
 		kong.ValueFormatter(helpValue),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
-	)
-	if err != nil {
-		fmt.Fprintf(stderr, "enqueue: %v\n", err)
-		return ExitUsage
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			e, ok := r.(exitPanic)
-			if !ok {
-				panic(r)
-			}
-			code = e.code
-		}
-	}()
-	if _, err := parser.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "enqueue: %v\nRun \"enqueue --help\" for usage.\n", err)
-		return ExitUsage
+	); !ok {
+		return code
 	}
 	r := &runner{
 		cli:    &cli,
@@ -84,7 +62,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		outTTY: isTerminal(stdout),
 		errTTY: isTerminal(stderr),
 	}
-	code, err = r.run(ctx)
+	code, err := r.run(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "enqueue: %v\n", err)
 		return ExitFailed
