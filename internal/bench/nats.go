@@ -151,24 +151,6 @@ func waitConsumer(ctx context.Context, js jetstream.JetStream, accounts []string
 	}
 }
 
-// subjectCount is how many messages of stream are stored on subjects
-// matching filter.
-func subjectCount(ctx context.Context, js jetstream.JetStream, stream, filter string) (uint64, error) {
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		return 0, err
-	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		return 0, err
-	}
-	var n uint64
-	for _, c := range info.State.Subjects {
-		n += c
-	}
-	return n, nil
-}
-
 // waitResults polls the results stream until it holds want messages and
 // returns the store time of the last one. Polling stream info costs next
 // to nothing, so the bench does not compete with the worker for CPU by

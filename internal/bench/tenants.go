@@ -130,7 +130,7 @@ func runTenants(ctx context.Context, c Config, s spec) (Row, error) {
 	if row.PeakRSS, row.RSSSum, err = ws.rss(); err != nil {
 		return row, err
 	}
-	if ts.ARemaining, err = subjectCount(ctx, e.js, streams.JobsStream, streams.JobsPrefix+"."+tenantA+".>"); err != nil {
+	if ts.ARemaining, err = streams.SubjectCount(ctx, e.js, streams.JobsStream, streams.JobsPrefix+"."+tenantA+".>"); err != nil {
 		return row, err
 	}
 	if ts.Pending, err = workerPending(ctx, e.js); err != nil {
@@ -213,7 +213,7 @@ func publishProbes(ctx context.Context, js jetstream.JetStream, w workload, urge
 func waitProbes(ctx context.Context, js jetstream.JetStream, n int, wait time.Duration, procs workers) (time.Time, error) {
 	deadline := time.Now().Add(wait)
 	for {
-		got, err := subjectCount(ctx, js, streams.ResultsStream, streams.ResultsPrefix+"."+tenantB+".>")
+		got, err := streams.SubjectCount(ctx, js, streams.ResultsStream, streams.ResultsPrefix+"."+tenantB+".>")
 		if err != nil {
 			return time.Time{}, err
 		}

@@ -97,17 +97,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // count is how many messages of stream match filter.
 func (e *env) count(t *testing.T, stream, filter string) uint64 {
 	t.Helper()
-	s, err := e.js.Stream(context.Background(), stream)
+	n, err := streams.SubjectCount(context.Background(), e.js, stream, filter)
 	if err != nil {
 		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n uint64
-	for _, c := range info.State.Subjects {
-		n += c
 	}
 	return n
 }

@@ -257,19 +257,7 @@ func (r *replayer) traces(ctx context.Context, p *replay) string {
 // results counts the results stored for p's job in its account.
 func (r *replayer) results(ctx context.Context, p *replay) (uint64, error) {
 	account, _, _, _ := streams.ParseJobSubject(p.Subject)
-	s, err := r.js.Stream(ctx, streams.ResultsStream)
-	if err != nil {
-		return 0, err
-	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(streams.JobResultsFilter(account, p.JobID)))
-	if err != nil {
-		return 0, err
-	}
-	var n uint64
-	for _, c := range info.State.Subjects {
-		n += c
-	}
-	return n, nil
+	return streams.SubjectCount(ctx, r.js, streams.ResultsStream, streams.JobResultsFilter(account, p.JobID))
 }
 
 func (r *replayer) publish(ctx context.Context, p *replay) {

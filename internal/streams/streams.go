@@ -372,3 +372,21 @@ func Check(ctx context.Context, js jetstream.JetStream) error {
 	}
 	return nil
 }
+
+// SubjectCount counts the messages of stream on subjects matching filter,
+// from the stream's per-subject state (no message is read).
+func SubjectCount(ctx context.Context, js jetstream.JetStream, stream, filter string) (uint64, error) {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return 0, err
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return n, nil
+}

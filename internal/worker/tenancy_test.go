@@ -869,19 +869,7 @@ func streamInfo(ctx context.Context, js jetstream.JetStream, name string) (*jets
 func (e *env) subjectCount(stream, filter string) (uint64, error) {
 	ctx, cancel := context.WithTimeout(e.t.Context(), 2*time.Second)
 	defer cancel()
-	s, err := e.js.Stream(ctx, stream)
-	if err != nil {
-		return 0, err
-	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		return 0, err
-	}
-	var n uint64
-	for _, c := range info.State.Subjects {
-		n += c
-	}
-	return n, nil
+	return streams.SubjectCount(ctx, e.js, stream, filter)
 }
 
 // retryFor calls f until it succeeds, failing the test after timeout.
