@@ -23,9 +23,7 @@ import (
 func withStreams(t *testing.T) jetstream.JetStream {
 	t.Helper()
 	_, js := natstest.Run(t).JetStream(t)
-	if err := streams.Ensure(t.Context(), js, streams.DefaultConfig()); err != nil {
-		t.Fatal(err)
-	}
+	natstest.EnsureStreams(t, js)
 	return js
 }
 

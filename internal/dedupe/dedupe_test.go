@@ -35,9 +35,7 @@ func setup(t testing.TB) *env {
 func setupOn(t testing.TB, srv *natstest.Server, nc *nats.Conn, js jetstream.JetStream) *env {
 	t.Helper()
 	ctx := context.Background()
-	if err := streams.Ensure(ctx, js, streams.DefaultConfig()); err != nil {
-		t.Fatal(err)
-	}
+	natstest.EnsureStreams(t, js)
 	// The results stream must allow direct gets; turn it on if the
 	// streams package does not (yet).
 	s, err := js.Stream(ctx, streams.ResultsStream)

@@ -41,11 +41,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	srv := natstest.Run(t)
 	nc, js := srv.JetStream(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := streams.Ensure(ctx, js, streams.DefaultConfig()); err != nil {
-		t.Fatal(err)
-	}
+	natstest.EnsureStreams(t, js)
 	return &env{srv: srv, nc: nc, js: js, dir: t.TempDir()}
 }
 

@@ -24,7 +24,6 @@ import (
 	"github.com/talkrelay/talkrelay/internal/providers/kakao/kakaofake"
 	"github.com/talkrelay/talkrelay/internal/providers/naver/naverfake"
 	"github.com/talkrelay/talkrelay/internal/providers/nhn/nhnfake"
-	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
 // TestPausedWorker pauses (SIGSTOP) one of two worker processes while it
@@ -65,9 +64,7 @@ func TestPausedWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := streams.Ensure(ctx, js, streams.DefaultConfig()); err != nil {
-		t.Fatal(err)
-	}
+	natstest.EnsureStreams(t, js)
 
 	naverAPI, nhnAPI, kakaoAPI := naverfake.New(t), nhnfake.New(t), kakaofake.New(t)
 	acceptedTo := map[string]func(phone string) int{

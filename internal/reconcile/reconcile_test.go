@@ -215,9 +215,7 @@ func newRecords(t *testing.T) (jetstream.JetStream, jetstream.KeyValue, *Records
 	t.Helper()
 	srv := natstest.Run(t)
 	_, js := srv.JetStream(t)
-	if err := streams.Ensure(t.Context(), js, streams.DefaultConfig()); err != nil {
-		t.Fatal(err)
-	}
+	natstest.EnsureStreams(t, js)
 	kv, err := js.KeyValue(t.Context(), streams.SendsBucket)
 	if err != nil {
 		t.Fatal(err)

@@ -37,9 +37,7 @@ func TestJobBodyMustMatchItsSubject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := streams.Ensure(t.Context(), js, streams.DefaultConfig()); err != nil {
-		t.Fatal(err)
-	}
+	natstest.EnsureStreams(t, js)
 	e := &env{t: t, srv: srv, nc: nc, js: js, clients: map[string]*sandbox.Client{}}
 	cfg := e.config(sandboxAccount("shop", nil), sandboxAccount("vip", nil))
 	cfg.NATS.User, cfg.NATS.Password = "talkrelay", "worker-secret"

@@ -51,9 +51,7 @@ func newEnv(t *testing.T) *env {
 func newEnvOn(t *testing.T, srv *natstest.Server) *env {
 	t.Helper()
 	nc, js := srv.JetStream(t)
-	if err := streams.Ensure(t.Context(), js, streams.DefaultConfig()); err != nil {
-		t.Fatal(err)
-	}
+	natstest.EnsureStreams(t, js)
 	return &env{t: t, srv: srv, nc: nc, js: js, clients: map[string]*sandbox.Client{}, logLevel: zerolog.WarnLevel}
 }
 
