@@ -47,8 +47,10 @@ type Job struct {
 	Deadline  *time.Time `json:"deadline,omitempty"`
 	Failover  *Failover  `json:"failover,omitempty"`
 	// Metadata is a JSON object echoed in every result of the job.
-	Metadata   json.RawMessage `json:"metadata,omitempty"`
-	Recipients []Recipient     `json:"recipients"`
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// Brand is the message of a BrandMessage job, for all its recipients.
+	Brand      *Brand      `json:"brand,omitempty"`
+	Recipients []Recipient `json:"recipients"`
 }
 
 // Failover is the SMS/LMS fallback of a job or of one recipient.

@@ -91,8 +91,9 @@ func fullJob() *Job {
 		SchemeIOS: "app://x", SchemeAndroid: "app://y", ChatExtra: "e", ChatEvent: "ev"}
 	fo := &Failover{Enabled: Bool(true), Type: "LMS", From: "0212345678", Title: "t", Content: "c", UnsubscribeNo: "0801234567"}
 	return &Job{
-		ID: "order.1", Account: "shop", Kind: AlimTalk, Priority: Urgent, Sender: "@shop", Template: "T1",
+		ID: "order.1", Account: "shop", Kind: BrandMessage, Priority: Urgent, Sender: "@shop", Template: "T1",
 		ReserveAt: &at, Ad: true, Deadline: &deadline, Failover: fo, Metadata: json.RawMessage(`{"order":1}`),
+		Brand: fullBrand(btn),
 		Recipients: []Recipient{{
 			Ref: "r1", Phone: "010-1234-5678", CountryCode: "82", Content: "hello",
 			Variables: map[string]string{"name": "Kim"}, Title: "Title", Header: "Header",
@@ -101,6 +102,27 @@ func fullJob() *Job {
 			Image: &Image{Seq: &seq, URL: "https://example.com/i.png", Link: "https://example.com"},
 			Price: &price, Currency: "KRW", TaxCodes: []string{"a"}, Failover: fo,
 		}},
+	}
+}
+
+// fullBrand sets every field of the brand object, whatever its bubble.
+func fullBrand(btn Button) *Brand {
+	n, rate := int64(9000), int64(10)
+	link := Link{URLMobile: "https://m.example.com", URLPC: "https://example.com", SchemeAndroid: "app://a", SchemeIOS: "app://i"}
+	img := BrandImage{URL: "https://img.example.com/1.jpg", Link: "https://example.com"}
+	commerce := &Commerce{Title: "Shoes", RegularPrice: 10000, DiscountPrice: &n, DiscountRate: &rate, DiscountFixed: &n}
+	coupon := &Coupon{Title: "10% 할인 쿠폰", Description: "Today only", Link: link}
+	return &Brand{
+		Bubble: BubbleText, Targeting: TargetingM, Adult: true, Content: "hello", Header: "Header",
+		AdditionalContent: "more", Image: &img, Video: &Video{URL: "https://tv.kakao.com/v/1", ThumbnailURL: "https://img.example.com/t.jpg"},
+		Items:    []WideItem{{Title: "One", ImageURL: "https://img.example.com/2.jpg", Link: link}, {ImageURL: "b"}, {ImageURL: "c"}},
+		Commerce: commerce,
+		Carousel: &Carousel{
+			Head:  &CarouselHead{Header: "Head", Content: "intro", ImageURL: "https://img.example.com/h.jpg", Link: link},
+			Cards: []Card{{Header: "Card", Message: "text", AdditionalContent: "more", Image: img, Commerce: commerce, Buttons: []Button{btn}, Coupon: coupon}},
+			Tail:  &link,
+		},
+		Buttons: []Button{btn}, Coupon: coupon,
 	}
 }
 

@@ -82,10 +82,11 @@ func NotSent(policy retry.Policy, p *retry.Pending, o *providers.Outcome, deadli
 }
 
 // AdNight reports whether a provider call for job j at now would fall in
-// Kakao's ad night (20:50-08:00 KST, code 3022): j is an ad FriendTalk
-// and is sent at now, or at its reservation when that is later.
+// Kakao's ad night (20:50-08:00 KST, code 3022): j is an ad (FriendTalk
+// or Brand Message) and is sent at now, or at its reservation when that
+// is later.
 func AdNight(j *job.Job, now time.Time) bool {
-	if !j.Ad || j.Kind != job.FriendTalk {
+	if !j.Ad || j.Kind == job.AlimTalk {
 		return false
 	}
 	at := now

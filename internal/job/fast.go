@@ -99,7 +99,9 @@ func runes(s string, min, max int) bool {
 func (j *Job) validFast(raw []byte) bool {
 	switch {
 	case j.Version != Version, !validID(j.ID), !validAccount(j.Account),
-		j.Kind != AlimTalk && j.Kind != FriendTalk,
+		j.Kind != AlimTalk && j.Kind != FriendTalk && j.Kind != BrandMessage,
+		(j.Kind == BrandMessage) != (j.Brand != nil),
+		j.Brand != nil && !(j.Ad && j.Brand.validFast()),
 		j.Priority != "" && j.Priority != PriorityNormal && j.Priority != PriorityUrgent,
 		j.Sender != "" && !runes(j.Sender, 1, 100),
 		j.Template != "" && !runes(j.Template, 1, 64),
@@ -112,7 +114,8 @@ func (j *Job) validFast(raw []byte) bool {
 		return false
 	}
 	for i := range j.Recipients {
-		if !j.Recipients[i].validFast() {
+		r := &j.Recipients[i]
+		if !r.validFast() || j.Kind != BrandMessage && r.Content == "" && r.Variables == nil {
 			return false
 		}
 	}
@@ -163,7 +166,6 @@ func (r *Recipient) validFast() bool {
 	switch {
 	case !runes(r.Ref, 0, 128), !validPhone(r.Phone),
 		r.CountryCode != "" && !validCountry(r.CountryCode),
-		r.Content == "" && r.Variables == nil,
 		r.ItemHighlight != nil && !r.ItemHighlight.validFast(),
 		r.Image != nil && r.Image.Seq != nil && *r.Image.Seq < 0,
 		r.Price != nil && *r.Price < 0,

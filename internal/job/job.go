@@ -48,6 +48,7 @@ type Job struct {
 	Deadline   *time.Time      `json:"deadline,omitempty"`
 	Failover   *Failover       `json:"failover,omitempty"`
 	Metadata   json.RawMessage `json:"metadata,omitempty"`
+	Brand      *Brand          `json:"brand,omitempty"` // brandmessage only
 	Recipients []Recipient     `json:"recipients"`
 }
 

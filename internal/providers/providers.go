@@ -64,6 +64,9 @@ type Key struct {
 	// Variables is true when the messages carry template variables instead
 	// of full content (NHN AlimTalk /messages vs /raw-messages).
 	Variables bool
+	// BrandJob is the id of a brandmessage job: its brand object is the
+	// message of the whole request, so a batch holds one job's recipients.
+	BrandJob string
 }
 
 // KeyOf returns the batch key of recipient r of job j, sent through the
@@ -79,6 +82,9 @@ func KeyOf(j *job.Job, r *job.Recipient, defaultSender string) Key {
 	}
 	if k.Sender == "" {
 		k.Sender = defaultSender
+	}
+	if j.Kind == job.BrandMessage {
+		k.BrandJob = j.ID
 	}
 	if j.ReserveAt != nil {
 		k.ReserveAt = j.ReserveAt.Unix()
