@@ -49,7 +49,11 @@ func (c *Client) check(m *providers.Message) error {
 		return err
 	}
 	k := providers.KeyOf(j, r, "")
-	if err := msgcheck.Reserve(k, c.now(), reserveHorizon); err != nil {
+	horizon := reserveHorizon
+	if j.Kind == job.BrandMessage {
+		horizon = brandReserveHorizon
+	}
+	if err := msgcheck.Reserve(k, c.now(), horizon); err != nil {
 		return err
 	}
 	var err error
@@ -58,6 +62,8 @@ func (c *Client) check(m *providers.Message) error {
 		err = checkAlimTalk(j, r, k)
 	case job.FriendTalk:
 		err = c.checkFriendTalk(j, r, k)
+	case job.BrandMessage:
+		err = c.checkBrand(j, r, k)
 	default:
 		err = fmt.Errorf("kind: %q is not supported by NHN", j.Kind)
 	}
@@ -152,14 +158,20 @@ func (c *Client) checkFriendTalk(j *job.Job, r *job.Recipient, k providers.Key) 
 	if err := msgcheck.Buttons("buttons", r.Buttons, friendTalkButtonTypes, msgcheck.ButtonsMax); err != nil {
 		return err
 	}
-	if k.Ad {
-		at, reserved := k.ReserveTime()
-		if !reserved {
-			at = c.now()
-		}
-		if msgcheck.AdNight(at) {
-			return fmt.Errorf("ad: FriendTalk ads cannot be sent 20:50-08:00 KST (%s)", at.In(msgcheck.KST).Format("15:04 MST"))
-		}
+	return c.checkAdNight(k, "FriendTalk ads")
+}
+
+// checkAdNight refuses an ad sent (or reserved) in Kakao's ad night.
+func (c *Client) checkAdNight(k providers.Key, what string) error {
+	if !k.Ad {
+		return nil
+	}
+	at, reserved := k.ReserveTime()
+	if !reserved {
+		at = c.now()
+	}
+	if msgcheck.AdNight(at) {
+		return fmt.Errorf("ad: %s cannot be sent 20:50-08:00 KST (%s)", what, at.In(msgcheck.KST).Format("15:04 MST"))
 	}
 	return nil
 }
@@ -177,8 +189,8 @@ func checkFailover(f *job.Failover, kind job.Kind) error {
 	if n := len(digits(f.From)); n > resendSendNoMax {
 		return fmt.Errorf("failover.from: %d digits, NHN allows at most %d", n, resendSendNoMax)
 	}
-	if f.UnsubscribeNo != "" && kind != job.FriendTalk {
-		return fmt.Errorf("failover.unsubscribe_no: only FriendTalk has an 080 opt-out number")
+	if f.UnsubscribeNo != "" && kind == job.AlimTalk {
+		return fmt.Errorf("failover.unsubscribe_no: only FriendTalk and Brand Message have an 080 opt-out number")
 	}
 	return nil
 }

@@ -26,6 +26,9 @@ const (
 	// FriendTalk v1.5 (FriendTalk v1.5 API guide), kept alive until about 2026-12-31 by
 	// the X-Convert-To-Brand-Message header.
 	pathFriendTalk = "/friendtalk/{version}/appkeys/{appkey}/messages"
+	// Brand Message, FriendTalk's successor: free-form and template-based.
+	pathBrandFreestyle = "/brand-message/{version}/appkeys/{appkey}/freestyle-messages"
+	pathBrandBasic     = "/brand-message/{version}/appkeys/{appkey}/basic-messages"
 
 	// The message list APIs (GET, query parameters only), which Resolve
 	// pages through. FriendTalk v1.5: the FriendTalk v1.5 API guide (送信リスト照会). AlimTalk
@@ -33,6 +36,7 @@ const (
 	// mirror FriendTalk's (docs/providers/nhn.md, unverified).
 	pathAlimTalkList   = "/alimtalk/{version}/appkeys/{appkey}/messages"
 	pathFriendTalkList = "/friendtalk/{version}/appkeys/{appkey}/messages"
+	pathBrandList      = "/brand-message/{version}/appkeys/{appkey}/messages"
 )
 
 // SecretKeyCredential is the credential the adapter needs: the account's
@@ -53,6 +57,9 @@ type Config struct {
 	// FriendTalkVersion is the FriendTalk API version in the path (default
 	// v1.5, the only one whose request shape this adapter builds).
 	FriendTalkVersion string `yaml:"friendtalk_version"`
+	// BrandMessageVersion is the Brand Message API version in the path
+	// (default v1.0).
+	BrandMessageVersion string `yaml:"brand_message_version"`
 	// NotFoundAfter is how long after a send NHN's list must show a
 	// message NHN took: a lookup that finds nothing this long after the
 	// send proves NHN never took it, and the message is sent again.
@@ -69,6 +76,7 @@ func DefaultConfig() Config {
 		ConvertToBrandMessage: true,
 		AlimTalkVersion:       "v2.3",
 		FriendTalkVersion:     "v1.5",
+		BrandMessageVersion:   "v1.0",
 		NotFoundAfter:         DefaultNotFoundAfter,
 	}
 }
@@ -86,6 +94,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("alimtalk_version: %q is not an API version like v2.3", c.AlimTalkVersion)
 	case !versionRE.MatchString(c.FriendTalkVersion):
 		return fmt.Errorf("friendtalk_version: %q is not an API version like v1.5", c.FriendTalkVersion)
+	case !versionRE.MatchString(c.BrandMessageVersion):
+		return fmt.Errorf("brand_message_version: %q is not an API version like v1.0", c.BrandMessageVersion)
 	}
 	return providers.CheckNotFoundAfter(c.NotFoundAfter, "NHN")
 }
@@ -94,6 +104,7 @@ func (c Config) Validate() error {
 type endpoints struct {
 	alimTalkTemplate, alimTalkRaw, friendTalk string
 	alimTalkList, friendTalkList              string
+	brandFreestyle, brandBasic, brandList     string
 }
 
 func newEndpoints(baseURL string, c Config) (endpoints, error) {
@@ -114,5 +125,8 @@ func newEndpoints(baseURL string, c Config) (endpoints, error) {
 		friendTalk:       fill(pathFriendTalk, c.FriendTalkVersion),
 		alimTalkList:     fill(pathAlimTalkList, c.AlimTalkVersion),
 		friendTalkList:   fill(pathFriendTalkList, c.FriendTalkVersion),
+		brandFreestyle:   fill(pathBrandFreestyle, c.BrandMessageVersion),
+		brandBasic:       fill(pathBrandBasic, c.BrandMessageVersion),
+		brandList:        fill(pathBrandList, c.BrandMessageVersion),
 	}, nil
 }

@@ -15,10 +15,8 @@ const requestDateLayout = "2006-01-02 15:04"
 
 // sendAPI is one of NHN's send APIs: how a batch becomes a request.
 //
-// AlimTalk and FriendTalk v1.5 are the two there are. Brand Message, the
-// successor of FriendTalk, will be a third: its own request type, path
-// template in config.go, checks and headers, chosen for job.FriendTalk by an
-// option once NHN's v1.5 bridge (X-Convert-To-Brand-Message) ends.
+// AlimTalk, FriendTalk v1.5 and Brand Message v1.0 (brand.go) are the
+// three there are.
 type sendAPI interface {
 	// url returns where the batch is posted.
 	url(k providers.Key) string

@@ -1,7 +1,8 @@
 // Package nhn is the provider adapter for NHN Cloud KakaoTalk Bizmessage:
 // AlimTalk v2.3 (/messages with template variables, /raw-messages with the
-// full text) and FriendTalk v1.5 (FriendTalk v1.5 API guide) bridged to Brand Message by the
-// X-Convert-To-Brand-Message header. See docs/providers/nhn.md.
+// full text), Brand Message v1.0 (/freestyle-messages, /basic-messages) and
+// FriendTalk v1.5 (FriendTalk v1.5 API guide) bridged to Brand Message by
+// the X-Convert-To-Brand-Message header. See docs/providers/nhn.md.
 package nhn
 
 import (
@@ -82,8 +83,9 @@ func New(spec providers.Spec) (providers.Provider, error) {
 		c.now = spec.Now
 	}
 	c.apis = map[job.Kind]sendAPI{
-		job.AlimTalk:   alimTalkAPI{ep: &c.ep},
-		job.FriendTalk: friendTalkAPI{ep: &c.ep, convertBrand: cfg.ConvertToBrandMessage},
+		job.AlimTalk:     alimTalkAPI{ep: &c.ep},
+		job.FriendTalk:   friendTalkAPI{ep: &c.ep, convertBrand: cfg.ConvertToBrandMessage},
+		job.BrandMessage: brandAPI{ep: &c.ep},
 	}
 	return c, nil
 }

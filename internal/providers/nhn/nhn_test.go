@@ -408,6 +408,9 @@ func TestDefaults(t *testing.T) {
 		friendTalk:       DefaultBaseURL + "/friendtalk/v1.5/appkeys/" + testAppKey + "/messages",
 		alimTalkList:     DefaultBaseURL + "/alimtalk/v2.3/appkeys/" + testAppKey + "/messages",
 		friendTalkList:   DefaultBaseURL + "/friendtalk/v1.5/appkeys/" + testAppKey + "/messages",
+		brandFreestyle:   DefaultBaseURL + "/brand-message/v1.0/appkeys/" + testAppKey + "/freestyle-messages",
+		brandBasic:       DefaultBaseURL + "/brand-message/v1.0/appkeys/" + testAppKey + "/basic-messages",
+		brandList:        DefaultBaseURL + "/brand-message/v1.0/appkeys/" + testAppKey + "/messages",
 	}
 	if d := cmp.Diff(want, c.ep, cmp.AllowUnexported(endpoints{})); d != "" {
 		t.Errorf("endpoints (-want +got):\n%s", d)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
+	"maps"
 	"io"
 	"os"
 	"path/filepath"
@@ -84,9 +86,29 @@ func goldenJobs() map[string]*job.Job {
 	}
 }
 
+// brandGoldenJobs are a free-form Brand Message of every bubble type and
+// a template-based one.
+func brandGoldenJobs() map[string]*job.Job {
+	jobs := map[string]*job.Job{}
+	for _, bubble := range providertest.BrandBubbles {
+		j := providertest.BrandJob(bubble, 2)
+		j.ReserveAt = &reserve
+		jobs["brand_"+strings.ToLower(bubble)] = j
+	}
+	basic := providertest.BrandJob(job.BubbleWide, 2)
+	basic.Template, basic.Brand = "BM_WINTER_01", &job.Brand{Bubble: job.BubbleWide, Targeting: job.TargetingM}
+	for i := range basic.Recipients {
+		basic.Recipients[i].Variables = map[string]string{"name": fmt.Sprintf("고객%d", i)}
+	}
+	jobs["brand_basic_template"] = basic
+	return jobs
+}
+
 func TestGoldenRequests(t *testing.T) {
 	t.Parallel()
-	for name, j := range goldenJobs() {
+	jobs := goldenJobs()
+	maps.Copy(jobs, brandGoldenJobs())
+	for name, j := range jobs {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			c := newTestClient(t, "http://nhn.test")
@@ -122,7 +144,10 @@ func TestGoldenRequests(t *testing.T) {
 			}
 			// Every golden body must also pass the fake's rules.
 			product, op := string(j.Kind), "raw-messages"
-			if b.Key.Variables || j.Kind == job.FriendTalk {
+			switch {
+			case j.Kind == job.BrandMessage:
+				product, op = "brand-message", req.URL.Path[strings.LastIndex(req.URL.Path, "/")+1:]
+			case b.Key.Variables || j.Kind == job.FriendTalk:
 				op = "messages"
 			}
 			for _, p := range nhnfake.Breaches(product, op, body) {

@@ -23,6 +23,9 @@ var listParams = map[string][]string{
 	"alimtalk": {"requestId", "startRequestDate", "endRequestDate", "startCreateDate", "endCreateDate",
 		"recipientNo", "senderKey", "templateCode", "senderGroupingKey", "recipientGroupingKey", "messageStatus",
 		"resultCode", "createUser", "pageNum", "pageSize"},
+	// Brand Message API v1.0 Guide (View sending list).
+	"brand-message": {"requestId", "startRequestDate", "endRequestDate", "senderKey", "templateCode", "recipientNo",
+		"messageStatus", "resultCode", "senderGroupingKey", "recipientGroupingKey", "pageNum", "pageSize"},
 }
 
 // listMessage is one entry of messageSearchResultResponse.messages (guide // 001's fields; for AlimTalk senderKey/templateCode replace plusFriendId).

@@ -116,10 +116,12 @@ var (
 )
 
 var (
-	sendRoute = regexp.MustCompile(`^/(alimtalk)/v2\.3/appkeys/([^/]+)/(messages|raw-messages)$|^/(friendtalk)/v1\.5/appkeys/([^/]+)/(messages)$`)
+	sendRoute = regexp.MustCompile(`^/(alimtalk)/v2\.3/appkeys/([^/]+)/(messages|raw-messages)$|^/(friendtalk)/v1\.5/appkeys/([^/]+)/(messages)$` +
+		`|^/(brand-message)/v1\.0/appkeys/([^/]+)/(freestyle-messages|basic-messages)$`)
 	// The list APIs: FriendTalk v1.5 from the FriendTalk v1.5 API guide; AlimTalk v2.3 is
 	// assumed to mirror it (NHN Cloud's current documents describe only its send).
-	listRoute = regexp.MustCompile(`^/(alimtalk)/v2\.3/appkeys/([^/]+)/messages$|^/(friendtalk)/v1\.5/appkeys/([^/]+)/messages$`)
+	listRoute = regexp.MustCompile(`^/(alimtalk)/v2\.3/appkeys/([^/]+)/messages$|^/(friendtalk)/v1\.5/appkeys/([^/]+)/messages$` +
+		`|^/(brand-message)/v1\.0/appkeys/([^/]+)/messages$`)
 	// The adapter's key format: stable, short, header-safe.
 	idempotencyKeyRE = regexp.MustCompile(`^tr1-[0-9a-f]{40}$`)
 	requestDateRE    = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}$`)
@@ -274,30 +276,49 @@ type request struct {
 	RecipientList     []recipient `json:"recipientList"`
 }
 
-// Breaches lists how body, sent to product ("alimtalk" or "friendtalk")
-// and op ("messages" or "raw-messages"), breaks the documented rules of
+// Breaches lists how body, sent to product ("alimtalk", "friendtalk" or
+// "brand-message") and op ("messages", "raw-messages",
+// "freestyle-messages" or "basic-messages"), breaks the documented rules of
 // that API: unknown fields, missing or overlong fields. Tests of request
 // building use it to hold golden bodies to the fake's rules.
 func Breaches(product, op string, body []byte) []string {
-	var req request
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	_, p, err := decodeSend(product, op, body)
+	if err != nil {
 		return []string{fmt.Sprintf("request body: %v", err)}
 	}
-	return breaches(product, op, &req)
+	return p
+}
+
+// decodeSend decodes a send request's body strictly and lists its
+// breaches; a Brand Message request comes back as the request it is for
+// the recipients (what take records).
+func decodeSend(product, op string, body []byte) (request, []string, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if product == "brand-message" {
+		var br brandRequest
+		if err := dec.Decode(&br); err != nil {
+			return request{}, nil, err
+		}
+		return br.request(), br.breaches(op), nil
+	}
+	var req request
+	if err := dec.Decode(&req); err != nil {
+		return request{}, nil, err
+	}
+	return req, breaches(product, op, &req), nil
 }
 
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodPost:
 		if m := sendRoute.FindStringSubmatch(r.URL.Path); m != nil {
-			f.serveSend(w, r, m[1]+m[4], m[2]+m[5], m[3]+m[6])
+			f.serveSend(w, r, m[1]+m[4]+m[7], m[2]+m[5]+m[8], m[3]+m[6]+m[9])
 			return
 		}
 	case http.MethodGet:
 		if m := listRoute.FindStringSubmatch(r.URL.Path); m != nil {
-			f.serveList(w, r, m[1]+m[3], m[2]+m[4])
+			f.serveList(w, r, m[1]+m[3]+m[5], m[2]+m[4]+m[6])
 			return
 		}
 	}
@@ -318,8 +339,8 @@ func (f *Fake) checkHeaders(r *http.Request, product, appKey string) {
 	if product == "friendtalk" && brand != "true" {
 		t.Errorf("nhnfake: FriendTalk v1.5 call without X-Convert-To-Brand-Message: true (got %q)", brand)
 	}
-	if product == "alimtalk" && brand != "" {
-		t.Errorf("nhnfake: AlimTalk call with X-Convert-To-Brand-Message %q", brand)
+	if product != "friendtalk" && brand != "" {
+		t.Errorf("nhnfake: %s call with X-Convert-To-Brand-Message %q", product, brand)
 	}
 }
 
@@ -344,17 +365,13 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request, product, appKey
 		t.Errorf("nhnfake: X-Secret-Key %q, want the account's secret", r.Header.Get("X-Secret-Key"))
 	}
 
-	var req request
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&req)
+	req, problems, err := decodeSend(product, op, body)
 	decoded := err == nil
 	if !decoded {
 		t.Errorf("nhnfake: request body: %v", err)
-	} else {
-		for _, p := range breaches(product, op, &req) {
-			t.Errorf("nhnfake: %s %s: %s", product, op, p)
-		}
+	}
+	for _, p := range problems {
+		t.Errorf("nhnfake: %s %s: %s", product, op, p)
 	}
 
 	switch {
