@@ -63,6 +63,9 @@ type Config struct {
 	// it is replaced by the message's cid, for the operator variant
 	// "/v2/request/{cid}/kakao".
 	SendPath string `yaml:"send_path"`
+	// BrandPath is the Brand Message send endpoint (default
+	// "/v2/send/kakao/ftupgrade"); "{cid}" as in send_path.
+	BrandPath string `yaml:"brand_path"`
 	// TokenPath is the OAuth 2.0 token endpoint (default "/v2/oauth/token").
 	TokenPath string `yaml:"token_path"`
 	// SearchPath is the message list API that lookups page through by
@@ -98,6 +101,7 @@ func DefaultConfig() Config {
 	return Config{
 		Host:          DefaultHost,
 		SendPath:      DefaultSendPath,
+		BrandPath:     DefaultBrandPath,
 		TokenPath:     DefaultTokenPath,
 		SearchPath:    DefaultSearchPath,
 		DetailPath:    DefaultDetailPath,
@@ -122,6 +126,9 @@ func (c Config) Validate() error {
 	}
 	if strings.Contains(strings.ReplaceAll(c.SendPath, CIDPlaceholder, ""), "{") {
 		return fmt.Errorf("send_path: %q has a placeholder other than %s", c.SendPath, CIDPlaceholder)
+	}
+	if !strings.HasPrefix(c.BrandPath, "/") || strings.Contains(strings.ReplaceAll(c.BrandPath, CIDPlaceholder, ""), "{") {
+		return fmt.Errorf("brand_path: %q must start with / and has no placeholder other than %s", c.BrandPath, CIDPlaceholder)
 	}
 	if !strings.HasPrefix(c.TokenPath, "/") {
 		return fmt.Errorf("token_path: %q must start with /", c.TokenPath)

@@ -147,6 +147,9 @@ func (c *Client) Check(m *providers.Message) error {
 func (c *Client) check(m *providers.Message) error {
 	j, r := m.Job, m.Recipient
 	at := j.Kind == job.AlimTalk
+	if j.Kind == job.BrandMessage {
+		return c.checkBrand(m)
+	}
 	if j.Kind != job.AlimTalk && j.Kind != job.FriendTalk {
 		return fmt.Errorf("kind: %q is not sent by this provider", j.Kind)
 	}
@@ -228,6 +231,11 @@ func (c *Client) check(m *providers.Message) error {
 			return err
 		}
 	}
+	return c.checkSender(m)
+}
+
+// checkSender checks the calling number and the SMS fallback's size.
+func (c *Client) checkSender(m *providers.Message) error {
 	sender := c.senderNo(m)
 	if sender == "" {
 		return fmt.Errorf("sender_no: required by Kakao Enterprise even for AlimTalk; set options.sender_no on the account or failover.from on the job")
@@ -235,8 +243,11 @@ func (c *Client) check(m *providers.Message) error {
 	if err := checkSenderNo(sender); err != nil {
 		return fmt.Errorf("sender_no: %w", err)
 	}
-	if f := j.EffectiveFailover(r); f.On() {
+	if f := m.Job.EffectiveFailover(m.Recipient); f.On() {
 		typ, text := fallback(m, f)
+		if text == "" {
+			return fmt.Errorf("failover.content: required, the message has no text to fall back to")
+		}
 		max := LMSMaxBytes
 		if typ == FallbackSMS {
 			max = SMSMaxBytes
@@ -270,7 +281,15 @@ func (c *Client) Send(ctx context.Context, b *providers.Batch) ([]providers.Outc
 		return nil, &providers.Error{Provider: Name, Class: providers.Permanent, Reason: result.ReasonInvalidJob,
 			Message: "no sender_key: set the job's sender or the account's default sender"}
 	}
-	req, err := c.buildRequest(m, b.Key.Sender)
+	var req any
+	sendPath, cid := c.cfg.SendPath, CID(m.Job.ID, m.Index)
+	var err error
+	if m.Job.Kind == job.BrandMessage {
+		sendPath = c.cfg.BrandPath
+		req, err = c.buildBrandRequest(m, b.Key.Sender)
+	} else {
+		req, err = c.buildRequest(m, b.Key.Sender)
+	}
 	if err != nil {
 		return nil, &providers.Error{Provider: Name, Class: providers.Permanent, Reason: result.ReasonInvalidRecipient,
 			Message: err.Error()}
@@ -282,7 +301,7 @@ func (c *Client) Send(ctx context.Context, b *providers.Batch) ([]providers.Outc
 		return nil, &providers.Error{Provider: Name, Class: providers.Permanent, Reason: result.ReasonInvalidJob,
 			Message: "encode request", Err: err}
 	}
-	path := strings.ReplaceAll(c.cfg.SendPath, CIDPlaceholder, url.PathEscape(req.CID))
+	path := strings.ReplaceAll(sendPath, CIDPlaceholder, url.PathEscape(cid))
 
 	token, err := c.tokens.get(ctx, "")
 	if err != nil {

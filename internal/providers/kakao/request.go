@@ -169,6 +169,9 @@ func fallback(m *providers.Message, f *job.Failover) (typ, text string) {
 	if text == "" {
 		text = m.Recipient.Content
 	}
+	if text == "" && m.Job.Brand != nil {
+		text = m.Job.Brand.Content
+	}
 	switch f.Type {
 	case "SMS":
 		return FallbackSMS, text

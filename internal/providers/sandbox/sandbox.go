@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/result"
 )
@@ -86,7 +87,7 @@ func (c *Client) MaxBatch() int { return c.cfg.BatchLimit }
 
 // Check implements providers.Provider: the sandbox needs full content.
 func (c *Client) Check(m *providers.Message) error {
-	if m.Recipient.Content == "" {
+	if m.Recipient.Content == "" && m.Job.Kind != job.BrandMessage { // a Brand Message's text is the job's
 		return fmt.Errorf("sandbox: recipient has no content (template variables are not rendered by this provider)")
 	}
 	return nil

@@ -23,7 +23,6 @@
 package kakaofake
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -347,12 +346,16 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		f.serveToken(w, r)
 		return
 	}
+	if r.URL.Path == BrandPath {
+		f.serveSend(w, r, "", true)
+		return
+	}
 	if m := f.sendPath.FindStringSubmatch(r.URL.Path); m != nil {
 		pathCID := ""
 		if len(m) > 1 {
 			pathCID = m[1]
 		}
-		f.serveSend(w, r, pathCID)
+		f.serveSend(w, r, pathCID, false)
 		return
 	}
 	f.tb.Errorf("kakaofake: unexpected path %s", r.URL.Path)
@@ -571,7 +574,7 @@ func validate(b *wireBody, pathCID string) []string {
 	return errs
 }
 
-func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request, pathCID string) {
+func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request, pathCID string, brand bool) {
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
 		f.script.CountUnreadSend()
@@ -587,13 +590,11 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request, pathCID string)
 			f.tb.Errorf("kakaofake send: %s %q, want %q", h, got, want)
 		}
 	}
-	var body wireBody
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
+	body, breaches, err := decodeSend(raw, pathCID, brand)
+	if err != nil {
 		f.tb.Errorf("kakaofake send: body %s: %v", raw, err)
 	}
-	for _, e := range validate(&body, pathCID) {
+	for _, e := range breaches {
 		f.tb.Errorf("kakaofake send: %s", e)
 	}
 
