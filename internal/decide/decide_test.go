@@ -284,6 +284,7 @@ func TestOutsideAdNight(t *testing.T) {
 	}{
 		{"day: unchanged", again(kst(20, 20, 49)), ad, again(kst(20, 20, 49))},
 		{"evening: next morning", again(kst(20, 20, 50)), ad, again(kst(21, 8, 0))},
+		{"Brand Message: next morning", again(kst(20, 20, 50)), &job.Job{Kind: job.BrandMessage, Ad: true}, again(kst(21, 8, 0))},
 		{"after midnight: this morning", again(kst(21, 3, 0)), ad, again(kst(21, 8, 0))},
 		{"08:00: unchanged", again(kst(21, 8, 0)), ad, again(kst(21, 8, 0))},
 		{"not an ad", again(kst(20, 22, 0)), &job.Job{Kind: job.FriendTalk}, again(kst(20, 22, 0))},
