@@ -210,6 +210,22 @@ func TestCampaign(t *testing.T) {
 			wantErrs: []string{`JOB: invalid job template: json: unknown field "recipent"`},
 		},
 		{
+			name: "brand message: the template's brand goes to every row",
+			template: `{"version":1,"id":"winter","account":"nhn-main","kind":"brandmessage","ad":true,
+				"brand":{"bubble":"TEXT","content":"(광고) 겨울 세일","buttons":[{"type":"WL","name":"보기","url_mobile":"https://m.example.com"}]}}`,
+			csv:          "phone,ref\n01011112222,a\n01011113333,b\n",
+			wantCode:     ExitOK,
+			wantJobs:     []jobWant{{"winter-1", []job.Recipient{{Phone: "01011112222", Ref: "a"}, {Phone: "01011113333", Ref: "b"}}}},
+			wantSubjects: []string{"talkrelay.jobs.nhn-main.brandmessage"},
+		},
+		{
+			name:     "template-based brand message takes variables from the rows",
+			template: `{"version":1,"id":"bm","account":"nhn-main","kind":"brandmessage","ad":true,"template":"BM_1","brand":{"bubble":"WIDE"}}`,
+			csv:      "phone,name\n01011112222,Kim\n",
+			wantCode: ExitOK,
+			wantJobs: []jobWant{{"bm-1", []job.Recipient{{Phone: "01011112222", Variables: map[string]string{"name": "Kim"}}}}},
+		},
+		{
 			name:     "no phone column",
 			template: campaignTemplate,
 			csv:      "tel,content\n01012345678,x\n",

@@ -25,12 +25,12 @@ type CLI struct {
 
 	ID           string   `group:"Input: one job from flags" help:"Job id, the idempotency key (default: a random id)."`
 	Account      string   `group:"Input: one job from flags" help:"Account name from the worker config."`
-	Kind         string   `default:"alimtalk" enum:"alimtalk,friendtalk" group:"Input: one job from flags" help:"Message kind: alimtalk or friendtalk."`
+	Kind         string   `default:"alimtalk" enum:"alimtalk,friendtalk,brandmessage" group:"Input: one job from flags" help:"Message kind: alimtalk, friendtalk or brandmessage (Brand Message, FriendTalk's successor: always an ad, one message for every recipient)."`
 	Sender       string   `group:"Input: one job from flags" help:"Sender profile (default: the account's sender)."`
 	Template     string   `group:"Input: one job from flags" help:"Template code (required for alimtalk)."`
 	To           []string `placeholder:"PHONE" group:"Input: one job from flags" help:"Recipient phone number; repeat or separate with commas for several."`
 	CountryCode  string   `name:"country-code" group:"Input: one job from flags" help:"Country code of the recipients (default: 82)."`
-	Content      string   `group:"Input: one job from flags" help:"Full message text, exactly as the template renders it."`
+	Content      string   `group:"Input: one job from flags" help:"Full message text, exactly as the template renders it (brandmessage: the brand's text)."`
 	Var          []string `placeholder:"NAME=VALUE" sep:"none" group:"Input: one job from flags" help:"Template variable; repeat for several."`
 	Title        string   `group:"Input: one job from flags" help:"Emphasised title (emphasis-type templates)."`
 	Header       string   `group:"Input: one job from flags" help:"Header (item-list templates)."`
@@ -41,6 +41,13 @@ type CLI struct {
 	Failover     string   `placeholder:"SMS|LMS|auto" group:"Input: one job from flags" help:"Fall back to SMS/LMS when KakaoTalk delivery fails; auto lets the provider choose."`
 	FailoverFrom string   `name:"failover-from" placeholder:"PHONE" group:"Input: one job from flags" help:"Registered calling number for the fallback."`
 	Metadata     string   `placeholder:"JSON" group:"Input: one job from flags" help:"Free-form JSON object echoed in every result event."`
+
+	Brand     string   `placeholder:"JSON|@FILE" group:"Input: one Brand Message from flags" help:"The brand object of a brandmessage (schemas/job.v1.schema.json), as JSON or @FILE: every bubble type, carousel and commerce included. The flags below set or override its fields."`
+	Bubble    string   `placeholder:"TYPE" group:"Input: one Brand Message from flags" help:"Bubble type: TEXT, IMAGE, WIDE, WIDE_ITEM_LIST, PREMIUM_VIDEO, COMMERCE, CAROUSEL_FEED or CAROUSEL_COMMERCE."`
+	Targeting string   `placeholder:"M|N|I" group:"Input: one Brand Message from flags" help:"M: users who agreed to your ads; N: those of them who are not channel friends; I: channel friends (default: I)."`
+	ImageURL  string   `name:"image-url" placeholder:"URL" group:"Input: one Brand Message from flags" help:"URL of an image uploaded to the provider (IMAGE, WIDE, COMMERCE)."`
+	ImageLink string   `name:"image-link" placeholder:"URL" group:"Input: one Brand Message from flags" help:"Where a tap on the image leads."`
+	Button    []string `placeholder:"TYPE,NAME[,URL]" sep:"none" group:"Input: one Brand Message from flags" help:"A button, e.g. 'WL,Shop now,https://m.example.com' (the URL is the mobile link); repeat for several."`
 
 	Wait    bool          `group:"Results" help:"Wait for one result event per recipient of every job published by this run and print them: a table on a terminal, JSON lines otherwise."`
 	Timeout time.Duration `default:"5m" placeholder:"DURATION" group:"Results" help:"How long --wait waits for the results after the last publish."`
@@ -65,7 +72,8 @@ const (
 func (c *CLI) flagsModeSet() bool {
 	return c.ID != "" || c.Account != "" || c.Sender != "" || c.Template != "" || len(c.To) > 0 ||
 		c.CountryCode != "" || c.Content != "" || len(c.Var) > 0 || c.Title != "" || c.Header != "" ||
-		c.Ad || c.Priority != "" || c.ReserveAt != "" || c.Deadline != "" || c.Failover != "" || c.FailoverFrom != "" || c.Metadata != ""
+		c.Ad || c.Priority != "" || c.ReserveAt != "" || c.Deadline != "" || c.Failover != "" || c.FailoverFrom != "" || c.Metadata != "" ||
+		c.brandFlagsSet()
 }
 
 // mode returns the input mode, or an error naming the flags that conflict

@@ -34,7 +34,17 @@ func (c *CLI) buildJob(now time.Time) (*job.Job, []byte, error) {
 	if len(c.To) == 0 {
 		return nil, nil, errors.New("--to: give at least one phone number")
 	}
-	if c.Content == "" && len(c.Var) == 0 {
+	content := c.Content
+	if j.Kind == job.BrandMessage {
+		b, err := c.brand()
+		if err != nil {
+			return nil, nil, err
+		}
+		// A Brand Message is an ad, and its text is the brand's.
+		j.Brand, j.Ad, content = b, true, ""
+	} else if c.brandFlagsSet() {
+		return nil, nil, errors.New("--brand, --bubble, --targeting, --image-url, --image-link, --button: only with --kind brandmessage")
+	} else if c.Content == "" && len(c.Var) == 0 {
 		return nil, nil, errors.New("--content or --var: give the message text or the template variables")
 	}
 	for name, s := range map[string]string{"--reserve-at": c.ReserveAt, "--deadline": c.Deadline} {
@@ -97,7 +107,7 @@ func (c *CLI) buildJob(now time.Time) (*job.Job, []byte, error) {
 		j.Recipients = append(j.Recipients, job.Recipient{
 			Phone:       to,
 			CountryCode: c.CountryCode,
-			Content:     c.Content,
+			Content:     content,
 			Variables:   vars, // shared: only marshalled
 			Title:       c.Title,
 			Header:      c.Header,

@@ -73,6 +73,34 @@ func TestBuildJob(t *testing.T) {
 		{name: "bad failover", edit: func(c *CLI) { c.Failover = "MMS" }, wantErr: `--failover: "MMS"`},
 		{name: "failover from alone", edit: func(c *CLI) { c.FailoverFrom = "0212345678" }, wantErr: "--failover-from: needs --failover"},
 		{name: "metadata not an object", edit: func(c *CLI) { c.Metadata = "[1]" }, wantErr: "--metadata: not a JSON object"},
+		{
+			name: "brand message from flags",
+			edit: func(c *CLI) {
+				c.Kind, c.Template, c.Content = "brandmessage", "", "(광고) 겨울 세일"
+				c.Bubble, c.Targeting, c.ImageURL, c.ImageLink = "image", "m", "https://img.example.com/a.jpg", "https://example.com"
+				c.Button = []string{"WL,세일 보기,https://m.example.com/sale?a=1,b=2", "BK,쿠폰"}
+			},
+			want: &job.Job{Version: 1, ID: "j1", Account: "sandbox", Kind: job.BrandMessage, Ad: true,
+				Brand: &job.Brand{Bubble: job.BubbleImage, Targeting: job.TargetingM, Content: "(광고) 겨울 세일",
+					Image:   &job.BrandImage{URL: "https://img.example.com/a.jpg", Link: "https://example.com"},
+					Buttons: []job.Button{{Type: "WL", Name: "세일 보기", URLMobile: "https://m.example.com/sale?a=1,b=2"}, {Type: "BK", Name: "쿠폰"}}},
+				Recipients: []job.Recipient{{Phone: "01012345678"}}},
+		},
+		{
+			name: "brand message from --brand JSON, template-based",
+			edit: func(c *CLI) {
+				c.Kind, c.Template, c.Content, c.Var = "brandmessage", "BM_1", "", []string{"name=Kim"}
+				c.Brand = `{"bubble":"WIDE","targeting":"N"}`
+			},
+			want: &job.Job{Version: 1, ID: "j1", Account: "sandbox", Kind: job.BrandMessage, Template: "BM_1", Ad: true,
+				Brand:      &job.Brand{Bubble: job.BubbleWide, Targeting: job.TargetingN},
+				Recipients: []job.Recipient{{Phone: "01012345678", Variables: map[string]string{"name": "Kim"}}}},
+		},
+		{name: "brand flags need brandmessage", edit: func(c *CLI) { c.Bubble = "TEXT" }, wantErr: "only with --kind brandmessage"},
+		{name: "brand message needs a bubble", edit: func(c *CLI) { c.Kind, c.Template = "brandmessage", "" }, wantErr: "--bubble: required"},
+		{name: "unknown bubble", edit: func(c *CLI) { c.Kind, c.Template, c.Bubble = "brandmessage", "", "BASIC" }, wantErr: "/brand/bubble"},
+		{name: "brand JSON with an unknown field", edit: func(c *CLI) { c.Kind, c.Brand = "brandmessage", `{"bubble":"TEXT","colour":1}` }, wantErr: "--brand: not a brand object"},
+		{name: "bad button", edit: func(c *CLI) { c.Kind, c.Bubble, c.Button = "brandmessage", "TEXT", []string{"WL"} }, wantErr: `--button: "WL" is not TYPE,NAME[,URL]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
