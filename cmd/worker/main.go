@@ -117,10 +117,14 @@ func run(ctx context.Context, c cli, stdout io.Writer) error {
 		return err
 	}
 	if c.CheckConfig {
-		if err := worker.CheckAccounts(cfg); err != nil {
+		advice, err := worker.CheckAccounts(cfg)
+		if err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, configOK(cfg))
+		for _, s := range advice {
+			fmt.Fprintln(stdout, "warning: "+s)
+		}
 		return nil
 	}
 	var opts worker.Options

@@ -76,3 +76,25 @@ func TestCheckConfigRejects(t *testing.T) {
 		})
 	}
 }
+
+// An NHN account's friendtalk jobs depend on NHN's compatibility header,
+// which ends about 2026-12-31: --check-config says so, and more plainly
+// when the header is turned off.
+func TestCheckConfigWarnsOfFriendTalkOnNHN(t *testing.T) {
+	for _, tt := range []struct{ name, options, want string }{
+		{"header on", "", "warning: accounts.shop: friendtalk jobs reach NHN only through the X-Convert-To-Brand-Message compatibility header, offered until about 2026-12-31"},
+		{"header off", "      convert_to_brand_message: false\n", "warning: accounts.shop: convert_to_brand_message is off, so NHN refuses every friendtalk job"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			yaml := "accounts:\n  - name: shop\n    provider: nhn\n    credentials:\n      secret_key: {value: s}\n    options:\n      app_key: abc\n" + tt.options
+			if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := runWorker(t, "--config", path, "--check-config")
+			if code != 0 || !strings.HasPrefix(stdout, "config ok: 1 account: shop (nhn)\n") || !strings.Contains(stdout, tt.want) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want %q", code, stdout, stderr, tt.want)
+			}
+		})
+	}
+}

@@ -132,6 +132,9 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	if err != nil {
 		return err
 	}
+	for _, s := range accountAdvice(accounts) {
+		log.Warn().Msg(s)
+	}
 
 	natsURL := cfg.NATS.URL
 	if natsURL == "" {
@@ -422,8 +425,12 @@ func clockNow(c decide.Clock) func() time.Time {
 }
 
 // CheckAccounts builds every account's provider client from cfg, which
-// checks credentials and provider options, without connecting anywhere.
-func CheckAccounts(cfg *config.Config) error {
-	_, err := buildAccounts(cfg, Options{Providers: Providers, HTTPClient: http.DefaultClient})
-	return err
+// checks credentials and provider options, without connecting anywhere,
+// and returns the providers' advice on the accounts (accountAdvice).
+func CheckAccounts(cfg *config.Config) ([]string, error) {
+	accounts, err := buildAccounts(cfg, Options{Providers: Providers, HTTPClient: http.DefaultClient})
+	if err != nil {
+		return nil, err
+	}
+	return accountAdvice(accounts), nil
 }
