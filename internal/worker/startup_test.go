@@ -42,6 +42,16 @@ func TestWarnsWhenServerMaxPayloadIsBelowMaxJobBytes(t *testing.T) {
 	cfg.HTTP.Addr = ""
 	cfg.Streams.MaxMsgSize = 1 << 20
 	cfg.Accounts = []config.Account{config.SandboxAccount()}
+	logs := startUpLogs(t, cfg)
+	if want := `"level":"warn","message":"the NATS server's max_payload is 1048576 bytes, below worker.max_job_bytes (4194304)`; !strings.Contains(logs, want) {
+		t.Errorf("logs lack %s:\n%s", want, logs)
+	}
+}
+
+// startUpLogs runs a worker on cfg until it is ready, stops it, and
+// returns what it logged.
+func startUpLogs(t *testing.T, cfg *config.Config) string {
+	t.Helper()
 	var logs syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	ready, done := make(chan struct{}), make(chan error, 1)
@@ -55,7 +65,5 @@ func TestWarnsWhenServerMaxPayloadIsBelowMaxJobBytes(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("worker: %v", err)
 	}
-	if want := `"level":"warn","message":"the NATS server's max_payload is 1048576 bytes, below worker.max_job_bytes (4194304)`; !strings.Contains(logs.String(), want) {
-		t.Errorf("logs lack %s:\n%s", want, logs.String())
-	}
+	return logs.String()
 }

@@ -1,10 +1,6 @@
 package kakao
 
 import (
-	"bytes"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,27 +30,10 @@ func TestGoldenBrandBodies(t *testing.T) {
 			if err != nil || out[0].Class != providers.Accepted {
 				t.Fatalf("Send = %+v, %v", out, err)
 			}
-			var got bytes.Buffer
-			if err := json.Indent(&got, f.LastBody(), "", "  "); err != nil {
-				t.Fatalf("body is not JSON: %v", err)
-			}
 			if p := kakaofake.BrandBreaches(f.LastBody()); len(p) > 0 {
 				t.Errorf("fake rules: %v", p)
 			}
-			path := filepath.Join("testdata", "brand_"+strings.ToLower(bubble)+".json")
-			if *update {
-				if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got.Bytes(), want) {
-				t.Errorf("body differs from %s (go test -update rewrites it)\n got: %s\nwant: %s", path, got.Bytes(), want)
-			}
+			checkGolden(t, "brand_"+strings.ToLower(bubble), f.LastBody())
 		})
 	}
 }

@@ -115,24 +115,31 @@ func TestGoldenRequestBodies(t *testing.T) {
 			if err != nil || out[0].Class != providers.Accepted {
 				t.Fatalf("Send = %+v, %v", out, err)
 			}
-			var got bytes.Buffer
-			if err := json.Indent(&got, f.LastBody(), "", "  "); err != nil {
-				t.Fatalf("body is not JSON: %v", err)
-			}
-			path := filepath.Join("testdata", tc.name+".json")
-			if *update {
-				if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got.Bytes(), want) {
-				t.Errorf("body differs from %s (go test -update rewrites it)\n got: %s\nwant: %s", path, got.Bytes(), want)
-			}
+			checkGolden(t, tc.name, f.LastBody())
 		})
+	}
+}
+
+// checkGolden compares body, indented, with testdata/<name>.json (-update
+// rewrites the file).
+func checkGolden(t *testing.T, name string, body []byte) {
+	t.Helper()
+	var got bytes.Buffer
+	if err := json.Indent(&got, body, "", "  "); err != nil {
+		t.Fatalf("body is not JSON: %v", err)
+	}
+	path := filepath.Join("testdata", name+".json")
+	if *update {
+		if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Errorf("body differs from %s (go test -update rewrites it)\n got: %s\nwant: %s", path, got.Bytes(), want)
 	}
 }
