@@ -1,6 +1,7 @@
 package nhn
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +107,47 @@ func TestCheckBrand(t *testing.T) {
 			t.Errorf("%s: Check = %v, want accepted", tc.name, err)
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 			t.Errorf("%s: Check = %v, want an error with %q", tc.name, err, tc.wantErr)
+		}
+	}
+}
+
+// A Brand Message whose answer was lost is looked up in the Brand Message
+// list (GET /brand-message/v1.0/.../messages) and found; one that NHN
+// never took is, well after the send, found missing and so sent again.
+func TestBrandMessageLookup(t *testing.T) {
+	t.Parallel()
+	f, c, clk := newClocked(t)
+	taken := providertest.Batch(providertest.BrandJob(job.BubbleImage, 2), 2)
+	f.Next(providertest.Answer{Hang: true})
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	_, err := c.Send(ctx, taken)
+	cancel()
+	last := providers.OutcomeOf(err)
+	if last.Class != providers.Unknown {
+		t.Fatalf("Send: %+v, want unknown", last)
+	}
+	out, err := c.Resolve(t.Context(), queries(taken, clk.Now(), last))
+	if err != nil {
+		t.Fatalf("Resolve: %v", err)
+	}
+	for i, o := range out {
+		if o.Class != providers.Accepted || o.Code != "1000" {
+			t.Errorf("lookup %d: %+v, want accepted 1000", i, o)
+		}
+	}
+
+	untaken := providertest.BrandJob(job.BubbleText, 1)
+	untaken.ID = "brand-untaken"
+	b := providertest.Batch(untaken, 1)
+	sentAt := clk.Now()
+	clk.Advance(DefaultNotFoundAfter + time.Minute)
+	out, err = c.Resolve(t.Context(), queries(b, sentAt, last))
+	if err != nil || out[0].Class != providers.Retryable {
+		t.Fatalf("lookup of a message NHN never took: %+v, %v; want retryable", out, err)
+	}
+	for _, p := range f.Paths() {
+		if !strings.HasPrefix(p, "/brand-message/v1.0/") {
+			t.Errorf("request to %s, want the Brand Message API only", p)
 		}
 	}
 }
