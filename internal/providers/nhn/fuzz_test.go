@@ -15,6 +15,8 @@ func FuzzParseResponse(f *testing.F) {
 		`{"header":{"resultCode":0,"resultMessage":"SUCCESS","isSuccessful":true},"message":{"requestId":"r","senderGroupingKey":"b","sendResults":[{"recipientSeq":1,"recipientNo":"01000000000","resultCode":0,"resultMessage":"SUCCESS","recipientGroupingKey":"job/0"},{"recipientSeq":2,"recipientNo":"01000000001","resultCode":-2018,"resultMessage":"x","recipientGroupingKey":"job/1"}]}}`,
 		`{"header":{"resultCode":-1031,"isSuccessful":false},"message":{"sendResults":[{"recipientSeq":2,"resultCode":-9999},{"recipientSeq":1,"resultCode":-1005}]}}`,
 		`{"header":{"resultCode":-1001,"resultMessage":"Invalid secretKey.","isSuccessful":false}}`,
+		// Brand Message API v1.0: results without grouping keys, by recipientSeq.
+		`{"header":{"resultCode":0,"resultMessage":"success","isSuccessful":true},"message":{"requestId":"r","sendResults":[{"recipientSeq":2,"recipientNo":"01000000001","resultCode":0,"resultMessage":"success"},{"recipientSeq":1,"recipientNo":"01000000000","resultCode":-3015,"resultMessage":"x"}]}}`,
 		`{"header":{"resultCode":0,"isSuccessful":true},"message":null}`,
 		`{"header":null}`, `null`, `[]`, ``, `{"header":{"resultCode":1e3}}`, `{"header":{"resultCode":99999999999999999999}}`,
 	} {

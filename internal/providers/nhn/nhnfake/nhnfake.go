@@ -402,9 +402,18 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request, product, appKey
 		f.hang(r)
 	default:
 		rs := f.take(reqID, product, key, &req, a.Codes)
+		message := map[string]any{"requestId": reqID, "senderGroupingKey": req.SenderGroupingKey, "sendResults": rs}
+		if product == "brand-message" {
+			// The Brand Message guide's answer: no grouping keys, results
+			// known by recipientSeq alone.
+			delete(message, "senderGroupingKey")
+			for i := range rs {
+				rs[i].RecipientGroupingKey = ""
+			}
+		}
 		out, _ := json.Marshal(map[string]any{
 			"header":  map[string]any{"resultCode": 0, "resultMessage": "SUCCESS", "isSuccessful": true},
-			"message": map[string]any{"requestId": reqID, "senderGroupingKey": req.SenderGroupingKey, "sendResults": rs},
+			"message": message,
 		})
 		writeJSON(w, http.StatusOK, string(out))
 	}
@@ -477,7 +486,7 @@ type sendResult struct {
 	RecipientNo          string `json:"recipientNo"`
 	ResultCode           int    `json:"resultCode"`
 	ResultMessage        string `json:"resultMessage"`
-	RecipientGroupingKey string `json:"recipientGroupingKey"`
+	RecipientGroupingKey string `json:"recipientGroupingKey,omitempty"`
 }
 
 // take answers every recipient of a request: with codes[i] for the i-th,
