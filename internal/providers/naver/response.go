@@ -11,20 +11,18 @@ import (
 	"github.com/talkrelay/talkrelay/internal/result"
 )
 
-// sendResponse is the 202 answer to a send.
+// sendResponse is what talkrelay reads of the 202 answer to a send. NAVER
+// also echoes every message's countryCode, to and content, and the
+// request's requestTime, statusCode and statusName: nothing needs them,
+// and leaving them out of the struct spares decoding them (the content
+// above all) for every recipient.
 type sendResponse struct {
-	RequestID   string          `json:"requestId"`
-	RequestTime string          `json:"requestTime"`
-	StatusCode  string          `json:"statusCode"`
-	StatusName  string          `json:"statusName"`
-	Messages    []messageResult `json:"messages"`
+	RequestID string          `json:"requestId"`
+	Messages  []messageResult `json:"messages"`
 }
 
 type messageResult struct {
 	MessageID         string `json:"messageId"`
-	CountryCode       string `json:"countryCode"`
-	To                string `json:"to"`
-	Content           string `json:"content"`
 	RequestStatusCode string `json:"requestStatusCode"`
 	RequestStatusName string `json:"requestStatusName"`
 	RequestStatusDesc string `json:"requestStatusDesc"`
