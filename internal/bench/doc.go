@@ -40,6 +40,7 @@
 // within the measured window: go_memstats_mallocs_total read from its
 // /metrics (the bench starts each built worker with TALKRELAY_HTTP_ADDR on a
 // free loopback port) at the start and the end of the window.
+//
 //	latency   20,000 one-recipient jobs queued before the worker starts, Kakao
 //	          adapter (1 a request), 50 ms fake latency, rate_limit 200
 //	          requests/s, max_concurrency 32
