@@ -30,17 +30,6 @@
 //	          server, accounts and consumers; target ≥ 70% of the same ceiling
 //	campaign  20 jobs × 50,000 recipients, NHN AlimTalk (1000 a request);
 //	          targets ≥ 85% of the results ceiling and peak RSS < 150 MB
-//
-// single, single3 and campaign run three times under cmd/bench (-runs,
-// BENCH_RUNS; Config.Runs, 1 by default, for other callers), each run with
-// its own ceiling; the table shows the run of median ratio, and a note the
-// ratio of every run, so that one noisy run does not decide a target.
-//
-// The table's allocs/recip is the worker's heap allocations per recipient
-// within the measured window: go_memstats_mallocs_total read from its
-// /metrics (the bench starts each built worker with TALKRELAY_HTTP_ADDR on a
-// free loopback port) at the start and the end of the window.
-//
 //	latency   20,000 one-recipient jobs queued before the worker starts, Kakao
 //	          adapter (1 a request), 50 ms fake latency, rate_limit 200
 //	          requests/s, max_concurrency 32
@@ -54,6 +43,16 @@
 //	          urgent jobs of tenant-a itself, one every 500 ms. Targets:
 //	          every probe's publish→result within 1 s (p99 < 1 s), every
 //	          urgent job's within 2 s
+//
+// single, single3 and campaign run three times under cmd/bench (-runs,
+// BENCH_RUNS; Config.Runs, 1 by default, for other callers), each run with
+// its own ceiling; the table shows the run of median ratio, and a note the
+// ratio of every run, so that one noisy run does not decide a target.
+//
+// The table's allocs/recip is the worker's heap allocations per recipient
+// within the measured window: go_memstats_mallocs_total read from its
+// /metrics (the bench starts each built worker with TALKRELAY_HTTP_ADDR on a
+// free loopback port) at the start and the end of the window.
 //
 // The tenants profile does not wait for tenant-a's backlog, which would take
 // hours at 5 a second: it waits up to 5 s after the last probe for the
