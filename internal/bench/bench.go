@@ -138,6 +138,7 @@ type Row struct {
 	CPU        time.Duration // worker CPU within Elapsed (summed over replicas)
 	CPUTotal   time.Duration // worker CPU over its whole life (rusage, summed over replicas)
 	Allocs     uint64        // heap objects the workers allocated within Elapsed (0: not measured, as with -pprof)
+	Writes     uint64        // messages the workers stored in JetStream (results and send records)
 	PeakRSS    int64         // worker VmHWM (the largest of the replicas)
 	// Replicas is how many worker processes ran (1 but for single3);
 	// RSSSum is their peak RSS summed.
@@ -530,6 +531,9 @@ func runProfile(ctx context.Context, c Config, s spec) (Row, error) {
 	row.Elapsed = last.Sub(start)
 	row.RecipPerS = float64(s.w.total()) / row.Elapsed.Seconds()
 
+	if row.Writes, err = workerWrites(ctx, e.js); err != nil {
+		return row, err
+	}
 	rr, err := readResults(ctx, e.js, s.w.total())
 	if err != nil {
 		return row, err
@@ -628,7 +632,7 @@ func joinNote(a, b string) string {
 func PrintTable(out io.Writer, rows []Row) {
 	fmt.Fprintf(out, "\ntalkrelay bench — %s, %d CPUs (GOMAXPROCS %d), %s\n\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), memTotal())
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "profile\tjobs\trecipients\trecipients/s\tp50\tp99\tworker CPU s\tCPU µs/recip\tallocs/recip\tpeak RSS MB\tHTTP reqs\trecips/req\t")
+	fmt.Fprintln(tw, "profile\tjobs\trecipients\trecipients/s\tp50\tp99\tworker CPU s\tCPU µs/recip\tallocs/recip\tJS writes/recip\tpeak RSS MB\tHTTP reqs\trecips/req\t")
 	for _, r := range rows {
 		perReq := 0.0
 		if r.Requests > 0 {
@@ -644,9 +648,13 @@ func PrintTable(out io.Writer, rows []Row) {
 		if r.Allocs > 0 {
 			allocs = fmt.Sprintf("%.0f", float64(r.Allocs)/float64(max(served, 1)))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%.1f\t%.0f\t%s\t%.0f\t%d\t%.1f\t\n",
+		writes := "-"
+		if r.Writes > 0 {
+			writes = fmt.Sprintf("%.3f", float64(r.Writes)/float64(max(served, 1)))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%.1f\t%.0f\t%s\t%s\t%.0f\t%d\t%.1f\t\n",
 			r.Name, r.Jobs, r.Recipients, r.RecipPerS, dur(r.P50), dur(r.P99), r.CPU.Seconds(),
-			float64(r.CPU.Microseconds())/float64(max(served, 1)), allocs, float64(r.PeakRSS)/(1<<20), r.Requests, perReq)
+			float64(r.CPU.Microseconds())/float64(max(served, 1)), allocs, writes, float64(r.PeakRSS)/(1<<20), r.Requests, perReq)
 	}
 	tw.Flush()
 	fmt.Fprintln(out)

@@ -52,7 +52,10 @@
 // The table's allocs/recip is the worker's heap allocations per recipient
 // within the measured window: go_memstats_mallocs_total read from its
 // /metrics (the bench starts each built worker with TALKRELAY_HTTP_ADDR on a
-// free loopback port) at the start and the end of the window.
+// free loopback port) at the start and the end of the window. JS
+// writes/recip is the messages the workers stored in JetStream (results and
+// send records: the last sequences of the results stream and of the
+// send-records bucket) per recipient.
 //
 // The tenants profile does not wait for tenant-a's backlog, which would take
 // hours at 5 a second: it waits up to 5 s after the last probe for the
