@@ -52,6 +52,9 @@ func TestBenchSmoke(t *testing.T) {
 		if r.Results != r.Recipients {
 			t.Errorf("%s: %d results for %d recipients", r.Name, r.Results, r.Recipients)
 		}
+		if r.Allocs == 0 || r.Writes < uint64(r.Results) {
+			t.Errorf("%s: allocations %d, JetStream writes %d for %d results: not measured", r.Name, r.Allocs, r.Writes, r.Results)
+		}
 		if r.FakeRecips != int64(r.Recipients) {
 			t.Errorf("%s: the fake provider saw %d recipients, want %d", r.Name, r.FakeRecips, r.Recipients)
 		}
@@ -72,6 +75,20 @@ func TestBenchSmoke(t *testing.T) {
 		t.Errorf("no table:\n%s", out.String())
 	}
 	t.Log("\n" + out.String())
+}
+
+// The table shows the run of median ratio, whatever the order of the runs,
+// and notes every run's ratio.
+func TestMedianRun(t *testing.T) {
+	t.Parallel()
+	tries := []Row{{Name: "a", Ratio: 0.9}, {Name: "b", Ratio: 0.5}, {Name: "c", Ratio: 0.7, Note: "own note"}}
+	got := medianRun(tries)
+	if got.Name != "c" || got.Note != "median of 3 runs (ratios to their ceilings in run order: 90%, 50%, 70%); own note" {
+		t.Errorf("median run %q, note %q", got.Name, got.Note)
+	}
+	if one := medianRun(tries[:1]); one.Name != "a" || one.Note != "" {
+		t.Errorf("a single run: %q, note %q; want it as it is", one.Name, one.Note)
+	}
 }
 
 func TestFakeRate(t *testing.T) {

@@ -268,3 +268,20 @@ func connect(ns *server.Server) (*nats.Conn, jetstream.JetStream, error) {
 	}
 	return nc, js, nil
 }
+
+// workerWrites counts the messages the workers stored in JetStream: every
+// result, and every send record (the send-records bucket is not swept
+// within a bench run: its records are younger than the duplicate window).
+// The jobs stream's messages are the producer's, less the schedules of
+// retries (none against the bench's fake).
+func workerWrites(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	var n uint64
+	for _, name := range []string{streams.ResultsStream, "KV_" + streams.SendsBucket} {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			return 0, err
+		}
+		n += s.CachedInfo().State.LastSeq
+	}
+	return n, nil
+}

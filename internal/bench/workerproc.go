@@ -155,11 +155,14 @@ type workerProc struct {
 	logFile *os.File
 	exited  chan struct{}
 	err     error
+
+	metricsAddr string // its /metrics listener; empty if it has none
 }
 
 // startWorker starts argv (the worker binary or the profiling worker)
-// with its log going to logPath.
-func startWorker(argv []string, logPath string) (*workerProc, error) {
+// with its log going to logPath and, if metricsAddr is set, its /metrics
+// listening there.
+func startWorker(argv []string, logPath, metricsAddr string) (*workerProc, error) {
 	lf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -167,11 +170,14 @@ func startWorker(argv []string, logPath string) (*workerProc, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=") // the worker sees both CPUs
+	if metricsAddr != "" {
+		cmd.Env = append(cmd.Env, "TALKRELAY_HTTP_ADDR="+metricsAddr)
+	}
 	if err := cmd.Start(); err != nil {
 		lf.Close()
 		return nil, err
 	}
-	p := &workerProc{cmd: cmd, started: time.Now(), logFile: lf, exited: make(chan struct{})}
+	p := &workerProc{cmd: cmd, metricsAddr: metricsAddr, started: time.Now(), logFile: lf, exited: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		lf.Close()

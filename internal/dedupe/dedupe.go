@@ -6,12 +6,19 @@
 // JetStream rebuilds its Nats-Msg-Id duplicate window from stored messages
 // only. After a NATS restart (or a worker restart with the embedded server,
 // or a leader change onto a restarted node) a producer re-publishing the same
-// job id is accepted again. A handled job leaves two kinds of traces that
-// outlive it:
+// job id is accepted again. A handled job leaves traces that outlive it:
 //
 //	talkrelay.results.<account>.<status>.<job token>   result events (TALKRELAY_RESULTS)
-//	$KV.talkrelay_sends.<job key>.b.<batch>            send records (KV_talkrelay_sends)
-//	$KV.talkrelay_sends.<job key>.e.<...>              follow-up envelope records
+//	$KV.talkrelay_sends.<job key>.e.<...>              follow-up envelope records (KV_talkrelay_sends)
+//	$KV.talkrelay_sends.<job key>.b.<batch>            send records of versions before request records
+//
+// A job is acknowledged only once every recipient has a result or a place in
+// a follow-up envelope, so an acknowledged job has one of the first two.
+// A job not acknowledged yet is still stored in the jobs stream, whose
+// rebuilt duplicate window then still holds its id: JetStream itself drops
+// the copy. The send records of provider requests
+// (request.<account>.<batch>, package reconcile) are not keyed by job and
+// are not read here.
 //
 // A job with any such trace stored within the window (the jobs stream's
 // duplicate window, streams.jobs_duplicate_window) is a duplicate. The
@@ -50,7 +57,7 @@
 //   - the server refuses a request whose filters match more than 1024
 //     subjects ("413 Too Many Results", however old the messages are); the
 //     group is then halved until each half fits, and a single job whose own
-//     traces exceed the cap (a job sent in more than 1024 batches) is settled
+//     traces exceed the cap (a job with more than 1024 envelope records) is settled
 //     by one "next_by_subj" direct get from the start of the window;
 //   - an answer cut short by the server's max bytes (max_pending, 64 MiB by
 //     default) is continued from the last sequence it returned.
@@ -182,7 +189,8 @@ var errClosed = errors.New("dedupe: checker closed")
 var ErrUnavailable = errors.New("no responders: the stream is missing, lacks AllowDirect, or has no ready replica")
 
 // Find reports, for each ref, the traces the job left stored no earlier
-// than now minus the window — result events and send records — as the
+// than now minus the window — result events and the send records keyed by
+// job (envelope records, older versions' records) — as the
 // job-message sequences they name (see streams.HeaderJobSeq; 0 for a trace
 // that names none); empty when there are none. The worker tells with it a
 // job published again (traces of other messages) from the same message

@@ -55,6 +55,8 @@ type Msg struct {
 	// keepAlives.mu.
 	keepAlive uint64
 	done      atomic.Bool
+	// Stored is when the server stored it (zero if unknown).
+	Stored time.Time
 }
 
 // msgOverhead is what a message's subject, reply and headers add to its
@@ -288,7 +290,7 @@ func (l *Lane) receive(jm jetstream.Msg, pulled int64) {
 	m := &Msg{Msg: jm, lane: l, size: len(jm.Data()) + msgOverhead, asked: pulled}
 	m.lease.Store(pulled + l.in.ka.span)
 	if md, err := jm.Metadata(); err == nil {
-		m.Seq, m.Delivered = md.Sequence.Stream, md.NumDelivered
+		m.Seq, m.Delivered, m.Stored = md.Sequence.Stream, md.NumDelivered, md.Timestamp
 	}
 	l.mu.Lock()
 	l.held[m] = struct{}{}

@@ -2,20 +2,29 @@
 // job, and reads them back when the job (or one of its retry envelopes) is
 // delivered again because a worker stopped before acknowledging it.
 //
-// Send records live in the talkrelay_sends bucket, under keys that start
-// with the job's key (dedupe.JobKey, where the duplicate check looks too):
+// Send records live in the talkrelay_sends bucket:
 //
-//	<job>.b.<batch id>              recipients handed to a provider in one
-//	                                request: [[index, attempt], ...]
+//	request.<account>.<batch id>    one per provider request: the recipients
+//	                                of every job it hands over, with their
+//	                                attempts (see requests.go)
 //	<job>.e.<parent>.<kind><chunk>  a follow-up envelope of delivery <parent>,
 //	                                written before the envelope is scheduled
+//
+// On the hot path that is one write per provider request, none per job or
+// recipient; envelope records are written only for retries and lookups.
+// Envelope records are keyed by the job (dedupe.JobKey), where the duplicate
+// check looks too. A request record is found by time instead: a redelivered
+// message reads its account's request records stored since the message was
+// (a Scan, shared by the redelivered messages of one group).
 //
 // A redelivered job or envelope reads them to learn what a worker that
 // died did before it could acknowledge: recipients sent without a recorded
 // answer are looked up, never resent blindly, and envelopes already written
 // are scheduled again under the same Nats-Msg-Id (stored once) instead of
 // being rebuilt. Recipients whose final result is already stored (read
-// from the results stream) are left alone.
+// from the results stream) are left alone. Records of one job per request
+// (<job>.b.<batch id>), written by versions before request records, are
+// read too.
 package reconcile
 
 import (
@@ -23,6 +32,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -40,35 +50,13 @@ import (
 // jobKey prefixes a job's send records; the duplicate check reads them by it.
 func jobKey(jobID string) string { return dedupe.JobKey(jobID) }
 
-type sendRecord struct {
+// jobRecord is a send record of versions before request records: one per
+// job and provider request, under <job key>.b.<batch id>. Reconcile still
+// reads them, so that a job one of those versions sent is reconciled by
+// this one during a rolling upgrade.
+type jobRecord struct {
 	At    time.Time `json:"at"`
-	Seq   uint64    `json:"seq,omitempty"` // the job message's stream sequence
-	Sends [][2]int  `json:"sends"`         // [index, attempt]
-}
-
-// appendJSON writes the record as encoding/json would, without reflection
-// (one record per job and batch is written before every provider call).
-func (r *sendRecord) appendJSON(b []byte) []byte {
-	b = append(b, `{"at":"`...)
-	b = r.At.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, '"', ',')
-	if r.Seq != 0 {
-		b = append(b, `"seq":`...)
-		b = strconv.AppendUint(b, r.Seq, 10)
-		b = append(b, ',')
-	}
-	b = append(b, `"sends":[`...)
-	for i, s := range r.Sends {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '[')
-		b = strconv.AppendInt(b, int64(s[0]), 10)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(s[1]), 10)
-		b = append(b, ']')
-	}
-	return append(b, ']', '}')
+	Sends [][2]int  `json:"sends"` // [index, attempt]
 }
 
 // Records reads and writes a worker's traces: send records in the
@@ -97,40 +85,24 @@ type Send struct {
 	Index, Attempt int
 }
 
-// RecordBatch records, for every job in batch batchID, which of its
-// recipients are about to be sent at which attempt, as of now. It returns
-// once JetStream stored them.
-func (r *Records) RecordBatch(ctx context.Context, batchID string, sends []Send, now time.Time) error {
-	byJob := map[string]*sendRecord{}
-	order := []string{}
-	for _, s := range sends {
-		rec := byJob[s.JobID]
-		if rec == nil {
-			rec = &sendRecord{At: now, Seq: s.JobSeq}
-			byJob[s.JobID] = rec
-			order = append(order, s.JobID)
-		}
-		rec.Sends = append(rec.Sends, [2]int{s.Index, s.Attempt})
+// RecordBatch records which recipients provider request batchID of
+// account is about to hand over, at which attempt, as of now: one send
+// record for the whole request, whatever the number of jobs in it. It
+// returns once JetStream stored it.
+func (r *Records) RecordBatch(ctx context.Context, account, batchID string, sends []Send, now time.Time) error {
+	m := &nats.Msg{Subject: r.kvSubject(requestKey(account, batchID)), Data: newRequestRecord(sends, now).appendJSON(nil)}
+	f, err := r.js.PublishMsgAsync(m)
+	if err != nil {
+		return err
 	}
-	futures := make([]jetstream.PubAckFuture, 0, len(order))
-	for _, id := range order {
-		m := &nats.Msg{Subject: r.kvSubject(jobKey(id) + ".b." + batchID), Data: byJob[id].appendJSON(nil)}
-		f, err := r.js.PublishMsgAsync(m)
-		if err != nil {
-			return err
-		}
-		futures = append(futures, f)
+	select {
+	case <-f.Ok():
+		return nil
+	case err := <-f.Err():
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
 }
 
 // EnvelopeName names the follow-up envelopes of a delivery: "a<chunk>"
@@ -159,8 +131,13 @@ func (r *Records) EnvelopeRecord(jobID, parent, name string, data []byte) *nats.
 // follow-up envelope of parent, which it passes to schedule to be stored
 // again — and marks recipients sent without a recorded answer for a
 // lookup. sendRecords is how many recipients it found send records of.
-func (r *Records) Reconcile(account, jobID, parent string, pending []retry.Pending, schedule func(*retry.Envelope)) (skip map[int]bool, sendRecords int, err error) {
+// scan must have the job registered (Scan.Want).
+func (r *Records) Reconcile(account, jobID, parent string, pending []retry.Pending, scan *Scan, schedule func(*retry.Envelope)) (skip map[int]bool, sendRecords int, err error) {
 	skip, err = r.Finals(account, jobID)
+	if err != nil {
+		return nil, 0, err
+	}
+	fromRequests, err := scan.sent(account, jobID)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -171,7 +148,10 @@ func (r *Records) Reconcile(account, jobID, parent string, pending []retry.Pendi
 	if err != nil {
 		return nil, 0, fmt.Errorf("list send records: %w", err)
 	}
-	sent := map[int]sendRecordEntry{}
+	sent := maps.Clone(fromRequests)
+	if sent == nil {
+		sent = map[int]sendRecordEntry{}
+	}
 	envPrefix := prefix + ".e." + streams.HashToken(parent) + "."
 	for k := range keys.Keys() {
 		e, err := r.sends.Get(ctx, k)
@@ -182,16 +162,12 @@ func (r *Records) Reconcile(account, jobID, parent string, pending []retry.Pendi
 			return nil, 0, fmt.Errorf("read send record: %w", err)
 		}
 		switch {
-		case strings.HasPrefix(k, prefix+".b."):
-			var rec sendRecord
+		case strings.HasPrefix(k, prefix+".b."): // written by versions before request records
+			var rec jobRecord
 			if json.Unmarshal(e.Value(), &rec) != nil {
 				continue
 			}
-			for _, s := range rec.Sends {
-				if cur, ok := sent[s[0]]; !ok || s[1] > cur.attempt {
-					sent[s[0]] = sendRecordEntry{attempt: s[1], at: rec.At}
-				}
-			}
+			addSends(sent, rec.Sends, rec.At)
 		case strings.HasPrefix(k, envPrefix):
 			env, err := retry.Decode(e.Value())
 			if err != nil {
@@ -239,7 +215,7 @@ func (r *Records) Finals(account, jobID string) (map[int]bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	done := map[int]bool{}
-	err := r.readResults(ctx, streams.JobResultsFilter(account, jobID), func(data []byte) {
+	err := r.readStream(ctx, streams.ResultsStream, streams.JobResultsFilter(account, jobID), time.Time{}, func(data []byte) {
 		var ev struct {
 			Index int `json:"recipient_index"`
 		}
@@ -256,12 +232,13 @@ func (r *Records) Finals(account, jobID string) (map[int]bool, error) {
 // finalsBatch is how many results one direct get request returns at most.
 const finalsBatch = 1000
 
-// readResults calls each with the data of every result stored on subjects
-// matching filter, in order. It reads them with batched direct gets, not a
-// consumer: a consumer per redelivered job is a JetStream API write each
-// (and a cluster-wide proposal in a cluster), and a worker that takes over
-// a thousand jobs at once would create a thousand of them.
-func (r *Records) readResults(ctx context.Context, filter string, each func([]byte)) error {
+// readStream calls each with the data of every message of stream stored on
+// subjects matching filter, at or after since (from the first if zero), in
+// order. It reads them with batched direct gets, not a consumer: a
+// consumer per redelivered job is a JetStream API write each (and a
+// cluster-wide proposal in a cluster), and a worker that takes over a
+// thousand jobs at once would create a thousand of them.
+func (r *Records) readStream(ctx context.Context, stream, filter string, since time.Time, each func([]byte)) error {
 	nc := r.js.Conn()
 	inbox := nc.NewInbox()
 	sub, err := nc.SubscribeSync(inbox)
@@ -269,13 +246,20 @@ func (r *Records) readResults(ctx context.Context, filter string, each func([]by
 		return err
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	subject := r.apiPrefix + ".DIRECT.GET." + streams.ResultsStream
-	for seq := uint64(1); ; {
+	subject := r.apiPrefix + ".DIRECT.GET." + stream
+	seq := uint64(1)
+	var start *time.Time // the first request only, instead of seq
+	if !since.IsZero() {
+		t := since.UTC()
+		start, seq = &t, 0
+	}
+	for ; ; start = nil {
 		req, _ := json.Marshal(struct {
-			Seq   uint64 `json:"seq"`
-			Next  string `json:"next_by_subj"`
-			Batch int    `json:"batch"`
-		}{seq, filter, finalsBatch})
+			Seq   uint64     `json:"seq,omitempty"`
+			Start *time.Time `json:"start_time,omitempty"`
+			Next  string     `json:"next_by_subj"`
+			Batch int        `json:"batch"`
+		}{seq, start, filter, finalsBatch})
 		if err := nc.PublishRequest(subject, inbox, req); err != nil {
 			return err
 		}

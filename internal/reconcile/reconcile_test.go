@@ -19,12 +19,15 @@ import (
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
-func TestSendRecordJSON(t *testing.T) {
+func TestRequestRecordJSON(t *testing.T) {
 	t.Parallel()
-	r := &sendRecord{At: time.Date(2026, 11, 21, 5, 0, 0, 123, time.UTC), Sends: [][2]int{{0, 1}, {7, 3}}}
+	r := newRequestRecord([]Send{{"a", 7, 0, 1}, {"b", 0, 2, 1}, {"a", 7, 3, 2}}, time.Date(2026, 11, 21, 5, 0, 0, 123, time.UTC))
 	want, _ := json.Marshal(r)
 	if got := r.appendJSON(nil); string(got) != string(want) {
 		t.Fatalf("appendJSON %s, want %s", got, want)
+	}
+	if len(r.Jobs) != 2 || !reflect.DeepEqual(r.Jobs[0].Sends, [][2]int{{0, 1}, {3, 2}}) || r.Jobs[1].Seq != 0 {
+		t.Errorf("record %+v; want job a's two sends, then job b's", r)
 	}
 }
 
@@ -91,18 +94,29 @@ func TestReconcile(t *testing.T) {
 	t1 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	t2 := t1.Add(time.Minute)
 
-	// Batch 1 took recipients 0-2 (and another job's), batch 2 recipient 1 again.
-	if err := r.RecordBatch(ctx, "b1", []Send{{jobID, 7, 0, 1}, {"other", 9, 0, 1}, {jobID, 7, 1, 1}, {jobID, 7, 2, 1}}, t1); err != nil {
+	// Request 1 took recipients 0-2 (and another job's), request 2
+	// recipient 1 again; a version before request records recorded
+	// recipient 5 in a record of the job's own.
+	if err := r.RecordBatch(ctx, "shop", "b1", []Send{{jobID, 7, 0, 1}, {"other", 9, 0, 1}, {jobID, 7, 1, 1}, {jobID, 7, 2, 1}}, t1); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.RecordBatch(ctx, "b2", []Send{{jobID, 7, 1, 2}}, t2); err != nil {
+	if err := r.RecordBatch(ctx, "shop", "b2", []Send{{jobID, 7, 1, 2}}, t2); err != nil {
 		t.Fatal(err)
 	}
-	e, err := kv.Get(ctx, dedupe.JobKey(jobID)+".b.b1")
+	// Another account's request of the same job id is not this job's.
+	if err := r.RecordBatch(ctx, "mall", "b3", []Send{{jobID, 3, 4, 1}}, t2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, dedupe.JobKey(jobID)+".b.old", []byte(`{"at":"2026-11-21T12:00:00Z","seq":7,"sends":[[5,1]]}`)); err != nil {
+		t.Fatal(err)
+	}
+	e, err := kv.Get(ctx, requestKey("shop", "b1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"at":"2026-11-21T12:00:00Z","seq":7,"sends":[[0,1],[1,1],[2,1]]}`; string(e.Value()) != want {
+	want := `{"at":"2026-11-21T12:00:00Z","jobs":[{"job":"` + dedupe.JobKey(jobID) + `","seq":7,"sends":[[0,1],[1,1],[2,1]]},{"job":"` +
+		dedupe.JobKey("other") + `","seq":9,"sends":[[0,1]]}]}`
+	if string(e.Value()) != want {
 		t.Errorf("send record %s, want %s", e.Value(), want)
 	}
 	// Recipient 0 has its final result; recipient 3 went to an envelope of
@@ -136,12 +150,14 @@ func TestReconcile(t *testing.T) {
 		pending[i].Index = i
 	}
 	var scheduled []string
-	skip, sent, err := r.Reconcile("shop", jobID, parent, pending, func(env *retry.Envelope) { scheduled = append(scheduled, env.ID) })
+	scan := r.NewScan()
+	scan.Want("shop", jobID, time.Now().Add(-time.Minute))
+	skip, sent, err := r.Reconcile("shop", jobID, parent, pending, scan, func(env *retry.Envelope) { scheduled = append(scheduled, env.ID) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(skip, map[int]bool{0: true, 3: true}) || sent != 3 {
-		t.Errorf("skip %v, %d recipients with send records; want 0 and 3, 3", skip, sent)
+	if !reflect.DeepEqual(skip, map[int]bool{0: true, 3: true}) || sent != 4 {
+		t.Errorf("skip %v, %d recipients with send records; want 0 and 3, 4", skip, sent)
 	}
 	if !reflect.DeepEqual(scheduled, []string{parent + ".a0"}) {
 		t.Errorf("scheduled %q, want this delivery's envelope only", scheduled)
@@ -150,7 +166,7 @@ func TestReconcile(t *testing.T) {
 		attempts int
 		lookup   bool
 		last     time.Time
-	}{{0, false, time.Time{}}, {2, true, t2}, {1, true, t1}, {0, false, time.Time{}}, {0, false, time.Time{}}, {0, false, time.Time{}}} {
+	}{{0, false, time.Time{}}, {2, true, t2}, {1, true, t1}, {0, false, time.Time{}}, {0, false, time.Time{}}, {1, true, t1}} {
 		p := pending[i]
 		if p.Attempts != want.attempts || p.Lookup != want.lookup || !p.LastSentAt.Equal(want.last) {
 			t.Errorf("recipient %d: %d attempts, lookup %v, last sent %s; want %d, %v, %s", i, p.Attempts, p.Lookup, p.LastSentAt,
@@ -221,4 +237,33 @@ func newRecords(t *testing.T) (jetstream.JetStream, jetstream.KeyValue, *Records
 		t.Fatal(err)
 	}
 	return js, kv, New(js, kv)
+}
+
+// A Scan reads an account's request records once for every job registered
+// with it, from the earliest message's stored time less Skew: records
+// stored before that belong to earlier messages and are left out.
+func TestScanReadsRequestsSinceTheEarliestMessage(t *testing.T) {
+	t.Parallel()
+	_, _, r := newRecords(t)
+	ctx := t.Context()
+	at := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	if err := r.RecordBatch(ctx, "shop", "before", []Send{{"a", 1, 0, 1}}, at); err != nil {
+		t.Fatal(err)
+	}
+	stored := time.Now().Add(Skew) // as if the messages were stored now, after the first record
+	if err := r.RecordBatch(ctx, "shop", "after", []Send{{"a", 1, 1, 1}, {"b", 2, 0, 2}, {"c", 3, 0, 1}}, at); err != nil {
+		t.Fatal(err)
+	}
+	scan := r.NewScan()
+	scan.Want("shop", "a", stored)
+	scan.Want("shop", "b", stored.Add(time.Minute))
+	for job, want := range map[string]map[int]sendRecordEntry{"a": {1: {1, at}}, "b": {0: {2, at}}} {
+		got, err := scan.sent("shop", job)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("job %s: sent %v, %v; want %v", job, got, err, want)
+		}
+	}
+	if _, err := scan.sent("shop", "c"); err == nil {
+		t.Error("a job not registered with the scan was answered")
+	}
 }

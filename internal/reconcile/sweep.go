@@ -13,9 +13,10 @@ import (
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
-// Send records are written once per job and batch and never deleted one by
-// one (that would be a second JetStream write per job). Sweep purges them
-// instead, all the old ones in one request, once nothing can need them:
+// Send records are written once per provider request (and per follow-up
+// envelope) and never deleted one by one (that would be another JetStream
+// write each). Sweep purges them instead, all the old ones in one request,
+// once nothing can need them:
 //
 //   - Reconcile reads a job's records when one of its messages (the job or
 //     a retry envelope) is delivered again, or delivered after its consumer

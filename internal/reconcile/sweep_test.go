@@ -20,10 +20,10 @@ func TestSweep(t *testing.T) {
 	ctx := t.Context()
 	record := func(jobID string, seq uint64) string {
 		t.Helper()
-		if err := r.RecordBatch(ctx, "b1", []Send{{JobID: jobID, JobSeq: seq, Index: 0, Attempt: 1}}, time.Now()); err != nil {
+		if err := r.RecordBatch(ctx, "acct", jobID, []Send{{JobID: jobID, JobSeq: seq, Index: 0, Attempt: 1}}, time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		return jobKey(jobID) + ".b.b1"
+		return requestKey("acct", jobID)
 	}
 	has := func(key string) bool {
 		t.Helper()

@@ -18,7 +18,7 @@ import (
 
 // publisherOn returns a publisher on a new connection to srv with stream
 // "T" on subjects t.> whose messages may be at most maxMsgSize bytes.
-func publisherOn(t *testing.T, srv *natstest.Server, ctx context.Context, maxMsgSize int32) *store.Publisher {
+func publisherOn(t testing.TB, srv *natstest.Server, ctx context.Context, maxMsgSize int32) *store.Publisher {
 	t.Helper()
 	_, js := srv.JetStream(t)
 	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, MaxMsgSize: maxMsgSize}); err != nil {

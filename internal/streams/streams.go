@@ -336,7 +336,7 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 func (c Config) SendsConfig() jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
 		Bucket:      SendsBucket,
-		Description: "talkrelay send records: recipients handed to a provider, by job and batch",
+		Description: "talkrelay send records: recipients handed to a provider, by provider request; follow-up envelopes, by job",
 		TTL:         c.SendRecordsMaxAge,
 		Storage:     jetstream.FileStorage,
 		Replicas:    c.Replicas,

@@ -205,24 +205,26 @@ func subjectMismatch(j *job.Job, subjAcct, subjKind string) string {
 	return ""
 }
 
-// startJob starts sending job j of msg.
-func (w *Worker) startJob(msg *intake.Msg, j *job.Job, acct *account, reconcile bool) {
+// jobDelivery returns the delivery of job j of msg, to be run.
+func (w *Worker) jobDelivery(msg *intake.Msg, j *job.Job, acct *account) *delivery {
 	d := w.newDelivery(msg, j)
 	d.acct = acct
 	d.pending = make([]retry.Pending, len(j.Recipients))
 	for i := range d.pending {
 		d.pending[i].Index = i
 	}
-	w.runSafely(d, reconcile)
+	return d
 }
 
-func (w *Worker) handleEnvelope(msg *intake.Msg) {
+// envelopeDelivery returns the delivery of retry envelope msg, to be run,
+// or nil after rejecting it.
+func (w *Worker) envelopeDelivery(msg *intake.Msg) *delivery {
 	env, err := retry.Decode(msg.Data())
 	if err != nil {
 		// Only workers write envelopes; one that cannot be read is a bug or
 		// tampering. Keep it for inspection.
 		w.reject(msg, &job.Job{}, result.ReasonInvalidJob, err.Error(), false)
-		return
+		return nil
 	}
 	j := env.Job
 	if msg.Delivered == 1 { // came due; redeliveries count in talkrelay_jobs_redelivered_total
@@ -237,25 +239,25 @@ func (w *Worker) handleEnvelope(msg *intake.Msg) {
 	acct := w.accounts[j.Account]
 	if acct == nil {
 		w.reject(msg, j, result.ReasonUnknownAccount, fmt.Sprintf("account %q is no longer configured on this worker", j.Account), true)
-		return
+		return nil
 	}
 	d := w.newDelivery(msg, j)
 	d.acct, d.pending, d.round, d.envID, d.jobSeq = acct, env.Pending, env.Round, env.ID, env.JobSeq
-	w.runSafely(d, msg.Delivered > 1)
+	return d
 }
 
 // runSafely runs d; if handling it crashes, d is abandoned and handed back
 // to NATS, which redelivers it until worker.max_deliver (then it is
 // dead-lettered as poison). Its redelivery reconciles with whatever was
 // stored before the crash.
-func (w *Worker) runSafely(d *delivery, reconcile bool) {
+func (w *Worker) runSafely(d *delivery, scan *reconcile.Scan) {
 	defer func() {
 		if r := recover(); r != nil {
 			d.logger().Error().Interface("panic", r).Msg("job handler crashed; the job will be redelivered")
 			w.abandon(d, time.Second)
 		}
 	}()
-	w.run(d, reconcile)
+	w.run(d, scan)
 }
 
 // abandon hands d back to NATS for redelivery after delay, once.
@@ -269,16 +271,16 @@ func (w *Worker) abandon(d *delivery, delay time.Duration) {
 	d.msg.Done()
 }
 
-// run sends or looks up every recipient of d; with reconcile (the job was
-// delivered before, or left traces of an earlier delivery), it first
-// reconciles with what was stored.
-func (w *Worker) run(d *delivery, reconcile bool) {
+// run sends or looks up every recipient of d; with a scan (the job was
+// delivered before, or left traces of an earlier delivery; d is registered
+// with the scan), it first reconciles with what was stored.
+func (w *Worker) run(d *delivery, scan *reconcile.Scan) {
 	skip := map[int]bool{}
-	if reconcile {
+	if scan != nil {
 		d.logger().Info().Uint64("delivery", d.msg.Delivered).Msg("redelivered: reconciling with stored results and send records")
 		var err error
 		at := time.Now()
-		if skip, err = w.reconcile(d); err != nil {
+		if skip, err = w.reconcile(d, scan); err != nil {
 			// Without knowing what was sent, nothing may be sent: hand the
 			// message back and try again later.
 			d.logger().Warn().Err(err).Msg("cannot reconcile the redelivered job; retrying later")

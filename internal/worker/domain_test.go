@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
-	"github.com/talkrelay/talkrelay/internal/dedupe"
 	"github.com/talkrelay/talkrelay/internal/natstest"
 	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/streams"
@@ -72,7 +71,7 @@ func TestWorkerUsesTheConfiguredJetStreamDomain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := kv.ListKeysFiltered(t.Context(), dedupe.JobKey("via-leaf")+".>")
+	keys, err := kv.ListKeysFiltered(t.Context(), "request.acct.>")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +80,7 @@ func TestWorkerUsesTheConfiguredJetStreamDomain(t *testing.T) {
 		n++
 	}
 	if n == 0 {
-		t.Error("no send record of the job in the hub's talkrelay_sends bucket")
+		t.Error("no send record of the account's request in the hub's talkrelay_sends bucket")
 	}
 	if lines := warned.String(); lines != "" {
 		t.Errorf("the worker warned:\n%s", lines)

@@ -11,15 +11,19 @@ import (
 // jobs stream is a work queue, an acknowledged job is deleted, and a
 // restarted server (or a new stream leader) rebuilds its duplicate window
 // from the messages it still stores. So before a job's first delivery is
-// sent, the worker looks for the traces its id left — send records and
-// results stored within streams.jobs_duplicate_window — for the whole group
-// of jobs a lane took at once (two requests, whatever the group's size):
+// sent, the worker looks for the traces its id left — results and
+// follow-up envelope records stored within streams.jobs_duplicate_window
+// (see package dedupe) — for the whole group of jobs a lane took at once
+// (two requests, whatever the group's size):
 //
 //   - no traces: a new job; it is sent.
 //   - traces of this very message (they carry its stream sequence): a worker
 //     got this far with it before its consumer lost track of the delivery
 //     (a consumer deleted and created again, the upgrade from the single
-//     consumer of earlier versions): it is reconciled as a redelivery.
+//     consumer of earlier versions): it is reconciled as a redelivery. A
+//     recipient it had only handed to a provider left a request send
+//     record, which names no job: such a job shows no trace and is sent
+//     again (see the README's guarantees).
 //   - traces of other messages only: the same job published again; it is
 //     acknowledged and nothing is sent. Its results are the ones already
 //     stored.
@@ -45,15 +49,22 @@ func (w *Worker) startFresh(jobs []freshJob) {
 		}
 		return
 	}
+	var again []*delivery
+	scan := w.records.NewScan()
 	for i, f := range jobs {
 		switch traceOf(found[i], f.msg.Seq) {
 		case traceNone:
-			w.startJob(f.msg, f.job, f.acct, false)
+			w.runSafely(w.jobDelivery(f.msg, f.job, f.acct), nil)
 		case traceSelf:
-			w.startJob(f.msg, f.job, f.acct, true)
+			d := w.jobDelivery(f.msg, f.job, f.acct)
+			want(scan, d)
+			again = append(again, d)
 		case traceOther:
 			w.dropDuplicate(f)
 		}
+	}
+	for _, d := range again {
+		w.runSafely(d, scan)
 	}
 }
 

@@ -12,14 +12,15 @@ import (
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
-// beforeSend records, for every job in b, which of its recipients are
-// about to be sent at which attempt. It returns once JetStream stored them.
+// beforeSend records which recipients of which jobs request b is about to
+// hand over, at which attempt: one send record for the request. It returns
+// once JetStream stored it.
 func (w *Worker) beforeSend(ctx context.Context, b *providers.Batch, items []*dispatch.Item) error {
 	sends := make([]reconcile.Send, len(b.Messages))
 	for i, m := range b.Messages {
 		sends[i] = reconcile.Send{JobID: m.Job.ID, JobSeq: items[i].Owner.(itemRef).d.jobSeq, Index: m.Index, Attempt: m.Attempt}
 	}
-	return w.records.RecordBatch(ctx, b.ID, sends, w.clock.Now())
+	return w.records.RecordBatch(ctx, items[0].Owner.(itemRef).d.acct.Name, b.ID, sends, w.clock.Now())
 }
 
 // id names a delivery in the envelope lineage: the job token for a
@@ -34,9 +35,10 @@ func (d *delivery) id() string {
 // reconcile prepares a redelivered delivery: it returns the recipients
 // (original indexes) to leave alone — those with a stored final result and
 // those already handed to a follow-up envelope, which it stores again —
-// and marks recipients sent without a recorded answer for a lookup.
-func (w *Worker) reconcile(d *delivery) (map[int]bool, error) {
-	skip, sent, err := w.records.Reconcile(d.job.Account, d.job.ID, d.id(), d.pending,
+// and marks recipients sent without a recorded answer for a lookup. scan
+// has d registered (see want).
+func (w *Worker) reconcile(d *delivery, scan *reconcile.Scan) (map[int]bool, error) {
+	skip, sent, err := w.records.Reconcile(d.job.Account, d.job.ID, d.id(), d.pending, scan,
 		func(env *retry.Envelope) {
 			if d.storedEnvelopes == nil {
 				d.storedEnvelopes = map[string]bool{}
@@ -53,9 +55,11 @@ func (w *Worker) reconcile(d *delivery) (map[int]bool, error) {
 	return skip, nil
 }
 
-// sendRecordsSkew allows for the difference between the NATS servers'
-// clocks when sweeping send records (see reconcile.Sweep).
-const sendRecordsSkew = 10 * time.Second
+// want registers redelivered delivery d with scan, which reads, for all
+// the deliveries registered, the send records stored since their messages.
+func want(scan *reconcile.Scan, d *delivery) {
+	scan.Want(d.job.Account, d.job.ID, d.msg.Stored)
+}
 
 // sweepSendRecords purges the send records nothing needs any more (see
 // reconcile.Sweep) every minute, or every streams.jobs_duplicate_window if
@@ -72,7 +76,7 @@ func (w *Worker) sweepSendRecords(ctx context.Context) {
 		case <-tick.C:
 		}
 		sweepCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		n, err := w.records.Sweep(sweepCtx, time.Now().Add(-window), sendRecordsSkew)
+		n, err := w.records.Sweep(sweepCtx, time.Now().Add(-window), reconcile.Skew)
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			w.log.Warn().Err(err).Msg("send records not swept; trying again later")

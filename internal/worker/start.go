@@ -10,32 +10,48 @@ import (
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
-// startGroup starts the messages one lane took: envelopes and redelivered
-// jobs at once, first deliveries of jobs after checking, all together,
-// whether an earlier copy of them left traces (see startFresh).
+// startGroup starts the messages one lane took: first deliveries of
+// envelopes at once, redelivered jobs and envelopes together after
+// reconciling them (one read of send records for the group), first
+// deliveries of jobs after checking, all together, whether an earlier copy
+// of them left traces (see startFresh).
 func (w *Worker) startGroup(lane *intake.Lane, msgs []*intake.Msg) {
 	var fresh []freshJob
+	var again []*delivery
+	scan := w.records.NewScan()
 	for _, m := range msgs {
 		if m.Delivered > 1 {
 			w.metrics.redelivered(w.accountLabel(lane.Account))
 		}
 		w.safely(m, func() {
+			var d *delivery
 			if strings.HasPrefix(m.Subject(), streams.RetryPrefix+".") {
-				w.handleEnvelope(m)
-				return
-			}
-			j, acct := w.readJob(m)
-			if j != nil && j.Urgent() != lane.Urgent {
-				w.warnPriority(lane, m, j)
+				d = w.envelopeDelivery(m)
+			} else {
+				j, acct := w.readJob(m)
+				if j != nil && j.Urgent() != lane.Urgent {
+					w.warnPriority(lane, m, j)
+				}
+				switch {
+				case j == nil:
+				case m.Delivered > 1:
+					d = w.jobDelivery(m, j, acct)
+				default:
+					fresh = append(fresh, freshJob{m, j, acct})
+				}
 			}
 			switch {
-			case j == nil:
+			case d == nil:
 			case m.Delivered > 1:
-				w.startJob(m, j, acct, true)
+				want(scan, d)
+				again = append(again, d)
 			default:
-				fresh = append(fresh, freshJob{m, j, acct})
+				w.runSafely(d, nil)
 			}
 		})
+	}
+	for _, d := range again {
+		w.runSafely(d, scan)
 	}
 	if len(fresh) > 0 {
 		w.startFresh(fresh)

@@ -7,24 +7,24 @@ import (
 	"fmt"
 	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
+
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/result"
 )
 
-// sendResponse is the 202 answer to a send.
+// sendResponse is what talkrelay reads of the 202 answer to a send. NAVER
+// also echoes every message's countryCode, to and content, and the
+// request's requestTime, statusCode and statusName: nothing needs them,
+// and leaving them out of the struct spares decoding them (the content
+// above all) for every recipient.
 type sendResponse struct {
-	RequestID   string          `json:"requestId"`
-	RequestTime string          `json:"requestTime"`
-	StatusCode  string          `json:"statusCode"`
-	StatusName  string          `json:"statusName"`
-	Messages    []messageResult `json:"messages"`
+	RequestID string          `json:"requestId"`
+	Messages  []messageResult `json:"messages"`
 }
 
 type messageResult struct {
 	MessageID         string `json:"messageId"`
-	CountryCode       string `json:"countryCode"`
-	To                string `json:"to"`
-	Content           string `json:"content"`
 	RequestStatusCode string `json:"requestStatusCode"`
 	RequestStatusName string `json:"requestStatusName"`
 	RequestStatusDesc string `json:"requestStatusDesc"`
@@ -36,12 +36,21 @@ var (
 	errCountMismatch = errors.New("answer count does not match the request")
 )
 
-// parseSendResponse reads a 2xx body.
+// parseSendResponse reads a 2xx body. It decodes with json v2 (with
+// encoding/json's case-insensitive names), several times faster and with a
+// few allocations instead of four per message; a body v2 refuses (invalid
+// UTF-8, duplicate names) is decoded again with encoding/json, which
+// decides, so that it reads exactly what encoding/json reads
+// (FuzzSendResponseAgreesWithEncodingJSON).
 func parseSendResponse(body []byte) (*sendResponse, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, errEmptyBody
 	}
 	var r sendResponse
+	if jsonv2.Unmarshal(body, &r, jsonv2.MatchCaseInsensitiveNames(true)) == nil {
+		return &r, nil
+	}
+	r = sendResponse{}
 	if err := json.Unmarshal(body, &r); err != nil {
 		return nil, fmt.Errorf("unreadable body: %w", err)
 	}
