@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -107,6 +108,7 @@ type Dispatcher struct {
 	// queued, waiting for admission and in provider calls.
 	inflight sync.WaitGroup
 	loops    sync.WaitGroup
+	closing  atomic.Bool // Close began: see answer
 }
 
 type account struct {
@@ -120,9 +122,11 @@ type account struct {
 	wake   chan struct{} // cap 1: something was queued, or closed
 }
 
+// batch is a queued batch of items, or a queued lookup.
 type batch struct {
-	key   providers.Key
-	items []*Item
+	key    providers.Key
+	items  []*Item
+	lookup *Lookup
 }
 
 // New returns a dispatcher for accounts.
@@ -171,9 +175,11 @@ func (d *Dispatcher) Flush() { d.batcher.Flush() }
 // provider calls until ctx ends; after that the calls still running are
 // cancelled (each adapter reports them unknown if the request was written,
 // retryable if not), batches not yet admitted are reported retryable
-// without a call (none waits for a concurrency slot), and Close waits for
-// every item to report. No Submit may follow Close.
+// without a call and lookups not yet admitted are answered not made (none
+// waits for a concurrency slot), and Close waits for every item to report
+// and every lookup to be answered. No Submit or Lookup may follow Close.
 func (d *Dispatcher) Close(ctx context.Context) error {
+	d.closing.Store(true)
 	d.batcher.Flush()
 	done := make(chan struct{})
 	go func() { d.inflight.Wait(); close(done) }()
@@ -205,9 +211,9 @@ func (d *Dispatcher) send(k providers.Key, items []*Item) {
 	}
 	a.mu.Lock()
 	if urgent {
-		a.urgent = append(a.urgent, batch{k, items})
+		a.urgent = append(a.urgent, batch{key: k, items: items})
 	} else {
-		a.normal = append(a.normal, batch{k, items})
+		a.normal = append(a.normal, batch{key: k, items: items})
 	}
 	a.mu.Unlock()
 	a.signal()
@@ -247,7 +253,8 @@ func (a *account) next() (b batch, ok bool) {
 
 // admit is an account's admission loop: it takes the next batch (so an
 // urgent batch queued meanwhile goes first), waits for a concurrency slot
-// and for the rate limiter, then starts the call. At most one batch per
+// and for the rate limiter, then starts the call; a lookup waits for its
+// slot here and for the rate limiter per request (see Lookup). At most one batch per
 // account waits for admission, so an urgent batch waits behind at most
 // one normal one.
 func (d *Dispatcher) admit(a *account) {
@@ -256,6 +263,10 @@ func (d *Dispatcher) admit(a *account) {
 		b, ok := a.next()
 		if !ok {
 			return
+		}
+		if b.lookup != nil {
+			d.admitLookup(a, b.lookup)
+			continue
 		}
 		if b.items = d.fence(b.items); len(b.items) == 0 {
 			d.inflight.Done() // nothing left to send: no slot, no tokens
