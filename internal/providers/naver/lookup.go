@@ -61,7 +61,8 @@ const (
 	// concludes nothing but "accepted".
 	maxPagesPerFetch = 10
 	// queryTimeLayout is the current API reference's YYYY-MM-DD HH:mm:ss
-	// (a space, URL-encoded; the seed's yyyy-MM-dd'T'HH:mm:ss is stale).
+	// (a space, URL-encoded; the older SENS AlimTalk API document's
+	// yyyy-MM-dd'T'HH:mm:ss is no longer sent).
 	queryTimeLayout = "2006-01-02 15:04:05"
 )
 

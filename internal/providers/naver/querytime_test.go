@@ -80,7 +80,8 @@ func (b *breachTB) breaches() []string {
 }
 
 // TestFakeRefusesOldQueryTime: naverfake holds the client to the current
-// format: the seed's 'T' layout and a '+' for the space are breaches.
+// format: the older API document's 'T' layout and a '+' for the space
+// are breaches.
 func TestFakeRefusesOldQueryTime(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ name, start, end string }{
