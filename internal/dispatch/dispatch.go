@@ -114,6 +114,8 @@ type Dispatcher struct {
 type account struct {
 	*Account
 	slots chan struct{}
+	// lookups caps the slots lookups hold (see Lookup).
+	lookups chan struct{}
 
 	mu     sync.Mutex
 	urgent []batch // FIFO, sent before normal
@@ -122,11 +124,9 @@ type account struct {
 	wake   chan struct{} // cap 1: something was queued, or closed
 }
 
-// batch is a queued batch of items, or a queued lookup.
 type batch struct {
-	key    providers.Key
-	items  []*Item
-	lookup *Lookup
+	key   providers.Key
+	items []*Item
 }
 
 // New returns a dispatcher for accounts.
@@ -141,7 +141,8 @@ func New(cfg Config, accounts []*Account, onOutcome OutcomeFunc) *Dispatcher {
 	}
 	d.sendCtx, d.cancelSend = context.WithCancel(calls)
 	for _, a := range accounts {
-		acct := &account{Account: a, slots: make(chan struct{}, a.MaxConcurrency), wake: make(chan struct{}, 1)}
+		acct := &account{Account: a, slots: make(chan struct{}, a.MaxConcurrency),
+			lookups: make(chan struct{}, max(1, a.MaxConcurrency-1)), wake: make(chan struct{}, 1)}
 		d.accounts[a.Name] = acct
 		d.loops.Add(1)
 		go d.admit(acct)
@@ -175,7 +176,7 @@ func (d *Dispatcher) Flush() { d.batcher.Flush() }
 // provider calls until ctx ends; after that the calls still running are
 // cancelled (each adapter reports them unknown if the request was written,
 // retryable if not), batches not yet admitted are reported retryable
-// without a call and lookups not yet admitted are answered not made (none
+// without a call and lookups not yet started are answered not made (none
 // waits for a concurrency slot), and Close waits for every item to report
 // and every lookup to be answered. No Submit or Lookup may follow Close.
 func (d *Dispatcher) Close(ctx context.Context) error {
@@ -211,9 +212,9 @@ func (d *Dispatcher) send(k providers.Key, items []*Item) {
 	}
 	a.mu.Lock()
 	if urgent {
-		a.urgent = append(a.urgent, batch{key: k, items: items})
+		a.urgent = append(a.urgent, batch{k, items})
 	} else {
-		a.normal = append(a.normal, batch{key: k, items: items})
+		a.normal = append(a.normal, batch{k, items})
 	}
 	a.mu.Unlock()
 	a.signal()
@@ -253,8 +254,7 @@ func (a *account) next() (b batch, ok bool) {
 
 // admit is an account's admission loop: it takes the next batch (so an
 // urgent batch queued meanwhile goes first), waits for a concurrency slot
-// and for the rate limiter, then starts the call; a lookup waits for its
-// slot here and for the rate limiter per request (see Lookup). At most one batch per
+// and for the rate limiter, then starts the call. At most one batch per
 // account waits for admission, so an urgent batch waits behind at most
 // one normal one.
 func (d *Dispatcher) admit(a *account) {
@@ -263,10 +263,6 @@ func (d *Dispatcher) admit(a *account) {
 		b, ok := a.next()
 		if !ok {
 			return
-		}
-		if b.lookup != nil {
-			d.admitLookup(a, b.lookup)
-			continue
 		}
 		if b.items = d.fence(b.items); len(b.items) == 0 {
 			d.inflight.Done() // nothing left to send: no slot, no tokens

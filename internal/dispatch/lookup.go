@@ -9,24 +9,23 @@ import (
 
 // A lookup is a provider call like a send: it asks the account's provider
 // (its providers.Resolver) what became of messages whose outcome is
-// unknown. It waits in the account's queue (urgent before normal) for a
-// concurrency slot, which it holds for the whole Resolve call; every HTTP
-// request the call makes — a lookup may read pages, or ask per message —
-// first waits for the account's rate limiter as one request with one
-// recipient, and is then bounded by the account's request timeout. Calls
-// end with the shutdown grace like sends; a lookup not yet admitted then
-// is reported not made.
+// unknown. It takes one of the account's concurrency slots, which it holds
+// for the whole Resolve call; every HTTP request the call makes — a lookup
+// may read pages, or ask per message — first waits for the account's rate
+// limiter as one request with one recipient, and is then bounded by the
+// account's request timeout. Lookups hold at most all slots but one (with
+// a single slot, they share it with sends), so the account's batches,
+// urgent ones first, always have a slot to go through and never queue
+// behind a long lookup. Calls end with the shutdown grace like sends; a
+// lookup not started by then is answered not made.
 
 // Lookup is one Resolve call on an account's provider.
 type Lookup struct {
 	Queries []providers.Query
-	// Urgent lookups are admitted before the account's queued normal
-	// batches and lookups.
-	Urgent bool
 	// Answer receives Resolve's outcomes and error once the call is over,
 	// on a goroutine of its own, after the call's concurrency slot was
-	// freed. A call never made (calls ended before its admission) answers
-	// an Unknown outcome per query with a *providers.LookupError marking
+	// freed. A call never made (calls ended before it started) answers an
+	// Unknown outcome per query with a *providers.LookupError marking
 	// every query NotMade. Answer returns the items to send again (those
 	// the provider proved it never took): the dispatcher submits them.
 	Answer func(outs []providers.Outcome, err error) []*Item
@@ -39,38 +38,39 @@ type Lookup struct {
 // it sends nothing.
 const lookupRecipients = 1
 
-// Lookup queues l on the named account, which must exist and whose
-// provider must be a providers.Resolver. It never blocks.
+// Lookup starts l on the named account, which must exist and whose
+// provider must be a providers.Resolver. It never blocks: l waits for its
+// slot on a goroutine of its own.
 func (d *Dispatcher) Lookup(account string, l *Lookup) {
 	a := d.accounts[account]
 	d.inflight.Add(1)
-	a.mu.Lock()
-	if l.Urgent {
-		a.urgent = append(a.urgent, batch{lookup: l})
-	} else {
-		a.normal = append(a.normal, batch{lookup: l})
-	}
-	a.mu.Unlock()
-	a.signal()
-}
-
-// admitLookup waits for a concurrency slot for l and starts its call; once
-// calls are over, l is answered not made instead.
-func (d *Dispatcher) admitLookup(a *account, l *Lookup) {
-	select {
-	case a.slots <- struct{}{}:
-	case <-d.sendCtx.Done():
-		go func() {
-			outs, err := notMade(len(l.Queries), d.sendCtx.Err())
-			d.answer(l, outs, err)
-		}()
-		return
-	}
 	go func() {
-		outs, err := d.resolve(a, l.Queries)
-		<-a.slots
+		if d.acquire(a.lookups) {
+			if d.acquire(a.slots) {
+				outs, err := d.resolve(a, l.Queries)
+				<-a.slots
+				<-a.lookups
+				d.answer(l, outs, err)
+				return
+			}
+			<-a.lookups
+		}
+		outs, err := notMade(len(l.Queries), d.sendCtx.Err())
 		d.answer(l, outs, err)
 	}()
+}
+
+// acquire takes a place in sem, unless calls are over.
+func (d *Dispatcher) acquire(sem chan struct{}) bool {
+	select {
+	case sem <- struct{}{}:
+		if d.sendCtx.Err() == nil {
+			return true
+		}
+		<-sem // both were ready: calls being over wins
+	case <-d.sendCtx.Done():
+	}
+	return false
 }
 
 // resolve makes the Resolve call of a lookup admitted on a.

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -27,12 +28,17 @@ type resolvingProvider struct {
 	resolves atomic.Int64
 	// lookedUp, if set, receives a value as each Resolve call starts.
 	lookedUp chan struct{}
+	// block, if set, holds each Resolve call until it is closed.
+	block chan struct{}
 }
 
 func (r *resolvingProvider) Resolve(ctx context.Context, qs []providers.Query) ([]providers.Outcome, error) {
 	r.resolves.Add(1)
 	if r.lookedUp != nil {
 		r.lookedUp <- struct{}{}
+	}
+	if r.block != nil {
+		<-r.block
 	}
 	for range r.pages {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
@@ -160,5 +166,39 @@ func TestLookupAfterGraceIsNotMade(t *testing.T) {
 	<-closed
 	if p.resolves.Load() != 0 {
 		t.Errorf("%d Resolve calls after the grace period, want 0", p.resolves.Load())
+	}
+}
+
+// TestLookupsLeaveASlotForSends: however many lookups are running, they
+// hold all the account's slots but one, so a batch is still sent at once.
+func TestLookupsLeaveASlotForSends(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	p := &resolvingProvider{fakeProvider: &fakeProvider{limit: 1, answer: acceptAll}, lookedUp: make(chan struct{}, 5), block: release}
+	sent := make(chan struct{}, 1)
+	d := newLookupDispatcher(t, p, &countingLimiter{}, 3, func(*Item, *providers.Outcome, time.Time) { sent <- struct{}{} })
+	for n := range 5 {
+		d.Lookup("a", &Lookup{Queries: queriesOf(items(fmt.Sprint("lookup-", n), "a", 1, job.AlimTalk)),
+			Answer: func([]providers.Outcome, error) []*Item { return nil }})
+	}
+	for range 2 { // two lookups take two of the three slots
+		<-p.lookedUp
+	}
+	d.Submit(items("send", "a", 1, job.AlimTalk))
+	d.Flush()
+	select {
+	case <-sent:
+	case <-time.After(time.Minute):
+		t.Fatal("a batch waited over a minute for a slot while lookups ran")
+	}
+	if n := p.resolves.Load(); n != 2 {
+		t.Errorf("%d lookups running with 3 slots, want 2: one slot stays for sends", n)
+	}
+	close(release)
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := p.resolves.Load(); n != 5 {
+		t.Errorf("%d lookups made, want 5", n)
 	}
 }

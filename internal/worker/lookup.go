@@ -32,7 +32,7 @@ func (w *Worker) lookup(d *delivery, positions []int) {
 			queries[i] = providers.Query{Message: m, Key: providers.KeyOf(d.job, m.Recipient, d.acct.Sender),
 				SentAt: p.LastSentAt, Last: p.Last.Provider()}
 		}
-		w.disp.Lookup(d.acct.Name, &dispatch.Lookup{Queries: queries, Urgent: d.msg.Lane().Urgent,
+		w.disp.Lookup(d.acct.Name, &dispatch.Lookup{Queries: queries,
 			Answer: func(outs []providers.Outcome, err error) []*dispatch.Item { return w.lookedUp(d, chunk, outs, err) }})
 	}
 }
