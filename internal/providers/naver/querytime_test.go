@@ -154,3 +154,33 @@ func TestGatewayRateLimitCodes(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRateLimitAnswer: whatever a 429 carries (the gateway's body, SENS's,
+// garbage; any Retry-After), it is retryable and rate_limited, its delay
+// stays within providers.MaxRetryAfter, and a code name comes only from
+// the gateway's documented table.
+func FuzzRateLimitAnswer(f *testing.F) {
+	for _, code := range []string{"400", "410", "420"} {
+		f.Add([]byte(`{"error":{"errorCode":"`+code+`","message":"`+gatewayNames[code]+`"}}`), "7")
+	}
+	for _, seed := range []string{`{"status":429,"error":"Too Many Requests","message":"slow down"}`, `{"error":{"errorCode":999}}`,
+		`{"error":"x"}`, ``, `<html>429</html>`, "\xff\xfe{"} {
+		f.Add([]byte(seed), "Mon, 30 Nov 2026 10:01:30 GMT")
+	}
+	c := &Client{Now: fixedNow}
+	f.Fuzz(func(t *testing.T, body []byte, retryAfter string) {
+		resp := &http.Response{StatusCode: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {retryAfter}}}
+		var pe *providers.Error
+		if !errors.As(c.httpError(resp, body), &pe) {
+			t.Fatal("not a *providers.Error")
+		}
+		switch {
+		case pe.Class != providers.Retryable || pe.Reason != result.ReasonRateLimited:
+			t.Fatalf("%s/%s, want retryable/rate_limited", pe.Class, pe.Reason)
+		case pe.RetryAfter < 0 || pe.RetryAfter > providers.MaxRetryAfter:
+			t.Fatalf("Retry-After %q read as %s", retryAfter, pe.RetryAfter)
+		case pe.CodeName != gatewayNames[pe.Code]:
+			t.Fatalf("code %q named %q", pe.Code, pe.CodeName)
+		}
+	})
+}
