@@ -31,17 +31,7 @@ func TestGatedClient(t *testing.T) {
 		}
 		return nil
 	}})
-	get := func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := hc.Do(req)
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err
-	}
+	get := func(ctx context.Context) error { return getWith(t, hc, ctx, srv.URL) }
 	for range 3 {
 		if err := get(ctx); err != nil {
 			t.Fatal(err)
@@ -76,21 +66,25 @@ func TestGateTimeoutStartsAtAdmission(t *testing.T) {
 		time.Sleep(2 * timeout) // the rate limiter keeps it waiting longer than the timeout
 		return nil
 	}})
-	get := func(path string) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := hc.Do(req)
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err
-	}
+	get := func(path string) error { return getWith(t, hc, ctx, srv.URL+path) }
 	if err := get("/"); err != nil {
 		t.Errorf("request admitted after a wait longer than its timeout: %v, want it sent and answered", err)
 	}
 	if err := get("/hang"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("unanswered request: %v, want its timeout", err)
 	}
+}
+
+// getWith makes a GET of url with ctx through hc and closes the answer.
+func getWith(t *testing.T, hc *http.Client, ctx context.Context, url string) error {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err == nil {
+		resp.Body.Close()
+	}
+	return err
 }
