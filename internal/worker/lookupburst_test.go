@@ -103,7 +103,11 @@ func TestLookupBurstDoesNotDelayAnotherAccount(t *testing.T) {
 	a := providerAccount(t, "nhn-a", "nhn", front.URL, sender, map[string]string{"secret_key": nhnfake.SecretKey},
 		map[string]any{"app_key": nhnfake.AppKey})
 	a.RequestTimeout, a.MaxConcurrency = time.Second, 4
-	a.RateLimit = ratelimit.Config{RequestsPerSecond: limitA}
+	// Headroom 15%: admitted at 17/s, so that requests a busy machine
+	// delays between admission and arrival do not push a second at the
+	// fake over the limit.
+	headroom := 0.15
+	a.RateLimit = ratelimit.Config{RequestsPerSecond: limitA, Headroom: &headroom}
 	a.Retry = retry.Policy{MaxAttempts: 3, InitialInterval: time.Second, MaxInterval: time.Second, Jitter: 0.01,
 		LookupAfter: time.Second, MaxLookups: 5}
 	b := providerAccount(t, "nhn-b", "nhn", apiB.URL(), sender, map[string]string{"secret_key": nhnfake.SecretKey},
