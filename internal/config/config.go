@@ -92,9 +92,11 @@ type Account struct {
 	Credentials map[string]Secret `yaml:"credentials"`
 	// RateLimit keeps the account within its provider quota.
 	RateLimit ratelimit.Config `yaml:"rate_limit"`
-	// MaxConcurrency caps provider requests in flight (default 16).
+	// MaxConcurrency caps provider calls in flight, sends and lookups
+	// (default 16).
 	MaxConcurrency int `yaml:"max_concurrency"`
-	// RequestTimeout bounds one provider call (default 30s).
+	// RequestTimeout bounds one provider request: a send, or each request
+	// of a lookup from its admission by the rate limiter (default 30s).
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// Retry is the account's retry policy; unset fields take the defaults
 	// of retry.DefaultPolicy.

@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -107,11 +108,14 @@ type Dispatcher struct {
 	// queued, waiting for admission and in provider calls.
 	inflight sync.WaitGroup
 	loops    sync.WaitGroup
+	closing  atomic.Bool // Close began: see answer
 }
 
 type account struct {
 	*Account
 	slots chan struct{}
+	// lookups caps the slots lookups hold (see Lookup).
+	lookups chan struct{}
 
 	mu     sync.Mutex
 	urgent []batch // FIFO, sent before normal
@@ -137,7 +141,8 @@ func New(cfg Config, accounts []*Account, onOutcome OutcomeFunc) *Dispatcher {
 	}
 	d.sendCtx, d.cancelSend = context.WithCancel(calls)
 	for _, a := range accounts {
-		acct := &account{Account: a, slots: make(chan struct{}, a.MaxConcurrency), wake: make(chan struct{}, 1)}
+		acct := &account{Account: a, slots: make(chan struct{}, a.MaxConcurrency),
+			lookups: make(chan struct{}, max(1, a.MaxConcurrency-1)), wake: make(chan struct{}, 1)}
 		d.accounts[a.Name] = acct
 		d.loops.Add(1)
 		go d.admit(acct)
@@ -171,9 +176,11 @@ func (d *Dispatcher) Flush() { d.batcher.Flush() }
 // provider calls until ctx ends; after that the calls still running are
 // cancelled (each adapter reports them unknown if the request was written,
 // retryable if not), batches not yet admitted are reported retryable
-// without a call (none waits for a concurrency slot), and Close waits for
-// every item to report. No Submit may follow Close.
+// without a call and lookups not yet started are answered not made (none
+// waits for a concurrency slot), and Close waits for every item to report
+// and every lookup to be answered. No Submit or Lookup may follow Close.
 func (d *Dispatcher) Close(ctx context.Context) error {
+	d.closing.Store(true)
 	d.batcher.Flush()
 	done := make(chan struct{})
 	go func() { d.inflight.Wait(); close(done) }()

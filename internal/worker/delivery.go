@@ -306,10 +306,8 @@ func (w *Worker) run(d *delivery, scan *reconcile.Scan) {
 			}
 		}
 	}
-	if len(lookups) > 0 {
-		items = append(items, w.lookup(d, lookups)...)
-	}
 	w.disp.Submit(items)
+	w.lookup(d, lookups)
 }
 
 // prepare checks recipient pos for the provider and returns its item, or

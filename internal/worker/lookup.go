@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"context"
 	"errors"
 
 	"github.com/talkrelay/talkrelay/internal/dispatch"
@@ -12,77 +11,80 @@ import (
 // lookupBatch is how many messages one Resolve call asks about.
 const lookupBatch = 100
 
-// lookupTimeoutFactor times the account's request timeout bounds one
-// Resolve call.
-const lookupTimeoutFactor = 4
-
 // lookup asks the provider what became of the recipients at positions,
-// whose last outcome is unknown. Recipients the provider proves it never
-// took come back as items to send again; the rest are decided. A lookup
-// counts against retry.max_lookups only when it was made: a recipient
-// whose lookup the resolver never got to (a *providers.LookupError says
-// which) is looked up again without one counted.
-func (w *Worker) lookup(d *delivery, positions []int) []*dispatch.Item {
-	var resend []*dispatch.Item
+// whose last outcome is unknown, in Resolve calls of at most lookupBatch
+// recipients that the dispatcher makes like sends (dispatch.Lookup: the
+// account's concurrency slots and rate limit, ended by the shutdown
+// grace). It returns at once: lookedUp decides the recipients when each
+// call is answered. Without a resolver the recipients are decided now.
+func (w *Worker) lookup(d *delivery, positions []int) {
 	for len(positions) > 0 {
 		chunk := positions[:min(len(positions), lookupBatch)]
 		positions = positions[len(chunk):]
-		var outs []providers.Outcome
-		var notMade []bool
-		var err error
-		if d.acct.resolver != nil {
-			queries := make([]providers.Query, len(chunk))
-			for i, pos := range chunk {
-				p := &d.pending[pos]
-				m := providers.Message{Job: d.job, Index: p.Index, Recipient: &d.job.Recipients[pos], Attempt: p.Attempts}
-				queries[i] = providers.Query{Message: m, Key: providers.KeyOf(d.job, m.Recipient, d.acct.Sender),
-					SentAt: p.LastSentAt, Last: p.Last.Provider()}
-			}
-			// A lookup may take several provider requests (pages, one per
-			// uid): give it more than one request's time.
-			ctx, cancel := context.WithTimeout(w.calls, lookupTimeoutFactor*d.acct.RequestTimeout)
-			outs, err = d.acct.resolver.Resolve(ctx, queries)
-			cancel()
-			var partial *providers.LookupError
-			if errors.As(err, &partial) && len(outs) == len(chunk) && len(partial.NotMade) == len(chunk) {
-				notMade = partial.NotMade // some answered, some not
-			} else if err == nil && len(outs) != len(chunk) {
-				err = errLookupCount
-			}
-			if err != nil {
-				d.logger().Warn().Err(err).Int("recipients", len(chunk)).Msg("lookup failed; will look again")
-				if notMade == nil {
-					outs = nil
-				}
-			}
+		if d.acct.resolver == nil {
+			w.disp.Submit(w.lookedUp(d, chunk, nil, nil))
+			continue
 		}
-		d.finals.enable()
+		queries := make([]providers.Query, len(chunk))
 		for i, pos := range chunk {
 			p := &d.pending[pos]
-			if d.alreadyFinal(p.Index) {
-				continue // neither sent again nor given a second result
+			m := providers.Message{Job: d.job, Index: p.Index, Recipient: &d.job.Recipients[pos], Attempt: p.Attempts}
+			queries[i] = providers.Query{Message: m, Key: providers.KeyOf(d.job, m.Recipient, d.acct.Sender),
+				SentAt: p.LastSentAt, Last: p.Last.Provider()}
+		}
+		w.disp.Lookup(d.acct.Name, &dispatch.Lookup{Queries: queries,
+			Answer: func(outs []providers.Outcome, err error) []*dispatch.Item { return w.lookedUp(d, chunk, outs, err) }})
+	}
+}
+
+// lookedUp decides the recipients at chunk after their lookup answered
+// outs and err (both nil without a resolver). Recipients the provider
+// proves it never took come back as items to send again; the rest are
+// decided. A lookup counts against retry.max_lookups only when it was
+// made: a recipient whose lookup the resolver never got to (a
+// *providers.LookupError says which) is looked up again without one
+// counted.
+func (w *Worker) lookedUp(d *delivery, chunk []int, outs []providers.Outcome, err error) []*dispatch.Item {
+	var notMade []bool
+	var partial *providers.LookupError
+	if errors.As(err, &partial) && len(outs) == len(chunk) && len(partial.NotMade) == len(chunk) {
+		notMade = partial.NotMade // some answered, some not
+	} else if err == nil && d.acct.resolver != nil && len(outs) != len(chunk) {
+		err = errLookupCount
+	}
+	if err != nil {
+		d.logger().Warn().Err(err).Int("recipients", len(chunk)).Msg("lookup failed; will look again")
+		if notMade == nil {
+			outs = nil
+		}
+	}
+	var resend []*dispatch.Item
+	d.finals.enable()
+	for i, pos := range chunk {
+		p := &d.pending[pos]
+		if d.alreadyFinal(p.Index) {
+			continue // neither sent again nor given a second result
+		}
+		o := p.Last.Provider() // unknown, unless the lookup says more
+		if outs != nil {
+			o = mergeIDs(outs[i], o)
+		}
+		switch o.Class {
+		case providers.Retryable:
+			// The provider's records prove it never took the message:
+			// sending it again cannot duplicate it.
+			p.Lookup, p.Lookups = false, 0
+			if it := w.prepare(d, pos); it != nil {
+				resend = append(resend, it)
 			}
-			o := p.Last.Provider() // unknown, unless the lookup says more
-			if outs != nil {
-				o = mergeIDs(outs[i], o)
+		case providers.Unknown:
+			if d.acct.resolver != nil && (notMade == nil || !notMade[i]) {
+				p.Lookups++
 			}
-			switch o.Class {
-			case providers.Retryable:
-				// The provider's records prove it never took the message:
-				// sending it again cannot duplicate it.
-				p.Lookup, p.Lookups = false, 0
-				if it := w.prepare(d, pos); it != nil {
-					resend = append(resend, it)
-				}
-			case providers.Unknown:
-				if d.acct.resolver != nil && (notMade == nil || !notMade[i]) {
-					p.Lookups++
-				}
-				d.decide(pos, &o)
-			default:
-				p.Last = retry.FromProvider(&o)
-				d.decide(pos, &o)
-			}
+			d.decide(pos, &o)
+		default:
+			p.Last = retry.FromProvider(&o)
+			d.decide(pos, &o)
 		}
 	}
 	return resend

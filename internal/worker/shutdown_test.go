@@ -58,9 +58,9 @@ func (e *endingWriter) Write(p []byte) (int, error) {
 }
 
 // SIGTERM ends the worker within about 2 × worker.shutdown_grace whatever
-// the provider and NATS do. Here a provider call hangs holding the
-// account's only concurrency slot, another batch waits for that slot, a
-// lookup hangs on one of intake's starters, and the NATS server is gone.
+// the provider and NATS do. Here a lookup and a send hang holding the
+// account's two concurrency slots, another batch waits for a slot, and
+// the NATS server is gone.
 // (Before, Run waited forever: for the starter, for the batch waiting for
 // the slot, and for stores that could not be made.) The bound is asserted
 // loosely: Run must return at all.
@@ -72,8 +72,6 @@ func TestShutdownIsBoundedWhenProviderHangsAndNATSIsGone(t *testing.T) {
 	h := &hanging{calls: make(chan string, 16), release: make(chan struct{})}
 	t.Cleanup(func() { close(h.release) }) // after Run returned: the hung calls end and unwind
 
-	e.publishJob(testJob("hangs", "acct", 1))
-	e.publishJob(testJob("waits-for-a-slot", "acct", 1))
 	now := time.Now()
 	env := &retry.Envelope{ID: "looked-up.l0", DueAt: now, Job: testJob("looked-up", "acct", 1), Round: 1,
 		Pending: []retry.Pending{{Index: 0, Attempts: 1, Lookup: true, FirstSentAt: now, LastSentAt: now,
@@ -90,7 +88,7 @@ func TestShutdownIsBoundedWhenProviderHangsAndNATSIsGone(t *testing.T) {
 	}
 
 	grace := time.Second
-	cfg := e.config(config.Account{Name: "acct", Provider: "hanging", MaxConcurrency: 1, RequestTimeout: time.Minute, Retry: fastRetry(3)})
+	cfg := e.config(config.Account{Name: "acct", Provider: "hanging", MaxConcurrency: 2, RequestTimeout: time.Minute, Retry: fastRetry(3)})
 	cfg.Worker.ShutdownGrace = grace
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -107,15 +105,23 @@ func TestShutdownIsBoundedWhenProviderHangsAndNATSIsGone(t *testing.T) {
 	case err := <-errc:
 		t.Fatalf("worker did not start: %v", err)
 	}
-	seen := map[string]bool{}
-	for !seen["send"] || !seen["resolve"] {
-		select {
-		case c := <-h.calls:
-			seen[c] = true
-		case err := <-errc:
-			t.Fatalf("worker stopped: %v", err)
+	// The lookup takes a slot first, then the first job the other.
+	wait := func(call string) {
+		for {
+			select {
+			case c := <-h.calls:
+				if c == call {
+					return
+				}
+			case err := <-errc:
+				t.Fatalf("worker stopped: %v", err)
+			}
 		}
 	}
+	wait("resolve")
+	e.publishJob(testJob("hangs", "acct", 1))
+	wait("send")
+	e.publishJob(testJob("waits-for-a-slot", "acct", 1))
 
 	e.srv.Stop()
 	start := time.Now()

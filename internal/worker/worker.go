@@ -91,10 +91,7 @@ type Worker struct {
 	js       jetstream.JetStream
 	records  *reconcile.Records
 	metrics  *metrics
-	// calls ends provider calls, sends and lookups alike, once the
-	// shutdown grace period is over.
-	calls context.Context
-	ready atomic.Bool
+	ready    atomic.Bool
 	// priorityWarned: lane name -> *atomic.Int64, the last warning's time
 	priorityWarned sync.Map
 	// lostLogs bounds the warnings of jobs given up (see lose): a long
@@ -208,7 +205,6 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	w.pub = store.NewPublisher(pubCtx, js, log, 1024)
 	calls, endCalls := context.WithCancel(context.Background())
 	defer endCalls()
-	w.calls = calls
 	w.disp = dispatch.New(dispatch.Config{
 		Linger: cfg.Worker.Linger, Tracer: opts.Tracer, Log: log, Now: opts.Clock.Now, OnRequest: w.metrics.request, BeforeSend: w.beforeSend,
 		Fence: w.fence, Calls: calls},
@@ -334,7 +330,7 @@ func buildAccounts(cfg *config.Config, opts Options) ([]*dispatch.Account, error
 			BaseURL:       a.BaseURL,
 			Credentials:   creds,
 			DecodeOptions: a.DecodeOptions,
-			HTTPClient:    opts.HTTPClient,
+			HTTPClient:    providers.Gated(opts.HTTPClient), // lookups pass the rate limit per request (dispatch.Lookup)
 			Now:           clockNow(opts.Clock),
 		})
 		if err != nil {

@@ -69,9 +69,9 @@ type Config struct {
 	// "message" (messages[].summary, the API document's literal path).
 	SummaryPlacement string `yaml:"summary_placement"`
 	// LookupTimeZone is the TZ database name the request query's
-	// requestStartTime/requestEndTime are written in. The API document gives the
-	// format (yyyy-MM-dd'T'HH:mm:ss) but no zone; NAVER's console and
-	// requestTime are KST. Default Asia/Seoul.
+	// requestStartTime/requestEndTime are written in. The current API
+	// reference gives the format (YYYY-MM-DD HH:mm:ss) but no zone; NAVER's
+	// console and requestTime are KST. Default Asia/Seoul.
 	LookupTimeZone string `yaml:"lookup_time_zone"`
 	// HeaderMaxBytes, when > 0, also limits headerContent to fewer than
 	// this many UTF-8 bytes (the API document: "less than 16 bytes"). Default 0:

@@ -60,8 +60,10 @@ const (
 	// in minutes, so reaching it means something is wrong: the lookup then
 	// concludes nothing but "accepted".
 	maxPagesPerFetch = 10
-	// queryTimeLayout is the API document's yyyy-MM-dd'T'HH:mm:ss.
-	queryTimeLayout = "2006-01-02T15:04:05"
+	// queryTimeLayout is the current API reference's YYYY-MM-DD HH:mm:ss
+	// (a space, URL-encoded; the older SENS AlimTalk API document's
+	// yyyy-MM-dd'T'HH:mm:ss is no longer sent).
+	queryTimeLayout = "2006-01-02 15:04:05"
 )
 
 // Resolve implements providers.Resolver with the request query
@@ -390,7 +392,7 @@ func (c *Client) fetch(ctx context.Context, params url.Values, maxPages int) (re
 // 404 NAVER answers when nothing matches; any other 404 (a gateway error
 // body: a wrong path or service id) is an error, never "not found".
 func (c *Client) queryPage(ctx context.Context, params url.Values) (r *queryResponse, found bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.sendURL+"?"+params.Encode(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.sendURL+"?"+encodeQuery(params), nil)
 	if err != nil {
 		return nil, false, fmt.Errorf("build request query: %w", err)
 	}
@@ -507,6 +509,14 @@ func onlyDigits(s string) string {
 		}
 		return -1
 	}, s)
+}
+
+// encodeQuery is params URL-encoded with a space written %20, as the API
+// reference's times need: url.Values.Encode writes it '+', which is form
+// encoding, not URL encoding. Encode escapes a literal '+' as %2B, so every
+// '+' it writes is a space.
+func encodeQuery(params url.Values) string {
+	return strings.ReplaceAll(params.Encode(), "+", "%20")
 }
 
 func cloneValues(v url.Values) url.Values {

@@ -161,7 +161,7 @@ func TestResolveWindowPages(t *testing.T) {
 	// testNow is 10:00 UTC, 19:00 KST: the window is SentAt-2m..now.
 	wantQuery := url.Values{
 		"plusFriendId": {"@talkrelay"}, "templateCode": {"ORDER_SHIPPED"},
-		"requestStartTime": {"2026-11-30T18:58:00"}, "requestEndTime": {"2026-11-30T19:00:00"},
+		"requestStartTime": {"2026-11-30 18:58:00"}, "requestEndTime": {"2026-11-30 19:00:00"},
 		"pageIndex": {"2"}, "pageSize": {"2"},
 	}
 	if diff := cmp.Diff(wantQuery, f.LastLookup()); diff != "" {
@@ -246,7 +246,7 @@ func TestResolveNotListed(t *testing.T) {
 			}
 			if tc.sentAt < 0 {
 				q := f.LastLookup()
-				if q.Get("requestStartTime") != "2026-11-29T20:00:00" || q.Get("requestEndTime") != "2026-11-30T20:00:00" || q.Get("to") != "01012340000" {
+				if q.Get("requestStartTime") != "2026-11-29 20:00:00" || q.Get("requestEndTime") != "2026-11-30 20:00:00" || q.Get("to") != "01012340000" {
 					t.Errorf("query without SentAt: %v, want the 24 hours before now (KST) for the recipient", q)
 				}
 			}

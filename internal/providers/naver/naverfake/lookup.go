@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -45,7 +46,7 @@ func (f *Fake) serveLookup(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, status, "")
 		return
 	}
-	q, problems := f.checkLookup(r.URL.Query())
+	q, problems := f.checkLookup(r.URL.Query(), r.URL.RawQuery)
 	if len(problems) > 0 {
 		for _, p := range problems {
 			f.tb.Errorf("naverfake: query %s: %s", r.URL.RawQuery, p)
@@ -81,7 +82,7 @@ func (f *Fake) serveLookup(w http.ResponseWriter, r *http.Request) {
 			"useSmsFailover": rec.useSmsFailover,
 		}
 		if rec.code == "A000" {
-			m["completeTime"] = rec.completeTime().In(kst).Format(queryLayout)
+			m["completeTime"] = rec.completeTime().In(kst).Format(completeTimeLayout)
 			m["messageStatusCode"], m["messageStatusName"], m["messageStatusDesc"] = "0000", "success", "성공"
 		} else {
 			m["messageStatusCode"], m["messageStatusName"], m["messageStatusDesc"] = rec.code, "fail", rec.desc
@@ -104,9 +105,9 @@ func (f *Fake) serveLookup(w http.ResponseWriter, r *http.Request) {
 // completeTime is when the fake says a taken message was delivered.
 func (r *record) completeTime() time.Time { return r.at.Add(time.Second) }
 
-// checkLookup checks the query parameters against the API document's rules and
-// returns the breaches.
-func (f *Fake) checkLookup(v url.Values) (lookupQuery, []string) {
+// checkLookup checks the query parameters (v, decoded from raw) against
+// the API document's rules and returns the breaches.
+func (f *Fake) checkLookup(v url.Values, raw string) (lookupQuery, []string) {
 	q := lookupQuery{v: v, pageSize: 20}
 	var errs []string
 	errf := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
@@ -125,11 +126,19 @@ func (f *Fake) checkLookup(v url.Values) (lookupQuery, []string) {
 		if !has(k) {
 			return time.Time{}
 		}
-		t, err := time.ParseInLocation(queryLayout, v.Get(k), kst)
+		// The old yyyy-MM-dd'T'HH:mm:ss is refused like any other shape.
+		t, err := time.ParseInLocation(queryParamLayout, v.Get(k), kst)
 		if err != nil {
-			errf("%s: %q is not yyyy-MM-dd'T'HH:mm:ss", k, v.Get(k))
+			errf("%s: %q is not YYYY-MM-DD HH:mm:ss", k, v.Get(k))
 		}
 		return t
+	}
+	// The space is URL-encoded (%20); '+' is form encoding, which the
+	// API reference does not promise to read as a space.
+	for _, kv := range strings.Split(raw, "&") {
+		if name, val, _ := strings.Cut(kv, "="); strings.HasSuffix(name, "Time") && strings.Contains(val, "+") {
+			errf("%s: %q writes the space as '+', want %%20", name, val)
+		}
 	}
 	q.reqStart, q.reqEnd = parseTime("requestStartTime"), parseTime("requestEndTime")
 	q.completeStart, q.completeEnd = parseTime("completeStartTime"), parseTime("completeEndTime")

@@ -97,10 +97,13 @@ type record struct {
 // kst is the zone of the query API's times and of requestTime.
 var kst = time.FixedZone("KST", 9*3600)
 
-// The query API's layouts: parameters and completeTime, and requestTime.
+// The query API's layouts: its time parameters (the current API
+// reference's YYYY-MM-DD HH:mm:ss), and completeTime and requestTime in
+// its answers.
 const (
-	queryLayout       = "2006-01-02T15:04:05"
-	requestTimeLayout = "2006-01-02T15:04:05.000"
+	queryParamLayout   = "2006-01-02 15:04:05"
+	completeTimeLayout = "2006-01-02T15:04:05"
+	requestTimeLayout  = "2006-01-02T15:04:05.000"
 )
 
 var _ providertest.LookupFake = (*Fake)(nil)
