@@ -64,6 +64,11 @@ type Key struct {
 	// Variables is true when the messages carry template variables instead
 	// of full content (NHN AlimTalk /messages vs /raw-messages).
 	Variables bool
+	// Job is the job id of a reserved job, "" otherwise: a reserved job
+	// never shares a request with another job, so that cancelling its
+	// reservation (which cancels a whole request) takes no other job's
+	// recipients with it.
+	Job string
 }
 
 // KeyOf returns the batch key of recipient r of job j, sent through the
@@ -82,6 +87,7 @@ func KeyOf(j *job.Job, r *job.Recipient, defaultSender string) Key {
 	}
 	if j.ReserveAt != nil {
 		k.ReserveAt = j.ReserveAt.Unix()
+		k.Job = j.ID
 	}
 	return k
 }
