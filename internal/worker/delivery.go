@@ -298,6 +298,8 @@ func (w *Worker) run(d *delivery, reconcile bool) {
 			d.final(pos, decide.Stopped(p))
 		case p.Lookup:
 			lookups = append(lookups, pos)
+		case d.canceled():
+			d.final(pos, canceledDecision())
 		case d.held(pos): // waits for its reservation (reserve.go)
 		default:
 			if it := w.prepare(d, pos); it != nil {
@@ -368,6 +370,9 @@ func (d *delivery) decide(pos int, o *providers.Outcome) {
 // apply carries out decision dec for recipient pos; another try of an ad
 // due in Kakao's ad night waits for 08:00 KST.
 func (d *delivery) apply(pos int, dec decide.Decision) {
+	if dec.Verdict == retry.Again && d.canceled() {
+		dec = canceledDecision()
+	}
 	if dec.Verdict == retry.Again {
 		dec = decide.OutsideAdNight(dec, &d.pending[pos], d.job)
 	}
@@ -422,8 +427,11 @@ func (d *delivery) storeFinal(pos int, dec decide.Decision) {
 		d.why = append(d.why, why)
 		d.mu.Unlock()
 	}
-	if ev.Status == result.Accepted {
+	switch {
+	case ev.Status == result.Accepted:
 		ev.ReservedBy = d.acct.reservedBy(d.job)
+	case ev.Status == result.Canceled && d.job.ReserveAt != nil:
+		ev.ReservedBy = result.ReservedByTalkrelay // cancelled while talkrelay held it
 	}
 	d.w.storeResult(d, ev)
 }

@@ -1,0 +1,312 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/talkrelay/talkrelay/internal/cancel"
+	"github.com/talkrelay/talkrelay/internal/decide"
+	"github.com/talkrelay/talkrelay/internal/dispatch"
+	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/result"
+	"github.com/talkrelay/talkrelay/internal/retry"
+	"github.com/talkrelay/talkrelay/internal/store"
+	"github.com/talkrelay/talkrelay/internal/streams"
+)
+
+// A job is cancelled through talkrelay.cancel.<account> (answerCancel): the
+// worker that answers stores a cancel marker in the talkrelay_cancels
+// bucket, which every worker watches into memory (cancelSet) before it
+// consumes, so the marker holds across replicas and restarts. A worker
+// checks it where a send can still be stopped — when a delivery starts
+// (a queued job, a retry or a held reservation coming due), when a
+// recipient is due for another try, and in the fence right before a
+// provider request — and ends the recipient canceled instead. A pending
+// lookup is still made (the provider may have taken the message); a
+// recipient it proves untaken ends canceled instead of being sent again.
+// Provider-side reservations are cancelled by the answering worker, through
+// the provider (providers.ReservationCanceler).
+//
+// The check costs one atomic load while the worker knows no cancel, and a
+// map lookup under a read lock after: no NATS request on the send path.
+
+// cancelSet holds the cancelled jobs, by account and job id.
+type cancelSet struct {
+	n    atomic.Int64
+	mu   sync.RWMutex
+	jobs map[cancelID]bool
+}
+
+type cancelID struct{ account, job string }
+
+// marker is the value of a cancel marker.
+type marker struct {
+	Version int       `json:"version"`
+	Account string    `json:"account"`
+	JobID   string    `json:"job_id"`
+	At      time.Time `json:"at"`
+}
+
+func (c *cancelSet) add(account, job string) {
+	c.mu.Lock()
+	if !c.jobs[cancelID{account, job}] {
+		c.jobs[cancelID{account, job}] = true
+		c.n.Add(1)
+	}
+	c.mu.Unlock()
+}
+
+// has reports whether job of account is cancelled.
+func (c *cancelSet) has(account, job string) bool {
+	if c.n.Load() == 0 {
+		return false
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.jobs[cancelID{account, job}]
+}
+
+// startCancels loads every cancel marker, keeps watching for new ones until
+// ctx ends, and serves the cancel subjects of the worker's accounts. It
+// returns once the markers stored so far are loaded.
+func (w *Worker) startCancels(setupCtx, ctx context.Context) (stop func(), err error) {
+	kv, err := w.js.KeyValue(setupCtx, streams.CancelsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", streams.CancelsBucket, err)
+	}
+	w.cancelKV = kv
+	w.cancels = &cancelSet{jobs: map[cancelID]bool{}}
+	watcher, err := kv.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("watch bucket %s: %w", streams.CancelsBucket, err)
+	}
+	loaded := make(chan struct{})
+	go func() {
+		first := true
+		for e := range watcher.Updates() {
+			if e == nil {
+				if first {
+					first = false
+					close(loaded)
+				}
+				continue
+			}
+			var m marker
+			if e.Operation() == jetstream.KeyValuePut && json.Unmarshal(e.Value(), &m) == nil {
+				w.cancels.add(m.Account, m.JobID)
+			}
+		}
+	}()
+	select {
+	case <-loaded:
+	case <-setupCtx.Done():
+		_ = watcher.Stop()
+		return nil, fmt.Errorf("load cancel markers: %w", setupCtx.Err())
+	}
+	var subs []*nats.Subscription
+	stop = func() {
+		for _, s := range subs {
+			_ = s.Unsubscribe()
+		}
+		_ = watcher.Stop()
+	}
+	for _, a := range w.accounts {
+		sub, err := w.nc.QueueSubscribe(streams.CancelSubject(a.Name), "talkrelay-cancel", func(m *nats.Msg) {
+			go w.answerCancel(a, m)
+		})
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("subscribe %s: %w", streams.CancelSubject(a.Name), err)
+		}
+		subs = append(subs, sub)
+	}
+	return stop, nil
+}
+
+// canceled reports whether d's job is cancelled.
+func (d *delivery) canceled() bool { return d.w.cancels.has(d.job.Account, d.job.ID) }
+
+// canceledDecision ends a recipient of a cancelled job.
+func canceledDecision() decide.Decision {
+	return decide.Decision{Verdict: retry.Final, Status: result.Canceled, Outcome: &providers.Outcome{
+		Class: providers.Permanent, Reason: result.ReasonCanceled, Message: "the job was cancelled before this recipient was sent"}}
+}
+
+// dropCanceled ends the items of cancelled jobs canceled and returns the
+// others: a provider request is the last point where a send is stoppable.
+func (w *Worker) dropCanceled(items []*dispatch.Item) []*dispatch.Item {
+	if w.cancels.n.Load() == 0 {
+		return items
+	}
+	kept := items[:0:0]
+	for _, it := range items {
+		ref := it.Owner.(itemRef)
+		if ref.d.canceled() {
+			ref.d.final(ref.pos, canceledDecision())
+			continue
+		}
+		kept = append(kept, it)
+	}
+	return kept
+}
+
+// answerCancel answers the cancel request m for account a.
+func (w *Worker) answerCancel(a *account, m *nats.Msg) {
+	var reply *cancel.Reply
+	if req, err := cancel.DecodeRequest(m.Data); err != nil {
+		reply = &cancel.Reply{Version: 1, Account: a.Name, Outcome: cancel.Invalid, Message: err.Error()}
+	} else {
+		reply = w.cancelJob(a, req.JobID)
+	}
+	data, _ := json.Marshal(reply)
+	if err := m.Respond(data); err != nil {
+		w.log.Warn().Err(err).Str("account", a.Name).Msg("cannot answer a cancel request")
+	}
+}
+
+// cancelJob cancels job jobID of account a: it stores the marker, cancels
+// the job's provider-side reservations and says what it found.
+func (w *Worker) cancelJob(a *account, jobID string) *cancel.Reply {
+	reply := &cancel.Reply{Version: 1, JobID: jobID, Account: a.Name, Outcome: cancel.Canceled, Results: map[string]int{}}
+	fail := func(what string, err error) *cancel.Reply {
+		reply.Outcome, reply.Message = cancel.Error, fmt.Sprintf("%s: %v; ask again", what, err)
+		return reply
+	}
+	ctx, done := context.WithTimeout(context.Background(), 30*time.Second)
+	defer done()
+	now := w.clock.Now()
+	at, existed, err := w.storeMarker(ctx, a.Name, jobID, now)
+	if err != nil {
+		return fail("cannot store the cancel marker", err)
+	}
+	reply.CanceledAt = &at
+	if existed {
+		reply.Outcome = cancel.AlreadyCanceled
+	}
+	w.cancels.add(a.Name, jobID)
+	finals := map[int]*result.Event{}
+	err = w.records.JobResults(a.Name, jobID, func(data []byte) {
+		var ev result.Event
+		if json.Unmarshal(data, &ev) == nil && ev.JobID == jobID {
+			if cur := finals[ev.RecipientIndex]; cur == nil || cur.Status != result.Canceled {
+				finals[ev.RecipientIndex] = &ev
+			}
+		}
+	})
+	if err != nil {
+		return fail("cannot read the job's results", err)
+	}
+	canceled, cancelErr := w.cancelReservations(ctx, a, finals, now)
+	reply.ReservationsCanceled = canceled
+	for _, ev := range finals {
+		reply.Results[string(ev.Status)]++
+		if ev.Status != result.Canceled {
+			reply.TooLate++
+		}
+	}
+	reply.Message = cancelMessage(reply, cancelErr)
+	w.log.Info().Str("account", a.Name).Str("job_id", jobID).Str("outcome", string(reply.Outcome)).
+		Int("too_late", reply.TooLate).Int("reservations_canceled", canceled).Msg("cancel request")
+	return reply
+}
+
+// storeMarker stores the cancel marker of jobID, or reads the one stored
+// before: it returns when the job was first cancelled and whether it was
+// before now.
+func (w *Worker) storeMarker(ctx context.Context, account, jobID string, now time.Time) (time.Time, bool, error) {
+	key := streams.CancelKey(account, jobID)
+	data, _ := json.Marshal(marker{Version: 1, Account: account, JobID: jobID, At: now})
+	_, err := w.cancelKV.Create(ctx, key, data)
+	if err == nil {
+		return now, false, nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return time.Time{}, false, err
+	}
+	e, err := w.cancelKV.Get(ctx, key)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	var m marker
+	if err := json.Unmarshal(e.Value(), &m); err != nil {
+		return time.Time{}, false, fmt.Errorf("cancel marker %s: %w", key, err)
+	}
+	return m.At, true, nil
+}
+
+// cancelReservations cancels, through the provider, the reservations of
+// the job's accepted recipients that the provider holds (reserved_by
+// provider), one provider request at a time, and replaces each of their
+// entries in finals by the canceled result it stores. A reserved job
+// never shares a request with another job (providers.Key.Job), so no other
+// job's recipient is cancelled with it. It returns how many recipients it
+// cancelled, and the first error.
+func (w *Worker) cancelReservations(ctx context.Context, a *account, finals map[int]*result.Event, now time.Time) (int, error) {
+	byRequest := map[string][]*result.Event{}
+	for _, ev := range finals {
+		if ev.Status == result.Accepted && ev.ReservedBy == result.ReservedByProvider && ev.ProviderRequestID != "" {
+			byRequest[ev.ProviderRequestID] = append(byRequest[ev.ProviderRequestID], ev)
+		}
+	}
+	if len(byRequest) == 0 {
+		return 0, nil
+	}
+	canceler, ok := a.Client.(providers.ReservationCanceler)
+	if !ok {
+		return 0, fmt.Errorf("provider %s cannot cancel a reservation", a.Provider)
+	}
+	n := 0
+	var firstErr error
+	for requestID, evs := range byRequest {
+		if err := canceler.CancelReservation(ctx, requestID); err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("request %s: %w", requestID, err)
+			}
+			continue
+		}
+		for _, ev := range evs {
+			c := *ev
+			c.Status, c.Retryable, c.Reason, c.Code, c.CodeName = result.Canceled, false, result.ReasonCanceled, "", ""
+			c.Message, c.Detail, c.Time = "the provider's reservation was cancelled", "", now
+			m := store.Result(store.Origin{}, &c)
+			m.Header.Set(jetstream.MsgIDHeader, store.ResultID(c.JobID, c.RecipientIndex, 0)+"/canceled")
+			if _, err := w.js.PublishMsg(ctx, m); err != nil {
+				// The reservation is cancelled at the provider; the next
+				// cancel request finds the result missing and retries the
+				// provider (which then says it is cancelled already).
+				return n, fmt.Errorf("store canceled result: %w", err)
+			}
+			finals[ev.RecipientIndex] = &c
+			n++
+		}
+	}
+	return n, firstErr
+}
+
+// cancelMessage says in words what reply found.
+func cancelMessage(r *cancel.Reply, providerErr error) string {
+	s := "cancel stored"
+	if r.Outcome == cancel.AlreadyCanceled {
+		s = "cancelled before, at " + r.CanceledAt.UTC().Format(time.RFC3339)
+	}
+	if len(r.Results) == 0 {
+		s += "; no recipient has a result yet: a queued job, a reservation talkrelay holds and recipients waiting for a retry end canceled; a job of this id published later is canceled too"
+	} else {
+		s += fmt.Sprintf("; %d recipient(s) already had a result and were too late, the rest end canceled", r.TooLate)
+	}
+	if r.ReservationsCanceled > 0 {
+		s += fmt.Sprintf("; %d recipient(s) of provider-side reservations cancelled", r.ReservationsCanceled)
+	}
+	if providerErr != nil {
+		s += "; cannot cancel the provider-side reservation: " + providerErr.Error()
+	}
+	return s
+}

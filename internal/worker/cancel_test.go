@@ -1,0 +1,190 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/talkrelay/talkrelay/internal/cancel"
+	"github.com/talkrelay/talkrelay/internal/config"
+	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/result"
+	"github.com/talkrelay/talkrelay/internal/streams"
+	"github.com/talkrelay/talkrelay/internal/worker"
+)
+
+// cancelJob asks the workers to cancel job id of account and returns the
+// answer.
+func (e *env) cancelJob(account, id string) cancel.Reply {
+	e.t.Helper()
+	req, _ := json.Marshal(cancel.Request{Version: 1, JobID: id})
+	m, err := e.nc.Request(streams.CancelSubject(account), req, 20*time.Second)
+	if err != nil {
+		e.t.Fatalf("cancel %s: %v", id, err)
+	}
+	var r cancel.Reply
+	if err := json.Unmarshal(m.Data, &r); err != nil {
+		e.t.Fatalf("cancel reply %s: %v", m.Data, err)
+	}
+	return r
+}
+
+// TestCancelPendingRetryTwiceAndUnknown: a job with one recipient accepted
+// and one waiting in retry backoff is cancelled: the answer counts the
+// accepted one too late, and the waiting one ends canceled when its retry
+// comes due, without another provider call. Cancelling it again says so
+// and changes nothing. Cancelling a job nobody has seen is a plain answer,
+// and that job, published afterwards, is not sent: every recipient ends
+// canceled.
+func TestCancelPendingRetryTwiceAndUnknown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := &scripted{limit: 100, answer: func(phone string, attempt int) providers.Outcome {
+		if strings.HasSuffix(phone, "1") {
+			o := transient
+			o.RetryAfter = 30 * time.Minute
+			return o
+		}
+		return accepted
+	}}
+	e.startScripted(s, 3)
+	j := testJob("backoff", "acct", 2) // recipient 1 (phone ...1) waits 30 minutes for its retry
+	e.publishJob(j)
+	if ev := e.results(1, 30*time.Second)[0]; ev.RecipientIndex != 0 || ev.Status != result.Accepted {
+		t.Fatalf("first result: recipient %d %s, want 0 accepted", ev.RecipientIndex, ev.Status)
+	}
+	sched := e.schedules(1)
+
+	r := e.cancelJob("acct", "backoff")
+	if r.Outcome != cancel.Canceled || r.TooLate != 1 || r.Results["accepted"] != 1 {
+		t.Fatalf("cancel: %+v; want canceled, 1 too late (accepted)", r)
+	}
+	e.fireSchedules(sched)
+	ev := e.results(2, 30*time.Second)[1]
+	if ev.RecipientIndex != 1 || ev.Status != result.Canceled || ev.Reason != result.ReasonCanceled || ev.Attempt != 1 {
+		t.Fatalf("recipient in backoff: %d %s/%s attempt %d; want 1 canceled/canceled after its 1 attempt", ev.RecipientIndex, ev.Status, ev.Reason, ev.Attempt)
+	}
+	if attempts, _ := s.sentTo(j.Recipients[1].Phone); len(attempts) != 1 {
+		t.Errorf("recipient in backoff sent %d times; want once, before the cancel", len(attempts))
+	}
+	again := e.cancelJob("acct", "backoff")
+	if again.Outcome != cancel.AlreadyCanceled || !again.CanceledAt.Equal(*r.CanceledAt) || again.TooLate != 1 || again.Results["canceled"] != 1 {
+		t.Errorf("second cancel: %+v; want already_canceled at the first time, 1 too late, 1 canceled", again)
+	}
+
+	unknown := e.cancelJob("acct", "not-yet")
+	if unknown.Outcome != cancel.Canceled || len(unknown.Results) != 0 || !strings.Contains(unknown.Message, "no recipient has a result yet") {
+		t.Errorf("cancel of an unknown job: %+v", unknown)
+	}
+	calls := len(s.calls())
+	e.publishJob(testJob("not-yet", "acct", 3))
+	for _, ev := range e.results(5, 30*time.Second)[2:] {
+		if ev.JobID != "not-yet" || ev.Status != result.Canceled || ev.Attempt != 0 {
+			t.Errorf("job published after its cancel: %s #%d %s attempt %d; want canceled, no attempt", ev.JobID, ev.RecipientIndex, ev.Status, ev.Attempt)
+		}
+	}
+	if n := len(s.calls()); n != calls {
+		t.Errorf("%d provider calls for the cancelled job; want none", n-calls)
+	}
+}
+
+// gated is a scripted adapter whose sends wait until the test opens the
+// gate.
+type gated struct {
+	*scripted
+	gate chan struct{}
+}
+
+func (g gated) Send(ctx context.Context, b *providers.Batch) ([]providers.Outcome, error) {
+	<-g.gate
+	return g.scripted.Send(ctx, b)
+}
+
+// TestCancelQueuedJobAtTheFence: a job queued in the worker behind a
+// provider call that has the account's only slot is cancelled; when the
+// slot frees, the fence before its request ends it canceled, unsent.
+func TestCancelQueuedJobAtTheFence(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := gated{&scripted{limit: 1, answer: func(string, int) providers.Outcome { return accepted }}, make(chan struct{})}
+	a := config.Account{Name: "acct", Provider: "scripted", MaxConcurrency: 1, RequestTimeout: time.Minute, Retry: fastRetry(3)}
+	e.startWith(e.config(a), worker.Options{Providers: map[string]providers.Factory{
+		"scripted": func(providers.Spec) (providers.Provider, error) { return g, nil },
+	}})
+	e.publishJob(testJob("first", "acct", 1))
+	e.publishJob(testJob("queued", "acct", 1))
+	waitFor(t, 30*time.Second, "both jobs taken by the worker", func() bool {
+		infos, err := jobConsumers(t.Context(), e.js)
+		pending := 0
+		for _, ci := range infos {
+			pending += ci.NumAckPending
+		}
+		return err == nil && pending == 2
+	})
+	if r := e.cancelJob("acct", "queued"); r.Outcome != cancel.Canceled {
+		t.Fatalf("cancel: %+v", r)
+	}
+	close(g.gate)
+	byJob := map[string]result.Event{}
+	for _, ev := range e.results(2, 30*time.Second) {
+		byJob[ev.JobID] = ev
+	}
+	if byJob["first"].Status != result.Accepted || byJob["queued"].Status != result.Canceled {
+		t.Errorf("results: first %s, queued %s; want accepted, canceled", byJob["first"].Status, byJob["queued"].Status)
+	}
+	if n := len(g.calls()); n != 1 {
+		t.Errorf("%d provider calls; want 1 (the cancelled job's never made)", n)
+	}
+}
+
+// TestCancelHoldsAcrossRestart: a cancel answered by one worker holds for a
+// worker started later (it loads every marker before it consumes).
+func TestCancelHoldsAcrossRestart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := &scripted{limit: 100, answer: func(string, int) providers.Outcome { return accepted }}
+	stop := e.startScripted(s, 3)
+	if r := e.cancelJob("acct", "after-restart"); r.Outcome != cancel.Canceled {
+		t.Fatalf("cancel: %+v", r)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	e.publishJob(testJob("after-restart", "acct", 2))
+	e.startScripted(s, 3)
+	for _, ev := range e.results(2, 30*time.Second) {
+		if ev.Status != result.Canceled {
+			t.Errorf("recipient %d: %s; want canceled", ev.RecipientIndex, ev.Status)
+		}
+	}
+	if n := len(s.calls()); n != 0 {
+		t.Errorf("%d provider calls; want none", n)
+	}
+}
+
+// TestCancelHeldReservation: a reservation talkrelay holds (a provider
+// without a reservation field) is cancelled: when it comes due it ends
+// canceled, reserved_by talkrelay, unsent.
+func TestCancelHeldReservation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	now := time.Now().Truncate(time.Second)
+	clock := &settableClock{t: now}
+	p := newKeyed()
+	e.startReserve(p, clock)
+	j := testJob("held-cancel", "acct", 1)
+	j.ReserveAt = ptrTime(now.Add(3 * time.Hour))
+	e.publishJob(j)
+	sched := e.schedules(1)
+	if r := e.cancelJob("acct", j.ID); r.Outcome != cancel.Canceled || r.TooLate != 0 {
+		t.Fatalf("cancel: %+v", r)
+	}
+	clock.Set(j.ReserveAt.Add(time.Second))
+	e.fireSchedules(sched)
+	ev := e.results(1, 30*time.Second)[0]
+	if ev.Status != result.Canceled || ev.ReservedBy != result.ReservedByTalkrelay || len(p.calls()) != 0 {
+		t.Errorf("held reservation: %s reserved_by %q after %d calls; want canceled, talkrelay, none", ev.Status, ev.ReservedBy, len(p.calls()))
+	}
+}
