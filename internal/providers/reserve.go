@@ -3,6 +3,8 @@ package providers
 import (
 	"context"
 	"time"
+
+	"github.com/talkrelay/talkrelay/internal/job"
 )
 
 // Reserving is implemented by a Provider whose send request has a
@@ -17,9 +19,10 @@ type Reserving interface {
 
 // ReservationCanceler is implemented by a Provider that can cancel a
 // reservation it took: CancelReservation cancels every message of the
-// provider request requestID (the provider_request_id of their results).
+// provider request requestID (the provider_request_id of their results),
+// sent as a job of kind.
 // An error that is a *Error of class Permanent means the provider refused
 // (the reservation is no longer cancelable: sent, or being sent).
 type ReservationCanceler interface {
-	CancelReservation(ctx context.Context, requestID string) error
+	CancelReservation(ctx context.Context, kind job.Kind, requestID string) error
 }

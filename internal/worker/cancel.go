@@ -15,6 +15,7 @@ import (
 	"github.com/talkrelay/talkrelay/internal/cancel"
 	"github.com/talkrelay/talkrelay/internal/decide"
 	"github.com/talkrelay/talkrelay/internal/dispatch"
+	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/retry"
@@ -266,7 +267,7 @@ func (w *Worker) cancelReservations(ctx context.Context, a *account, finals map[
 	n := 0
 	var firstErr error
 	for requestID, evs := range byRequest {
-		if err := canceler.CancelReservation(ctx, requestID); err != nil {
+		if err := canceler.CancelReservation(ctx, job.Kind(evs[0].Kind), requestID); err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("request %s: %w", requestID, err)
 			}
