@@ -163,7 +163,7 @@ func (w *Worker) dropCanceled(items []*dispatch.Item) []*dispatch.Item {
 func (w *Worker) answerCancel(a *account, m *nats.Msg) {
 	var reply *cancel.Reply
 	if req, err := cancel.DecodeRequest(m.Data); err != nil {
-		reply = &cancel.Reply{Version: 1, Account: a.Name, Outcome: cancel.Invalid, Message: err.Error()}
+		reply = &cancel.Reply{Version: 1, Account: a.Name, Outcome: cancel.Invalid, Results: map[string]int{}, Message: err.Error()}
 	} else {
 		reply = w.cancelJob(a, req.JobID)
 	}

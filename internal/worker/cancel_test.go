@@ -13,6 +13,7 @@ import (
 	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/streams"
 	"github.com/talkrelay/talkrelay/internal/worker"
+	"github.com/talkrelay/talkrelay/schemas"
 )
 
 // cancelJob asks the workers to cancel job id of account and returns the
@@ -23,6 +24,9 @@ func (e *env) cancelJob(account, id string) cancel.Reply {
 	m, err := e.nc.Request(streams.CancelSubject(account), req, 20*time.Second)
 	if err != nil {
 		e.t.Fatalf("cancel %s: %v", id, err)
+	}
+	if err := schemas.ValidateCancelReply(m.Data); err != nil {
+		e.t.Errorf("cancel reply %s: %v", m.Data, err)
 	}
 	var r cancel.Reply
 	if err := json.Unmarshal(m.Data, &r); err != nil {
@@ -186,5 +190,26 @@ func TestCancelHeldReservation(t *testing.T) {
 	ev := e.results(1, 30*time.Second)[0]
 	if ev.Status != result.Canceled || ev.ReservedBy != result.ReservedByTalkrelay || len(p.calls()) != 0 {
 		t.Errorf("held reservation: %s reserved_by %q after %d calls; want canceled, talkrelay, none", ev.Status, ev.ReservedBy, len(p.calls()))
+	}
+}
+
+// TestCancelInvalidRequest: a request that is not a cancel request is
+// answered invalid, saying why, and cancels nothing.
+func TestCancelInvalidRequest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.startScripted(&scripted{limit: 100, answer: func(string, int) providers.Outcome { return accepted }}, 3)
+	for _, body := range []string{`{`, `{"version":2,"job_id":"a"}`, `{"version":1}`} {
+		m, err := e.nc.Request(streams.CancelSubject("acct"), []byte(body), 20*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := schemas.ValidateCancelReply(m.Data); err != nil {
+			t.Errorf("reply to %s: %v", body, err)
+		}
+		var r cancel.Reply
+		if err := json.Unmarshal(m.Data, &r); err != nil || r.Outcome != cancel.Invalid || r.Message == "" {
+			t.Errorf("reply to %s: %s; want invalid with a reason", body, m.Data)
+		}
 	}
 }

@@ -89,6 +89,11 @@ func (c *Client) reservationStatus(ctx context.Context, requestID string) (*rese
 	if resp.StatusCode != http.StatusOK {
 		return nil, c.httpError(resp, body)
 	}
+	return parseReservation(body)
+}
+
+// parseReservation reads the reservation status query's answer.
+func parseReservation(body []byte) (*reservation, error) {
 	var r reservation
 	if err := json.Unmarshal(body, &r); err != nil {
 		return nil, fmt.Errorf("reservation status answer: %w", err)

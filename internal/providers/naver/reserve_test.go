@@ -38,3 +38,16 @@ func TestCancelReservationSkipped(t *testing.T) {
 		t.Errorf("%d cancelled; want none", f.Canceled())
 	}
 }
+
+// FuzzParseReservation: the reservation status answer is untrusted; what
+// parses has a state.
+func FuzzParseReservation(f *testing.F) {
+	f.Add([]byte(`{"reserveId":"RQ-1","reserveTime":"2026-12-01T09:00:00+09:00","reserveTimeZone":"Asia/Seoul","reserveStatus":"SKIP"}`))
+	f.Add([]byte(`{"reserveStatus":""}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if r, err := parseReservation(body); err == nil && r.ReserveStatus == "" {
+			t.Fatalf("%q parsed without a state", body)
+		}
+	})
+}

@@ -51,16 +51,26 @@ func (c *Client) CancelReservation(ctx context.Context, kind job.Kind, requestID
 	if err != nil {
 		return fmt.Errorf("nhn: read cancel answer: %w", err)
 	}
-	var r struct {
-		Header *responseHeader `json:"header"`
-	}
-	if err := json.Unmarshal(body, &r); err != nil || r.Header == nil {
+	h := parseCancelAnswer(body)
+	if h == nil {
 		return &providers.Error{Provider: Name, Class: providers.Retryable, HTTPStatus: resp.StatusCode,
 			Reason: result.ReasonProviderUnavailable, Message: "cancel answer without a header"}
 	}
-	if !r.Header.IsSuccessful {
+	if !h.IsSuccessful {
 		return &providers.Error{Provider: Name, Class: providers.Permanent, Reason: result.ReasonProviderRejected, HTTPStatus: resp.StatusCode,
-			Code: strconv.Itoa(r.Header.ResultCode), Message: fmt.Sprintf("request %s not cancelled: %s", requestID, r.Header.ResultMessage)}
+			Code: strconv.Itoa(h.ResultCode), Message: fmt.Sprintf("request %s not cancelled: %s", requestID, h.ResultMessage)}
 	}
 	return nil
+}
+
+// parseCancelAnswer reads the header of a cancel's answer; nil when it has
+// none.
+func parseCancelAnswer(body []byte) *responseHeader {
+	var r struct {
+		Header *responseHeader `json:"header"`
+	}
+	if json.Unmarshal(body, &r) != nil {
+		return nil
+	}
+	return r.Header
 }
