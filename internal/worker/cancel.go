@@ -144,17 +144,24 @@ func canceledDecision() decide.Decision {
 // dropCanceled ends the items of cancelled jobs canceled and returns the
 // others: a provider request is the last point where a send is stoppable.
 func (w *Worker) dropCanceled(items []*dispatch.Item) []*dispatch.Item {
-	if w.cancels.n.Load() == 0 {
+	c := w.cancels
+	if c.n.Load() == 0 {
 		return items
 	}
-	kept := items[:0:0]
+	kept := make([]*dispatch.Item, 0, len(items))
+	var dropped []itemRef
+	c.mu.RLock()
 	for _, it := range items {
 		ref := it.Owner.(itemRef)
-		if ref.d.canceled() {
-			ref.d.final(ref.pos, canceledDecision())
+		if c.jobs[cancelID{ref.d.job.Account, ref.d.job.ID}] {
+			dropped = append(dropped, ref)
 			continue
 		}
 		kept = append(kept, it)
+	}
+	c.mu.RUnlock()
+	for _, ref := range dropped {
+		ref.d.final(ref.pos, canceledDecision())
 	}
 	return kept
 }
