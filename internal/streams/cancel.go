@@ -14,7 +14,7 @@ const CancelsBucket = "talkrelay_cancels"
 const CancelPrefix = "talkrelay.cancel"
 
 // CancelsMaxAge is how long a cancel marker is kept: longer than the
-// furthest reservation talkrelay holds (worker: MaxReserveAhead), so a held
+// furthest reservation talkrelay holds (366 days), so a held
 // job is never sent after a cancel was forgotten.
 const CancelsMaxAge = 400 * 24 * time.Hour
 

@@ -7,6 +7,7 @@ import (
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/result"
+	"github.com/talkrelay/talkrelay/internal/retry"
 )
 
 // A reserved job (reserve_at) is sent by its provider at the time when the
@@ -17,6 +18,11 @@ import (
 // provider without a reservation field (Kakao Enterprise), when reserve_at
 // comes within the horizon (less handOverMargin) for one with it. Holding
 // makes no provider call and counts no attempt.
+
+// maxReserveAhead is the furthest ahead talkrelay holds a reservation:
+// a cancel marker is kept longer (streams.CancelsMaxAge), so a held job is
+// never sent after its cancel was forgotten.
+const maxReserveAhead = 366 * 24 * time.Hour
 
 // handOverMargin is how much earlier than its horizon allows a held
 // reservation is handed to its provider: the provider checks the horizon
@@ -36,7 +42,8 @@ func (a *account) handOverAt(j *job.Job) (at time.Time, byProvider bool) {
 
 // held holds recipient pos of a reserved job until it can be handed to the
 // provider, and reports whether it did (false: it goes now). A job whose
-// deadline comes before its reservation fails now: it could never be sent.
+// deadline comes before its reservation fails now: it could never be sent;
+// one reserved more than maxReserveAhead ahead is rejected.
 func (d *delivery) held(pos int) bool {
 	j := d.job
 	if j.ReserveAt == nil {
@@ -48,8 +55,14 @@ func (d *delivery) held(pos int) bool {
 		d.final(pos, dec)
 		return true
 	}
+	now := d.w.clock.Now()
+	if j.ReserveAt.Sub(now) > maxReserveAhead {
+		d.final(pos, decide.Decision{Verdict: retry.Final, Status: result.Rejected, Outcome: &providers.Outcome{
+			Class: providers.Permanent, Reason: result.ReasonInvalidJob, Message: "reserve_at: more than 366 days ahead, further than talkrelay holds a reservation"}})
+		return true
+	}
 	at, _ := d.acct.handOverAt(j)
-	if !d.w.clock.Now().Before(at) {
+	if !now.Before(at) {
 		return false
 	}
 	d.follow(pos, false, at)

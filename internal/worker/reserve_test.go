@@ -117,9 +117,11 @@ func TestReservationBeyondTheProvidersHorizon(t *testing.T) {
 	}
 }
 
-// TestReservationAfterDeadlineFails: a job whose deadline comes before its
-// reserve_at could never be sent: it fails at once, without a call.
-func TestReservationAfterDeadlineFails(t *testing.T) {
+// TestReservationAfterDeadlineOrTooFar: a job whose deadline comes before
+// its reserve_at could never be sent: it fails at once, without a call. One
+// reserved more than 366 days ahead is rejected (a cancel marker would not
+// outlive its hold).
+func TestReservationAfterDeadlineOrTooFar(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	now := time.Now().Truncate(time.Second)
@@ -129,8 +131,20 @@ func TestReservationAfterDeadlineFails(t *testing.T) {
 	j.ReserveAt = ptrTime(now.Add(3 * time.Hour))
 	j.Deadline = ptrTime(now.Add(time.Hour))
 	e.publishJob(j)
-	ev := e.results(1, 30*time.Second)[0]
-	if ev.Status != result.Failed || ev.Reason != result.ReasonDeadlineExceeded || len(p.calls()) != 0 {
-		t.Errorf("result %s/%s after %d calls; want failed, deadline_exceeded, no call", ev.Status, ev.Reason, len(p.calls()))
+	far := testJob("too-far", "acct", 1)
+	far.ReserveAt = ptrTime(now.AddDate(1, 1, 0))
+	e.publishJob(far)
+	evs := map[string]result.Event{}
+	for _, ev := range e.results(2, 30*time.Second) {
+		evs[ev.JobID] = ev
+	}
+	if ev := evs["too-late"]; ev.Status != result.Failed || ev.Reason != result.ReasonDeadlineExceeded {
+		t.Errorf("reserved after its deadline: %s/%s; want failed, deadline_exceeded", ev.Status, ev.Reason)
+	}
+	if ev := evs["too-far"]; ev.Status != result.Rejected || ev.Reason != result.ReasonInvalidJob {
+		t.Errorf("reserved 13 months ahead: %s/%s; want rejected, invalid_job", ev.Status, ev.Reason)
+	}
+	if n := len(p.calls()); n != 0 {
+		t.Errorf("%d provider calls; want none", n)
 	}
 }
