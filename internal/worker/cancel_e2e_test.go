@@ -52,17 +52,7 @@ func TestCancelReservationsEndToEnd(t *testing.T) {
 	for _, j := range []*job.Job{naverReserved, naverNow, nhnReserved, kakaoReserved} {
 		e.publishJob(j)
 	}
-	cfg := e.config(
-		providerAccount(t, "naver-main", "naver", naverAPI.URL(), "@talkrelay-shop",
-			map[string]string{"access_key": naverfake.AccessKey, "secret_key": naverfake.SecretKey},
-			map[string]any{"service_id": naverfake.ServiceID}),
-		providerAccount(t, "nhn-main", "nhn", nhnAPI.URL(), "",
-			map[string]string{"secret_key": nhnfake.SecretKey},
-			map[string]any{"app_key": nhnfake.AppKey}),
-		providerAccount(t, "kakao-main", "kakao", kakaoAPI.URL(), "",
-			map[string]string{"client_id": kakaofake.ClientID, "client_secret": kakaofake.ClientSecret},
-			map[string]any{"sender_no": "0212345678"}),
-	)
+	cfg := e.config(providerAccounts(t, naverAPI.URL(), nhnAPI.URL(), kakaoAPI.URL())...)
 	cfg.Worker.Linger = time.Second // the NAVER jobs share a batch key and come within it
 	e.startWith(cfg, worker.Options{Providers: worker.Providers})
 

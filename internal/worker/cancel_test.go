@@ -173,15 +173,7 @@ func TestCancelHoldsAcrossRestart(t *testing.T) {
 // canceled, reserved_by talkrelay, unsent.
 func TestCancelHeldReservation(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	now := time.Now().Truncate(time.Second)
-	clock := &settableClock{t: now}
-	p := newKeyed()
-	e.startReserve(p, clock)
-	j := testJob("held-cancel", "acct", 1)
-	j.ReserveAt = ptrTime(now.Add(3 * time.Hour))
-	e.publishJob(j)
-	sched := e.schedules(1)
+	e, p, clock, j, sched := startHeld(t, 1)
 	if r := e.cancelJob("acct", j.ID); r.Outcome != cancel.Canceled || r.TooLate != 0 {
 		t.Fatalf("cancel: %+v", r)
 	}

@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/talkrelay/talkrelay/internal/config"
+	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/worker"
@@ -56,17 +59,8 @@ func newKeyed() *keyed {
 // its result says talkrelay held it.
 func TestReservationHeldByTalkrelay(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	now := time.Now().Truncate(time.Second)
-	clock := &settableClock{t: now}
-	p := newKeyed()
-	e.startReserve(p, clock)
-	j := testJob("held", "acct", 2)
-	j.ReserveAt = ptrTime(now.Add(3 * time.Hour))
-	e.publishJob(j)
-
-	sched := e.schedules(1)
-	checkScheduledFor(t, sched[0], now, *j.ReserveAt)
+	e, p, clock, j, sched := startHeld(t, 2)
+	checkScheduledFor(t, sched[0], clock.Now(), *j.ReserveAt)
 	if n := len(p.calls()); n != 0 {
 		t.Fatalf("%d provider calls before reserve_at, want none", n)
 	}
@@ -77,6 +71,21 @@ func TestReservationHeldByTalkrelay(t *testing.T) {
 			t.Errorf("result %s/%s attempt %d reserved_by %q; want accepted at attempt 1, reserved_by talkrelay", ev.Status, ev.Reason, ev.Attempt, ev.ReservedBy)
 		}
 	}
+}
+
+// startHeld runs a worker whose account "acct" has no reservation field,
+// on a clock the test sets, and publishes a job of n recipients reserved 3
+// hours ahead; it returns once the job is held (its schedule, returned).
+func startHeld(t *testing.T, n int) (*env, *keyed, *settableClock, *job.Job, []*jetstream.RawStreamMsg) {
+	e := newEnv(t)
+	now := time.Now().Truncate(time.Second)
+	clock := &settableClock{t: now}
+	p := newKeyed()
+	e.startReserve(p, clock)
+	j := testJob("held", "acct", n)
+	j.ReserveAt = ptrTime(now.Add(3 * time.Hour))
+	e.publishJob(j)
+	return e, p, clock, j, e.schedules(1)
 }
 
 // TestReservationBeyondTheProvidersHorizon: a reservation further ahead
