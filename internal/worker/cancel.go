@@ -36,6 +36,10 @@ import (
 // Provider-side reservations are cancelled by the answering worker, through
 // the provider (providers.ReservationCanceler).
 //
+// The answering worker replies once its own watch has delivered the marker
+// (at most 5 s; then it adds it itself), so by then it knows every marker
+// stored before too.
+//
 // The check costs one atomic load while the worker knows no cancel, and a
 // map lookup under a read lock after: no NATS request on the send path.
 
@@ -63,6 +67,21 @@ func (c *cancelSet) add(account, job string) {
 		c.n.Add(1)
 	}
 	c.mu.Unlock()
+}
+
+// await returns once the watch has delivered the marker of job of account
+// (and so every marker stored before it), or adds it when ctx ends first.
+func (c *cancelSet) await(ctx context.Context, account, job string) {
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !c.has(account, job) {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			c.add(account, job)
+			return
+		}
+	}
 }
 
 // has reports whether job of account is cancelled.
@@ -199,7 +218,9 @@ func (w *Worker) cancelJob(a *account, jobID string) *cancel.Reply {
 	if existed {
 		reply.Outcome = cancel.AlreadyCanceled
 	}
-	w.cancels.add(a.Name, jobID)
+	seen, done := context.WithTimeout(ctx, 5*time.Second)
+	w.cancels.await(seen, a.Name, jobID)
+	done()
 	finals := map[int]*result.Event{}
 	err = w.records.JobResults(a.Name, jobID, func(data []byte) {
 		var ev result.Event

@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -203,5 +204,38 @@ func TestCancelInvalidRequest(t *testing.T) {
 		if err := json.Unmarshal(m.Data, &r); err != nil || r.Outcome != cancel.Invalid || r.Message == "" {
 			t.Errorf("reply to %s: %s; want invalid with a reason", body, m.Data)
 		}
+	}
+}
+
+// TestCancelMarkerFromAnotherReplica: a running worker learns of a cancel
+// marker another replica stored (written here straight into the bucket)
+// through its watch, and does not send the job.
+func TestCancelMarkerFromAnotherReplica(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := &scripted{limit: 100, answer: func(string, int) providers.Outcome { return accepted }}
+	e.startScripted(s, 3)
+	kv, err := e.js.KeyValue(t.Context(), streams.CancelsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := fmt.Sprintf(`{"version":1,"account":"acct","job_id":"elsewhere","at":%q}`, time.Now().UTC().Format(time.RFC3339))
+	if _, err := kv.Create(t.Context(), streams.CancelKey("acct", "elsewhere"), []byte(marker)); err != nil {
+		t.Fatal(err)
+	}
+	// The watch delivers the bucket's writes in order, and a worker answers
+	// a cancel once its watch has its marker: the answer to a later cancel
+	// proves the worker has read the first marker too.
+	if r := e.cancelJob("acct", "sync"); r.Outcome != cancel.Canceled {
+		t.Fatalf("cancel: %+v", r)
+	}
+	e.publishJob(testJob("elsewhere", "acct", 2))
+	for _, ev := range e.results(2, 30*time.Second) {
+		if ev.Status != result.Canceled {
+			t.Errorf("recipient %d: %s; want canceled", ev.RecipientIndex, ev.Status)
+		}
+	}
+	if n := len(s.calls()); n != 0 {
+		t.Errorf("%d provider calls; want none", n)
 	}
 }
