@@ -218,9 +218,9 @@ func (w *Worker) cancelJob(a *account, jobID string) *cancel.Reply {
 	if existed {
 		reply.Outcome = cancel.AlreadyCanceled
 	}
-	seen, done := context.WithTimeout(ctx, 5*time.Second)
+	seen, stopSeen := context.WithTimeout(ctx, 5*time.Second)
 	w.cancels.await(seen, a.Name, jobID)
-	done()
+	stopSeen()
 	finals := map[int]*result.Event{}
 	err = w.records.JobResults(a.Name, jobID, func(data []byte) {
 		var ev result.Event
