@@ -3,7 +3,6 @@ package enqueue
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -13,10 +12,9 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/nats-io/nats.go"
 
-	"github.com/talkrelay/talkrelay/internal/cancel"
+	"github.com/talkrelay/talkrelay/client"
 	"github.com/talkrelay/talkrelay/internal/cliparse"
 	"github.com/talkrelay/talkrelay/internal/natsconn"
-	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
 // CancelCLI is the command line of `enqueue cancel`.
@@ -55,9 +53,15 @@ func cancelMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return ExitFailed
 	}
 	defer nc.Close()
+	js, err := cfg.JetStream(nc)
+	if err != nil {
+		fmt.Fprintf(stderr, "enqueue cancel: jetstream: %v\n", err)
+		return ExitFailed
+	}
+	c := client.New(js)
 	code := ExitOK
 	for _, id := range cli.JobIDs {
-		reply, err := requestCancel(ctx, nc, cli.Account, id, cli.Timeout)
+		reply, err := cancelOne(ctx, c, cli.Account, id, cli.Timeout)
 		if err != nil {
 			fmt.Fprintf(stderr, "enqueue cancel: %s: %v\n", id, err)
 			code = ExitFailed
@@ -70,7 +74,7 @@ func cancelMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			fmt.Fprintf(stdout, "%s: %s%s\n", id, reply.Message, resultCounts(reply.Results))
 		}
 		switch {
-		case reply.Outcome == cancel.Invalid || reply.Outcome == cancel.Error:
+		case reply.Outcome == client.CancelInvalid || reply.Outcome == client.CancelError:
 			code = ExitFailed
 		case reply.TooLate > 0 && code == ExitOK:
 			code = ExitNotAccepted
@@ -79,27 +83,16 @@ func cancelMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return code
 }
 
-// requestCancel asks a worker serving account to cancel job id.
-func requestCancel(ctx context.Context, nc *nats.Conn, account, id string, timeout time.Duration) (*cancel.Reply, error) {
-	req, _ := json.Marshal(cancel.Request{Version: 1, JobID: id})
+// cancelOne asks a worker serving account to cancel job id, waiting at
+// most timeout.
+func cancelOne(ctx context.Context, c *client.Client, account, id string, timeout time.Duration) (*client.CancelReply, error) {
 	ctx, done := context.WithTimeout(ctx, timeout)
 	defer done()
-	m, err := nc.RequestWithContext(ctx, streams.CancelSubject(account), req)
-	if errors.Is(err, nats.ErrNoResponders) {
-		return nil, fmt.Errorf("no worker serves account %q (nothing answers %s)", account, streams.CancelSubject(account))
-	}
-	if err != nil {
-		return nil, err
-	}
-	var reply cancel.Reply
-	if err := json.Unmarshal(m.Data, &reply); err != nil {
-		return nil, fmt.Errorf("unreadable answer: %w", err)
-	}
-	return &reply, nil
+	return c.Cancel(ctx, account, id)
 }
 
 // resultCounts writes results as " (accepted 2, canceled 1)", or "".
-func resultCounts(results map[string]int) string {
+func resultCounts(results map[client.Status]int) string {
 	if len(results) == 0 {
 		return ""
 	}

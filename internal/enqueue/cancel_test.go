@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/talkrelay/talkrelay/internal/cancel"
+	"github.com/talkrelay/talkrelay/client"
 	"github.com/talkrelay/talkrelay/schemas"
 )
 
@@ -39,12 +39,12 @@ func TestCancelCommand(t *testing.T) {
 	if err := schemas.ValidateCancelReply([]byte(stdout)); err != nil {
 		t.Errorf("--json line %s: %v", stdout, err)
 	}
-	var r cancel.Reply
-	if err := json.Unmarshal([]byte(stdout), &r); err != nil || r.Outcome != cancel.AlreadyCanceled {
+	var r client.CancelReply
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil || r.Outcome != client.CancelAlready {
 		t.Errorf("second cancel: %s; want already_canceled", stdout)
 	}
 	code, _, stderr = e.runCancel(t, "--account", "nobody", "order-1")
-	if code != ExitFailed || !strings.Contains(stderr, `no worker serves account "nobody"`) {
+	if code != ExitFailed || !strings.Contains(stderr, `no worker serves the account "nobody"`) {
 		t.Errorf("unserved account: exit %d, stderr %s", code, stderr)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/talkrelay/talkrelay/client"
 	"github.com/talkrelay/talkrelay/internal/cancel"
 	"github.com/talkrelay/talkrelay/internal/decide"
 	"github.com/talkrelay/talkrelay/internal/dispatch"
@@ -187,9 +188,9 @@ func (w *Worker) dropCanceled(items []*dispatch.Item) []*dispatch.Item {
 
 // answerCancel answers the cancel request m for account a.
 func (w *Worker) answerCancel(a *account, m *nats.Msg) {
-	var reply *cancel.Reply
+	var reply *client.CancelReply
 	if req, err := cancel.DecodeRequest(m.Data); err != nil {
-		reply = &cancel.Reply{Version: 1, Account: a.Name, Outcome: cancel.Invalid, Results: map[string]int{}, Message: err.Error()}
+		reply = &client.CancelReply{Version: 1, Account: a.Name, Outcome: client.CancelInvalid, Results: map[client.Status]int{}, Message: err.Error()}
 	} else {
 		reply = w.cancelJob(a, req.JobID)
 	}
@@ -201,10 +202,10 @@ func (w *Worker) answerCancel(a *account, m *nats.Msg) {
 
 // cancelJob cancels job jobID of account a: it stores the marker, cancels
 // the job's provider-side reservations and says what it found.
-func (w *Worker) cancelJob(a *account, jobID string) *cancel.Reply {
-	reply := &cancel.Reply{Version: 1, JobID: jobID, Account: a.Name, Outcome: cancel.Canceled, Results: map[string]int{}}
-	fail := func(what string, err error) *cancel.Reply {
-		reply.Outcome, reply.Message = cancel.Error, fmt.Sprintf("%s: %v; ask again", what, err)
+func (w *Worker) cancelJob(a *account, jobID string) *client.CancelReply {
+	reply := &client.CancelReply{Version: 1, JobID: jobID, Account: a.Name, Outcome: client.CancelStored, Results: map[client.Status]int{}}
+	fail := func(what string, err error) *client.CancelReply {
+		reply.Outcome, reply.Message = client.CancelError, fmt.Sprintf("%s: %v; ask again", what, err)
 		return reply
 	}
 	ctx, done := context.WithTimeout(context.Background(), 30*time.Second)
@@ -216,7 +217,7 @@ func (w *Worker) cancelJob(a *account, jobID string) *cancel.Reply {
 	}
 	reply.CanceledAt = &at
 	if existed {
-		reply.Outcome = cancel.AlreadyCanceled
+		reply.Outcome = client.CancelAlready
 	}
 	seen, stopSeen := context.WithTimeout(ctx, 5*time.Second)
 	w.cancels.await(seen, a.Name, jobID)
@@ -236,7 +237,7 @@ func (w *Worker) cancelJob(a *account, jobID string) *cancel.Reply {
 	canceled, cancelErr := w.cancelReservations(ctx, a, finals, now)
 	reply.ReservationsCanceled = canceled
 	for _, ev := range finals {
-		reply.Results[string(ev.Status)]++
+		reply.Results[client.Status(ev.Status)]++
 		if ev.Status != result.Canceled {
 			reply.TooLate++
 		}
@@ -321,9 +322,9 @@ func (w *Worker) cancelReservations(ctx context.Context, a *account, finals map[
 }
 
 // cancelMessage says in words what reply found.
-func cancelMessage(r *cancel.Reply, providerErr error) string {
+func cancelMessage(r *client.CancelReply, providerErr error) string {
 	s := "cancel stored"
-	if r.Outcome == cancel.AlreadyCanceled {
+	if r.Outcome == client.CancelAlready {
 		s = "cancelled before, at " + r.CanceledAt.UTC().Format(time.RFC3339)
 	}
 	if len(r.Results) == 0 {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/talkrelay/talkrelay/internal/cancel"
+	"github.com/talkrelay/talkrelay/client"
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/providers/kakao/kakaofake"
 	"github.com/talkrelay/talkrelay/internal/providers/naver/naverfake"
@@ -79,20 +79,20 @@ func TestCancelReservationsEndToEnd(t *testing.T) {
 	}{{"naver-reserved", naverAPI}, {"nhn-reserved", nhnAPI}} {
 		account := map[string]string{"naver-reserved": "naver-main", "nhn-reserved": "nhn-main"}[c.id]
 		r := e.cancelJob(account, c.id)
-		if r.Outcome != cancel.Canceled || r.ReservationsCanceled != 2 || r.TooLate != 0 || r.Results["canceled"] != 2 {
+		if r.Outcome != client.CancelStored || r.ReservationsCanceled != 2 || r.TooLate != 0 || r.Results["canceled"] != 2 {
 			t.Errorf("cancel %s: %+v; want 2 reservations canceled, none too late", c.id, r)
 		}
 		if n := c.fake.Canceled(); n != 2 {
 			t.Errorf("%s: the provider cancelled %d messages; want 2", c.id, n)
 		}
-		if again := e.cancelJob(account, c.id); again.Outcome != cancel.AlreadyCanceled || again.ReservationsCanceled != 0 {
+		if again := e.cancelJob(account, c.id); again.Outcome != client.CancelAlready || again.ReservationsCanceled != 0 {
 			t.Errorf("second cancel of %s: %+v; want already_canceled, nothing more cancelled", c.id, again)
 		}
 	}
 	if r := e.cancelJob("naver-main", "naver-now"); r.TooLate != 1 || r.ReservationsCanceled != 0 {
 		t.Errorf("cancel of a job sent at once: %+v; want 1 too late", r)
 	}
-	if r := e.cancelJob("kakao-main", "kakao-reserved"); r.Outcome != cancel.Canceled || len(r.Results) != 0 {
+	if r := e.cancelJob("kakao-main", "kakao-reserved"); r.Outcome != client.CancelStored || len(r.Results) != 0 {
 		t.Errorf("cancel of the held Kakao job: %+v", r)
 	}
 	e.fireSchedules(sched) // as JetStream does at reserve_at

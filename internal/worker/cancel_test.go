@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/talkrelay/talkrelay/internal/cancel"
+	"github.com/talkrelay/talkrelay/client"
 	"github.com/talkrelay/talkrelay/internal/config"
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/result"
@@ -19,9 +19,9 @@ import (
 
 // cancelJob asks the workers to cancel job id of account and returns the
 // answer.
-func (e *env) cancelJob(account, id string) cancel.Reply {
+func (e *env) cancelJob(account, id string) client.CancelReply {
 	e.t.Helper()
-	req, _ := json.Marshal(cancel.Request{Version: 1, JobID: id})
+	req, _ := json.Marshal(client.CancelRequest{Version: 1, JobID: id})
 	m, err := e.nc.Request(streams.CancelSubject(account), req, 20*time.Second)
 	if err != nil {
 		e.t.Fatalf("cancel %s: %v", id, err)
@@ -29,7 +29,7 @@ func (e *env) cancelJob(account, id string) cancel.Reply {
 	if err := schemas.ValidateCancelReply(m.Data); err != nil {
 		e.t.Errorf("cancel reply %s: %v", m.Data, err)
 	}
-	var r cancel.Reply
+	var r client.CancelReply
 	if err := json.Unmarshal(m.Data, &r); err != nil {
 		e.t.Fatalf("cancel reply %s: %v", m.Data, err)
 	}
@@ -63,7 +63,7 @@ func TestCancelPendingRetryTwiceAndUnknown(t *testing.T) {
 	sched := e.schedules(1)
 
 	r := e.cancelJob("acct", "backoff")
-	if r.Outcome != cancel.Canceled || r.TooLate != 1 || r.Results["accepted"] != 1 {
+	if r.Outcome != client.CancelStored || r.TooLate != 1 || r.Results["accepted"] != 1 {
 		t.Fatalf("cancel: %+v; want canceled, 1 too late (accepted)", r)
 	}
 	e.fireSchedules(sched)
@@ -75,12 +75,12 @@ func TestCancelPendingRetryTwiceAndUnknown(t *testing.T) {
 		t.Errorf("recipient in backoff sent %d times; want once, before the cancel", len(attempts))
 	}
 	again := e.cancelJob("acct", "backoff")
-	if again.Outcome != cancel.AlreadyCanceled || !again.CanceledAt.Equal(*r.CanceledAt) || again.TooLate != 1 || again.Results["canceled"] != 1 {
+	if again.Outcome != client.CancelAlready || !again.CanceledAt.Equal(*r.CanceledAt) || again.TooLate != 1 || again.Results["canceled"] != 1 {
 		t.Errorf("second cancel: %+v; want already_canceled at the first time, 1 too late, 1 canceled", again)
 	}
 
 	unknown := e.cancelJob("acct", "not-yet")
-	if unknown.Outcome != cancel.Canceled || len(unknown.Results) != 0 || !strings.Contains(unknown.Message, "no recipient has a result yet") {
+	if unknown.Outcome != client.CancelStored || len(unknown.Results) != 0 || !strings.Contains(unknown.Message, "no recipient has a result yet") {
 		t.Errorf("cancel of an unknown job: %+v", unknown)
 	}
 	calls := len(s.calls())
@@ -128,7 +128,7 @@ func TestCancelQueuedJobAtTheFence(t *testing.T) {
 		}
 		return err == nil && pending == 2
 	})
-	if r := e.cancelJob("acct", "queued"); r.Outcome != cancel.Canceled {
+	if r := e.cancelJob("acct", "queued"); r.Outcome != client.CancelStored {
 		t.Fatalf("cancel: %+v", r)
 	}
 	close(g.gate)
@@ -151,7 +151,7 @@ func TestCancelHoldsAcrossRestart(t *testing.T) {
 	e := newEnv(t)
 	s := &scripted{limit: 100, answer: func(string, int) providers.Outcome { return accepted }}
 	stop := e.startScripted(s, 3)
-	if r := e.cancelJob("acct", "after-restart"); r.Outcome != cancel.Canceled {
+	if r := e.cancelJob("acct", "after-restart"); r.Outcome != client.CancelStored {
 		t.Fatalf("cancel: %+v", r)
 	}
 	if err := stop(); err != nil {
@@ -175,7 +175,7 @@ func TestCancelHoldsAcrossRestart(t *testing.T) {
 func TestCancelHeldReservation(t *testing.T) {
 	t.Parallel()
 	e, p, clock, j, sched := startHeld(t, 1)
-	if r := e.cancelJob("acct", j.ID); r.Outcome != cancel.Canceled || r.TooLate != 0 {
+	if r := e.cancelJob("acct", j.ID); r.Outcome != client.CancelStored || r.TooLate != 0 {
 		t.Fatalf("cancel: %+v", r)
 	}
 	clock.Set(j.ReserveAt.Add(time.Second))
@@ -200,8 +200,8 @@ func TestCancelInvalidRequest(t *testing.T) {
 		if err := schemas.ValidateCancelReply(m.Data); err != nil {
 			t.Errorf("reply to %s: %v", body, err)
 		}
-		var r cancel.Reply
-		if err := json.Unmarshal(m.Data, &r); err != nil || r.Outcome != cancel.Invalid || r.Message == "" {
+		var r client.CancelReply
+		if err := json.Unmarshal(m.Data, &r); err != nil || r.Outcome != client.CancelInvalid || r.Message == "" {
 			t.Errorf("reply to %s: %s; want invalid with a reason", body, m.Data)
 		}
 	}
@@ -226,7 +226,7 @@ func TestCancelMarkerFromAnotherReplica(t *testing.T) {
 	// The watch delivers the bucket's writes in order, and a worker answers
 	// a cancel once its watch has its marker: the answer to a later cancel
 	// proves the worker has read the first marker too.
-	if r := e.cancelJob("acct", "sync"); r.Outcome != cancel.Canceled {
+	if r := e.cancelJob("acct", "sync"); r.Outcome != client.CancelStored {
 		t.Fatalf("cancel: %+v", r)
 	}
 	e.publishJob(testJob("elsewhere", "acct", 2))
