@@ -35,7 +35,7 @@ func cancelMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if _, code, ok := cliparse.Parse("enqueue cancel", &cli, args, stdout, stderr,
 		kong.Description("Cancel talkrelay jobs: what has not been sent yet is not sent, and each such recipient gets the final result canceled.\n\n"+
 			"A worker serving the account answers each request (subject talkrelay.cancel.<account>). It stores a cancel marker that every worker checks before it sends: "+
-			"queued jobs, recipients waiting for a retry and reservations talkrelay holds end canceled, a pending lookup is still made and what it proves untaken ends canceled; "+
+			"recipients waiting for a retry and reservations talkrelay holds end canceled at once, a queued job when a worker takes it, a pending lookup is still made and what it proves untaken ends canceled; "+
 			"reservations a provider holds (NAVER, NHN) are cancelled at the provider. A recipient that already has a result keeps it: the answer counts it too late. "+
 			"Cancelling a job again, or one no worker has seen, is answered, not an error: a job of that id published later is canceled too.\n\n"+
 			"Examples:\n"+

@@ -35,7 +35,8 @@ import (
 // lookup is still made (the provider may have taken the message); a
 // recipient it proves untaken ends canceled instead of being sent again.
 // Provider-side reservations are cancelled by the answering worker, through
-// the provider (providers.ReservationCanceler).
+// the provider (providers.ReservationCanceler), and recipients waiting in a
+// schedule (a retry, a held reservation) are ended at once (cancelheld.go).
 //
 // The answering worker replies once its own watch has delivered the marker
 // (at most 5 s; then it adds it itself), so by then it knows every marker
@@ -234,6 +235,9 @@ func (w *Worker) cancelJob(a *account, jobID string) *client.CancelReply {
 	if err != nil {
 		return fail("cannot read the job's results", err)
 	}
+	if _, err := w.cancelWaiting(ctx, a, jobID, finals, now); err != nil {
+		return fail("cannot cancel the job's waiting recipients", err)
+	}
 	canceled, cancelErr := w.cancelReservations(ctx, a, finals, now)
 	reply.ReservationsCanceled = canceled
 	for _, ev := range finals {
@@ -328,9 +332,9 @@ func cancelMessage(r *client.CancelReply, providerErr error) string {
 		s = "cancelled before, at " + r.CanceledAt.UTC().Format(time.RFC3339)
 	}
 	if len(r.Results) == 0 {
-		s += "; no recipient has a result yet: a queued job, a reservation talkrelay holds and recipients waiting for a retry end canceled; a job of this id published later is canceled too"
+		s += "; no recipient has a result yet: the job's recipients end canceled when a worker takes it (also if it is published later)"
 	} else {
-		s += fmt.Sprintf("; %d recipient(s) already had a result and were too late, the rest end canceled", r.TooLate)
+		s += fmt.Sprintf("; %d recipient(s) canceled, %d too late (they keep their results); any other ends canceled", r.Results[client.Canceled], r.TooLate)
 	}
 	if r.ReservationsCanceled > 0 {
 		s += fmt.Sprintf("; %d recipient(s) of provider-side reservations cancelled", r.ReservationsCanceled)

@@ -11,6 +11,7 @@ import (
 	"github.com/talkrelay/talkrelay/internal/providers/naver/naverfake"
 	"github.com/talkrelay/talkrelay/internal/providers/nhn/nhnfake"
 	"github.com/talkrelay/talkrelay/internal/result"
+	"github.com/talkrelay/talkrelay/internal/streams"
 	"github.com/talkrelay/talkrelay/internal/worker"
 )
 
@@ -21,8 +22,7 @@ import (
 // them cancels the provider's reservation and publishes a canceled result
 // per recipient, while the unreserved job sharing their key keeps its
 // results. A reserved Kakao job is held by talkrelay (a schedule, no
-// request); cancelled, it ends canceled without a request when it comes
-// due.
+// request); cancelled, it ends canceled at once, its schedule deleted.
 func TestCancelReservationsEndToEnd(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -68,7 +68,7 @@ func TestCancelReservationsEndToEnd(t *testing.T) {
 	if n := naverAPI.Sends(); n != 2 {
 		t.Errorf("%d NAVER requests; want 2: a reserved job never shares one", n)
 	}
-	sched := e.schedules(1) // the Kakao job, held until reserve_at
+	e.schedules(1) // the Kakao job, held until reserve_at
 	if n := kakaoAPI.Sends(); n != 0 {
 		t.Errorf("%d Kakao requests before reserve_at; want none", n)
 	}
@@ -92,10 +92,12 @@ func TestCancelReservationsEndToEnd(t *testing.T) {
 	if r := e.cancelJob("naver-main", "naver-now"); r.TooLate != 1 || r.ReservationsCanceled != 0 {
 		t.Errorf("cancel of a job sent at once: %+v; want 1 too late", r)
 	}
-	if r := e.cancelJob("kakao-main", "kakao-reserved"); r.Outcome != client.CancelStored || len(r.Results) != 0 {
-		t.Errorf("cancel of the held Kakao job: %+v", r)
+	if r := e.cancelJob("kakao-main", "kakao-reserved"); r.Outcome != client.CancelStored || r.Results["canceled"] != 1 || r.TooLate != 0 {
+		t.Errorf("cancel of the held Kakao job: %+v; want its recipient canceled at once", r)
 	}
-	e.fireSchedules(sched) // as JetStream does at reserve_at
+	if n, err := e.subjectCount(streams.JobsStream, streams.SchedulePrefix+".>"); err != nil || n != 0 {
+		t.Errorf("%d schedules left (%v); want the held job's deleted", n, err)
+	}
 	evs := e.results(10, 30*time.Second)[5:]
 	canceled := map[string]int{}
 	for _, ev := range evs {

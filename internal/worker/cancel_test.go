@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/talkrelay/talkrelay/client"
 	"github.com/talkrelay/talkrelay/internal/config"
 	"github.com/talkrelay/talkrelay/internal/providers"
@@ -38,8 +40,8 @@ func (e *env) cancelJob(account, id string) client.CancelReply {
 
 // TestCancelPendingRetryTwiceAndUnknown: a job with one recipient accepted
 // and one waiting in retry backoff is cancelled: the answer counts the
-// accepted one too late, and the waiting one ends canceled when its retry
-// comes due, without another provider call. Cancelling it again says so
+// accepted one too late, and the waiting one ends canceled at once, its
+// schedule deleted, without another provider call. Cancelling it again says so
 // and changes nothing. Cancelling a job nobody has seen is a plain answer,
 // and that job, published afterwards, is not sent: every recipient ends
 // canceled.
@@ -63,14 +65,19 @@ func TestCancelPendingRetryTwiceAndUnknown(t *testing.T) {
 	sched := e.schedules(1)
 
 	r := e.cancelJob("acct", "backoff")
-	if r.Outcome != client.CancelStored || r.TooLate != 1 || r.Results["accepted"] != 1 {
-		t.Fatalf("cancel: %+v; want canceled, 1 too late (accepted)", r)
+	if r.Outcome != client.CancelStored || r.TooLate != 1 || r.Results["accepted"] != 1 || r.Results["canceled"] != 1 {
+		t.Fatalf("cancel: %+v; want canceled, 1 too late (accepted), 1 canceled", r)
 	}
-	e.fireSchedules(sched)
 	ev := e.results(2, 30*time.Second)[1]
 	if ev.RecipientIndex != 1 || ev.Status != result.Canceled || ev.Reason != result.ReasonCanceled || ev.Attempt != 1 {
 		t.Fatalf("recipient in backoff: %d %s/%s attempt %d; want 1 canceled/canceled after its 1 attempt", ev.RecipientIndex, ev.Status, ev.Reason, ev.Attempt)
 	}
+	// Its schedule is gone; had it fired meanwhile, the worker taking it
+	// would have met the marker: played here, it sends nothing.
+	if n, err := e.subjectCount(streams.JobsStream, streams.SchedulePrefix+".>"); err != nil || n != 0 {
+		t.Errorf("%d schedules left (%v); want the retry's deleted", n, err)
+	}
+	e.fireAndSettle(sched)
 	if attempts, _ := s.sentTo(j.Recipients[1].Phone); len(attempts) != 1 {
 		t.Errorf("recipient in backoff sent %d times; want once, before the cancel", len(attempts))
 	}
@@ -93,6 +100,17 @@ func TestCancelPendingRetryTwiceAndUnknown(t *testing.T) {
 	if n := len(s.calls()); n != calls {
 		t.Errorf("%d provider calls for the cancelled job; want none", n-calls)
 	}
+}
+
+// fireAndSettle fires schedules ms (fireSchedules) and waits until the
+// worker has acknowledged what they delivered.
+func (e *env) fireAndSettle(ms []*jetstream.RawStreamMsg) {
+	e.t.Helper()
+	e.fireSchedules(ms)
+	waitFor(e.t, 30*time.Second, "the fired envelopes handled", func() bool {
+		n, err := e.subjectCount(streams.JobsStream, streams.RetryPrefix+".>")
+		return err == nil && n == 0
+	})
 }
 
 // gated is a scripted adapter whose sends wait until the test opens the
@@ -170,17 +188,18 @@ func TestCancelHoldsAcrossRestart(t *testing.T) {
 }
 
 // TestCancelHeldReservation: a reservation talkrelay holds (a provider
-// without a reservation field) is cancelled: when it comes due it ends
-// canceled, reserved_by talkrelay, unsent.
+// without a reservation field) is cancelled: it ends canceled at once,
+// reserved_by talkrelay, and stays unsent when its schedule fires anyway.
 func TestCancelHeldReservation(t *testing.T) {
 	t.Parallel()
 	e, p, clock, j, sched := startHeld(t, 1)
-	if r := e.cancelJob("acct", j.ID); r.Outcome != client.CancelStored || r.TooLate != 0 {
+	if r := e.cancelJob("acct", j.ID); r.Outcome != client.CancelStored || r.TooLate != 0 || r.Results["canceled"] != 1 {
 		t.Fatalf("cancel: %+v", r)
 	}
-	clock.Set(j.ReserveAt.Add(time.Second))
-	e.fireSchedules(sched)
 	ev := e.results(1, 30*time.Second)[0]
+	// Had the schedule fired meanwhile, the worker would have met the marker.
+	clock.Set(j.ReserveAt.Add(time.Second))
+	e.fireAndSettle(sched)
 	if ev.Status != result.Canceled || ev.ReservedBy != result.ReservedByTalkrelay || len(p.calls()) != 0 {
 		t.Errorf("held reservation: %s reserved_by %q after %d calls; want canceled, talkrelay, none", ev.Status, ev.ReservedBy, len(p.calls()))
 	}
