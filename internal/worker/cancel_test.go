@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,10 +118,12 @@ func (e *env) fireAndSettle(ms []*jetstream.RawStreamMsg) {
 // gate.
 type gated struct {
 	*scripted
-	gate chan struct{}
+	gate    chan struct{}
+	entered *atomic.Int32 // sends waiting at the gate or past it
 }
 
 func (g gated) Send(ctx context.Context, b *providers.Batch) ([]providers.Outcome, error) {
+	g.entered.Add(1)
 	<-g.gate
 	return g.scripted.Send(ctx, b)
 }
@@ -131,12 +134,13 @@ func (g gated) Send(ctx context.Context, b *providers.Batch) ([]providers.Outcom
 func TestCancelQueuedJobAtTheFence(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	g := gated{&scripted{limit: 1, answer: func(string, int) providers.Outcome { return accepted }}, make(chan struct{})}
+	g := gated{&scripted{limit: 1, answer: func(string, int) providers.Outcome { return accepted }}, make(chan struct{}), new(atomic.Int32)}
 	a := config.Account{Name: "acct", Provider: "scripted", MaxConcurrency: 1, RequestTimeout: time.Minute, Retry: fastRetry(3)}
 	e.startWith(e.config(a), worker.Options{Providers: map[string]providers.Factory{
 		"scripted": func(providers.Spec) (providers.Provider, error) { return g, nil },
 	}})
 	e.publishJob(testJob("first", "acct", 1))
+	waitFor(t, 30*time.Second, "the first job's request at the gate", func() bool { return g.entered.Load() == 1 })
 	e.publishJob(testJob("queued", "acct", 1))
 	waitFor(t, 30*time.Second, "both jobs taken by the worker", func() bool {
 		infos, err := jobConsumers(t.Context(), e.js)
@@ -188,11 +192,21 @@ func TestCancelHoldsAcrossRestart(t *testing.T) {
 }
 
 // TestCancelHeldReservation: a reservation talkrelay holds (a provider
-// without a reservation field) is cancelled: it ends canceled at once,
-// reserved_by talkrelay, and stays unsent when its schedule fires anyway.
+// without a reservation field) is cancelled after its send records were
+// swept: it ends canceled at once, reserved_by talkrelay, and stays unsent
+// when its schedule fires anyway.
 func TestCancelHeldReservation(t *testing.T) {
 	t.Parallel()
 	e, p, clock, j, sched := startHeld(t, 1)
+	// A long hold outlives its send records (the workers sweep them): the
+	// held envelope is found by its name.
+	sends, err := e.js.Stream(t.Context(), "KV_"+streams.SendsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sends.Purge(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	if r := e.cancelJob("acct", j.ID); r.Outcome != client.CancelStored || r.TooLate != 0 || r.Results["canceled"] != 1 {
 		t.Fatalf("cancel: %+v", r)
 	}
