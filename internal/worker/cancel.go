@@ -140,9 +140,17 @@ func (w *Worker) startCancels(setupCtx, ctx context.Context) (stop func(), err e
 		}
 		_ = watcher.Stop()
 	}
+	// At most cancelConcurrency requests are answered at once; more wait in
+	// the subscriptions' buffers (NATS drops what overflows them, and those
+	// requesters time out): a flood of cancels cannot pile up goroutines.
+	slots := make(chan struct{}, cancelConcurrency)
 	for _, a := range w.accounts {
 		sub, err := w.nc.QueueSubscribe(streams.CancelSubject(a.Name), "talkrelay-cancel", func(m *nats.Msg) {
-			go w.answerCancel(a, m)
+			slots <- struct{}{}
+			go func() {
+				defer func() { <-slots }()
+				w.answerCancel(a, m)
+			}()
 		})
 		if err != nil {
 			stop()
@@ -152,6 +160,9 @@ func (w *Worker) startCancels(setupCtx, ctx context.Context) (stop func(), err e
 	}
 	return stop, nil
 }
+
+// cancelConcurrency is how many cancel requests a worker answers at once.
+const cancelConcurrency = 8
 
 // canceled reports whether d's job is cancelled.
 func (d *delivery) canceled() bool { return d.w.cancels.has(d.job.Account, d.job.ID) }
