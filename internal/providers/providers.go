@@ -59,16 +59,12 @@ type Key struct {
 	Kind      job.Kind
 	Sender    string
 	Template  string
-	ReserveAt int64 // Unix seconds; 0 when the job is not reserved
+	ReserveAt int64  // Unix seconds; 0 when the job is not reserved
+	Reserved  string // a reserved job's id (reservedJob), "" for others
 	Ad        bool
 	// Variables is true when the messages carry template variables instead
 	// of full content (NHN AlimTalk /messages vs /raw-messages).
 	Variables bool
-	// Job is the job id of a reserved job, "" otherwise: a reserved job
-	// never shares a request with another job, so that cancelling its
-	// reservation (which cancels a whole request) takes no other job's
-	// recipients with it.
-	Job string
 }
 
 // KeyOf returns the batch key of recipient r of job j, sent through the
@@ -79,6 +75,7 @@ func KeyOf(j *job.Job, r *job.Recipient, defaultSender string) Key {
 		Kind:      j.Kind,
 		Sender:    j.Sender,
 		Template:  j.Template,
+		Reserved:  reservedJob(j),
 		Ad:        j.Ad,
 		Variables: r.Content == "" && len(r.Variables) > 0,
 	}
@@ -87,9 +84,19 @@ func KeyOf(j *job.Job, r *job.Recipient, defaultSender string) Key {
 	}
 	if j.ReserveAt != nil {
 		k.ReserveAt = j.ReserveAt.Unix()
-		k.Job = j.ID
 	}
 	return k
+}
+
+// reservedJob is the id of j when it is reserved, "" otherwise: a reserved
+// job never shares a request with another job, so that cancelling its
+// reservation, which cancels a whole provider request, takes no other
+// job's recipients with it.
+func reservedJob(j *job.Job) string {
+	if j.ReserveAt == nil {
+		return ""
+	}
+	return j.ID
 }
 
 // ReserveTime returns the key's reservation time, and false when there is none.
