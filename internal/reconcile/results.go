@@ -9,16 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/talkrelay/talkrelay/internal/retry"
-	"github.com/talkrelay/talkrelay/internal/streams"
 )
-
-// JobResults calls each with the data of every result event stored for
-// job jobID of account, oldest first.
-func (r *Records) JobResults(account, jobID string, each func([]byte)) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return r.readResults(ctx, streams.JobResultsFilter(account, jobID), each)
-}
 
 // Envelopes returns the follow-up envelopes recorded for job jobID, by
 // every delivery of it (see EnvelopeRecord); an unreadable record is

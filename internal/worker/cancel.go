@@ -235,7 +235,7 @@ func (w *Worker) cancelJob(a *account, jobID string) *client.CancelReply {
 	w.cancels.await(seen, a.Name, jobID)
 	stopSeen()
 	finals := map[int]*result.Event{}
-	err = w.records.JobResults(a.Name, jobID, func(data []byte) {
+	err = w.jobResults(ctx, a.Name, jobID, func(data []byte) {
 		var ev result.Event
 		if json.Unmarshal(data, &ev) == nil && ev.JobID == jobID {
 			if cur := finals[ev.RecipientIndex]; cur == nil || cur.Status != result.Canceled {
@@ -354,4 +354,34 @@ func cancelMessage(r *client.CancelReply, providerErr error) string {
 		s += "; cannot cancel the provider-side reservation: " + providerErr.Error()
 	}
 	return s
+}
+
+// jobResults calls each with every result stored for job jobID of account,
+// oldest first. It reads them through an ordered consumer: a cancel is
+// rare, and the consumer needs no cleaning up.
+func (w *Worker) jobResults(ctx context.Context, account, jobID string, each func([]byte)) error {
+	c, err := w.js.OrderedConsumer(ctx, streams.ResultsStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{streams.JobResultsFilter(account, jobID)}})
+	if err != nil {
+		return err
+	}
+	pending := c.CachedInfo().NumPending
+	for read := uint64(0); read < pending; {
+		batch, err := c.Fetch(int(min(pending-read, 1000)), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return err
+		}
+		n := read
+		for m := range batch.Messages() {
+			each(m.Data())
+			read++
+		}
+		if err := batch.Error(); err != nil {
+			return err
+		}
+		if read == n {
+			return fmt.Errorf("read %d of the job's %d results", read, pending)
+		}
+	}
+	return nil
 }
