@@ -344,7 +344,8 @@ func (c Config) SendsConfig() jetstream.KeyValueConfig {
 }
 
 // Ensure creates the streams and the send-records and cancel-markers
-// buckets or updates them to c. It is idempotent and safe to run from several workers at once.
+// buckets or updates them to c. It is idempotent and safe to run from
+// several workers at once.
 func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 	for _, sc := range c.StreamConfigs() {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
