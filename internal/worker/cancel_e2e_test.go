@@ -113,3 +113,30 @@ func TestCancelReservationsEndToEnd(t *testing.T) {
 		t.Errorf("%d Kakao requests for the cancelled job; want none", n)
 	}
 }
+
+// TestKakaoReservationSentAtItsTime: through the real Kakao adapter, a
+// reserved job is held (no request) until reserve_at, then sent once, its
+// result saying talkrelay held it.
+func TestKakaoReservationSentAtItsTime(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	kakaoAPI := kakaofake.New(t)
+	now := time.Now().Truncate(time.Second)
+	clock := &settableClock{t: now}
+	reserveAt := now.Add(3 * time.Hour)
+	e.publishJob(&job.Job{Version: 1, ID: "kakao-at-time", Account: "kakao-main", Kind: job.AlimTalk,
+		Sender: "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567", Template: "ORDER_SHIPPED", ReserveAt: &reserveAt,
+		Recipients: []job.Recipient{{Ref: "k0", Phone: "010-3333-0000", Content: "[Talkrelay] 주문하신 상품이 발송되었습니다."}}})
+	e.startWith(e.config(providerAccounts(t, "", "", kakaoAPI.URL())[2]), worker.Options{Clock: clock, Providers: worker.Providers})
+
+	sched := e.schedules(1)
+	if n := kakaoAPI.Sends(); n != 0 {
+		t.Fatalf("%d Kakao requests before reserve_at; want none", n)
+	}
+	clock.Set(reserveAt.Add(time.Second))
+	e.fireSchedules(sched)
+	ev := e.results(1, 30*time.Second)[0]
+	if ev.Status != result.Accepted || ev.ReservedBy != result.ReservedByTalkrelay || kakaoAPI.Sends() != 1 {
+		t.Errorf("result %s/%s (%s) reserved_by %q after %d requests; want accepted, talkrelay, 1", ev.Status, ev.Reason, ev.Message, ev.ReservedBy, kakaoAPI.Sends())
+	}
+}
