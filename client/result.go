@@ -19,13 +19,16 @@ const (
 	// Unknown: the provider may or may not have taken the message and no
 	// lookup could tell. talkrelay never resends such a message blindly.
 	Unknown Status = "unknown"
+	// Canceled: the job was cancelled before the message was sent (or its
+	// provider-side reservation was cancelled, after Accepted).
+	Canceled Status = "canceled"
 )
 
 // Final reports whether s ends a recipient: every status talkrelay
 // publishes today does. A status this version does not know is not final.
 func (s Status) Final() bool {
 	switch s {
-	case Accepted, Failed, Rejected, Unknown:
+	case Accepted, Failed, Rejected, Unknown, Canceled:
 		return true
 	}
 	return false
@@ -48,6 +51,7 @@ const (
 	ReasonOutcomeUnknown      Reason = "outcome_unknown"
 	ReasonDeadlineExceeded    Reason = "deadline_exceeded"
 	ReasonPoison              Reason = "poison"
+	ReasonCanceled            Reason = "canceled"
 )
 
 // Result is one recipient's result event. It mirrors
@@ -75,6 +79,7 @@ type Result struct {
 	Detail            string          `json:"detail,omitempty"`
 	ProviderRequestID string          `json:"provider_request_id,omitempty"`
 	ProviderMessageID string          `json:"provider_message_id,omitempty"`
+	ReservedBy        string          `json:"reserved_by,omitempty"` // a reserved job's: "provider" or "talkrelay"
 	Metadata          json.RawMessage `json:"metadata,omitempty"`
 	TraceID           string          `json:"trace_id,omitempty"`
 	Time              time.Time       `json:"time"`

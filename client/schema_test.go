@@ -31,11 +31,20 @@ func TestExamplesRoundTrip(t *testing.T) {
 			}
 			var back []byte
 			validate := schemas.ValidateJob
-			if strings.HasPrefix(path.Base(name), "result-") {
+			switch base := path.Base(name); {
+			case strings.HasPrefix(base, "result-"):
 				var r Result
 				strictDecode(t, data, &r)
 				back, validate = mustMarshal(t, r), schemas.ValidateResult
-			} else {
+			case strings.HasPrefix(base, "cancel-request"):
+				var r CancelRequest
+				strictDecode(t, data, &r)
+				back, validate = mustMarshal(t, r), schemas.ValidateCancelRequest
+			case strings.HasPrefix(base, "cancel-reply"):
+				var r CancelReply
+				strictDecode(t, data, &r)
+				back, validate = mustMarshal(t, r), schemas.ValidateCancelReply
+			default:
 				var j Job
 				strictDecode(t, data, &j)
 				if back, err = j.Encode(); err != nil {
@@ -132,7 +141,7 @@ func fullResult() Result {
 		Version: Version, JobID: "order.1", RecipientIndex: 0, Ref: "r1", Phone: "010****5678",
 		Account: "shop", Provider: "sandbox", Kind: "alimtalk", Status: Failed, Retryable: true,
 		Attempt: 3, Reason: ReasonTimeout, Code: "E1", CodeName: "timeout", Message: "m", Detail: "out of attempts",
-		ProviderRequestID: "req", ProviderMessageID: "msg", Metadata: json.RawMessage(`{"order":1}`),
+		ProviderRequestID: "req", ProviderMessageID: "msg", ReservedBy: "provider", Metadata: json.RawMessage(`{"order":1}`),
 		TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Time: at, SentAt: &at,
 	}
 }

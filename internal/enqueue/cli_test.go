@@ -152,25 +152,7 @@ func TestHelpExampleWorksAgainstTheDefaultWorker(t *testing.T) {
 		t.Fatalf("no one-job example in --help:\n%s", help.String())
 	}
 
-	cfg := config.Default() // the sandbox account, as with no --config
-	cfg.NATS.URL = e.srv.ClientURL()
-	cfg.HTTP.Addr = ""
-	cfg.Accounts = []config.Account{config.SandboxAccount()}
-	cfg.ApplyDefaults()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan struct{}), make(chan error, 1)
-	go func() { done <- worker.Run(ctx, cfg, zerolog.Nop(), worker.Options{Ready: ready}) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("worker: %v", err)
-	}
+	e.startDefaultWorker(t)
 
 	code, stdout, stderr := e.run(t, "", append(example, "--timeout", "1m")...)
 	if code != ExitOK {
@@ -205,5 +187,31 @@ func TestHelpExampleWorksAgainstTheDefaultWorker(t *testing.T) {
 		if code != ExitOK || !strings.Contains(stderr, want) || !strings.Contains(stderr, "results: 3 accepted\n") {
 			t.Errorf("README command %q, run %d: exit %d, stderr:\n%s", tryIt, run+1, code, stderr)
 		}
+	}
+}
+
+// startDefaultWorker runs a worker with the default configuration (its
+// sandbox account, as with no --config) against the env's server until the
+// test ends.
+func (e *env) startDefaultWorker(t *testing.T) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.NATS.URL = e.srv.ClientURL()
+	cfg.HTTP.Addr = ""
+	cfg.Accounts = []config.Account{config.SandboxAccount()}
+	cfg.ApplyDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan struct{}), make(chan error, 1)
+	go func() { done <- worker.Run(ctx, cfg, zerolog.Nop(), worker.Options{Ready: ready}) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("worker: %v", err)
 	}
 }

@@ -41,12 +41,16 @@ const (
 // process exit code. Errors and the summary go to stderr; result events to
 // stdout.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	if len(args) > 0 && args[0] == "cancel" {
+		return cancelMain(ctx, args[1:], stdout, stderr)
+	}
 	var cli CLI
 	if _, code, ok := cliparse.Parse("enqueue", &cli, args, stdout, stderr,
 		kong.Description("Publish talkrelay send jobs to NATS JetStream, and optionally wait for their results.\n\n"+
 			"Examples:\n"+
 			"  enqueue -f jobs.ndjson\n"+
 			"  enqueue --csv recipients.csv --job campaign.json --wait\n"+
+			"  enqueue cancel --account shop order-1234   (see enqueue cancel --help)\n"+
 			"  "+helpExample+"\n\n"+
 			"Exit codes: 0 all published (with --wait: every recipient accepted), 1 invalid or too large input, a failed publish or a --wait timeout, 2 a wrong command line, 3 with --wait: some recipient's result is not accepted."),
 		kong.ValueFormatter(helpValue),

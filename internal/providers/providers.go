@@ -59,7 +59,8 @@ type Key struct {
 	Kind      job.Kind
 	Sender    string
 	Template  string
-	ReserveAt int64 // Unix seconds; 0 when the job is not reserved
+	ReserveAt int64  // Unix seconds; 0 when the job is not reserved
+	Reserved  string // a reserved job's id (reservedJob), "" for others
 	Ad        bool
 	// Variables is true when the messages carry template variables instead
 	// of full content (NHN AlimTalk /messages vs /raw-messages).
@@ -77,6 +78,7 @@ func KeyOf(j *job.Job, r *job.Recipient, defaultSender string) Key {
 		Kind:      j.Kind,
 		Sender:    j.Sender,
 		Template:  j.Template,
+		Reserved:  reservedJob(j),
 		Ad:        j.Ad,
 		Variables: r.Content == "" && len(r.Variables) > 0,
 	}
@@ -90,6 +92,17 @@ func KeyOf(j *job.Job, r *job.Recipient, defaultSender string) Key {
 		k.ReserveAt = j.ReserveAt.Unix()
 	}
 	return k
+}
+
+// reservedJob is the id of j when it is reserved, "" otherwise: a reserved
+// job never shares a request with another job, so that cancelling its
+// reservation, which cancels a whole provider request, takes no other
+// job's recipients with it.
+func reservedJob(j *job.Job) string {
+	if j.ReserveAt == nil {
+		return ""
+	}
+	return j.ID
 }
 
 // ReserveTime returns the key's reservation time, and false when there is none.

@@ -33,6 +33,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	b = appendField(b, "detail", e.Detail, true)
 	b = appendField(b, "provider_request_id", e.ProviderRequestID, true)
 	b = appendField(b, "provider_message_id", e.ProviderMessageID, true)
+	b = appendField(b, "reserved_by", e.ReservedBy, true)
 	if len(e.Metadata) > 0 {
 		b = append(b, `,"metadata":`...)
 		b = append(b, e.Metadata...)

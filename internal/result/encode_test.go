@@ -12,7 +12,7 @@ func sample() *Event {
 		Account: "shop", Provider: "naver", Kind: "alimtalk", Status: Failed, Retryable: true, Attempt: 5,
 		Reason: ReasonProviderUnavailable, Code: "B001", CodeName: "Request to relay failed",
 		Message: "중계사 \"전송\" 실패 <&> \n\t\x01 \u2028", Detail: "gave up after 5 attempts",
-		ProviderRequestID: "RQ-1", ProviderMessageID: "MSG-1", Metadata: json.RawMessage(`{"a":[1,2],"b":"x"}`),
+		ProviderRequestID: "RQ-1", ProviderMessageID: "MSG-1", ReservedBy: ReservedByProvider, Metadata: json.RawMessage(`{"a":[1,2],"b":"x"}`),
 		TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Time: sent.Add(time.Second), SentAt: &sent}
 }
 

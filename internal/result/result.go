@@ -24,6 +24,19 @@ const (
 	// Unknown: the provider may or may not have taken the message, and no
 	// lookup could tell. talkrelay never resends such a message blindly.
 	Unknown Status = "unknown"
+	// Canceled: the job was cancelled before the message was sent (or its
+	// provider-side reservation was cancelled).
+	Canceled Status = "canceled"
+)
+
+// Who held a reservation, in ReservedBy.
+const (
+	// ReservedByProvider: the provider took the message as a reservation
+	// and sends it at reserve_at.
+	ReservedByProvider = "provider"
+	// ReservedByTalkrelay: talkrelay held the job and sent it at
+	// reserve_at (a provider without a reservation field).
+	ReservedByTalkrelay = "talkrelay"
 )
 
 // Reason is the normalised outcome code, the same for every provider.
@@ -43,6 +56,7 @@ const (
 	ReasonOutcomeUnknown      Reason = "outcome_unknown"
 	ReasonDeadlineExceeded    Reason = "deadline_exceeded"
 	ReasonPoison              Reason = "poison"
+	ReasonCanceled            Reason = "canceled"
 )
 
 // Event is one recipient's result.
@@ -65,6 +79,7 @@ type Event struct {
 	Detail            string          `json:"detail,omitempty"`
 	ProviderRequestID string          `json:"provider_request_id,omitempty"`
 	ProviderMessageID string          `json:"provider_message_id,omitempty"`
+	ReservedBy        string          `json:"reserved_by,omitempty"` // accepted reservations: ReservedByProvider or ReservedByTalkrelay
 	Metadata          json.RawMessage `json:"metadata,omitempty"`
 	TraceID           string          `json:"trace_id,omitempty"`
 	Time              time.Time       `json:"time"`

@@ -343,8 +343,9 @@ func (c Config) SendsConfig() jetstream.KeyValueConfig {
 	}
 }
 
-// Ensure creates the streams and the send-records bucket or updates them
-// to c. It is idempotent and safe to run from several workers at once.
+// Ensure creates the streams and the send-records and cancel-markers
+// buckets or updates them to c. It is idempotent and safe to run from
+// several workers at once.
 func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 	for _, sc := range c.StreamConfigs() {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
@@ -353,6 +354,9 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 	}
 	if _, err := js.CreateOrUpdateKeyValue(ctx, c.SendsConfig()); err != nil {
 		return fmt.Errorf("streams: create or update bucket %s: %w", SendsBucket, err)
+	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, c.CancelsConfig()); err != nil {
+		return fmt.Errorf("streams: create or update bucket %s: %w", CancelsBucket, err)
 	}
 	return nil
 }

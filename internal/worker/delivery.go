@@ -300,6 +300,9 @@ func (w *Worker) run(d *delivery, scan *reconcile.Scan) {
 			d.final(pos, decide.Stopped(p))
 		case p.Lookup:
 			lookups = append(lookups, pos)
+		case d.canceled():
+			d.final(pos, canceledDecision())
+		case d.held(pos): // waits for its reservation (reserve.go)
 		default:
 			if it := w.prepare(d, pos); it != nil {
 				items = append(items, it)
@@ -367,6 +370,9 @@ func (d *delivery) decide(pos int, o *providers.Outcome) {
 // apply carries out decision dec for recipient pos; another try of an ad
 // due in Kakao's ad night waits for 08:00 KST.
 func (d *delivery) apply(pos int, dec decide.Decision) {
+	if dec.Verdict == retry.Again && d.canceled() {
+		dec = canceledDecision()
+	}
 	if dec.Verdict == retry.Again {
 		dec = decide.OutsideAdNight(dec, &d.pending[pos], d.job)
 	}
@@ -374,20 +380,26 @@ func (d *delivery) apply(pos int, dec decide.Decision) {
 	case retry.Final:
 		d.final(pos, dec)
 	case retry.Again, retry.Lookup:
-		d.mu.Lock()
-		k := 0
-		if dec.Verdict == retry.Lookup {
-			k = 1
-			d.lookup = append(d.lookup, pos)
-		} else {
-			d.again = append(d.again, pos)
-		}
-		if dec.Due.After(d.dueAt[k]) {
-			d.dueAt[k] = dec.Due
-		}
-		d.mu.Unlock()
-		d.decided()
+		d.follow(pos, dec.Verdict == retry.Lookup, dec.Due)
 	}
+}
+
+// follow puts recipient pos in the follow-up envelope of its kind (a
+// lookup or another try), due no earlier than due.
+func (d *delivery) follow(pos int, lookup bool, due time.Time) {
+	d.mu.Lock()
+	k := 0
+	if lookup {
+		k = 1
+		d.lookup = append(d.lookup, pos)
+	} else {
+		d.again = append(d.again, pos)
+	}
+	if due.After(d.dueAt[k]) {
+		d.dueAt[k] = due
+	}
+	d.mu.Unlock()
+	d.decided()
 }
 
 // final stores recipient pos's final result, as final decision dec says,
@@ -414,6 +426,12 @@ func (d *delivery) storeFinal(pos int, dec decide.Decision) {
 		d.deadEnds = append(d.deadEnds, p.Index)
 		d.why = append(d.why, why)
 		d.mu.Unlock()
+	}
+	switch {
+	case ev.Status == result.Accepted:
+		ev.ReservedBy = d.acct.reservedBy(d.job)
+	case ev.Status == result.Canceled && d.job.ReserveAt != nil:
+		ev.ReservedBy = result.ReservedByTalkrelay // cancelled while talkrelay held it
 	}
 	d.w.storeResult(d, ev)
 }

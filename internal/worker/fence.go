@@ -18,8 +18,10 @@ import "github.com/talkrelay/talkrelay/internal/dispatch"
 // send records stay; the next holder looks those recipients up instead of
 // sending them again.
 
-// fence keeps the items whose delivery this worker still holds.
+// fence keeps the items whose delivery this worker still holds, and whose
+// job is not cancelled.
 func (w *Worker) fence(items []*dispatch.Item) []*dispatch.Item {
+	items = w.dropCanceled(items)
 	for i, it := range items {
 		if !w.owns(it.Owner.(itemRef).d) {
 			kept := append(make([]*dispatch.Item, 0, len(items)-1), items[:i]...)

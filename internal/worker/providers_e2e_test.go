@@ -43,6 +43,22 @@ func providerAccount(t *testing.T, name, provider, baseURL, sender string, creds
 	return a
 }
 
+// providerAccounts are the accounts naver-main, nhn-main and kakao-main of
+// the real adapters pointed at their fakes' base URLs.
+func providerAccounts(t *testing.T, naverURL, nhnURL, kakaoURL string) []config.Account {
+	return []config.Account{
+		providerAccount(t, "naver-main", "naver", naverURL, "@talkrelay-shop",
+			map[string]string{"access_key": naverfake.AccessKey, "secret_key": naverfake.SecretKey},
+			map[string]any{"service_id": naverfake.ServiceID}),
+		providerAccount(t, "nhn-main", "nhn", nhnURL, "",
+			map[string]string{"secret_key": nhnfake.SecretKey},
+			map[string]any{"app_key": nhnfake.AppKey}),
+		providerAccount(t, "kakao-main", "kakao", kakaoURL, "",
+			map[string]string{"client_id": kakaofake.ClientID, "client_secret": kakaofake.ClientSecret},
+			map[string]any{"sender_no": "0212345678"}),
+	}
+}
+
 // TestProvidersEndToEnd sends a mix of jobs through NATS and the worker
 // with the real NAVER, NHN and Kakao adapters to their strict fakes, and
 // checks every recipient's result, the provider requests made and that
@@ -106,17 +122,7 @@ func TestProvidersEndToEnd(t *testing.T) {
 		total += len(j.Recipients)
 	}
 
-	cfg := e.config(
-		providerAccount(t, "naver-main", "naver", naverAPI.URL(), "@talkrelay-shop",
-			map[string]string{"access_key": naverfake.AccessKey, "secret_key": naverfake.SecretKey},
-			map[string]any{"service_id": naverfake.ServiceID}),
-		providerAccount(t, "nhn-main", "nhn", nhnAPI.URL(), "",
-			map[string]string{"secret_key": nhnfake.SecretKey},
-			map[string]any{"app_key": nhnfake.AppKey}),
-		providerAccount(t, "kakao-main", "kakao", kakaoAPI.URL(), "",
-			map[string]string{"client_id": kakaofake.ClientID, "client_secret": kakaofake.ClientSecret},
-			map[string]any{"sender_no": "0212345678"}),
-	)
+	cfg := e.config(providerAccounts(t, naverAPI.URL(), nhnAPI.URL(), kakaoAPI.URL())...)
 	// B001 is retryable: the NAVER recipient that keeps getting it is tried
 	// twice, a second apart, then ends failed.
 	cfg.Accounts[0].Retry = retry.Policy{MaxAttempts: 2, InitialInterval: time.Second, MaxInterval: time.Second}

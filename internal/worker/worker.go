@@ -90,6 +90,8 @@ type Worker struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	records  *reconcile.Records
+	cancels  *cancelSet         // cancelled jobs (cancel.go)
+	cancelKV jetstream.KeyValue // cancel markers
 	metrics  *metrics
 	ready    atomic.Bool
 	// priorityWarned: lane name -> *atomic.Int64, the last warning's time
@@ -220,6 +222,11 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	for _, a := range accounts {
 		names = append(names, a.Name)
 	}
+	stopCancels, err := w.startCancels(setupCtx, ctx)
+	if err != nil {
+		return err
+	}
+	defer stopCancels()
 	if err := w.intake.Start(setupCtx, names); err != nil {
 		return err
 	}

@@ -65,6 +65,10 @@ func TestCheck(t *testing.T) {
 			at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 			j.ReserveAt = &at
 		}, field: "no reservation field"},
+		{name: "reserved and due: the worker held it", kind: job.AlimTalk, edit: func(j *job.Job, r *job.Recipient) {
+			at := newClock().Now().Add(-time.Second)
+			j.ReserveAt = &at
+		}},
 		{name: "not a mobile", kind: job.AlimTalk, edit: func(j *job.Job, r *job.Recipient) { r.Phone = "0212345678" }, field: "phone:"},
 		{name: "template too long", kind: job.AlimTalk, edit: func(j *job.Job, r *job.Recipient) { j.Template = strings.Repeat("T", 31) }, field: "template:"},
 		{name: "sender key too long", kind: job.AlimTalk, edit: func(j *job.Job, r *job.Recipient) { j.Sender = strings.Repeat("k", 41) }, field: "sender:"},

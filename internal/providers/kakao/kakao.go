@@ -156,8 +156,10 @@ func (c *Client) check(m *providers.Message) error {
 	if r.Content == "" {
 		return fmt.Errorf("content: required; Kakao Enterprise takes the full message text and renders no template variables")
 	}
-	if j.ReserveAt != nil {
-		return fmt.Errorf("reserve_at: the Kakao Enterprise send API has no reservation field; send the job at the time it should arrive")
+	if j.ReserveAt != nil && j.ReserveAt.After(c.now().Add(time.Minute)) {
+		// The worker holds a reserved job until its time (this adapter is
+		// not providers.Reserving); a minute of slack for clocks.
+		return fmt.Errorf("reserve_at: %s is still ahead; the Kakao Enterprise send API has no reservation field, so a reserved job is sent at its time", j.ReserveAt.UTC().Format(time.RFC3339))
 	}
 	if utf8.RuneCountInString(j.Sender) > SenderKeyMax {
 		return fmt.Errorf("sender: %d characters, a sender_key has at most %d", utf8.RuneCountInString(j.Sender), SenderKeyMax)

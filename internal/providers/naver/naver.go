@@ -48,6 +48,7 @@ type Client struct {
 	loc       *time.Location // reservations
 	queryLoc  *time.Location // request query times
 	sendURL   string
+	resvURL   string // the reservation path; {reserveId} is filled per call
 	accessKey string
 	secretKey string
 	hc        *http.Client
@@ -124,6 +125,7 @@ func NewClient(cfg Config, baseURL, accessKey, secretKey string, hc *http.Client
 		loc:       loc,
 		queryLoc:  queryLoc,
 		sendURL:   base + strings.ReplaceAll(cfg.SendPath, "{serviceId}", cfg.ServiceID),
+		resvURL:   base + strings.ReplaceAll(CancelReservationPath, "{serviceId}", cfg.ServiceID),
 		accessKey: accessKey,
 		secretKey: secretKey,
 		hc:        &client,

@@ -79,6 +79,8 @@ type Fake struct {
 	lastLookup url.Values
 	accepted   map[acceptKey]int
 	records    []record // every message of every request taken, in order
+	// reservations are the reservations taken, by requestId (reservation.go)
+	reservations map[string]*reservedSend
 }
 
 type acceptKey struct{ phone, content string }
@@ -246,6 +248,8 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		f.serveSend(w, r)
 	case r.Method == http.MethodGet && path == wantPath && query != "":
 		f.serveLookup(w, r)
+	case strings.HasPrefix(path, reservationsPath(f.serviceID)):
+		f.serveReservation(w, r, strings.TrimPrefix(path, reservationsPath(f.serviceID)))
 	default:
 		f.tb.Errorf("naverfake: %s %s, want POST %s or GET %s?... (service id unescaped)", r.Method, r.RequestURI, wantPath, wantPath)
 		http.NotFound(w, r)
@@ -321,6 +325,7 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.ReserveTime != nil {
 		out["statusName"] = "reserved"
+		f.reserve(requestID, req, len(recs))
 	}
 	msgs := make([]map[string]any, len(recs))
 	for i, rec := range recs {

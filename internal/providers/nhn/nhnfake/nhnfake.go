@@ -321,6 +321,11 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 			f.serveList(w, r, m[1]+m[3]+m[5], m[2]+m[4]+m[6])
 			return
 		}
+	case http.MethodDelete:
+		if m := cancelRoute.FindStringSubmatch(r.URL.Path); m != nil {
+			f.serveCancel(w, r, m[1]+m[4], m[2]+m[5], m[3]+m[6])
+			return
+		}
 	}
 	f.tb.Errorf("nhnfake: unexpected %s %s", r.Method, r.URL.Path)
 	http.NotFound(w, r)
