@@ -59,15 +59,14 @@ type Key struct {
 	Kind      job.Kind
 	Sender    string
 	Template  string
-	ReserveAt int64  // Unix seconds; 0 when the job is not reserved
-	Reserved  string // a reserved job's id (reservedJob), "" for others
+	ReserveAt int64 // Unix seconds; 0 when the job is not reserved
 	Ad        bool
 	// Variables is true when the messages carry template variables instead
 	// of full content (NHN AlimTalk /messages vs /raw-messages).
 	Variables bool
-	// BrandJob is the id of a brandmessage job: its brand object is the
-	// message of the whole request, so a batch holds one job's recipients.
-	BrandJob string
+	// OwnJob is the id of a job whose recipients never share a request
+	// with another job's (ownRequests), "" for others.
+	OwnJob string
 }
 
 // KeyOf returns the batch key of recipient r of job j, sent through the
@@ -78,15 +77,12 @@ func KeyOf(j *job.Job, r *job.Recipient, defaultSender string) Key {
 		Kind:      j.Kind,
 		Sender:    j.Sender,
 		Template:  j.Template,
-		Reserved:  reservedJob(j),
+		OwnJob:    ownRequests(j),
 		Ad:        j.Ad,
 		Variables: r.Content == "" && len(r.Variables) > 0,
 	}
 	if k.Sender == "" {
 		k.Sender = defaultSender
-	}
-	if j.Kind == job.BrandMessage {
-		k.BrandJob = j.ID
 	}
 	if j.ReserveAt != nil {
 		k.ReserveAt = j.ReserveAt.Unix()
@@ -94,15 +90,17 @@ func KeyOf(j *job.Job, r *job.Recipient, defaultSender string) Key {
 	return k
 }
 
-// reservedJob is the id of j when it is reserved, "" otherwise: a reserved
-// job never shares a request with another job, so that cancelling its
-// reservation, which cancels a whole provider request, takes no other
-// job's recipients with it.
-func reservedJob(j *job.Job) string {
-	if j.ReserveAt == nil {
-		return ""
+// ownRequests is the id of j when its recipients must have provider
+// requests of their own, "" otherwise:
+//   - a brandmessage job's brand object is the message of the whole
+//     request;
+//   - a reserved job's reservation may be cancelled, which cancels a whole
+//     provider request: it must take no other job's recipients with it.
+func ownRequests(j *job.Job) string {
+	if j.Kind == job.BrandMessage || j.ReserveAt != nil {
+		return j.ID
 	}
-	return j.ID
+	return ""
 }
 
 // ReserveTime returns the key's reservation time, and false when there is none.

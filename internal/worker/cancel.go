@@ -291,7 +291,7 @@ func (w *Worker) storeMarker(ctx context.Context, account, jobID string, now tim
 // the job's accepted recipients that the provider holds (reserved_by
 // provider), one provider request at a time, and replaces each of their
 // entries in finals by the canceled result it stores. A reserved job
-// never shares a request with another job (providers.Key.Reserved), so no other
+// never shares a request with another job (providers.Key.OwnJob), so no other
 // job's recipient is cancelled with it. It returns how many recipients it
 // cancelled, and the first error.
 func (w *Worker) cancelReservations(ctx context.Context, a *account, finals map[int]*result.Event, now time.Time) (int, error) {

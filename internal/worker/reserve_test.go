@@ -121,7 +121,7 @@ func TestReservationBeyondTheProvidersHorizon(t *testing.T) {
 		t.Fatalf("second result %s %s reserved_by %q; want far accepted, reserved_by provider", ev.JobID, ev.Status, ev.ReservedBy)
 	}
 	keys := p.sentKeys()
-	if len(keys) != 2 || keys[0].Reserved != "near" || keys[1].Reserved != "far" || keys[1].ReserveAt != far.ReserveAt.Unix() {
+	if len(keys) != 2 || keys[0].OwnJob != "near" || keys[1].OwnJob != "far" || keys[1].ReserveAt != far.ReserveAt.Unix() {
 		t.Errorf("requests' keys %+v; want one request per reserved job, near then far, with its reserve time", keys)
 	}
 }

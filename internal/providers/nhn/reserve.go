@@ -27,7 +27,7 @@ func (c *Client) ReserveHorizon() time.Duration { return reserveHorizon }
 // kind: DELETE .../messages/{requestId} without recipientSeq, which the
 // FriendTalk v1.5 API guide (and AlimTalk v2.3) documents as cancelling all
 // of the request. talkrelay gives a reserved job requests of its own
-// (providers.Key.Reserved), so the request holds only that job's recipients.
+// (providers.Key.OwnJob), so the request holds only that job's recipients.
 // A refusal (header.isSuccessful false) is a Permanent *providers.Error
 // with NHN's resultCode.
 func (c *Client) CancelReservation(ctx context.Context, kind job.Kind, requestID string) error {
