@@ -1,0 +1,184 @@
+package ratelimit
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/talkrelay/talkrelay/internal/natstest"
+)
+
+func budgetBucket(t *testing.T) jetstream.KeyValue {
+	t.Helper()
+	_, js := natstest.Run(t).JetStream(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	kv, err := js.CreateOrUpdateKeyValue(ctx, BucketConfig(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kv
+}
+
+// admissions runs each limiter's Wait(n) in a loop until ctx ends and
+// returns every admission time, sorted.
+func admissions(ctx context.Context, t *testing.T, n int, limiters ...*Global) []time.Time {
+	var mu sync.Mutex
+	var at []time.Time
+	var wg sync.WaitGroup
+	for _, l := range limiters {
+		wg.Go(func() {
+			for l.Wait(ctx, n) == nil {
+				mu.Lock()
+				at = append(at, time.Now())
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	slices.SortFunc(at, time.Time.Compare)
+	return at
+}
+
+// maxInSecond is the most admissions within any sliding 1-second window.
+func maxInSecond(at []time.Time) int {
+	most, i := 0, 0
+	for j := range at {
+		for at[j].Sub(at[i]) >= time.Second {
+			i++
+		}
+		most = max(most, j-i+1)
+	}
+	return most
+}
+
+func TestGlobalSharesOneLimitAcrossReplicas(t *testing.T) {
+	kv := budgetBucket(t)
+	cfg := Config{RequestsPerSecond: 50}
+	replicas := []*Global{NewGlobal(kv, "acct", cfg, 1), NewGlobal(kv, "acct", cfg, 1), NewGlobal(kv, "acct", cfg, 1)}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	at := admissions(ctx, t, 1, replicas...)
+	t.Logf("%d admitted, at most %d in a second", len(at), maxInSecond(at))
+	if most := maxInSecond(at); most > 50 {
+		t.Errorf("%d requests admitted within one second by 3 replicas, limit 50", most)
+	}
+	// 3 s at 48.5/s, the first claim's second lost at most.
+	if len(at) < 130 {
+		t.Errorf("%d requests admitted in 3 s at 50/s (headroom 3%%), want at least 130", len(at))
+	}
+}
+
+func TestGlobalCountsRecipients(t *testing.T) {
+	kv := budgetBucket(t)
+	cfg := Config{RecipientsPerSecond: 1000}
+	replicas := []*Global{NewGlobal(kv, "nhn", cfg, 1000), NewGlobal(kv, "nhn", cfg, 1000)}
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	at := admissions(ctx, t, 250, replicas...)
+	if most := maxInSecond(at); most*250 > 1000 {
+		t.Errorf("%d recipients admitted within one second, limit 1000", most*250)
+	}
+	if len(at) < 7 {
+		t.Errorf("%d requests of 250 recipients in 2.5 s at 1000/s, want at least 7", len(at))
+	}
+}
+
+func TestGlobalThrottledCutsEveryReplicasRate(t *testing.T) {
+	kv := budgetBucket(t)
+	cfg := Config{RequestsPerSecond: 100, Headroom: noHeadroom()}
+	a, b := NewGlobal(kv, "acct", cfg, 1), NewGlobal(kv, "acct", cfg, 1)
+	ctx := context.Background()
+	if err := b.Wait(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Throttled(0); err != nil {
+		t.Fatal(err)
+	}
+	// b reads the cut with its next claim.
+	for range 20 {
+		if err := b.Wait(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if req, _ := b.Rates(); req > 65 || req < 45 {
+		t.Errorf("b's rate after a's cut: %g/s, want about 50 (half of 100, recovering 10/s)", req)
+	}
+	// A second throttled answer within cutSpacing is the same congestion.
+	if err := a.Throttled(0); err != nil {
+		t.Fatal(err)
+	}
+	if req, _ := a.Rates(); req < 40 {
+		t.Errorf("a's rate after a second answer at once: %g/s, want no second cut", req)
+	}
+}
+
+func TestGlobalRecoversGradually(t *testing.T) {
+	v := budget{Factor: 0.25, CutAt: 0}
+	for _, c := range []struct {
+		after time.Duration
+		want  float64
+	}{{0, 0.25}, {time.Second, 0.35}, {5 * time.Second, 0.75}, {time.Minute, 1}} {
+		if got := v.factorAt(int64(c.after)); got < c.want-1e-9 || got > c.want+1e-9 {
+			t.Errorf("factor %s after a cut to 0.25: %g, want %g", c.after, got, c.want)
+		}
+	}
+}
+
+func TestGlobalRetryAfterPausesEveryReplica(t *testing.T) {
+	kv := budgetBucket(t)
+	cfg := Config{RequestsPerSecond: 100}
+	a, b := NewGlobal(kv, "acct", cfg, 1), NewGlobal(kv, "acct", cfg, 1)
+	ctx := context.Background()
+	if err := a.Wait(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	paused := time.Now()
+	if err := a.Throttled(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []*Global{a, b} {
+		if err := l.Wait(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		if waited := time.Since(paused); waited < time.Second {
+			t.Errorf("admitted %s after a Retry-After of 1s", waited)
+		}
+	}
+}
+
+func TestGlobalStopsAdmittingWithoutNATS(t *testing.T) {
+	s := natstest.Run(t)
+	_, js := s.JetStream(t)
+	kv, err := js.CreateOrUpdateKeyValue(context.Background(), BucketConfig(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewGlobal(kv, "acct", Config{RequestsPerSecond: 10}, 1)
+	if err := l.Wait(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	// The first claim's slice holds one token: the next needs NATS.
+	if err := l.Wait(ctx, 1); err != context.DeadlineExceeded {
+		t.Fatalf("Wait without NATS: %v, want the caller's deadline", err)
+	}
+}
+
+func FuzzDecodeBudget(f *testing.F) {
+	f.Add([]byte(`{"requests_tat":1,"recipients_tat":2,"factor":0.5,"cut_at":3}`))
+	f.Add([]byte(`{"factor":-1}`))
+	f.Add([]byte(`not json`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v := decodeBudget(b)
+		if f := v.factorAt(v.CutAt + 1); !(f > 0 && f <= 1) {
+			t.Fatalf("factor %g from %q", f, b)
+		}
+	})
+}
