@@ -43,7 +43,7 @@ const (
 	// rate then climbs back by recoverPerSecond of the limit each second.
 	cutSpacing       = time.Second
 	minFactor        = 0.05
-	recoverPerSecond = 0.1
+	recoverPerSecond = 0.2
 	// MaxPause caps how long one Retry-After pauses the account.
 	MaxPause = 5 * time.Minute
 	// maxLate is how late a token may still be spent (at most one token

@@ -105,8 +105,8 @@ func TestGlobalThrottledCutsEveryReplicasRate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if req, _ := b.Rates(); req > 65 || req < 45 {
-		t.Errorf("b's rate after a's cut: %g/s, want about 50 (half of 100, recovering 10/s)", req)
+	if req, _ := b.Rates(); req > 75 || req < 45 {
+		t.Errorf("b's rate after a's cut: %g/s, want about 50 (half of 100, recovering 20/s)", req)
 	}
 	// A second throttled answer within cutSpacing is the same congestion.
 	if err := a.Throttled(0); err != nil {
@@ -122,7 +122,7 @@ func TestGlobalRecoversGradually(t *testing.T) {
 	for _, c := range []struct {
 		after time.Duration
 		want  float64
-	}{{0, 0.25}, {time.Second, 0.35}, {5 * time.Second, 0.75}, {time.Minute, 1}} {
+	}{{0, 0.25}, {time.Second, 0.45}, {2 * time.Second, 0.65}, {time.Minute, 1}} {
 		if got := v.factorAt(int64(c.after)); got < c.want-1e-9 || got > c.want+1e-9 {
 			t.Errorf("factor %s after a cut to 0.25: %g, want %g", c.after, got, c.want)
 		}
