@@ -105,10 +105,12 @@ func (d *dimension) short(n int) bool {
 }
 
 // drop gives up the grant's tokens that fell due more than maxLate before
-// now: spent late, they would bunch up with the tokens of other replicas
-// that fall due now.
+// now (or the burst's credit, which a claim after an idle spell starts in
+// the past): spent late, they would bunch up with the tokens of other
+// replicas that fall due now.
 func (d *dimension) drop(now int64) {
-	if late := min(int64(d.per), int64(maxLate)); d.next < now-late {
+	late := max(min(int64(d.per), int64(maxLate)), int64(float64(d.credit)*d.per))
+	if d.next < now-late {
 		d.next = now
 	}
 }
@@ -157,18 +159,10 @@ func (g *Global) Wait(ctx context.Context, n int) error {
 	if n > g.maxBatch && g.recipients.rate > 0 {
 		return fmt.Errorf("ratelimit: a request of %d recipients exceeds the bucket of %d", n, g.maxBatch)
 	}
-	g.mu.Lock()
-	now := g.now().UnixNano()
-	g.requests.drop(now)
-	g.recipients.drop(now)
-	if g.requests.short(1) || g.recipients.short(n) {
-		if err := g.claim(ctx, n); err != nil {
-			g.mu.Unlock()
-			return err
-		}
+	due, err := g.reserve(ctx, n)
+	if err != nil {
+		return err
 	}
-	due := max(g.requests.take(1), g.recipients.take(n))
-	g.mu.Unlock()
 	d := time.Duration(due - g.now().UnixNano())
 	if d <= 0 {
 		return nil
@@ -181,6 +175,22 @@ func (g *Global) Wait(ctx context.Context, n int) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// reserve takes the tokens of a request of n recipients and returns when
+// it may go (Unix nanoseconds).
+func (g *Global) reserve(ctx context.Context, n int) (int64, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.now().UnixNano()
+	g.requests.drop(now)
+	g.recipients.drop(now)
+	if g.requests.short(1) || g.recipients.short(n) {
+		if err := g.claim(ctx, n); err != nil {
+			return 0, err
+		}
+	}
+	return max(g.requests.take(1), g.recipients.take(n)), nil
 }
 
 // take spends n tokens of the grant and returns when the first falls due:

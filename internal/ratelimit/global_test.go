@@ -182,3 +182,20 @@ func FuzzDecodeBudget(f *testing.F) {
 		}
 	})
 }
+
+func TestGlobalBurstAfterAnIdleSpell(t *testing.T) {
+	kv := budgetBucket(t)
+	l := NewGlobal(kv, "acct", Config{RequestsPerSecond: 2, Burst: 3, Headroom: noHeadroom()}, 1)
+	now := time.Now()
+	l.now = func() time.Time { return now }
+	for i := range 4 {
+		due, err := l.reserve(context.Background(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Three at once, then one every 500 ms.
+		if want := now.Add(time.Duration(max(i-2, 0)) * 500 * time.Millisecond).UnixNano(); (due > now.UnixNano()) != (i > 2) || due > want {
+			t.Errorf("request %d due %s after now, want %s", i, time.Duration(due-now.UnixNano()), time.Duration(want-now.UnixNano()))
+		}
+	}
+}
