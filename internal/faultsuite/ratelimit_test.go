@@ -17,13 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"gopkg.in/yaml.v3"
 
 	"github.com/talkrelay/talkrelay/internal/job"
-	"github.com/talkrelay/talkrelay/internal/natstest"
 	"github.com/talkrelay/talkrelay/internal/providers/kakao/kakaofake"
 	"github.com/talkrelay/talkrelay/internal/providers/nhn/nhnfake"
 	"github.com/talkrelay/talkrelay/internal/result"
@@ -175,13 +171,7 @@ func TestRateLimitSharedAcrossReplicas(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
 	bin := buildWorker(t, dir)
-	ns := natstest.RunWith(t, server.Options{StoreDir: filepath.Join(dir, "nats")})
-	nc := ns.Connect(t, nats.MaxReconnects(-1))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	natstest.EnsureStreams(t, js)
+	ns, js := startNATS(t, dir)
 
 	kakaoAPI, nhnAPI := kakaofake.New(t), nhnfake.New(t)
 	meters := map[string]*meter{
@@ -198,7 +188,7 @@ func TestRateLimitSharedAcrossReplicas(t *testing.T) {
 				"lookup_after": lookupAfter.String(), "max_lookups": maxLookups}}
 	}
 	cfg := map[string]any{
-		"nats":   map[string]any{"url": ns.ClientURL()},
+		"nats": map[string]any{"url": ns.ClientURL()},
 		// A few NHN jobs of 1,000 recipients a replica, so that every
 		// replica has some when one is killed.
 		"worker": map[string]any{"ack_wait": ackWait.String(), "shutdown_grace": shutdownGrace.String(), "lane_bytes": 300_000},
