@@ -46,11 +46,6 @@ const (
 	recoverPerSecond = 0.2
 	// MaxPause caps how long one Retry-After pauses the account.
 	MaxPause = 5 * time.Minute
-	// maxLate is how late a token may still be spent (at most one token
-	// interval): a request admitted up to maxLate after its token fell due
-	// puts at most 0.005 × rate more requests in a second than the rate,
-	// well inside the default headroom.
-	maxLate = 5 * time.Millisecond
 )
 
 // budget is the value of an account's key: the virtual time at which each
@@ -92,7 +87,12 @@ type dimension struct {
 	// an idle spell: burst-1 requests; no recipients, since a request goes
 	// when its first token falls due, whatever its size.
 	credit int
-	tat    func(*budget) *int64
+	// maxLate is how late a token may still be spent, in nanoseconds: half
+	// the headroom of a second (at most one token interval), so that
+	// tokens spent late put at most headroom/2 more in a second than the
+	// rate, and the other half still covers the jitter on the way.
+	maxLate int64
+	tat     func(*budget) *int64
 
 	// The replica's grant: tokens due at next, next+per, ... before end.
 	next, end int64
@@ -109,7 +109,7 @@ func (d *dimension) short(n int) bool {
 // the past): spent late, they would bunch up with the tokens of other
 // replicas that fall due now.
 func (d *dimension) drop(now int64) {
-	late := max(min(int64(d.per), int64(maxLate)), int64(float64(d.credit)*d.per))
+	late := max(min(int64(d.per), d.maxLate), int64(float64(d.credit)*d.per))
 	if d.next < now-late {
 		d.next = now
 	}
@@ -141,10 +141,13 @@ type Global struct {
 func NewGlobal(kv jetstream.KeyValue, account string, cfg Config, maxBatch int) *Global {
 	share := 1 - cfg.headroom()
 	burst := max(cfg.Burst, 1)
+	late := int64(cfg.headroom() / 2 * float64(time.Second))
 	g := &Global{kv: kv, key: account, now: time.Now,
-		requests:   dimension{rate: cfg.RequestsPerSecond * share, credit: burst - 1, tat: func(b *budget) *int64 { return &b.Requests }},
-		recipients: dimension{rate: cfg.RecipientsPerSecond * share, tat: func(b *budget) *int64 { return &b.Recipients }},
-		maxBatch:   maxBatch,
+		requests: dimension{rate: cfg.RequestsPerSecond * share, credit: burst - 1, maxLate: late,
+			tat: func(b *budget) *int64 { return &b.Requests }},
+		recipients: dimension{rate: cfg.RecipientsPerSecond * share, maxLate: late,
+			tat: func(b *budget) *int64 { return &b.Recipients }},
+		maxBatch: maxBatch,
 	}
 	return g
 }
