@@ -52,8 +52,11 @@ const (
 // dimension's next token falls due (GCRA), and the last adaptive cut. Times
 // are Unix nanoseconds.
 type budget struct {
-	Requests   int64   `json:"requests_tat,omitempty"`
+	Requests int64 `json:"requests_tat,omitempty"`
+	// Recipients is when recipients may be sent again after a pause, and
+	// Log the requests that carry them, sent in the last window or due.
 	Recipients int64   `json:"recipients_tat,omitempty"`
+	Log        []sent  `json:"recipients_log,omitempty"`
 	Factor     float64 `json:"factor,omitempty"` // share of the limit right after the last cut; 0: never cut
 	CutAt      int64   `json:"cut_at,omitempty"`
 }
@@ -69,6 +72,9 @@ func decodeBudget(b []byte) budget {
 	if v.Factor > 0 {
 		v.Factor = max(v.Factor, minFactor)
 	}
+	if len(v.Log) > maxLog {
+		v.Log = nil
+	}
 	return v
 }
 
@@ -80,12 +86,12 @@ func (v budget) factorAt(t int64) float64 {
 	return min(1, v.Factor+recoverPerSecond*float64(max(t-v.CutAt, 0))/1e9)
 }
 
-// dimension is one rate of an account: requests or recipients.
+// dimension is one rate of an account: requests or recipients (whose
+// schedule is the log: see placeRecipients).
 type dimension struct {
 	rate float64 // tokens per second after headroom; 0: unlimited
 	// credit is how many tokens the schedule may start in the past after
-	// an idle spell: burst-1 requests; no recipients, since a request goes
-	// when its first token falls due, whatever its size.
+	// an idle spell: burst-1.
 	credit int
 	// maxLate is how late a token may still be spent, in nanoseconds: half
 	// the headroom of a second (at most one token interval), so that
@@ -126,6 +132,11 @@ type Global struct {
 	key      string
 	now      func() time.Time
 	maxBatch int
+	// recipientsLimit is recipients_per_second, and window the span no
+	// more than that many recipients may be sent in: a second plus the
+	// headroom of one.
+	recipientsLimit float64
+	window          int64
 
 	mu         sync.Mutex // one claim at a time; guards everything below
 	requests   dimension
@@ -145,9 +156,10 @@ func NewGlobal(kv jetstream.KeyValue, account string, cfg Config, maxBatch int) 
 	g := &Global{kv: kv, key: account, now: time.Now,
 		requests: dimension{rate: cfg.RequestsPerSecond * share, credit: burst - 1, maxLate: late,
 			tat: func(b *budget) *int64 { return &b.Requests }},
-		recipients: dimension{rate: cfg.RecipientsPerSecond * share, maxLate: late,
-			tat: func(b *budget) *int64 { return &b.Recipients }},
-		maxBatch: maxBatch,
+		recipients:      dimension{rate: cfg.RecipientsPerSecond / (1 + cfg.headroom()), tat: func(b *budget) *int64 { return &b.Recipients }},
+		recipientsLimit: cfg.RecipientsPerSecond,
+		window:          int64((1 + cfg.headroom()) * float64(time.Second)),
+		maxBatch:        maxBatch,
 	}
 	return g
 }
@@ -187,13 +199,22 @@ func (g *Global) reserve(ctx context.Context, n int) (int64, error) {
 	defer g.mu.Unlock()
 	now := g.now().UnixNano()
 	g.requests.drop(now)
-	g.recipients.drop(now)
-	if g.requests.short(1) || g.recipients.short(n) {
-		if err := g.claim(ctx, n); err != nil {
+	if g.requests.short(1) {
+		if err := g.retrying(ctx, g.claimRequests); err != nil {
 			return 0, err
 		}
 	}
-	return max(g.requests.take(1), g.recipients.take(n)), nil
+	due := g.requests.take(1)
+	if g.recipientsLimit > 0 {
+		err := g.retrying(ctx, func(ctx context.Context) (err error) {
+			due, err = g.placeRecipients(ctx, n, max(due, now))
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return due, nil
 }
 
 // take spends n tokens of the grant and returns when the first falls due:
@@ -207,12 +228,11 @@ func (d *dimension) take(n int) int64 {
 	return due
 }
 
-// claim extends the grants that are short of a request of n recipients,
-// retrying until NATS answers or ctx ends.
-func (g *Global) claim(ctx context.Context, n int) error {
+// retrying runs one claim on the key until NATS answers or ctx ends.
+func (g *Global) retrying(ctx context.Context, claim func(context.Context) error) error {
 	wait := 50 * time.Millisecond
 	for {
-		err := g.claimOnce(ctx, n)
+		err := g.claimOnce(ctx, claim)
 		if err == nil {
 			return nil
 		}
@@ -230,25 +250,24 @@ func (g *Global) claim(ctx context.Context, n int) error {
 	}
 }
 
-func (g *Global) claimOnce(ctx context.Context, n int) error {
+func (g *Global) claimOnce(ctx context.Context, claim func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
 	defer cancel()
-	var grants [2]dimension
+	return claim(ctx)
+}
+
+// claimRequests extends the replica's grant of requests by a Slice.
+func (g *Global) claimRequests(ctx context.Context) error {
+	var grant dimension
 	err := g.update(ctx, func(next *budget, now int64) bool {
-		grants = [2]dimension{g.requests, g.recipients}
-		f := next.factorAt(now)
-		for i, want := range [2]int{1, n} {
-			if d := &grants[i]; d.short(want) {
-				d.extend(next, now, want, f)
-			}
-		}
+		grant = g.requests
+		grant.extend(next, now, 1, next.factorAt(now))
 		return true
 	})
-	if err != nil {
-		return err
+	if err == nil {
+		g.requests = grant
 	}
-	g.requests, g.recipients = grants[0], grants[1]
-	return nil
+	return err
 }
 
 // extend claims the next Slice of the dimension's schedule in b, at least

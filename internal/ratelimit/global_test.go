@@ -179,10 +179,15 @@ func FuzzDecodeBudget(f *testing.F) {
 	f.Add([]byte(`{"requests_tat":1,"recipients_tat":2,"factor":0.5,"cut_at":3}`))
 	f.Add([]byte(`{"factor":-1}`))
 	f.Add([]byte(`not json`))
+	f.Add([]byte(`{"recipients_log":[{"from":5,"to":1,"n":-3},{"from":-9e18,"to":9e18,"n":1000}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		v := decodeBudget(b)
 		if f := v.factorAt(v.CutAt + 1); !(f > 0 && f <= 1) {
 			t.Fatalf("factor %g from %q", f, b)
+		}
+		// Whatever the log holds, a request finds its time.
+		if at := earliest(v.Log, 0, 10, 100, int64(time.Second)); at < 0 {
+			t.Fatalf("request placed at %d, before it was asked for, from %q", at, b)
 		}
 	})
 }
@@ -201,5 +206,65 @@ func TestGlobalBurstAfterAnIdleSpell(t *testing.T) {
 		if want := now.Add(time.Duration(max(i-2, 0)) * 500 * time.Millisecond).UnixNano(); (due > now.UnixNano()) != (i > 2) || due > want {
 			t.Errorf("request %d due %s after now, want %s", i, time.Duration(due-now.UnixNano()), time.Duration(want-now.UnixNano()))
 		}
+	}
+}
+
+// Requests of mixed sizes from two replicas: no window of a second holds
+// more recipients than the limit, however the sizes follow each other.
+func TestGlobalRecipientsOfMixedSizesStayWithinEverySecond(t *testing.T) {
+	kv := budgetBucket(t)
+	cfg := Config{RecipientsPerSecond: 1000}
+	now := time.Now()
+	replicas := []*Global{NewGlobal(kv, "nhn", cfg, 1000), NewGlobal(kv, "nhn", cfg, 1000)}
+	type request struct {
+		due int64
+		n   int
+	}
+	var reqs []request
+	total := 0
+	for i, n := range []int{10, 1000, 400, 1000, 1, 700, 300, 999, 2, 1000, 50, 600} {
+		l := replicas[i%2]
+		l.now = func() time.Time { return now }
+		due, err := l.reserve(context.Background(), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs, total = append(reqs, request{due, n}), total+n
+	}
+	for _, a := range reqs {
+		sum := 0
+		for _, b := range reqs {
+			if b.due >= a.due && b.due < a.due+int64(time.Second) {
+				sum += b.n
+			}
+		}
+		if sum > 1000 {
+			t.Errorf("%d recipients in the second from +%s, limit 1000", sum, time.Duration(a.due-now.UnixNano()))
+		}
+	}
+	last := reqs[0].due
+	for _, r := range reqs {
+		last = max(last, r.due)
+	}
+	t.Logf("%d recipients in %s", total, time.Duration(last-now.UnixNano()))
+}
+
+func TestLogMergesWithoutUndercounting(t *testing.T) {
+	var log []sent
+	sum := 0
+	for i := range 100 {
+		at := int64(i * i * 1000)
+		log = logRequest(log, sent{From: at, To: at, N: i + 1})
+		sum += i + 1
+	}
+	got := 0
+	for i, e := range log {
+		got += e.N
+		if i > 0 && e.From < log[i-1].To {
+			t.Errorf("entries %d and %d overlap or are out of order: %+v %+v", i-1, i, log[i-1], e)
+		}
+	}
+	if len(log) > maxLog || got != sum {
+		t.Errorf("log of %d entries holding %d recipients, want at most %d holding %d", len(log), got, maxLog, sum)
 	}
 }
