@@ -93,10 +93,10 @@ type dimension struct {
 	// credit is how many tokens the schedule may start in the past after
 	// an idle spell: burst-1.
 	credit int
-	// maxLate is how late a token may still be spent, in nanoseconds: half
-	// the headroom of a second (at most one token interval), so that
-	// tokens spent late put at most headroom/2 more in a second than the
-	// rate, and the other half still covers the jitter on the way.
+	// maxLate is how late a token may still be spent, in nanoseconds: a
+	// quarter of the headroom of a second (at most one token interval),
+	// so that tokens spent late put at most headroom/4 more in a second
+	// than the rate, and the rest still covers the jitter on the way.
 	maxLate int64
 	tat     func(*budget) *int64
 
@@ -152,7 +152,7 @@ type Global struct {
 func NewGlobal(kv jetstream.KeyValue, account string, cfg Config, maxBatch int) *Global {
 	share := 1 - cfg.headroom()
 	burst := max(cfg.Burst, 1)
-	late := int64(cfg.headroom() / 2 * float64(time.Second))
+	late := int64(cfg.headroom() / 4 * float64(time.Second))
 	g := &Global{kv: kv, key: account, now: time.Now,
 		requests: dimension{rate: cfg.RequestsPerSecond * share, credit: burst - 1, maxLate: late,
 			tat: func(b *budget) *int64 { return &b.Requests }},
