@@ -122,11 +122,12 @@ func (d *dimension) drop(now int64) {
 }
 
 // Global keeps an account within its limits across every replica sharing
-// its key in Bucket: the budget is one GCRA schedule per dimension, and a
-// replica claims the next Slice of it at once by a compare-and-set update
-// of the key, then spends those tokens locally, each no earlier than it
-// falls due. Tokens a replica claimed and did not spend (it stopped, died
-// or had nothing more to send) are lost, never handed out twice.
+// its key in Bucket, which only compare-and-set updates change. Requests
+// are a GCRA schedule: a replica claims the next Slice of it at once, then
+// spends those tokens locally, each no earlier than it falls due. Tokens a
+// replica claimed and did not spend (it stopped, died or had nothing more
+// to send) are lost, never handed out twice. Recipients are a log of the
+// requests of the last window (see placeRecipients).
 type Global struct {
 	kv       jetstream.KeyValue
 	key      string
