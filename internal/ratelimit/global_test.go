@@ -276,3 +276,23 @@ func TestLogMergesWithoutUndercounting(t *testing.T) {
 		t.Errorf("log of %d entries holding %d recipients, want at most %d holding %d", len(log), got, maxLog, sum)
 	}
 }
+
+func TestGlobalRetryAfterPausesRecipients(t *testing.T) {
+	kv := budgetBucket(t)
+	l := NewGlobal(kv, "nhn", Config{RecipientsPerSecond: 1000}, 1000)
+	now := time.Now()
+	l.now = func() time.Time { return now }
+	if err := l.Throttled(2 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	due, err := l.reserve(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wait := time.Duration(due - now.UnixNano()); wait < 2*time.Second {
+		t.Errorf("recipients admitted %s after a Retry-After of 2s", wait)
+	}
+	if _, rec := l.Rates(); rec > 500 {
+		t.Errorf("recipients rate %g/s after a throttled answer, want at most half of 1000", rec)
+	}
+}
