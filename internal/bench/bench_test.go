@@ -26,8 +26,8 @@ func TestBenchSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, progress.String())
 	}
-	if len(rows) != 7 {
-		t.Fatalf("got %d rows, want 7 (single, single3, campaign, latency, two backlogs, tenants)", len(rows))
+	if len(rows) != 8 {
+		t.Fatalf("got %d rows, want 8 (single, single3, campaign, latency, latency3, two backlogs, tenants)", len(rows))
 	}
 	for _, r := range rows {
 		if r.PeakRSS <= 0 || r.Elapsed <= 0 {
@@ -67,8 +67,11 @@ func TestBenchSmoke(t *testing.T) {
 		if r.Name == Campaign && len(r.Checks) != 2 {
 			t.Errorf("campaign: checks %+v, want the ceiling and peak RSS", r.Checks)
 		}
-		if r.Name == Latency && (r.Rate == nil || r.Requests != int64(r.Recipients)) {
-			t.Errorf("latency: %d requests for %d recipients, rate %+v", r.Requests, r.Recipients, r.Rate)
+		if (r.Name == Latency || r.Name == Latency3) && (r.Rate == nil || r.Requests != int64(r.Recipients)) {
+			t.Errorf("%s: %d requests for %d recipients, rate %+v", r.Name, r.Requests, r.Recipients, r.Rate)
+		}
+		if r.Name == Latency3 && r.Replicas != 3 {
+			t.Errorf("latency3: %d worker processes, want 3", r.Replicas)
 		}
 	}
 	if !strings.Contains(out.String(), "recipients/s") {

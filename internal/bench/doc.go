@@ -33,6 +33,9 @@
 //	latency   20,000 one-recipient jobs queued before the worker starts, Kakao
 //	          adapter (1 a request), 50 ms fake latency, rate_limit 200
 //	          requests/s, max_concurrency 32
+//	latency3  latency's workload sent by three worker processes that share
+//	          the account's one rate limit (NATS KV); the same target, in
+//	          aggregate: ≥ 95% of 200 requests/s, never more in any second
 //	backlog   250,000 and 1,000,000 one-recipient NAVER jobs queued before the
 //	          worker starts: peak RSS must stay the same, and no pause between
 //	          two provider requests may last 2 s (a stall)

@@ -43,6 +43,8 @@ type Account struct {
 	Limiter        ratelimit.Limiter
 	MaxConcurrency int
 	RequestTimeout time.Duration
+	// Feedback, if set, is told when the provider throttles a request.
+	Feedback ratelimit.Feedback
 }
 
 // Item is one recipient on its way to a provider.
@@ -376,6 +378,9 @@ func (d *Dispatcher) call(a *account, k providers.Key, items []*Item, admitErr e
 		for i := range outcomes {
 			outcomes[i] = o
 		}
+	}
+	if !sentAt.IsZero() {
+		d.feedback(a, outcomes)
 	}
 	for i, it := range items {
 		d.onOutcome(it, &outcomes[i], sentAt)

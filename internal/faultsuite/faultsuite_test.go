@@ -13,12 +13,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/talkrelay/talkrelay/internal/job"
-	"github.com/talkrelay/talkrelay/internal/natstest"
 	"github.com/talkrelay/talkrelay/internal/providers/kakao/kakaofake"
 	"github.com/talkrelay/talkrelay/internal/providers/naver"
 	"github.com/talkrelay/talkrelay/internal/providers/naver/naverfake"
@@ -53,13 +51,7 @@ func TestFaultSuite(t *testing.T) {
 	bin := buildWorker(t, dir)
 	buildTook := time.Since(began)
 
-	ns := natstest.RunWith(t, server.Options{StoreDir: filepath.Join(dir, "nats")})
-	nc := ns.Connect(t, nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	natstest.EnsureStreams(t, js)
+	ns, js := startNATS(t, dir, nats.ReconnectWait(250*time.Millisecond))
 
 	// Fakes first, proxies next, workers last: cleanups run the other way.
 	naverAPI, nhnAPI, kakaoAPI := naverfake.New(t), nhnfake.New(t), kakaofake.New(t)

@@ -15,12 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"gopkg.in/yaml.v3"
 
-	"github.com/talkrelay/talkrelay/internal/natstest"
 	"github.com/talkrelay/talkrelay/internal/providers/kakao/kakaofake"
 	"github.com/talkrelay/talkrelay/internal/providers/naver/naverfake"
 	"github.com/talkrelay/talkrelay/internal/providers/nhn/nhnfake"
@@ -58,13 +54,7 @@ func TestPausedWorker(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildWorker(t, dir)
 
-	ns := natstest.RunWith(t, server.Options{StoreDir: filepath.Join(dir, "nats")})
-	nc := ns.Connect(t, nats.MaxReconnects(-1))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	natstest.EnsureStreams(t, js)
+	ns, js := startNATS(t, dir)
 
 	naverAPI, nhnAPI, kakaoAPI := naverfake.New(t), nhnfake.New(t), kakaofake.New(t)
 	acceptedTo := map[string]func(phone string) int{

@@ -16,10 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"gopkg.in/yaml.v3"
 
 	"github.com/talkrelay/talkrelay/internal/job"
+	"github.com/talkrelay/talkrelay/internal/natstest"
 	"github.com/talkrelay/talkrelay/internal/providers/kakao/kakaofake"
 	"github.com/talkrelay/talkrelay/internal/providers/naver/naverfake"
 	"github.com/talkrelay/talkrelay/internal/providers/nhn/nhnfake"
@@ -217,6 +220,21 @@ func workerConfig(natsURL string, proxies map[string]*Proxy) ([]byte, error) {
 		},
 	}
 	return yaml.Marshal(cfg)
+}
+
+// startNATS runs a nats-server storing under dir, with talkrelay's
+// streams, and returns it and a JetStream context on a connection that
+// reconnects forever.
+func startNATS(t *testing.T, dir string, opts ...nats.Option) (*natstest.Server, jetstream.JetStream) {
+	t.Helper()
+	ns := natstest.RunWith(t, server.Options{StoreDir: filepath.Join(dir, "nats")})
+	nc := ns.Connect(t, append([]nats.Option{nats.MaxReconnects(-1)}, opts...)...)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	natstest.EnsureStreams(t, js)
+	return ns, js
 }
 
 // buildWorker builds cmd/worker (without -race) into dir.

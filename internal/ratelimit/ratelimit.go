@@ -1,6 +1,7 @@
 // Package ratelimit keeps each provider account within its rate limits:
-// requests per second and recipients per second. The limits here are
-// in-process, per worker replica.
+// requests per second and recipients per second. Global shares one limit
+// among every worker replica through a JetStream KV bucket; Local is an
+// in-process limiter, for accounts without a limit and for tests.
 package ratelimit
 
 import (

@@ -165,6 +165,10 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", streams.SendsBucket, err)
 	}
+	limits, err := shareLimits(setupCtx, js, cfg, accounts)
+	if err != nil {
+		return err
+	}
 
 	w := &Worker{cfg: cfg, log: log, tracer: opts.Tracer, clock: opts.Clock, track: newTracker(), nc: nc, js: js, records: reconcile.New(js, sends),
 		accounts: map[string]*account{}, lostLogs: zerolog.BurstSampler{Burst: lostLogBurst, Period: time.Second}}
@@ -194,6 +198,9 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		providerOf[a.Name] = a.Provider
 	}
 	if w.metrics, err = newMetrics(w.track.count, w.intake.Held, w.isReady, nc, providerOf); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	if err := w.metrics.observeRates(limits); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	for _, a := range accounts {
