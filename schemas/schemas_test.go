@@ -23,8 +23,11 @@ func TestExamplesValidate(t *testing.T) {
 				t.Fatal(err)
 			}
 			validate := ValidateJob
-			if strings.HasPrefix(name, "examples/result-") {
+			switch {
+			case strings.HasPrefix(name, "examples/result-"):
 				validate = ValidateResult
+			case strings.HasPrefix(name, "examples/report-"):
+				validate = ValidateReport
 			}
 			if err := validate(data); err != nil {
 				t.Fatalf("%s: %v", name, err)
