@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -158,32 +159,35 @@ func (w *Waiter) Results(ctx context.Context) iter.Seq2[Received, error] {
 // consumerConfig reads every stored result of each job while there are
 // few, else the results stored since the pin of the waited accounts.
 func (w *Waiter) consumerConfig() jetstream.OrderedConsumerConfig {
-	if len(w.order) <= MaxJobFilters {
+	return followConfig(streams.ResultsPrefix, w.startSeq, w.order, func(id string) string { return w.jobs[id].account })
+}
+
+// followConfig reads the events under prefix (results or reports) of the
+// jobs order, whose accounts accountOf gives: every stored event of each
+// job while there are at most MaxJobFilters, else those stored from
+// startSeq on, of the jobs' accounts (of every account beyond
+// maxAccountFilters). Event subjects are <prefix>.<account>.<state>.<job>.
+func followConfig(prefix string, startSeq uint64, order []string, accountOf func(id string) string) jetstream.OrderedConsumerConfig {
+	if len(order) <= MaxJobFilters {
 		cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
-		for _, id := range w.order {
-			cfg.FilterSubjects = append(cfg.FilterSubjects, JobResultsSubject(w.jobs[id].account, id))
+		for _, id := range order {
+			cfg.FilterSubjects = append(cfg.FilterSubjects, prefix+"."+streams.Token(accountOf(id))+".*."+streams.JobToken(id))
 		}
 		return cfg
 	}
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: w.startSeq}
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: startSeq}
 	accounts := map[string]bool{}
-	for _, j := range w.jobs {
-		accounts[streams.Token(j.account)] = true
+	for _, id := range order {
+		accounts[streams.Token(accountOf(id))] = true
 	}
 	if len(accounts) > maxAccountFilters {
-		cfg.FilterSubjects = []string{streams.ResultsPrefix + ".>"}
+		cfg.FilterSubjects = []string{prefix + ".>"}
 		return cfg
 	}
-	for _, a := range slices.Sorted(func(yield func(string) bool) {
-		for a := range accounts {
-			if !yield(a) {
-				return
-			}
-		}
-	}) {
-		// ".>": result subjects carry the status and the job after the
+	for _, a := range slices.Sorted(maps.Keys(accounts)) {
+		// ".>": event subjects carry the state and the job after the
 		// account.
-		cfg.FilterSubjects = append(cfg.FilterSubjects, streams.ResultsPrefix+"."+a+".>")
+		cfg.FilterSubjects = append(cfg.FilterSubjects, prefix+"."+a+".>")
 	}
 	return cfg
 }

@@ -34,14 +34,21 @@ type waiter struct {
 	dups     []pubJob
 	total    int
 	statuses map[client.Status]int // recipients by the status of their result
+	reports  *reportWaiter          // nil: no --reports
 }
 
-func newWaiter(ctx context.Context, c *client.Client) (*waiter, error) {
+func newWaiter(ctx context.Context, c *client.Client, reports bool) (*waiter, error) {
 	w, err := c.NewWaiter(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("--wait: %w", err)
 	}
-	return &waiter{w: w, jobs: map[string]bool{}, statuses: map[client.Status]int{}}, nil
+	wt := &waiter{w: w, jobs: map[string]bool{}, statuses: map[client.Status]int{}}
+	if reports {
+		if wt.reports, err = newReportWaiter(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	return wt, nil
 }
 
 func (w *waiter) track(j pubJob) {
@@ -96,7 +103,7 @@ func (w *waiter) wait(ctx context.Context, timeout time.Duration, stdout io.Writ
 
 	con.startBar(int64(w.total), false, "results")
 	defer con.endBar()
-	out := newResultPrinter(stdout, outTTY, con.clearBar)
+	out := newEventPrinter(stdout, outTTY, "JOB\tINDEX\tREF\tPHONE\tSTATUS\tREASON\tCODE\tMESSAGE", con.clearBar)
 	for r, err := range w.w.Results(ctx) {
 		var ee *client.EventError
 		if errors.As(err, &ee) {
@@ -114,8 +121,10 @@ func (w *waiter) wait(ctx context.Context, timeout time.Duration, stdout io.Writ
 		// batch; the Waiter yields the first one only, so that the output
 		// holds one line per recipient.
 		w.statuses[r.Status] += r.Settled
+		w.reports.accepted(&r.Result)
 		con.add(r.Settled)
-		out.print(r.Data, &r.Result)
+		out.print(r.Data, cell(r.JobID), strconv.Itoa(r.RecipientIndex), cell(r.Ref), job.MaskPhone(r.Phone),
+			string(r.Status), string(r.Reason), cell(r.Code), cell(r.Message))
 		if r.CaughtUp {
 			out.idle()
 		}
@@ -124,7 +133,7 @@ func (w *waiter) wait(ctx context.Context, timeout time.Duration, stdout io.Writ
 	con.endBar()
 	con.Printf("enqueue: results: %s\n", w.summary())
 	if w.w.Remaining() == 0 {
-		return true, nil
+		return w.reports.wait(ctx, timeout, stdout, outTTY, con)
 	}
 	if err := context.Cause(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		con.Printf("enqueue: stopped waiting: %v\n", err)
@@ -191,9 +200,9 @@ func ranges(indices []int, max int) string {
 	return strings.Join(parts, ", ")
 }
 
-// resultPrinter writes result events as JSON lines, or as a table on a
-// terminal.
-type resultPrinter struct {
+// eventPrinter writes result events or reports as JSON lines, or as a
+// table on a terminal.
+type eventPrinter struct {
 	bw   *bufio.Writer
 	tw   *tabwriter.Writer // nil: JSON lines
 	rows int
@@ -206,24 +215,25 @@ type resultPrinter struct {
 // up, few enough to show progress.
 const tableBlock = 200
 
-func newResultPrinter(w io.Writer, table bool, beforeTable func()) *resultPrinter {
-	p := &resultPrinter{bw: bufio.NewWriter(w), beforeTable: beforeTable}
+// newEventPrinter prints to w, as a table with the tab-separated header
+// when table is set.
+func newEventPrinter(w io.Writer, table bool, header string, beforeTable func()) *eventPrinter {
+	p := &eventPrinter{bw: bufio.NewWriter(w), beforeTable: beforeTable}
 	if table {
 		p.tw = tabwriter.NewWriter(p.bw, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(p.tw, "JOB\tINDEX\tREF\tPHONE\tSTATUS\tREASON\tCODE\tMESSAGE")
+		fmt.Fprintln(p.tw, header)
 	}
 	return p
 }
 
-func (p *resultPrinter) print(raw []byte, ev *client.Result) {
+// print writes the event raw as a JSON line, or its table row.
+func (p *eventPrinter) print(raw []byte, row ...string) {
 	if p.tw == nil {
 		p.bw.Write(raw)
 		p.bw.WriteByte('\n')
 		return
 	}
-	fmt.Fprintf(p.tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
-		cell(ev.JobID), ev.RecipientIndex, cell(ev.Ref), job.MaskPhone(ev.Phone),
-		ev.Status, ev.Reason, cell(ev.Code), cell(ev.Message))
+	fmt.Fprintln(p.tw, strings.Join(row, "\t"))
 	if p.rows++; p.rows%tableBlock == 0 {
 		p.flush()
 	}
@@ -231,13 +241,13 @@ func (p *resultPrinter) print(raw []byte, ev *client.Result) {
 
 // idle is called when no more events are ready: JSON lines go out at once
 // for a reader down the pipe; the table waits for a full block to align.
-func (p *resultPrinter) idle() {
+func (p *eventPrinter) idle() {
 	if p.tw == nil {
 		p.bw.Flush()
 	}
 }
 
-func (p *resultPrinter) flush() {
+func (p *eventPrinter) flush() {
 	if p.tw != nil {
 		p.beforeTable()
 		p.tw.Flush()

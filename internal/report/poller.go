@@ -107,7 +107,7 @@ type Poller struct {
 	Source  Source
 	JS      jetstream.JetStream
 	KV      jetstream.KeyValue // streams.ReportsBucket
-	Limiter ratelimit.Limiter  // the account's: every poll is a provider request
+	Limiter ratelimit.Limiter  // the account's: every poll is a provider request (nil: none)
 	Config  Config
 	// Holder names this replica in the lease.
 	Holder string
@@ -184,8 +184,10 @@ func (p *Poller) hold(ctx context.Context) (held bool, err error) {
 }
 
 func (p *Poller) poll(ctx context.Context, cursor []byte) (*Page, error) {
-	if err := p.Limiter.Wait(ctx, 0); err != nil {
-		return nil, err
+	if p.Limiter != nil {
+		if err := p.Limiter.Wait(ctx, 0); err != nil {
+			return nil, err
+		}
 	}
 	return p.Source.Poll(ctx, cursor, p.Config.PageSize)
 }

@@ -240,6 +240,10 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 			poison.wait() // on an early return; shutdown waits within its bound
 		}
 	}()
+	waitReports, err := w.pollReports(ctx, setupCtx)
+	if err != nil {
+		return err
+	}
 	swept := make(chan struct{})
 	go func() { defer close(swept); w.sweepSendRecords(ctx) }()
 	lagRead := make(chan struct{})
@@ -254,6 +258,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	<-ctx.Done()
 	stopping = true
 	w.shutdown(cfg.Worker.ShutdownGrace, endCalls, cancelPub, poison, swept)
+	waitReports() // they give their leases up before the connection drains
 	if err := nc.Drain(); err != nil {
 		log.Warn().Err(err).Msg("nats drain")
 	}

@@ -1,0 +1,114 @@
+package worker_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/talkrelay/talkrelay/internal/report"
+	"github.com/talkrelay/talkrelay/internal/result"
+	"github.com/talkrelay/talkrelay/internal/streams"
+	"github.com/talkrelay/talkrelay/schemas"
+)
+
+// reports reads report events from the start of the reports stream until
+// n have arrived.
+func (e *env) reports(n int, timeout time.Duration) []report.Event {
+	e.t.Helper()
+	return readStream[report.Event](e.t, e.js, streams.ReportsStream, n, timeout, func(m jetstream.Msg) report.Event {
+		if err := schemas.ValidateReport(m.Data()); err != nil {
+			e.t.Errorf("report breaks the schema: %v\n%s", err, m.Data())
+		}
+		var ev report.Event
+		if err := json.Unmarshal(m.Data(), &ev); err != nil {
+			e.t.Fatalf("report: %v", err)
+		}
+		if m.Subject() != streams.ReportSubject(ev.Account, string(ev.State), ev.JobID) {
+			e.t.Errorf("report in state %s published on %s", ev.State, m.Subject())
+		}
+		return ev
+	})
+}
+
+// The sandbox reports every accepted recipient once, after its delay,
+// delivered or (for its fallback share) fallback_sent, with the job's
+// ref and metadata; two replicas share the polling, and the one polling
+// stops half way.
+func TestSandboxReportsEachAcceptedRecipientOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	acct := sandboxAccount("sbx", map[string]any{"report_delay": "300ms", "fallback_rate": 0.3})
+	acct.Reports.Interval = 50 * time.Millisecond
+	acct.Reports.Lease = 2 * time.Second
+	first := e.start(e.config(acct))
+	e.start(e.config(acct))
+
+	const n = 150
+	e.publishJob(testJob("rep-1", "sbx", n))
+	results := e.results(n, 30*time.Second)
+	e.reports(1, 30*time.Second)
+	if err := first(); err != nil { // the first replica to start took the lease
+		t.Fatal(err)
+	}
+	e.publishJob(testJob("rep-2", "sbx", n))
+	results = append(results, e.results(2*n, 30*time.Second)[n:]...)
+	reports := e.reports(2*n, 30*time.Second)
+
+	accepted := map[string]result.Event{}
+	for _, r := range results {
+		if r.Status == result.Accepted {
+			accepted[fmt.Sprintf("%s/%d", r.JobID, r.RecipientIndex)] = r
+		}
+	}
+	if len(accepted) != 2*n {
+		t.Fatalf("%d accepted results, want %d", len(accepted), 2*n)
+	}
+	seen := map[string]bool{}
+	states := map[report.State]int{}
+	for _, ev := range reports {
+		key := fmt.Sprintf("%s/%d", ev.JobID, ev.RecipientIndex)
+		r, ok := accepted[key]
+		switch {
+		case !ok:
+			t.Errorf("report of %s, which has no accepted result", key)
+			continue
+		case seen[key]:
+			t.Errorf("second report of %s", key)
+		}
+		seen[key] = true
+		states[ev.State]++
+		if ev.Ref != r.Ref || string(ev.Metadata) != string(r.Metadata) || ev.ProviderMessageID != r.ProviderMessageID {
+			t.Errorf("report of %s: ref %q metadata %s message id %q; result: %q %s %q", key, ev.Ref, ev.Metadata, ev.ProviderMessageID, r.Ref, r.Metadata, r.ProviderMessageID)
+		}
+		if ev.ReportedAt == nil || ev.ReportedAt.Sub(r.Time) < 300*time.Millisecond || ev.Time.Before(*ev.ReportedAt) {
+			t.Errorf("report of %s at %v (reported %v) for a result at %v: before its delay", key, ev.Time, ev.ReportedAt, r.Time)
+		}
+	}
+	if states[report.Delivered] == 0 || states[report.FallbackSent] == 0 || states[report.Delivered]+states[report.FallbackSent] != 2*n {
+		t.Errorf("states %v: want delivered and fallback_sent only, both", states)
+	}
+	// Once the cursor is past the last result, nothing more is reported.
+	rs, err := e.js.Stream(e.t.Context(), streams.ResultsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := rs.Info(e.t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := e.js.KeyValue(e.t.Context(), streams.ReportsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the report cursor at the last result", func() bool {
+		c, err := kv.Get(e.t.Context(), "cursor.sbx")
+		return err == nil && string(c.Value()) == strconv.FormatUint(info.State.LastSeq, 10)
+	})
+	if got := e.streamCount(streams.ReportsStream); got != 2*n {
+		t.Errorf("reports stream holds %d reports, want %d", got, 2*n)
+	}
+}
