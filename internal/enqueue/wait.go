@@ -34,7 +34,7 @@ type waiter struct {
 	dups     []pubJob
 	total    int
 	statuses map[client.Status]int // recipients by the status of their result
-	reports  *reportWaiter          // nil: no --reports
+	reports  *reportWaiter         // nil: no --reports
 }
 
 func newWaiter(ctx context.Context, c *client.Client, reports bool) (*waiter, error) {
