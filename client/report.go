@@ -55,7 +55,7 @@ type Report struct {
 
 // Fallback is the SMS/LMS a provider sent instead of an undelivered message.
 type Fallback struct {
-	Type    string `json:"type"`
+	Type    string `json:"type,omitempty"` // SMS or LMS; "" when the provider does not say
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
 }

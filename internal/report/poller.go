@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
-	"github.com/talkrelay/talkrelay/internal/ratelimit"
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
@@ -20,9 +19,10 @@ import (
 type Source interface {
 	// Poll returns at most limit reports that follow cursor (nil: from
 	// the beginning the source keeps) and the cursor that follows them.
-	// Every call is one provider request. It must not skip a report it
-	// did not return, and must give back the same reports for the same
-	// cursor until they are completed.
+	// A source that calls its provider waits for the account's rate limit
+	// before each request. It must not skip a report it did not return,
+	// and must give back the same reports for the same cursor until they
+	// are completed.
 	Poll(ctx context.Context, cursor []byte, limit int) (*Page, error)
 }
 
@@ -103,12 +103,14 @@ func (c Config) On(byDefault bool) bool {
 // Poller polls one account's reports while this replica holds the
 // account's lease.
 type Poller struct {
-	Account string
-	Source  Source
-	JS      jetstream.JetStream
-	KV      jetstream.KeyValue // streams.ReportsBucket
-	Limiter ratelimit.Limiter  // the account's: every poll is a provider request (nil: none)
-	Config  Config
+	// Name is what the lease and cursor keys are named after: the
+	// account, and the kind after a dot when its provider lists the kinds
+	// apart (NHN).
+	Name   string
+	Source Source
+	JS     jetstream.JetStream
+	KV     jetstream.KeyValue // streams.ReportsBucket
+	Config Config
 	// Holder names this replica in the lease.
 	Holder string
 	Log    zerolog.Logger
@@ -121,8 +123,8 @@ type lease struct {
 	Until  time.Time `json:"until"`
 }
 
-func (p *Poller) leaseKey() string  { return "lease." + p.Account }
-func (p *Poller) cursorKey() string { return "cursor." + p.Account }
+func (p *Poller) leaseKey() string  { return "lease." + p.Name }
+func (p *Poller) cursorKey() string { return "cursor." + p.Name }
 
 // errLost: another replica holds the lease or moved the cursor.
 var errLost = errors.New("report: lease lost")
@@ -135,10 +137,10 @@ func (p *Poller) Run(ctx context.Context) {
 		switch {
 		case errors.Is(err, errLost) || ctx.Err() != nil:
 		case err != nil:
-			p.Log.Warn().Err(err).Str("account", p.Account).Msg("report poller")
+			p.Log.Warn().Err(err).Str("poller", p.Name).Msg("report poller")
 		}
 		if held {
-			p.Log.Info().Str("account", p.Account).Msg("report poller gave up its lease")
+			p.Log.Info().Str("poller", p.Name).Msg("report poller gave up its lease")
 		}
 		sleep(ctx, p.Config.Interval)
 	}
@@ -151,7 +153,7 @@ func (p *Poller) hold(ctx context.Context) (held bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	p.Log.Info().Str("account", p.Account).Str("holder", p.Holder).Msg("report poller took its lease")
+	p.Log.Info().Str("poller", p.Name).Str("holder", p.Holder).Msg("report poller took its lease")
 	defer p.release(rev)
 	cursor, cursorRev, err := p.cursor(ctx)
 	if err != nil {
@@ -162,7 +164,7 @@ func (p *Poller) hold(ctx context.Context) (held bool, err error) {
 		if rev, err = p.acquire(ctx, rev); err != nil {
 			return true, err
 		}
-		page, err := p.poll(ctx, cursor)
+		page, err := p.Source.Poll(ctx, cursor, p.Config.PageSize)
 		if err == nil {
 			cursorRev, err = p.store(ctx, page, cursorRev)
 		}
@@ -170,7 +172,7 @@ func (p *Poller) hold(ctx context.Context) (held bool, err error) {
 		case errors.Is(err, errLost) || ctx.Err() != nil:
 			return true, err
 		case err != nil:
-			p.Log.Warn().Err(err).Str("account", p.Account).Msg("report poll failed")
+			p.Log.Warn().Err(err).Str("poller", p.Name).Msg("report poll failed")
 			sleep(ctx, bo.NextBackOff())
 			continue
 		}
@@ -181,15 +183,6 @@ func (p *Poller) hold(ctx context.Context) (held bool, err error) {
 		}
 	}
 	return true, ctx.Err()
-}
-
-func (p *Poller) poll(ctx context.Context, cursor []byte) (*Page, error) {
-	if p.Limiter != nil {
-		if err := p.Limiter.Wait(ctx, 0); err != nil {
-			return nil, err
-		}
-	}
-	return p.Source.Poll(ctx, cursor, p.Config.PageSize)
 }
 
 // store publishes page's reports, then saves its cursor if nobody moved

@@ -14,7 +14,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/talkrelay/talkrelay/internal/natstest"
-	"github.com/talkrelay/talkrelay/internal/ratelimit"
 	"github.com/talkrelay/talkrelay/internal/report"
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
@@ -64,8 +63,7 @@ func newPoller(t *testing.T, js jetstream.JetStream, holder string, src report.S
 	}
 	cfg := report.Config{Interval: 20 * time.Millisecond, PageSize: 7, Lease: time.Second}
 	cfg.Defaults()
-	return &report.Poller{Account: "acct", Source: src, JS: js, KV: kv, Limiter: ratelimit.NewLocal(ratelimit.Config{}, 1),
-		Config: cfg, Holder: holder, Log: zerolog.New(zerolog.NewTestWriter(t)), Now: time.Now}
+	return &report.Poller{Name: "acct", Source: src, JS: js, KV: kv, Config: cfg, Holder: holder, Log: zerolog.New(zerolog.NewTestWriter(t)), Now: time.Now}
 }
 
 // storedReports returns how many reports each recipient of job "j" has

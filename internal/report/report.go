@@ -38,7 +38,7 @@ const (
 
 // Fallback is the SMS/LMS sent in place of a message that was not delivered.
 type Fallback struct {
-	Type    string `json:"type"` // SMS or LMS
+	Type    string `json:"type,omitempty"` // SMS or LMS; "" when the provider does not say
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
 }

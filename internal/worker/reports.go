@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nuid"
 
+	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/providers/sandbox"
 	"github.com/talkrelay/talkrelay/internal/report"
 	"github.com/talkrelay/talkrelay/internal/streams"
@@ -27,19 +28,17 @@ func (w *Worker) pollReports(ctx, setupCtx context.Context) (wait func(), err er
 	for i := range w.cfg.Accounts {
 		a := &w.cfg.Accounts[i]
 		acct := w.accounts[a.Name]
-		src, sandboxed := w.reportSource(acct)
+		srcs, sandboxed := w.reportSources(acct)
 		if !a.Reports.On(sandboxed) {
 			continue
 		}
-		if src == nil {
+		if len(srcs) == 0 {
 			return nil, w.cfg.Locate(fmt.Errorf("accounts.%s.reports.enabled: talkrelay does not poll reports of provider %s", a.Name, acct.Provider))
 		}
-		p := &report.Poller{Account: a.Name, Source: src, JS: w.js, KV: kv, Limiter: acct.Limiter,
-			Config: a.Reports, Holder: holder, Log: w.log, Now: w.clock.Now}
-		if sandboxed {
-			p.Limiter = nil // its polls read JetStream, not a provider
+		for name, src := range srcs {
+			pollers = append(pollers, &report.Poller{Name: name, Source: src, JS: w.js, KV: kv,
+				Config: a.Reports, Holder: holder, Log: w.log, Now: w.clock.Now})
 		}
-		pollers = append(pollers, p)
 	}
 	var wg sync.WaitGroup
 	for _, p := range pollers {
@@ -49,13 +48,22 @@ func (w *Worker) pollReports(ctx, setupCtx context.Context) (wait func(), err er
 	return wg.Wait, nil
 }
 
-// reportSource is where account a's reports come from, or nil when
-// talkrelay does not poll its provider; sandboxed says it is the
-// sandbox's, on by default.
-func (w *Worker) reportSource(a *account) (src report.Source, sandboxed bool) {
-	if sb, ok := a.Client.(*sandbox.Client); ok {
-		cfg := sb.Config()
-		return &report.Sandbox{JS: w.js, Account: a.Name, ReportDelay: cfg.ReportDelay, FallbackRate: cfg.FallbackRate, Now: w.clock.Now}, true
+// reportSources are where account a's reports come from, by poller name
+// (none when talkrelay does not poll its provider); sandboxed says they
+// are the sandbox's, on by default.
+func (w *Worker) reportSources(a *account) (srcs map[string]report.Source, sandboxed bool) {
+	switch c := a.Client.(type) {
+	case *sandbox.Client:
+		cfg := c.Config()
+		return map[string]report.Source{a.Name: &report.Sandbox{JS: w.js, Account: a.Name, ReportDelay: cfg.ReportDelay,
+			FallbackRate: cfg.FallbackRate, Now: w.clock.Now}}, true
+	case providers.WindowReporter:
+		srcs = map[string]report.Source{}
+		for _, kind := range c.ReportKinds() {
+			srcs[a.Name+"."+string(kind)] = &report.Window{Reporter: c, Kind: kind, Account: a.Name, Provider: a.Provider,
+				Limiter: a.Limiter, Accepted: w.records.AcceptedResults, Now: w.clock.Now}
+		}
+		return srcs, false
 	}
 	return nil, false
 }

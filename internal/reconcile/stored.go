@@ -1,0 +1,16 @@
+package reconcile
+
+import (
+	"context"
+
+	"github.com/talkrelay/talkrelay/internal/result"
+	"github.com/talkrelay/talkrelay/internal/streams"
+)
+
+// AcceptedResults calls each with every accepted result of job stored in
+// the results stream, read with batched direct gets (no consumer). The
+// report pollers read them to give a provider's report the job's ref and
+// metadata.
+func (r *Records) AcceptedResults(ctx context.Context, account, jobID string, each func([]byte)) error {
+	return r.readResults(ctx, streams.ResultSubject(account, string(result.Accepted), jobID), each)
+}
