@@ -262,6 +262,11 @@ const finalsBatch = 1000
 // (and a cluster-wide proposal in a cluster), and a worker that takes over
 // a thousand jobs at once would create a thousand of them.
 func (r *Records) readResults(ctx context.Context, filter string, each func([]byte)) error {
+	return r.readStream(ctx, streams.ResultsStream, filter, each)
+}
+
+// readStream is readResults of any stream that allows direct gets.
+func (r *Records) readStream(ctx context.Context, stream, filter string, each func([]byte)) error {
 	nc := r.js.Conn()
 	inbox := nc.NewInbox()
 	sub, err := nc.SubscribeSync(inbox)
@@ -269,7 +274,7 @@ func (r *Records) readResults(ctx context.Context, filter string, each func([]by
 		return err
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	subject := r.apiPrefix + ".DIRECT.GET." + streams.ResultsStream
+	subject := r.apiPrefix + ".DIRECT.GET." + stream
 	for seq := uint64(1); ; {
 		req, _ := json.Marshal(struct {
 			Seq   uint64 `json:"seq"`

@@ -7,6 +7,13 @@ import (
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
+// Reports calls each with every delivery report of job stored in the
+// reports stream, read as AcceptedResults reads: the pollers skip a
+// recipient that has one.
+func (r *Records) Reports(ctx context.Context, account, jobID string, each func([]byte)) error {
+	return r.readStream(ctx, streams.ReportsStream, streams.JobReportsFilter(account, jobID), each)
+}
+
 // AcceptedResults calls each with every accepted result of job stored in
 // the results stream, read with batched direct gets (no consumer). The
 // report pollers read them to give a provider's report the job's ref and

@@ -57,6 +57,9 @@ type Config struct {
 	Lease time.Duration `yaml:"lease"`
 	// MaxBackoff caps the wait after errors (doubling from Interval).
 	MaxBackoff time.Duration `yaml:"max_backoff"`
+	// Horizon is how long after its accepted result a recipient the
+	// provider reports nothing terminal for is reported expired.
+	Horizon time.Duration `yaml:"horizon"`
 }
 
 // Defaults fills the unset durations and sizes.
@@ -73,6 +76,9 @@ func (c *Config) Defaults() {
 	if c.MaxBackoff == 0 {
 		c.MaxBackoff = time.Minute
 	}
+	if c.Horizon == 0 {
+		c.Horizon = DefaultHorizon
+	}
 }
 
 // Validate names the first field out of range (after Defaults).
@@ -88,9 +94,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("lease: %s is not shorter than %s, the reports stream's duplicate window", c.Lease, streams.ReportsDuplicateWindow)
 	case c.MaxBackoff < c.Interval:
 		return fmt.Errorf("max_backoff: %s is shorter than interval %s", c.MaxBackoff, c.Interval)
+	case c.Horizon < time.Minute:
+		return fmt.Errorf("horizon: %s is shorter than 1m", c.Horizon)
 	}
 	return nil
 }
+
+// DefaultHorizon is the default Horizon: longer than the three days a
+// provider may take to confirm a receipt or an LMS fallback.
+const DefaultHorizon = 96 * time.Hour
 
 // On reports whether polling is enabled, given the provider's default.
 func (c Config) On(byDefault bool) bool {

@@ -9,7 +9,6 @@ import (
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/ratelimit"
-	"github.com/talkrelay/talkrelay/internal/result"
 )
 
 // Window is the report source of one job kind of an account whose
@@ -31,11 +30,8 @@ type Window struct {
 	// Settle is how long after a window ends its updates are read
 	// (default: a minute plus the provider's resolution).
 	Settle time.Duration
-	// Accepted reads the stored accepted results of a job (see
-	// reconcile.Records.AcceptedResults): they give each report the
-	// recipient's ref, masked phone and the job's metadata.
-	Accepted func(ctx context.Context, account, jobID string, each func([]byte)) error
-	Now      func() time.Time
+	Store  Store
+	Now    func() time.Time
 }
 
 // windowCursor is Window's cursor.
@@ -127,42 +123,40 @@ func (w *Window) read(ctx context.Context, from, to time.Time, size int) (reps [
 }
 
 // events turns provider reports into report events, with what the
-// recipients' accepted results say: one read per job.
+// recipients' accepted results say (one read per job), leaving out the
+// recipients that have a report already.
 func (w *Window) events(ctx context.Context, reps []providers.Report) ([]*Event, error) {
-	accepted := map[string]map[int]*result.Event{}
+	stored := newJobs(w.Store, w.Account)
 	now := w.Now()
 	out := make([]*Event, 0, len(reps))
 	for i := range reps {
 		r := &reps[i]
-		byIndex, read := accepted[r.JobID]
-		if !read {
-			byIndex = map[int]*result.Event{}
-			err := w.Accepted(ctx, w.Account, r.JobID, func(data []byte) {
-				var ev result.Event
-				if json.Unmarshal(data, &ev) == nil {
-					byIndex[ev.RecipientIndex] = &ev
-				}
-			})
-			if err != nil {
-				return nil, fmt.Errorf("report: read the results of job %s: %w", r.JobID, err)
-			}
-			accepted[r.JobID] = byIndex
+		done, err := stored.isReported(ctx, r.JobID, r.Index)
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			continue
+		}
+		res, err := stored.acceptedResult(ctx, r.JobID, r.Index)
+		if err != nil {
+			return nil, err
 		}
 		ev := &Event{Version: Version, JobID: r.JobID, RecipientIndex: r.Index, Account: w.Account, Provider: w.Provider,
-			Kind: string(w.Kind), State: State(r.State), Code: r.Code, CodeName: r.CodeName, Message: r.Message,
-			ProviderMessageID: r.MessageID, Time: now}
+			Kind: string(w.Kind), ProviderMessageID: r.MessageID, Time: now}
+		if res != nil {
+			ev = fromResult(res, now)
+			if ev.ProviderMessageID == "" {
+				ev.ProviderMessageID = r.MessageID
+			}
+		}
+		ev.State, ev.Code, ev.CodeName, ev.Message = State(r.State), r.Code, r.CodeName, r.Message
 		if !r.At.IsZero() {
 			at := r.At
 			ev.ReportedAt = &at
 		}
 		if r.State == providers.ReportFallbackSent || r.State == providers.ReportFallbackFailed {
 			ev.Fallback = &Fallback{Type: r.FallbackType, Code: r.FallbackCode}
-		}
-		if res := byIndex[r.Index]; res != nil {
-			ev.Ref, ev.Phone, ev.Metadata = res.Ref, res.Phone, res.Metadata
-			if res.ProviderMessageID != "" {
-				ev.ProviderMessageID = res.ProviderMessageID
-			}
 		}
 		out = append(out, ev)
 	}

@@ -104,7 +104,7 @@ func TestNHNResultUpdatesBecomeReports(t *testing.T) {
 	// The window starts where polling starts: the minute of the sends.
 	clk.t = clk.t.Add(-2 * time.Minute)
 	src := &report.Window{Reporter: p.(providers.WindowReporter), Kind: job.AlimTalk, Account: "nhnacct", Provider: "nhn",
-		Limiter: ratelimit.NewLocal(ratelimit.Config{}, 1), Accepted: reconcile.New(js, nil).AcceptedResults, Now: clk.now}
+		Limiter: ratelimit.NewLocal(ratelimit.Config{}, 1), Store: reconcile.New(js, nil), Now: clk.now}
 	first, err := src.Poll(context.Background(), nil, 7)
 	if err != nil || len(first.Reports) != 0 {
 		t.Fatalf("first poll: %v, %d reports", err, len(first.Reports))

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nuid"
 
@@ -28,7 +29,7 @@ func (w *Worker) pollReports(ctx, setupCtx context.Context) (wait func(), err er
 	for i := range w.cfg.Accounts {
 		a := &w.cfg.Accounts[i]
 		acct := w.accounts[a.Name]
-		srcs, sandboxed := w.reportSources(acct)
+		srcs, sandboxed := w.reportSources(acct, a.Reports.Horizon)
 		if !a.Reports.On(sandboxed) {
 			continue
 		}
@@ -49,9 +50,11 @@ func (w *Worker) pollReports(ctx, setupCtx context.Context) (wait func(), err er
 }
 
 // reportSources are where account a's reports come from, by poller name
-// (none when talkrelay does not poll its provider); sandboxed says they
-// are the sandbox's, on by default.
-func (w *Worker) reportSources(a *account) (srcs map[string]report.Source, sandboxed bool) {
+// (none when talkrelay does not poll its provider): a provider's own
+// reports, and the expired reports of what it leaves unreported past
+// horizon; sandboxed says they are the sandbox's, on by default, which
+// reports everything.
+func (w *Worker) reportSources(a *account, horizon time.Duration) (srcs map[string]report.Source, sandboxed bool) {
 	switch c := a.Client.(type) {
 	case *sandbox.Client:
 		cfg := c.Config()
@@ -61,8 +64,9 @@ func (w *Worker) reportSources(a *account) (srcs map[string]report.Source, sandb
 		srcs = map[string]report.Source{}
 		for _, kind := range c.ReportKinds() {
 			srcs[a.Name+"."+string(kind)] = &report.Window{Reporter: c, Kind: kind, Account: a.Name, Provider: a.Provider,
-				Limiter: a.Limiter, Accepted: w.records.AcceptedResults, Now: w.clock.Now}
+				Limiter: a.Limiter, Store: w.records, Now: w.clock.Now}
 		}
+		srcs[a.Name+".expiry"] = &report.Expiry{JS: w.js, Store: w.records, Account: a.Name, Horizon: horizon, Now: w.clock.Now}
 		return srcs, false
 	}
 	return nil, false

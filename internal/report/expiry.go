@@ -1,0 +1,43 @@
+package report
+
+import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/talkrelay/talkrelay/internal/result"
+)
+
+// Expiry is the source of an account's expired reports: every accepted
+// recipient still without a report Horizon after its result is reported
+// expired. It walks the account's accepted results in the results stream
+// like Sandbox (its cursor is the results stream sequence of the last one
+// it passed) and reads each job's stored reports once a poll; a report
+// that comes from the provider later is not published (Window skips a
+// recipient that has one), so every accepted recipient ends with exactly
+// one report.
+type Expiry struct {
+	JS      jetstream.JetStream
+	Store   Store
+	Account string
+	Horizon time.Duration
+	Now     func() time.Time
+}
+
+// Poll implements Source: one direct get per result, at most limit.
+func (x *Expiry) Poll(ctx context.Context, cursor []byte, limit int) (*Page, error) {
+	now := x.Now()
+	stored := newJobs(x.Store, x.Account)
+	return pageOfAccepted(ctx, x.JS, x.Account, cursor, limit, func(r *result.Event) (*Event, bool, error) {
+		if r.Time.Add(x.Horizon).After(now) {
+			return nil, false, nil
+		}
+		if done, err := stored.isReported(ctx, r.JobID, r.RecipientIndex); err != nil || done {
+			return nil, err == nil, err
+		}
+		ev := fromResult(r, now)
+		ev.State, ev.Message = Expired, "no terminal delivery state reported within "+x.Horizon.String()+" of the accepted result"
+		return ev, true, nil
+	})
+}
