@@ -2,11 +2,13 @@ package report
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/talkrelay/talkrelay/internal/result"
+	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
 // Expiry is the source of an account's expired reports: every accepted
@@ -26,7 +28,16 @@ type Expiry struct {
 }
 
 // Poll implements Source: one direct get per result, at most limit.
+// A new cursor starts at the end of the results stream: messages accepted
+// before the account's polling first started are not expired.
 func (x *Expiry) Poll(ctx context.Context, cursor []byte, limit int) (*Page, error) {
+	if len(cursor) == 0 {
+		stream, err := x.JS.Stream(ctx, streams.ResultsStream)
+		if err != nil {
+			return nil, err
+		}
+		return &Page{Next: []byte(strconv.FormatUint(stream.CachedInfo().State.LastSeq, 10)), More: true}, nil
+	}
 	now := x.Now()
 	stored := newJobs(x.Store, x.Account)
 	return pageOfAccepted(ctx, x.JS, x.Account, cursor, limit, func(r *result.Event) (*Event, bool, error) {

@@ -59,11 +59,15 @@ func TestExpiredOnceAndNotReportedAgain(t *testing.T) {
 	store := reconcile.New(js, nil)
 	x := &report.Expiry{JS: js, Store: store, Account: "acct", Horizon: time.Hour, Now: func() time.Time { return now }}
 	page, err := x.Poll(ctx, nil, 100)
-	if err != nil || len(page.Reports) != 0 || page.Next != nil || page.More {
+	if err != nil || len(page.Reports) != 0 || string(page.Next) != "5" {
+		t.Fatalf("a new cursor: %v, %+v; want none expired and the cursor at the end of the results", err, page)
+	}
+	page, err = x.Poll(ctx, []byte("0"), 100)
+	if err != nil || len(page.Reports) != 0 || string(page.Next) != "0" || page.More {
 		t.Fatalf("before the horizon: %v, %+v", err, page)
 	}
 	now = sent.Add(2 * time.Hour)
-	page, err = x.Poll(ctx, nil, 100)
+	page, err = x.Poll(ctx, []byte("0"), 100)
 	if err != nil {
 		t.Fatal(err)
 	}
