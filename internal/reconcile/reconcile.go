@@ -262,11 +262,12 @@ const finalsBatch = 1000
 // (and a cluster-wide proposal in a cluster), and a worker that takes over
 // a thousand jobs at once would create a thousand of them.
 func (r *Records) readResults(ctx context.Context, filter string, each func([]byte)) error {
-	return r.readStream(ctx, streams.ResultsStream, filter, each)
+	return r.readStream(ctx, streams.ResultsStream, filter, 1, finalsBatch, func(_ uint64, data []byte) bool { each(data); return true })
 }
 
-// readStream is readResults of any stream that allows direct gets.
-func (r *Records) readStream(ctx context.Context, stream, filter string, each func([]byte)) error {
+// readStream is readResults of any stream that allows direct gets, from
+// sequence from on, batch messages a request; each returns false to stop.
+func (r *Records) readStream(ctx context.Context, stream, filter string, from uint64, batch int, each func(seq uint64, data []byte) bool) error {
 	nc := r.js.Conn()
 	inbox := nc.NewInbox()
 	sub, err := nc.SubscribeSync(inbox)
@@ -275,12 +276,12 @@ func (r *Records) readStream(ctx context.Context, stream, filter string, each fu
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	subject := r.apiPrefix + ".DIRECT.GET." + stream
-	for seq := uint64(1); ; {
+	for seq := from; ; {
 		req, _ := json.Marshal(struct {
 			Seq   uint64 `json:"seq"`
 			Next  string `json:"next_by_subj"`
 			Batch int    `json:"batch"`
-		}{seq, filter, finalsBatch})
+		}{seq, filter, batch})
 		if err := nc.PublishRequest(subject, inbox, req); err != nil {
 			return err
 		}
@@ -295,7 +296,9 @@ func (r *Records) readStream(ctx context.Context, stream, filter string, each fu
 					return fmt.Errorf("direct get: bad sequence %q", s)
 				}
 				seq = n + 1
-				each(m.Data)
+				if !each(n, m.Data) {
+					return nil
+				}
 				continue
 			}
 			switch m.Header.Get("Status") {

@@ -11,7 +11,17 @@ import (
 // reports stream, read as AcceptedResults reads: the pollers skip a
 // recipient that has one.
 func (r *Records) Reports(ctx context.Context, account, jobID string, each func([]byte)) error {
-	return r.readStream(ctx, streams.ReportsStream, streams.JobReportsFilter(account, jobID), each)
+	return r.readStream(ctx, streams.ReportsStream, streams.JobReportsFilter(account, jobID), 1, finalsBatch,
+		func(_ uint64, data []byte) bool { each(data); return true })
+}
+
+// AcceptedAfter calls each with the results stream sequence and data of
+// every accepted result of account stored after sequence seq, in order,
+// until each returns false: the report pollers walk an account's accepted
+// messages with it, batch a request.
+func (r *Records) AcceptedAfter(ctx context.Context, account string, seq uint64, batch int, each func(seq uint64, data []byte) bool) error {
+	filter := streams.ResultsPrefix + "." + streams.Token(account) + "." + string(result.Accepted) + ".>"
+	return r.readStream(ctx, streams.ResultsStream, filter, seq+1, min(batch, finalsBatch), each)
 }
 
 // AcceptedResults calls each with every accepted result of job stored in

@@ -27,7 +27,7 @@ type Expiry struct {
 	Now     func() time.Time
 }
 
-// Poll implements Source: one direct get per result, at most limit.
+// Poll implements Source: at most limit results, a thousand a read.
 // A new cursor starts at the end of the results stream: messages accepted
 // before the account's polling first started are not expired.
 func (x *Expiry) Poll(ctx context.Context, cursor []byte, limit int) (*Page, error) {
@@ -40,7 +40,7 @@ func (x *Expiry) Poll(ctx context.Context, cursor []byte, limit int) (*Page, err
 	}
 	now := x.Now()
 	stored := newJobs(x.Store, x.Account)
-	return pageOfAccepted(ctx, x.JS, x.Account, cursor, limit, func(r *result.Event) (*Event, bool, error) {
+	return pageOfAccepted(ctx, x.Store, x.Account, cursor, limit, func(r *result.Event) (*Event, bool, error) {
 		if r.Time.Add(x.Horizon).After(now) {
 			return nil, false, nil
 		}

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/talkrelay/talkrelay/internal/result"
 )
 
@@ -19,7 +17,7 @@ import (
 // same on every replica), delivered otherwise. Its cursor is the results
 // stream sequence of the last result reported.
 type Sandbox struct {
-	JS           jetstream.JetStream
+	Store        Store
 	Account      string
 	ReportDelay  time.Duration
 	FallbackRate float64
@@ -32,10 +30,10 @@ const (
 	SandboxNotDelivered = "S301"
 )
 
-// Poll implements Source: one direct get per result, at most limit.
+// Poll implements Source: at most limit results, a thousand a read.
 func (s *Sandbox) Poll(ctx context.Context, cursor []byte, limit int) (*Page, error) {
 	now := s.Now()
-	return pageOfAccepted(ctx, s.JS, s.Account, cursor, limit, func(r *result.Event) (*Event, bool, error) {
+	return pageOfAccepted(ctx, s.Store, s.Account, cursor, limit, func(r *result.Event) (*Event, bool, error) {
 		ev := s.report(r, now)
 		return ev, ev != nil, nil
 	})

@@ -3,14 +3,10 @@ package report
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/talkrelay/talkrelay/internal/result"
-	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
 // Store reads what JetStream holds of a job (reconcile.Records): its
@@ -20,6 +16,9 @@ import (
 type Store interface {
 	AcceptedResults(ctx context.Context, account, jobID string, each func([]byte)) error
 	Reports(ctx context.Context, account, jobID string, each func([]byte)) error
+	// AcceptedAfter walks account's accepted results stored after a
+	// results stream sequence, batch a read, until each returns false.
+	AcceptedAfter(ctx context.Context, account string, seq uint64, batch int, each func(seq uint64, data []byte) bool) error
 }
 
 // jobs caches, for one poll, what the store holds of each job.
@@ -78,14 +77,14 @@ func (j *jobs) isReported(ctx context.Context, jobID string, index int) (bool, e
 // stored after cursor (a results stream sequence), at most limit results:
 // report returns a result's report (nil: the result is passed without
 // one), or due false to stop before it.
-func pageOfAccepted(ctx context.Context, js jetstream.JetStream, account string, cursor []byte, limit int,
+func pageOfAccepted(ctx context.Context, store Store, account string, cursor []byte, limit int,
 	report func(*result.Event) (ev *Event, due bool, err error)) (*Page, error) {
 	seq, err := parseSeq(cursor)
 	if err != nil {
 		return nil, err
 	}
 	page := &Page{Next: cursor}
-	last, full, err := acceptedAfter(ctx, js, account, seq, limit, func(r *result.Event) (bool, error) {
+	last, full, err := acceptedAfter(ctx, store, account, seq, limit, func(r *result.Event) (bool, error) {
 		ev, due, err := report(r)
 		if ev != nil {
 			page.Reports = append(page.Reports, ev)
@@ -115,36 +114,37 @@ func parseSeq(cursor []byte) (uint64, error) {
 }
 
 // acceptedAfter walks account's accepted results stored after results
-// stream sequence seq, in order, one direct get each, and offers each to
-// take, which returns false to stop before it (not due yet). It stops
-// after limit taken results too (full), or when there are no more. last
-// is the sequence of the last result taken (seq when none was).
-func acceptedAfter(ctx context.Context, js jetstream.JetStream, account string, seq uint64, limit int, take func(*result.Event) (bool, error)) (last uint64, full bool, err error) {
-	stream, err := js.Stream(ctx, streams.ResultsStream)
-	if err != nil {
-		return seq, false, err
-	}
-	filter := streams.ResultsPrefix + "." + streams.Token(account) + "." + string(result.Accepted) + ".>"
-	for n := 0; n < limit; n++ {
-		m, err := stream.GetMsg(ctx, seq+1, jetstream.WithGetMsgSubject(filter))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return seq, false, nil
-		}
-		if err != nil {
-			return seq, false, err
+// stream sequence seq, in order, and offers each to take, which returns
+// false to stop before it (not due yet). It stops after limit taken
+// results too (full), or when there are no more. last is the sequence of
+// the last result taken (seq when none was).
+func acceptedAfter(ctx context.Context, store Store, account string, seq uint64, limit int, take func(*result.Event) (bool, error)) (last uint64, full bool, err error) {
+	last, n := seq, 0
+	var stop error
+	err = store.AcceptedAfter(ctx, account, seq, limit+1, func(s uint64, data []byte) bool {
+		if n == limit {
+			full = true
+			return false
 		}
 		var r result.Event
-		if err := json.Unmarshal(m.Data, &r); err != nil {
-			return seq, false, fmt.Errorf("report: result %d: %w", m.Sequence, err)
+		if err := json.Unmarshal(data, &r); err != nil {
+			stop = fmt.Errorf("report: result %d: %w", s, err)
+			return false
 		}
 		if r.JobID == "" || r.RecipientIndex < 0 {
-			return seq, false, fmt.Errorf("report: result %d: accepted without job id or recipient index", m.Sequence)
+			stop = fmt.Errorf("report: result %d: accepted without job id or recipient index", s)
+			return false
 		}
 		ok, err := take(&r)
 		if err != nil || !ok {
-			return seq, false, err
+			stop = err
+			return false
 		}
-		seq = m.Sequence
+		last, n = s, n+1
+		return true
+	})
+	if err == nil {
+		err = stop
 	}
-	return seq, true, nil
+	return last, full, err
 }

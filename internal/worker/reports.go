@@ -58,7 +58,7 @@ func (w *Worker) reportSources(a *account, horizon time.Duration) (srcs map[stri
 	switch c := a.Client.(type) {
 	case *sandbox.Client:
 		cfg := c.Config()
-		return map[string]report.Source{a.Name: &report.Sandbox{JS: w.js, Account: a.Name, ReportDelay: cfg.ReportDelay,
+		return map[string]report.Source{a.Name: &report.Sandbox{Store: w.records, Account: a.Name, ReportDelay: cfg.ReportDelay,
 			FallbackRate: cfg.FallbackRate, Now: w.clock.Now}}, true
 	case providers.WindowReporter:
 		srcs = map[string]report.Source{}
