@@ -127,6 +127,10 @@ type Poller struct {
 	Holder string
 	Log    zerolog.Logger
 	Now    func() time.Time
+	// Stored, when set, is told of the reports of every page stored;
+	// Failed of every poll that failed (the metrics).
+	Stored func(evs []*Event)
+	Failed func(err error)
 }
 
 // lease is the value of the lease key.
@@ -185,10 +189,16 @@ func (p *Poller) hold(ctx context.Context) (held bool, err error) {
 			return true, err
 		case err != nil:
 			p.Log.Warn().Err(err).Str("poller", p.Name).Msg("report poll failed")
+			if p.Failed != nil {
+				p.Failed(err)
+			}
 			sleep(ctx, bo.NextBackOff())
 			continue
 		}
 		bo.Reset()
+		if p.Stored != nil {
+			p.Stored(page.Reports)
+		}
 		cursor = page.Next
 		if !page.More {
 			sleep(ctx, p.Config.Interval)

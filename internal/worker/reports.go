@@ -24,6 +24,10 @@ func (w *Worker) pollReports(ctx, setupCtx context.Context) (wait func(), err er
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", streams.ReportsBucket, err)
 	}
+	rm, err := w.metrics.newReportMetrics()
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	holder := replicaName()
 	var pollers []*report.Poller
 	for i := range w.cfg.Accounts {
@@ -37,8 +41,9 @@ func (w *Worker) pollReports(ctx, setupCtx context.Context) (wait func(), err er
 			return nil, w.cfg.Locate(fmt.Errorf("accounts.%s.reports.enabled: talkrelay does not poll reports of provider %s", a.Name, acct.Provider))
 		}
 		for name, src := range srcs {
-			pollers = append(pollers, &report.Poller{Name: name, Source: src, JS: w.js, KV: kv,
-				Config: a.Reports, Holder: holder, Log: w.log, Now: w.clock.Now})
+			p := &report.Poller{Name: name, Source: src, JS: w.js, KV: kv, Config: a.Reports, Holder: holder, Log: w.log, Now: w.clock.Now}
+			rm.observe(p, a.Name)
+			pollers = append(pollers, p)
 		}
 	}
 	var wg sync.WaitGroup

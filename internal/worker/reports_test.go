@@ -45,7 +45,9 @@ func TestSandboxReportsEachAcceptedRecipientOnce(t *testing.T) {
 	acct.Reports.Interval = 50 * time.Millisecond
 	acct.Reports.Lease = 2 * time.Second
 	first := e.start(e.config(acct))
-	e.start(e.config(acct))
+	second := e.config(acct)
+	second.HTTP.Addr = freeAddr(t)
+	e.start(second)
 
 	const n = 150
 	e.publishJob(testJob("rep-1", "sbx", n))
@@ -110,5 +112,12 @@ func TestSandboxReportsEachAcceptedRecipientOnce(t *testing.T) {
 	})
 	if got := e.streamCount(streams.ReportsStream); got != 2*n {
 		t.Errorf("reports stream holds %d reports, want %d", got, 2*n)
+	}
+	// The second replica polled after the first stopped, and counted it.
+	samples := scrape(t, second.HTTP.Addr)
+	delivered, _ := find(samples, "talkrelay_reports_total", `account="sbx"`, `state="delivered"`)
+	fallback, _ := find(samples, "talkrelay_reports_total", `account="sbx"`, `state="fallback_sent"`)
+	if delivered+fallback == 0 {
+		t.Errorf("the second replica counts no reports: talkrelay_reports_total delivered %v, fallback_sent %v", delivered, fallback)
 	}
 }
