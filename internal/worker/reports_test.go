@@ -4,14 +4,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/talkrelay/talkrelay/internal/job"
+	"github.com/talkrelay/talkrelay/internal/providers/nhn/nhnfake"
 	"github.com/talkrelay/talkrelay/internal/report"
 	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/streams"
+	"github.com/talkrelay/talkrelay/internal/worker"
 	"github.com/talkrelay/talkrelay/schemas"
 )
 
@@ -119,5 +123,63 @@ func TestSandboxReportsEachAcceptedRecipientOnce(t *testing.T) {
 	fallback, _ := find(samples, "talkrelay_reports_total", `account="sbx"`, `state="fallback_sent"`)
 	if delivered+fallback == 0 {
 		t.Errorf("the second replica counts no reports: talkrelay_reports_total delivered %v, fallback_sent %v", delivered, fallback)
+	}
+}
+
+// stepClock is a clock the test moves on.
+type stepClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *stepClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *stepClock) add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
+
+// With reports enabled on an NHN account, the worker polls NHN's result
+// updates once their minute is settled and publishes each accepted
+// recipient's report with the job's ref and metadata.
+func TestNHNReportsThroughTheWorker(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	clk := &stepClock{t: time.Now().UTC().Truncate(time.Minute).Add(30 * time.Second)}
+	api := nhnfake.New(t, nhnfake.WithClock(clk.Now))
+	acct := providerAccount(t, "nhn-main", "nhn", api.URL(), "", map[string]string{"secret_key": nhnfake.SecretKey},
+		map[string]any{"app_key": nhnfake.AppKey})
+	on := true
+	acct.Reports = report.Config{Enabled: &on, Interval: 50 * time.Millisecond}
+	e.startWith(e.config(acct), worker.Options{Providers: worker.Providers, Clock: clk})
+
+	const n = 20
+	j := &job.Job{Version: 1, ID: "nhn-rep.1", Account: "nhn-main", Kind: job.AlimTalk, Sender: "0123456789abcdef0123456789abcdef01234567",
+		Template: "ORDER_SHIPPED", Metadata: json.RawMessage(`{"order":42}`)}
+	for i := range n {
+		j.Recipients = append(j.Recipients, job.Recipient{Ref: fmt.Sprintf("c%d", i), Phone: fmt.Sprintf("010-4444-%04d", i),
+			Content: "[Talkrelay] 주문하신 상품이 발송되었습니다."})
+	}
+	e.publishJob(j)
+	for _, r := range e.results(n, 30*time.Second) {
+		if r.Status != result.Accepted {
+			t.Fatalf("result %+v, want accepted", r)
+		}
+	}
+	api.EditRecords(func(r *nhnfake.Record) {
+		if r.RecipientSeq == 4 {
+			r.MessageStatus, r.ResultCode, r.ResendStatus = "FAILED", "3015", "RSC04"
+		}
+	})
+	clk.add(3 * time.Minute) // the sends' minute is settled
+	reports := e.reports(n, 30*time.Second)
+	seen := map[int]bool{}
+	for _, ev := range reports {
+		want := report.Delivered
+		if ev.RecipientIndex == 3 {
+			want = report.FallbackSent
+		}
+		if ev.JobID != j.ID || seen[ev.RecipientIndex] || ev.State != want || ev.Ref != fmt.Sprintf("c%d", ev.RecipientIndex) ||
+			string(ev.Metadata) != `{"order":42}` || ev.Provider != "nhn" || ev.Kind != "alimtalk" {
+			t.Errorf("report %+v: want one %s report of %s with its ref and metadata", ev, want, j.ID)
+		}
+		seen[ev.RecipientIndex] = true
 	}
 }
