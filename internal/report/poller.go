@@ -170,16 +170,21 @@ func (p *Poller) hold(ctx context.Context) (held bool, err error) {
 		return false, err
 	}
 	p.Log.Info().Str("poller", p.Name).Str("holder", p.Holder).Msg("report poller took its lease")
-	defer p.release(rev)
+	defer func() { p.release(rev) }() // the last revision this replica wrote, if it still holds it
 	cursor, cursorRev, err := p.cursor(ctx)
 	if err != nil {
 		return true, err
 	}
 	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(p.Config.Interval), backoff.WithMaxInterval(p.Config.MaxBackoff), backoff.WithMaxElapsedTime(0))
 	for ctx.Err() == nil {
-		if rev, err = p.acquire(ctx, rev); err != nil {
+		next, err := p.acquire(ctx, rev)
+		if err != nil {
+			if errors.Is(err, errLost) {
+				rev = 0 // another replica's now: not ours to give up
+			}
 			return true, err
 		}
+		rev = next
 		page, err := p.Source.Poll(ctx, cursor, p.Config.PageSize)
 		if err == nil {
 			cursorRev, err = p.store(ctx, page, cursorRev)
@@ -259,6 +264,9 @@ func (p *Poller) acquire(ctx context.Context, rev uint64) (uint64, error) {
 // release gives the lease up at once, so another replica need not wait
 // for it to run out.
 func (p *Poller) release(rev uint64) {
+	if rev == 0 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = p.KV.Delete(ctx, p.leaseKey(), jetstream.LastRevision(rev))

@@ -288,3 +288,38 @@ func (u *uncompleted) Poll(ctx context.Context, _ []byte, limit int) (*report.Pa
 	u.mu.Unlock()
 	return u.listSource.Poll(ctx, []byte(strconv.Itoa(from)), limit)
 }
+
+// A replica that stops gives its lease up: another takes over at once,
+// not when the lease would have run out.
+func TestStoppingReplicaGivesItsLeaseUp(t *testing.T) {
+	srv := natstest.Run(t)
+	_, js := srv.JetStream(t)
+	natstest.EnsureStreams(t, js)
+	const n = 30
+	polled := make(chan struct{}, 1)
+	first := &listSource{n: n, gate: func(ctx context.Context, from int) error {
+		select {
+		case polled <- struct{}{}:
+		default:
+		}
+		<-ctx.Done() // the first replica holds the lease and reports nothing
+		return ctx.Err()
+	}}
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	p1 := newPoller(t, js, "replica-1", first)
+	p1.Config.Lease = 5 * time.Minute
+	done1 := make(chan struct{})
+	go func() { defer close(done1); p1.Run(ctx1) }()
+	<-polled
+
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	done2 := make(chan struct{})
+	go func() { defer close(done2); newPoller(t, js, "replica-2", &listSource{n: n}).Run(ctx2) }()
+	cancel1()
+	<-done1
+	waitCursor(t, js, strconv.Itoa(n)) // within the test's time, not five minutes
+	cancel2()
+	<-done2
+	exactlyOnce(t, js, n)
+}
