@@ -2,11 +2,13 @@ package report
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
@@ -23,6 +25,9 @@ type Expiry struct {
 	JS      jetstream.JetStream
 	Store   Store
 	Account string
+	// Kinds are the job kinds the provider reports; results of other
+	// kinds (that its polling never reports) are passed, not expired.
+	Kinds   []job.Kind
 	Horizon time.Duration
 	Now     func() time.Time
 }
@@ -43,6 +48,9 @@ func (x *Expiry) Poll(ctx context.Context, cursor []byte, limit int) (*Page, err
 	return pageOfAccepted(ctx, x.Store, x.Account, cursor, limit, func(r *result.Event) (*Event, bool, error) {
 		if r.Time.Add(x.Horizon).After(now) {
 			return nil, false, nil
+		}
+		if !slices.Contains(x.Kinds, job.Kind(r.Kind)) {
+			return nil, true, nil
 		}
 		if done, err := stored.isReported(ctx, r.JobID, r.RecipientIndex); err != nil || done {
 			return nil, err == nil, err

@@ -40,12 +40,17 @@ func TestExpiredOnceAndNotReportedAgain(t *testing.T) {
 	for range 5 {
 		j.Recipients = append(j.Recipients, job.Recipient{Phone: "01012345678", Content: "hi"})
 	}
-	for i := range j.Recipients {
-		ev := result.ForRecipient(j, i, "nhn", sent)
-		ev.Status, ev.Reason = result.Accepted, result.ReasonOK
-		data, _ := json.Marshal(ev)
-		if _, err := js.Publish(ctx, streams.ResultSubject("acct", "accepted", j.ID), data); err != nil {
-			t.Fatal(err)
+	// A FriendTalk job too, whose kind this provider does not report: it
+	// is passed, not expired.
+	ft := &job.Job{Version: 1, ID: "ft.1", Account: "acct", Kind: job.FriendTalk, Recipients: []job.Recipient{{Phone: "01012345678", Content: "hi"}}}
+	for _, jj := range []*job.Job{j, ft} {
+		for i := range jj.Recipients {
+			ev := result.ForRecipient(jj, i, "nhn", sent)
+			ev.Status, ev.Reason = result.Accepted, result.ReasonOK
+			data, _ := json.Marshal(ev)
+			if _, err := js.Publish(ctx, streams.ResultSubject("acct", "accepted", jj.ID), data); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	var early []*report.Event
@@ -57,9 +62,10 @@ func TestExpiredOnceAndNotReportedAgain(t *testing.T) {
 	}
 	now := sent.Add(30 * time.Minute)
 	store := reconcile.New(js, nil)
-	x := &report.Expiry{JS: js, Store: store, Account: "acct", Horizon: time.Hour, Now: func() time.Time { return now }}
+	x := &report.Expiry{JS: js, Store: store, Account: "acct", Kinds: []job.Kind{job.AlimTalk}, Horizon: time.Hour,
+		Now: func() time.Time { return now }}
 	page, err := x.Poll(ctx, nil, 100)
-	if err != nil || len(page.Reports) != 0 || string(page.Next) != "5" {
+	if err != nil || len(page.Reports) != 0 || string(page.Next) != "6" {
 		t.Fatalf("a new cursor: %v, %+v; want none expired and the cursor at the end of the results", err, page)
 	}
 	page, err = x.Poll(ctx, []byte("0"), 100)
@@ -71,8 +77,8 @@ func TestExpiredOnceAndNotReportedAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(page.Reports) != 3 || string(page.Next) != "5" {
-		t.Fatalf("past the horizon: %d reports, cursor %q; want 3 and 5", len(page.Reports), page.Next)
+	if len(page.Reports) != 3 || string(page.Next) != "6" {
+		t.Fatalf("past the horizon: %d reports, cursor %q; want 3 (not the FriendTalk one) and 6", len(page.Reports), page.Next)
 	}
 	for k, ev := range page.Reports {
 		if ev.State != report.Expired || ev.RecipientIndex != k+2 || string(ev.Metadata) != `{"k":1}` || ev.Phone == "" {

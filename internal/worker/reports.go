@@ -71,7 +71,8 @@ func (w *Worker) reportSources(a *account, horizon time.Duration) (srcs map[stri
 			srcs[a.Name+"."+string(kind)] = &report.Window{Reporter: c, Kind: kind, Account: a.Name, Provider: a.Provider,
 				Limiter: a.Limiter, Store: w.records, Now: w.clock.Now}
 		}
-		srcs[a.Name+".expiry"] = &report.Expiry{JS: w.js, Store: w.records, Account: a.Name, Horizon: horizon, Now: w.clock.Now}
+		srcs[a.Name+".expiry"] = &report.Expiry{JS: w.js, Store: w.records, Account: a.Name, Kinds: c.ReportKinds(),
+			Horizon: horizon, Now: w.clock.Now}
 		return srcs, false
 	}
 	return nil, false
