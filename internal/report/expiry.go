@@ -43,9 +43,12 @@ func (x *Expiry) Poll(ctx context.Context, cursor []byte, limit int) (*Page, err
 		}
 		return &Page{Next: []byte(strconv.FormatUint(stream.CachedInfo().State.LastSeq, 10)), More: true}, nil
 	}
-	now := x.Now()
+	var now time.Time // read only when there is a result to consider
 	stored := newJobs(x.Store, x.Account)
 	return pageOfAccepted(ctx, x.Store, x.Account, cursor, limit, func(r *result.Event) (*Event, bool, error) {
+		if now.IsZero() {
+			now = x.Now()
+		}
 		if r.Time.Add(x.Horizon).After(now) {
 			return nil, false, nil
 		}

@@ -31,9 +31,13 @@ const (
 )
 
 // Poll implements Source: at most limit results, a thousand a read.
+// The clock is read only when there is a result to report.
 func (s *Sandbox) Poll(ctx context.Context, cursor []byte, limit int) (*Page, error) {
-	now := s.Now()
+	var now time.Time
 	return pageOfAccepted(ctx, s.Store, s.Account, cursor, limit, func(r *result.Event) (*Event, bool, error) {
+		if now.IsZero() {
+			now = s.Now()
+		}
 		ev := s.report(r, now)
 		return ev, ev != nil, nil
 	})

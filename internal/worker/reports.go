@@ -41,7 +41,8 @@ func (w *Worker) pollReports(ctx, setupCtx context.Context) (wait func(), err er
 			return nil, w.cfg.Locate(fmt.Errorf("accounts.%s.reports.enabled: talkrelay does not poll reports of provider %s", a.Name, acct.Provider))
 		}
 		for name, src := range srcs {
-			p := &report.Poller{Name: name, Source: src, JS: w.js, KV: kv, Config: a.Reports, Holder: holder, Log: w.log, Now: w.clock.Now}
+			// Leases are kept on the wall clock, which every replica shares.
+			p := &report.Poller{Name: name, Source: src, JS: w.js, KV: kv, Config: a.Reports, Holder: holder, Log: w.log, Now: time.Now}
 			rm.observe(p, a.Name)
 			pollers = append(pollers, p)
 		}
