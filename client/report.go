@@ -133,44 +133,20 @@ func (w *ReportWaiter) Reports(ctx context.Context) iter.Seq2[ReceivedReport, er
 			return
 		}
 		cfg := followConfig(streams.ReportsPrefix, w.startSeq, w.order, func(id string) string { return w.jobs[id].account })
-		cons, err := w.c.js.OrderedConsumer(ctx, ReportsStream, cfg)
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			err = ErrNotSetUp
-		}
-		if err != nil {
-			yield(ReceivedReport{}, fmt.Errorf("talkrelay: read %s: %w", ReportsStream, err))
-			return
-		}
-		it, err := cons.Messages()
-		if err != nil {
-			yield(ReceivedReport{}, fmt.Errorf("talkrelay: read %s: %w", ReportsStream, err))
-			return
-		}
-		defer it.Stop()
-		for w.remaining > 0 {
-			msg, err := it.Next(jetstream.NextContext(ctx))
+		for f, err := range follow[Report](ctx, w.c.js, ReportsStream, cfg) {
 			if err != nil {
-				if ctx.Err() != nil {
-					err = context.Cause(ctx)
-				}
-				yield(ReceivedReport{}, fmt.Errorf("talkrelay: read %s: %w", ReportsStream, err))
-				return
-			}
-			var r Report
-			if err := json.Unmarshal(msg.Data(), &r); err != nil {
-				if !yield(ReceivedReport{}, &EventError{Subject: msg.Subject(), Err: err}) {
+				if !yield(ReceivedReport{}, err) {
 					return
 				}
 				continue
 			}
-			j := w.jobs[r.JobID]
-			if j == nil || !j.waiting[r.RecipientIndex] {
+			j := w.jobs[f.v.JobID]
+			if j == nil || !j.waiting[f.v.RecipientIndex] {
 				continue
 			}
-			delete(j.waiting, r.RecipientIndex)
+			delete(j.waiting, f.v.RecipientIndex)
 			w.remaining--
-			md, err := msg.Metadata()
-			if !yield(ReceivedReport{Report: r, Data: msg.Data(), CaughtUp: err == nil && md.NumPending == 0}, nil) {
+			if !yield(ReceivedReport{Report: f.v, Data: f.msg.Data(), CaughtUp: f.caughtUp()}, nil) || w.remaining == 0 {
 				return
 			}
 		}

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -109,36 +108,14 @@ func (w *Waiter) Results(ctx context.Context) iter.Seq2[Received, error] {
 		if w.remaining == 0 {
 			return
 		}
-		cons, err := w.c.js.OrderedConsumer(ctx, ResultsStream, w.consumerConfig())
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			err = ErrNotSetUp
-		}
-		if err != nil {
-			yield(Received{}, fmt.Errorf("talkrelay: read %s: %w", ResultsStream, err))
-			return
-		}
-		it, err := cons.Messages()
-		if err != nil {
-			yield(Received{}, fmt.Errorf("talkrelay: read %s: %w", ResultsStream, err))
-			return
-		}
-		defer it.Stop()
-		for w.remaining > 0 {
-			msg, err := it.Next(jetstream.NextContext(ctx))
+		for f, err := range follow[Result](ctx, w.c.js, ResultsStream, w.consumerConfig()) {
 			if err != nil {
-				if ctx.Err() != nil {
-					err = context.Cause(ctx)
-				}
-				yield(Received{}, fmt.Errorf("talkrelay: read %s: %w", ResultsStream, err))
-				return
-			}
-			var r Result
-			if err := json.Unmarshal(msg.Data(), &r); err != nil {
-				if !yield(Received{}, &EventError{Subject: msg.Subject(), Err: err}) {
+				if !yield(Received{}, err) {
 					return
 				}
 				continue
 			}
+			r := f.v
 			j := w.jobs[r.JobID]
 			if j == nil || !r.Status.Final() {
 				continue
@@ -148,8 +125,7 @@ func (w *Waiter) Results(ctx context.Context) iter.Seq2[Received, error] {
 				continue
 			}
 			w.remaining -= n
-			md, err := msg.Metadata()
-			if !yield(Received{Result: r, Data: msg.Data(), Settled: n, CaughtUp: err == nil && md.NumPending == 0}, nil) {
+			if !yield(Received{Result: r, Data: f.msg.Data(), Settled: n, CaughtUp: f.caughtUp()}, nil) || w.remaining == 0 {
 				return
 			}
 		}
