@@ -2,7 +2,6 @@ package enqueue
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -46,45 +45,24 @@ func (rw *reportWaiter) wait(ctx context.Context, timeout time.Duration, stdout 
 	if rw == nil || rw.total == 0 {
 		return true, nil
 	}
-	con.startBar(int64(rw.total), false, "reports")
-	defer con.endBar()
-	out := newEventPrinter(stdout, outTTY, "JOB\tINDEX\tREF\tPHONE\tSTATE\tCODE\tMESSAGE\tFALLBACK", con.clearBar)
-	for r, err := range rw.w.Reports(ctx) {
-		var ee *client.EventError
-		if errors.As(err, &ee) {
-			con.Printf("enqueue: skip a message on %s that is not a report: %v\n", ee.Subject, ee.Err)
-			continue
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				break
+	err = printEvents(ctx, rw.w.Reports(ctx), int64(rw.total), "reports", "--reports", stdout, outTTY, con,
+		"JOB\tINDEX\tREF\tPHONE\tSTATE\tCODE\tMESSAGE\tFALLBACK", func(r client.ReceivedReport) (printed, []string) {
+			rw.states[r.State]++
+			fallback := "-"
+			if f := r.Fallback; f != nil {
+				fallback = strings.TrimSpace(f.Type + " " + f.Code)
 			}
-			out.flush()
-			return false, fmt.Errorf("--reports: %w", err)
-		}
-		rw.states[r.State]++
-		con.add(1)
-		fallback := "-"
-		if f := r.Fallback; f != nil {
-			fallback = strings.TrimSpace(f.Type + " " + f.Code)
-		}
-		out.print(r.Data, cell(r.JobID), strconv.Itoa(r.RecipientIndex), cell(r.Ref), job.MaskPhone(r.Phone),
-			string(r.State), cell(r.Code), cell(r.Message), fallback)
-		if r.CaughtUp {
-			out.idle()
-		}
+			return printed{data: r.Data, settled: 1, caughtUp: r.CaughtUp}, []string{cell(r.JobID), strconv.Itoa(r.RecipientIndex),
+				cell(r.Ref), job.MaskPhone(r.Phone), string(r.State), cell(r.Code), cell(r.Message), fallback}
+		})
+	if err != nil {
+		return false, err
 	}
-	out.flush()
-	con.endBar()
 	con.Printf("enqueue: reports: %s\n", rw.summary())
 	if rw.w.Remaining() == 0 {
 		return true, nil
 	}
-	if err := context.Cause(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		con.Printf("enqueue: stopped waiting: %v\n", err)
-	} else {
-		con.Printf("enqueue: timed out after %s waiting for reports\n", timeout)
-	}
+	stoppedWaiting(ctx, con, timeout, "reports")
 	listed := 0
 	for id, missing := range rw.w.Unreported() {
 		if listed == maxListed {
