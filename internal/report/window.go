@@ -86,7 +86,7 @@ func (w *Window) Poll(ctx context.Context, cursor []byte, limit int) (*Page, err
 		}
 		to = half
 	}
-	evs, err := w.events(ctx, reps)
+	evs, err := Correlate(ctx, w.Store, w.Account, w.Provider, w.Kind, reps, w.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -122,12 +122,14 @@ func (w *Window) read(ctx context.Context, from, to time.Time, size int) (reps [
 	return reps, true, nil
 }
 
-// events turns provider reports into report events, with what the
-// recipients' accepted results say (one read per job), leaving out the
-// recipients that have a report already.
-func (w *Window) events(ctx context.Context, reps []providers.Report) ([]*Event, error) {
-	stored := newJobs(w.Store, w.Account)
-	now := w.Now()
+// Correlate turns provider reports of account (of kind, from provider)
+// into report events, with what the recipients' accepted results say (one
+// read per job), leaving out the recipients that have a report already.
+// With Publish it is the whole path of a provider's report into
+// talkrelay: the pollers use it, and so can a push receiver (NHN's result
+// webhook).
+func Correlate(ctx context.Context, store Store, account, provider string, kind job.Kind, reps []providers.Report, now time.Time) ([]*Event, error) {
+	stored := newJobs(store, account)
 	out := make([]*Event, 0, len(reps))
 	for i := range reps {
 		r := &reps[i]
@@ -142,8 +144,8 @@ func (w *Window) events(ctx context.Context, reps []providers.Report) ([]*Event,
 		if err != nil {
 			return nil, err
 		}
-		ev := &Event{Version: Version, JobID: r.JobID, RecipientIndex: r.Index, Account: w.Account, Provider: w.Provider,
-			Kind: string(w.Kind), ProviderMessageID: r.MessageID, Time: now}
+		ev := &Event{Version: Version, JobID: r.JobID, RecipientIndex: r.Index, Account: account, Provider: provider,
+			Kind: string(kind), ProviderMessageID: r.MessageID, Time: now}
 		if res != nil {
 			ev = fromResult(res, now)
 			if ev.ProviderMessageID == "" {
