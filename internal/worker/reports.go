@@ -16,20 +16,22 @@ import (
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
-// pollReports starts a report poller for every account whose reports are
-// on; each polls while this replica holds its account's lease. The
-// returned function waits for them to stop once ctx has ended.
-func (w *Worker) pollReports(ctx, setupCtx context.Context) (wait func(), err error) {
-	kv, err := w.js.KeyValue(setupCtx, streams.ReportsBucket)
+// reportPoller is a report poller of a configured account.
+type reportPoller struct {
+	*report.Poller
+	account string
+}
+
+// reportPollers makes a report poller for every account whose reports
+// are on; it starts nothing, so that a config it refuses stops the worker
+// before anything runs.
+func (w *Worker) reportPollers(ctx context.Context) ([]reportPoller, error) {
+	kv, err := w.js.KeyValue(ctx, streams.ReportsBucket)
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", streams.ReportsBucket, err)
 	}
-	rm, err := w.metrics.newReportMetrics()
-	if err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
-	}
 	holder := replicaName()
-	var pollers []*report.Poller
+	var pollers []reportPoller
 	for i := range w.cfg.Accounts {
 		a := &w.cfg.Accounts[i]
 		acct := w.accounts[a.Name]
@@ -42,13 +44,24 @@ func (w *Worker) pollReports(ctx, setupCtx context.Context) (wait func(), err er
 		}
 		for name, src := range srcs {
 			// Leases are kept on the wall clock, which every replica shares.
-			p := &report.Poller{Name: name, Source: src, JS: w.js, KV: kv, Config: a.Reports, Holder: holder, Log: w.log, Now: time.Now}
-			rm.observe(p, a.Name)
-			pollers = append(pollers, p)
+			pollers = append(pollers, reportPoller{account: a.Name, Poller: &report.Poller{Name: name, Source: src, JS: w.js, KV: kv,
+				Config: a.Reports, Holder: holder, Log: w.log, Now: time.Now}})
 		}
+	}
+	return pollers, nil
+}
+
+// pollReports runs pollers, counted in the metrics; each polls while this
+// replica holds its lease. The returned function waits for them to stop
+// once ctx has ended.
+func (w *Worker) pollReports(ctx context.Context, pollers []reportPoller) (wait func(), err error) {
+	rm, err := w.metrics.newReportMetrics()
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	var wg sync.WaitGroup
 	for _, p := range pollers {
+		rm.observe(p.Poller, p.account)
 		wg.Add(1)
 		go func() { defer wg.Done(); p.Run(ctx) }()
 	}

@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 
+	"github.com/talkrelay/talkrelay/internal/config"
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/providers/nhn/nhnfake"
 	"github.com/talkrelay/talkrelay/internal/report"
@@ -181,5 +184,27 @@ func TestNHNReportsThroughTheWorker(t *testing.T) {
 			t.Errorf("report %+v: want one %s report of %s with its ref and metadata", ev, want, j.ID)
 		}
 		seen[ev.RecipientIndex] = true
+	}
+}
+
+// Reports asked of a provider talkrelay does not poll stop the worker at
+// start-up, naming the field; a bad polling setting too.
+func TestReportsConfigFailsAtStart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	on := true
+	kakao := providerAccount(t, "k", "kakao", "http://127.0.0.1:1", "", map[string]string{"client_id": "c", "client_secret": "s"},
+		map[string]any{"sender_no": "0212345678"})
+	kakao.Reports.Enabled = &on
+	sbx := sandboxAccount("s", nil)
+	sbx.Reports.PageSize = -1
+	for _, tc := range []struct {
+		acct config.Account
+		want string
+	}{{kakao, "accounts.k.reports.enabled: talkrelay does not poll reports of provider kakao"}, {sbx, "accounts.s.reports.page_size"}} {
+		err := worker.Run(t.Context(), e.config(tc.acct), zerolog.Nop(), worker.Options{Providers: worker.Providers})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Run error = %v, want one saying %q", err, tc.want)
+		}
 	}
 }

@@ -171,6 +171,10 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		acct.resolver, _ = a.Client.(providers.Resolver)
 		w.accounts[a.Name] = acct
 	}
+	pollers, err := w.reportPollers(setupCtx)
+	if err != nil {
+		return err
+	}
 	decoders := cfg.Worker.Decoders
 	if decoders == 0 {
 		decoders = runtime.GOMAXPROCS(0)
@@ -240,7 +244,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 			poison.wait() // on an early return; shutdown waits within its bound
 		}
 	}()
-	waitReports, err := w.pollReports(ctx, setupCtx)
+	waitReports, err := w.pollReports(ctx, pollers)
 	if err != nil {
 		return err
 	}
