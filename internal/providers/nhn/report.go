@@ -51,7 +51,7 @@ func (c *Client) resultsURL(kind job.Kind) (string, error) {
 // minutes and both ends are taken as inclusive: [from, to) is asked as
 // from to to minus a minute.
 func (c *Client) ReportPage(ctx context.Context, kind job.Kind, from, to time.Time, page, size int) (*providers.ReportPage, error) {
-	if !to.After(from) || from.Truncate(time.Minute) != from || to.Truncate(time.Minute) != to {
+	if !to.After(from) || !from.Equal(from.Truncate(time.Minute)) || !to.Equal(to.Truncate(time.Minute)) {
 		return nil, fmt.Errorf("nhn: report window %s to %s is not whole minutes", from, to)
 	}
 	u, err := c.resultsURL(kind)
