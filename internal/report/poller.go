@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -176,18 +177,25 @@ func (p *Poller) hold(ctx context.Context) (held bool, err error) {
 		return true, err
 	}
 	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(p.Config.Interval), backoff.WithMaxInterval(p.Config.MaxBackoff), backoff.WithMaxElapsedTime(0))
+	renewed := p.Now()
 	for ctx.Err() == nil {
-		next, err := p.acquire(ctx, rev)
-		if err != nil {
-			if errors.Is(err, errLost) {
-				rev = 0 // another replica's now: not ours to give up
+		// The lease is renewed a third of the way through: a poll never
+		// starts on a lease about to run out, and an idle poller writes
+		// the bucket rarely. (A poll outlasting the lease is fenced by the
+		// cursor's compare-and-swap.)
+		if p.Now().Sub(renewed) >= p.Config.Lease/3 {
+			next, err := p.acquire(ctx, rev)
+			if err != nil {
+				if errors.Is(err, errLost) {
+					rev = 0 // another replica's now: not ours to give up
+				}
+				return true, err
 			}
-			return true, err
+			rev, renewed = next, p.Now()
 		}
-		rev = next
 		page, err := p.Source.Poll(ctx, cursor, p.Config.PageSize)
 		if err == nil {
-			cursorRev, err = p.store(ctx, page, cursorRev)
+			cursorRev, err = p.store(ctx, page, cursor, cursorRev)
 		}
 		switch {
 		case errors.Is(err, errLost) || ctx.Err() != nil:
@@ -212,9 +220,12 @@ func (p *Poller) hold(ctx context.Context) (held bool, err error) {
 	return true, ctx.Err()
 }
 
-// store publishes page's reports, then saves its cursor if nobody moved
-// it since cursorRev, then completes the page.
-func (p *Poller) store(ctx context.Context, page *Page, cursorRev uint64) (uint64, error) {
+// store publishes page's reports, then saves its cursor (read at
+// cursorRev) if nobody moved it since, then completes the page.
+func (p *Poller) store(ctx context.Context, page *Page, cursor []byte, cursorRev uint64) (uint64, error) {
+	if len(page.Reports) == 0 && page.Complete == nil && bytes.Equal(page.Next, cursor) {
+		return cursorRev, nil // nothing new: nothing to write
+	}
 	if len(page.Reports) > 0 {
 		if err := Publish(ctx, p.JS, page.Reports); err != nil {
 			return cursorRev, err

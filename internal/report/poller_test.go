@@ -323,3 +323,31 @@ func TestStoppingReplicaGivesItsLeaseUp(t *testing.T) {
 	<-done2
 	exactlyOnce(t, js, n)
 }
+
+// An idle poller writes neither its cursor nor, at every poll, its lease.
+func TestIdlePollerWritesRarely(t *testing.T) {
+	srv := natstest.Run(t)
+	_, js := srv.JetStream(t)
+	natstest.EnsureStreams(t, js)
+	src := &listSource{n: 0}
+	p := newPoller(t, js, "replica-1", src)
+	p.Config.Lease = 3 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); p.Run(ctx) }()
+	for src.calls.Load() < 20 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	// Every write to the bucket is a message of its stream: the lease
+	// taken, the cursor saved once ("0"), the lease renewed at most a few
+	// times and given up. Writing at every poll would be 40.
+	bucket, err := js.Stream(context.Background(), "KV_"+streams.ReportsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if writes := bucket.CachedInfo().State.LastSeq; writes > 6 {
+		t.Errorf("an idle poller wrote its bucket %d times over 20 polls", writes)
+	}
+}
