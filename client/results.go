@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -63,37 +62,15 @@ func (c *Client) Results(ctx context.Context, filter string, opts ...ResultsOpti
 		for _, o := range opts {
 			o(&cfg)
 		}
-		cons, err := c.js.OrderedConsumer(ctx, ResultsStream, cfg)
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			err = ErrNotSetUp
-		}
-		if err != nil {
-			yield(Result{}, fmt.Errorf("talkrelay: read %s: %w", ResultsStream, err))
-			return
-		}
-		it, err := cons.Messages()
-		if err != nil {
-			yield(Result{}, fmt.Errorf("talkrelay: read %s: %w", ResultsStream, err))
-			return
-		}
-		defer it.Stop()
 		seen := map[string]struct{}{}
-		for {
-			msg, err := it.Next(jetstream.NextContext(ctx))
+		for f, err := range follow[Result](ctx, c.js, ResultsStream, cfg) {
 			if err != nil {
-				if ctx.Err() != nil {
-					err = context.Cause(ctx)
-				}
-				yield(Result{}, fmt.Errorf("talkrelay: read %s: %w", ResultsStream, err))
-				return
-			}
-			var r Result
-			if err := json.Unmarshal(msg.Data(), &r); err != nil {
-				if !yield(Result{}, &EventError{Subject: msg.Subject(), Err: err}) {
+				if !yield(Result{}, err) {
 					return
 				}
 				continue
 			}
+			r, msg := f.v, f.msg
 			id := msg.Headers().Get(jetstream.MsgIDHeader)
 			if id == "" {
 				id = r.JobID + "/" + strconv.Itoa(r.RecipientIndex)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/talkrelay/talkrelay/internal/job"
+	"github.com/talkrelay/talkrelay/internal/report"
 	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/streams"
 	"github.com/talkrelay/talkrelay/schemas"
@@ -44,6 +45,10 @@ func TestExamplesRoundTrip(t *testing.T) {
 				var r CancelReply
 				strictDecode(t, data, &r)
 				back, validate = mustMarshal(t, r), schemas.ValidateCancelReply
+			case strings.HasPrefix(base, "report-"):
+				var r Report
+				strictDecode(t, data, &r)
+				back, validate = mustMarshal(t, r), schemas.ValidateReport
 			default:
 				var j Job
 				strictDecode(t, data, &j)
@@ -88,6 +93,27 @@ func TestTypesCoverTheSchemas(t *testing.T) {
 	strictDecode(t, data, &ev)
 	if back := mustMarshal(t, ev); !jsonEqual(t, data, back) {
 		t.Errorf("internal result type changes the event:\nclient   %s\ninternal %s", data, back)
+	}
+
+	data = mustMarshal(t, fullReport())
+	if err := schemas.ValidateReport(data); err != nil {
+		t.Fatalf("full report does not validate: %v", err)
+	}
+	checkCoverage(t, schemas.ReportFile, data)
+	var rep report.Event
+	strictDecode(t, data, &rep)
+	if back := mustMarshal(t, rep); !jsonEqual(t, data, back) {
+		t.Errorf("internal report type changes the report:\nclient   %s\ninternal %s", data, back)
+	}
+}
+
+func fullReport() Report {
+	at := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+	return Report{
+		Version: Version, JobID: "order.1", RecipientIndex: 0, Ref: "r1", Phone: "010****5678",
+		Account: "shop", Provider: "nhn", Kind: "alimtalk", State: FallbackSent, Code: "3015", CodeName: "not_delivered",
+		Message: "m", Fallback: &Fallback{Type: "LMS", Code: "1000", Message: "sent"}, ProviderMessageID: "msg",
+		Metadata: json.RawMessage(`{"order":1}`), ReportedAt: &at, Time: at,
 	}
 }
 

@@ -2,10 +2,10 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -108,36 +108,14 @@ func (w *Waiter) Results(ctx context.Context) iter.Seq2[Received, error] {
 		if w.remaining == 0 {
 			return
 		}
-		cons, err := w.c.js.OrderedConsumer(ctx, ResultsStream, w.consumerConfig())
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			err = ErrNotSetUp
-		}
-		if err != nil {
-			yield(Received{}, fmt.Errorf("talkrelay: read %s: %w", ResultsStream, err))
-			return
-		}
-		it, err := cons.Messages()
-		if err != nil {
-			yield(Received{}, fmt.Errorf("talkrelay: read %s: %w", ResultsStream, err))
-			return
-		}
-		defer it.Stop()
-		for w.remaining > 0 {
-			msg, err := it.Next(jetstream.NextContext(ctx))
+		for f, err := range follow[Result](ctx, w.c.js, ResultsStream, w.consumerConfig()) {
 			if err != nil {
-				if ctx.Err() != nil {
-					err = context.Cause(ctx)
-				}
-				yield(Received{}, fmt.Errorf("talkrelay: read %s: %w", ResultsStream, err))
-				return
-			}
-			var r Result
-			if err := json.Unmarshal(msg.Data(), &r); err != nil {
-				if !yield(Received{}, &EventError{Subject: msg.Subject(), Err: err}) {
+				if !yield(Received{}, err) {
 					return
 				}
 				continue
 			}
+			r := f.v
 			j := w.jobs[r.JobID]
 			if j == nil || !r.Status.Final() {
 				continue
@@ -147,8 +125,7 @@ func (w *Waiter) Results(ctx context.Context) iter.Seq2[Received, error] {
 				continue
 			}
 			w.remaining -= n
-			md, err := msg.Metadata()
-			if !yield(Received{Result: r, Data: msg.Data(), Settled: n, CaughtUp: err == nil && md.NumPending == 0}, nil) {
+			if !yield(Received{Result: r, Data: f.msg.Data(), Settled: n, CaughtUp: f.caughtUp()}, nil) || w.remaining == 0 {
 				return
 			}
 		}
@@ -158,32 +135,35 @@ func (w *Waiter) Results(ctx context.Context) iter.Seq2[Received, error] {
 // consumerConfig reads every stored result of each job while there are
 // few, else the results stored since the pin of the waited accounts.
 func (w *Waiter) consumerConfig() jetstream.OrderedConsumerConfig {
-	if len(w.order) <= MaxJobFilters {
+	return followConfig(streams.ResultsPrefix, w.startSeq, w.order, func(id string) string { return w.jobs[id].account })
+}
+
+// followConfig reads the events under prefix (results or reports) of the
+// jobs order, whose accounts accountOf gives: every stored event of each
+// job while there are at most MaxJobFilters, else those stored from
+// startSeq on, of the jobs' accounts (of every account beyond
+// maxAccountFilters). Event subjects are <prefix>.<account>.<state>.<job>.
+func followConfig(prefix string, startSeq uint64, order []string, accountOf func(id string) string) jetstream.OrderedConsumerConfig {
+	if len(order) <= MaxJobFilters {
 		cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
-		for _, id := range w.order {
-			cfg.FilterSubjects = append(cfg.FilterSubjects, JobResultsSubject(w.jobs[id].account, id))
+		for _, id := range order {
+			cfg.FilterSubjects = append(cfg.FilterSubjects, prefix+"."+streams.Token(accountOf(id))+".*."+streams.JobToken(id))
 		}
 		return cfg
 	}
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: w.startSeq}
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: startSeq}
 	accounts := map[string]bool{}
-	for _, j := range w.jobs {
-		accounts[streams.Token(j.account)] = true
+	for _, id := range order {
+		accounts[streams.Token(accountOf(id))] = true
 	}
 	if len(accounts) > maxAccountFilters {
-		cfg.FilterSubjects = []string{streams.ResultsPrefix + ".>"}
+		cfg.FilterSubjects = []string{prefix + ".>"}
 		return cfg
 	}
-	for _, a := range slices.Sorted(func(yield func(string) bool) {
-		for a := range accounts {
-			if !yield(a) {
-				return
-			}
-		}
-	}) {
-		// ".>": result subjects carry the status and the job after the
+	for _, a := range slices.Sorted(maps.Keys(accounts)) {
+		// ".>": event subjects carry the state and the job after the
 		// account.
-		cfg.FilterSubjects = append(cfg.FilterSubjects, streams.ResultsPrefix+"."+a+".>")
+		cfg.FilterSubjects = append(cfg.FilterSubjects, prefix+"."+a+".>")
 	}
 	return cfg
 }

@@ -205,12 +205,13 @@ func TestSchemasCheckUnderPythonJsonschema(t *testing.T) {
 import glob, json, os, sys
 from jsonschema import Draft202012Validator, FormatChecker
 validators = {}
-for kind in ("job", "result"):
+for kind in ("job", "result", "report"):
     schema = json.load(open(f"../schemas/{kind}.v1.schema.json"))
     Draft202012Validator.check_schema(schema)
     validators[kind] = Draft202012Validator(schema, format_checker=FormatChecker())
 for path in sorted(glob.glob("../schemas/examples/*.json")):
-    kind = "result" if os.path.basename(path).startswith("result-") else "job"
+    kind = os.path.basename(path).split("-")[0]
+    kind = kind if kind in validators else "job"
     errors = [e.message for e in validators[kind].iter_errors(json.load(open(path)))]
     if errors:
         sys.exit(f"{path}: {errors}")

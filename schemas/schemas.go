@@ -1,5 +1,5 @@
 // Package schemas holds talkrelay's wire contract: the JSON Schemas (2020-12)
-// of the send job and the result event, and compiled validators for them.
+// of the send job, the result event and the delivery report, and compiled validators for them.
 package schemas
 
 import (
@@ -20,19 +20,21 @@ var Files embed.FS
 const (
 	JobFile    = "job.v1.schema.json"
 	ResultFile = "result.v1.schema.json"
+	ReportFile = "report.v1.schema.json"
 )
 
 var (
 	compileOnce sync.Once
 	jobSchema   *jsonschema.Schema
 	resSchema   *jsonschema.Schema
+	repSchema   *jsonschema.Schema
 	compileErr  error
 )
 
 func compile() {
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
-	for _, name := range []string{JobFile, ResultFile} {
+	for _, name := range []string{JobFile, ResultFile, ReportFile} {
 		data, err := Files.ReadFile(name)
 		if err != nil {
 			compileErr = err
@@ -51,7 +53,10 @@ func compile() {
 	if jobSchema, compileErr = c.Compile(JobFile); compileErr != nil {
 		return
 	}
-	resSchema, compileErr = c.Compile(ResultFile)
+	if resSchema, compileErr = c.Compile(ResultFile); compileErr != nil {
+		return
+	}
+	repSchema, compileErr = c.Compile(ReportFile)
 }
 
 // ValidateJob checks a send job document against job.v1.schema.json.
@@ -63,6 +68,11 @@ func ValidateJob(doc []byte) error {
 // ValidateResult checks a result event against result.v1.schema.json.
 func ValidateResult(doc []byte) error {
 	return validate(doc, func() *jsonschema.Schema { return resSchema })
+}
+
+// ValidateReport checks a delivery report against report.v1.schema.json.
+func ValidateReport(doc []byte) error {
+	return validate(doc, func() *jsonschema.Schema { return repSchema })
 }
 
 func validate(doc []byte, schema func() *jsonschema.Schema) error {

@@ -30,6 +30,8 @@ func TestExamplesValidate(t *testing.T) {
 				validate = ValidateCancelRequest
 			case strings.HasPrefix(name, "examples/cancel-reply"):
 				validate = ValidateCancelReply
+			case strings.HasPrefix(name, "examples/report-"):
+				validate = ValidateReport
 			}
 			if err := validate(data); err != nil {
 				t.Fatalf("%s: %v", name, err)

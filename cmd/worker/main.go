@@ -22,11 +22,14 @@ import (
 )
 
 const description = `Consumes send jobs from NATS JetStream, sends them in batches through the
-configured provider accounts and publishes one result event per recipient.
+configured provider accounts and publishes one result event per recipient,
+then, for accounts whose reports are on (accounts[].reports), one delivery
+report per accepted recipient (talkrelay.reports.<account>.<state>.<job>).
 
 With no settings at all it starts an embedded NATS server (JetStream under
 ./data, listening on 127.0.0.1:4222) and serves one sandbox account named
-"sandbox", so 'enqueue' can send to it at once.
+"sandbox", so 'enqueue' can send to it at once; the sandbox reports every
+accepted message delivered (or fallback_sent) two seconds later.
 
 Configuration comes from the YAML file given by --config (see
 config.example.yaml for every field and its default), then the environment

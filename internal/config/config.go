@@ -18,6 +18,7 @@ import (
 
 	"github.com/talkrelay/talkrelay/internal/natsconn"
 	"github.com/talkrelay/talkrelay/internal/ratelimit"
+	"github.com/talkrelay/talkrelay/internal/report"
 	"github.com/talkrelay/talkrelay/internal/retry"
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
@@ -105,6 +106,8 @@ type Account struct {
 	// Kakao's ad night (20:50-08:00 KST): NightAdsReject (the default) or
 	// NightAdsHold.
 	NightAds string `yaml:"night_ads"`
+	// Reports is how the account's delivery reports are polled.
+	Reports report.Config `yaml:"reports"`
 	// Options are the provider's own settings.
 	Options yaml.Node `yaml:"options"`
 
@@ -285,6 +288,7 @@ func (c *Config) ApplyDefaults() {
 		if a.NightAds == "" {
 			a.NightAds = NightAdsReject
 		}
+		a.Reports.Defaults()
 	}
 }
 
@@ -363,6 +367,9 @@ func (c *Config) validate() error {
 		}
 		if err := a.Retry.Validate(); err != nil {
 			return fmt.Errorf("%s.retry.%w", field, err)
+		}
+		if err := a.Reports.Validate(); err != nil {
+			return fmt.Errorf("%s.reports.%w", field, err)
 		}
 		for name, s := range a.Credentials {
 			if _, err := s.Resolve(); err != nil {

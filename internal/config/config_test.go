@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 
+	"github.com/talkrelay/talkrelay/internal/report"
 	"github.com/talkrelay/talkrelay/internal/retry"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,15 @@ func TestExampleConfigLoads(t *testing.T) {
 	def := Default()
 	if cfg.Accounts[0].Retry != retry.DefaultPolicy() {
 		t.Errorf("config.example.yaml retry %+v, default %+v", cfg.Accounts[0].Retry, retry.DefaultPolicy())
+	}
+	var reports report.Config
+	reports.Defaults()
+	example := cfg.Accounts[0].Reports
+	if example.Enabled == nil || !*example.Enabled {
+		t.Error("config.example.yaml: the sandbox's reports are on by default")
+	}
+	if example.Enabled = nil; example != reports {
+		t.Errorf("config.example.yaml reports %+v, default %+v", example, reports)
 	}
 	if cfg.Worker != def.Worker || cfg.Streams != def.Streams || cfg.NATS.Embedded != def.NATS.Embedded || cfg.HTTP != def.HTTP || cfg.Log != def.Log {
 		t.Errorf("config.example.yaml disagrees with Default():\nexample %+v %+v %+v\ndefault %+v %+v %+v",

@@ -50,7 +50,8 @@ type CLI struct {
 	Button    []string `placeholder:"TYPE,NAME[,URL]" sep:"none" group:"Input: one Brand Message from flags" help:"A button, e.g. 'WL,Shop now,https://m.example.com' (the URL is the mobile link); repeat for several."`
 
 	Wait    bool          `group:"Results" help:"Wait for one result event per recipient of every job published by this run and print them: a table on a terminal, JSON lines otherwise."`
-	Timeout time.Duration `default:"5m" placeholder:"DURATION" group:"Results" help:"How long --wait waits for the results after the last publish."`
+	Reports bool          `group:"Results" help:"With --wait: then wait for the delivery report (delivered, failed, fallback_sent, fallback_failed, expired) of every accepted recipient and print them too."`
+	Timeout time.Duration `default:"5m" placeholder:"DURATION" group:"Results" help:"How long --wait waits for the results (and --reports for the reports) after the last publish."`
 
 	MaxPending  int  `name:"max-pending" default:"1000" placeholder:"N" group:"Publishing" help:"Publishes awaiting their acknowledgement at most, 1..4000."`
 	MaxJobBytes int  `name:"max-job-bytes" default:"4194304" placeholder:"BYTES" group:"Publishing" help:"Refuse a job larger than this, as the worker would (its worker.max_job_bytes). A job larger than the NATS server's max_payload is refused too."`
@@ -125,6 +126,9 @@ func (c *CLI) Validate() error {
 	}
 	if c.MaxJobBytes < 1024 {
 		return fmt.Errorf("--max-job-bytes: %d is below 1024", c.MaxJobBytes)
+	}
+	if c.Reports && !c.Wait {
+		return errors.New("--reports: only with --wait")
 	}
 	if c.DryRun && c.Wait {
 		return errors.New("--dry-run publishes nothing, so there is nothing to --wait for")

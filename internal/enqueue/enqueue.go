@@ -260,7 +260,7 @@ func (s *sink) connect(ctx context.Context) error {
 	}
 	c := client.New(js)
 	if s.cli.Wait {
-		if s.w, err = newWaiter(ctx, c); err != nil {
+		if s.w, err = newWaiter(ctx, c, s.cli.Reports); err != nil {
 			return err
 		}
 	}

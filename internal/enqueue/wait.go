@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -34,14 +35,21 @@ type waiter struct {
 	dups     []pubJob
 	total    int
 	statuses map[client.Status]int // recipients by the status of their result
+	reports  *reportWaiter         // nil: no --reports
 }
 
-func newWaiter(ctx context.Context, c *client.Client) (*waiter, error) {
+func newWaiter(ctx context.Context, c *client.Client, reports bool) (*waiter, error) {
 	w, err := c.NewWaiter(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("--wait: %w", err)
 	}
-	return &waiter{w: w, jobs: map[string]bool{}, statuses: map[client.Status]int{}}, nil
+	wt := &waiter{w: w, jobs: map[string]bool{}, statuses: map[client.Status]int{}}
+	if reports {
+		if wt.reports, err = newReportWaiter(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	return wt, nil
 }
 
 func (w *waiter) track(j pubJob) {
@@ -94,13 +102,49 @@ func (w *waiter) wait(ctx context.Context, timeout time.Duration, stdout io.Writ
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	con.startBar(int64(w.total), false, "results")
+	err = printEvents(ctx, w.w.Results(ctx), int64(w.total), "results", "--wait", stdout, outTTY, con,
+		"JOB\tINDEX\tREF\tPHONE\tSTATUS\tREASON\tCODE\tMESSAGE", func(r client.Received) (printed, []string) {
+			// A recipient may get a second event when a worker redelivers a
+			// batch; the Waiter yields the first one only, so that the output
+			// holds one line per recipient.
+			w.statuses[r.Status] += r.Settled
+			w.reports.accepted(&r.Result)
+			return printed{data: r.Data, settled: r.Settled, caughtUp: r.CaughtUp}, []string{cell(r.JobID), strconv.Itoa(r.RecipientIndex),
+				cell(r.Ref), job.MaskPhone(r.Phone), string(r.Status), string(r.Reason), cell(r.Code), cell(r.Message)}
+		})
+	if err != nil {
+		return false, err
+	}
+	con.Printf("enqueue: results: %s\n", w.summary())
+	if w.w.Remaining() == 0 {
+		return w.reports.wait(ctx, timeout, stdout, outTTY, con)
+	}
+	stoppedWaiting(ctx, con, timeout, "results")
+	w.reportMissing(con)
+	return false, nil
+}
+
+// printed is what printEvents needs of an event besides its table row.
+type printed struct {
+	data     []byte // the event as stored, printed as a JSON line
+	settled  int    // recipients it settles, for the progress bar
+	caughtUp bool   // no more events ready: flush JSON lines
+}
+
+// printEvents prints the events of seq as they come, a table on a
+// terminal (header, then the row each gives) and JSON lines otherwise,
+// with a progress bar of total, until seq ends or ctx does. A message
+// that is not an event is said and skipped; any other error but ctx's is
+// returned, prefixed with flag.
+func printEvents[E any](ctx context.Context, seq iter.Seq2[E, error], total int64, what, flag string, stdout io.Writer, outTTY bool,
+	con *console, header string, each func(E) (printed, []string)) error {
+	con.startBar(total, false, what)
 	defer con.endBar()
-	out := newResultPrinter(stdout, outTTY, con.clearBar)
-	for r, err := range w.w.Results(ctx) {
+	out := newEventPrinter(stdout, outTTY, header, con.clearBar)
+	for ev, err := range seq {
 		var ee *client.EventError
 		if errors.As(err, &ee) {
-			con.Printf("enqueue: skip a result event on %s that is not JSON: %v\n", ee.Subject, ee.Err)
+			con.Printf("enqueue: skip a message on %s that is not JSON: %v\n", ee.Subject, ee.Err)
 			continue
 		}
 		if err != nil {
@@ -108,31 +152,27 @@ func (w *waiter) wait(ctx context.Context, timeout time.Duration, stdout io.Writ
 				break
 			}
 			out.flush()
-			return false, fmt.Errorf("--wait: %w", err)
+			return fmt.Errorf("%s: %w", flag, err)
 		}
-		// A recipient may get a second event when a worker redelivers a
-		// batch; the Waiter yields the first one only, so that the output
-		// holds one line per recipient.
-		w.statuses[r.Status] += r.Settled
-		con.add(r.Settled)
-		out.print(r.Data, &r.Result)
-		if r.CaughtUp {
+		p, row := each(ev)
+		con.add(p.settled)
+		out.print(p.data, row...)
+		if p.caughtUp {
 			out.idle()
 		}
 	}
 	out.flush()
 	con.endBar()
-	con.Printf("enqueue: results: %s\n", w.summary())
-	if w.w.Remaining() == 0 {
-		return true, nil
-	}
+	return nil
+}
+
+// stoppedWaiting says why waiting for what ended before everything came.
+func stoppedWaiting(ctx context.Context, con *console, timeout time.Duration, what string) {
 	if err := context.Cause(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		con.Printf("enqueue: stopped waiting: %v\n", err)
 	} else {
-		con.Printf("enqueue: timed out after %s waiting for results\n", timeout)
+		con.Printf("enqueue: timed out after %s waiting for %s\n", timeout, what)
 	}
-	w.reportMissing(con)
-	return false, nil
 }
 
 // summary counts the recipients by status: "2 accepted, 1 failed, 1 without a result".
@@ -191,9 +231,9 @@ func ranges(indices []int, max int) string {
 	return strings.Join(parts, ", ")
 }
 
-// resultPrinter writes result events as JSON lines, or as a table on a
-// terminal.
-type resultPrinter struct {
+// eventPrinter writes result events or reports as JSON lines, or as a
+// table on a terminal.
+type eventPrinter struct {
 	bw   *bufio.Writer
 	tw   *tabwriter.Writer // nil: JSON lines
 	rows int
@@ -206,24 +246,25 @@ type resultPrinter struct {
 // up, few enough to show progress.
 const tableBlock = 200
 
-func newResultPrinter(w io.Writer, table bool, beforeTable func()) *resultPrinter {
-	p := &resultPrinter{bw: bufio.NewWriter(w), beforeTable: beforeTable}
+// newEventPrinter prints to w, as a table with the tab-separated header
+// when table is set.
+func newEventPrinter(w io.Writer, table bool, header string, beforeTable func()) *eventPrinter {
+	p := &eventPrinter{bw: bufio.NewWriter(w), beforeTable: beforeTable}
 	if table {
 		p.tw = tabwriter.NewWriter(p.bw, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(p.tw, "JOB\tINDEX\tREF\tPHONE\tSTATUS\tREASON\tCODE\tMESSAGE")
+		fmt.Fprintln(p.tw, header)
 	}
 	return p
 }
 
-func (p *resultPrinter) print(raw []byte, ev *client.Result) {
+// print writes the event raw as a JSON line, or its table row.
+func (p *eventPrinter) print(raw []byte, row ...string) {
 	if p.tw == nil {
 		p.bw.Write(raw)
 		p.bw.WriteByte('\n')
 		return
 	}
-	fmt.Fprintf(p.tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
-		cell(ev.JobID), ev.RecipientIndex, cell(ev.Ref), job.MaskPhone(ev.Phone),
-		ev.Status, ev.Reason, cell(ev.Code), cell(ev.Message))
+	fmt.Fprintln(p.tw, strings.Join(row, "\t"))
 	if p.rows++; p.rows%tableBlock == 0 {
 		p.flush()
 	}
@@ -231,13 +272,13 @@ func (p *resultPrinter) print(raw []byte, ev *client.Result) {
 
 // idle is called when no more events are ready: JSON lines go out at once
 // for a reader down the pipe; the table waits for a full block to align.
-func (p *resultPrinter) idle() {
+func (p *eventPrinter) idle() {
 	if p.tw == nil {
 		p.bw.Flush()
 	}
 }
 
-func (p *resultPrinter) flush() {
+func (p *eventPrinter) flush() {
 	if p.tw != nil {
 		p.beforeTable()
 		p.tw.Flush()

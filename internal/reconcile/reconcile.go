@@ -239,6 +239,13 @@ const finalsBatch = 1000
 // cluster-wide proposal in a cluster), and a worker that takes over a
 // thousand jobs at once would create a thousand of them.
 func (r *Records) readStream(ctx context.Context, stream, filter string, since time.Time, each func([]byte)) error {
+	return r.walkStream(ctx, stream, filter, since, 1, finalsBatch, func(_ uint64, data []byte) bool { each(data); return true })
+}
+
+// walkStream is readStream from sequence from (when since is zero), batch
+// messages a request; each gets every message's sequence too and returns
+// false to stop.
+func (r *Records) walkStream(ctx context.Context, stream, filter string, since time.Time, from uint64, batch int, each func(seq uint64, data []byte) bool) error {
 	nc := r.js.Conn()
 	inbox := nc.NewInbox()
 	sub, err := nc.SubscribeSync(inbox)
@@ -247,7 +254,7 @@ func (r *Records) readStream(ctx context.Context, stream, filter string, since t
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	subject := r.apiPrefix + ".DIRECT.GET." + stream
-	seq := uint64(1)
+	seq := from
 	var start *time.Time // the first request only, instead of seq
 	if !since.IsZero() {
 		t := since.UTC()
@@ -259,7 +266,7 @@ func (r *Records) readStream(ctx context.Context, stream, filter string, since t
 			Start *time.Time `json:"start_time,omitempty"`
 			Next  string     `json:"next_by_subj"`
 			Batch int        `json:"batch"`
-		}{seq, start, filter, finalsBatch})
+		}{seq, start, filter, batch})
 		if err := nc.PublishRequest(subject, inbox, req); err != nil {
 			return err
 		}
@@ -274,7 +281,9 @@ func (r *Records) readStream(ctx context.Context, stream, filter string, since t
 					return fmt.Errorf("direct get: bad sequence %q", s)
 				}
 				seq = n + 1
-				each(m.Data)
+				if !each(n, m.Data) {
+					return nil
+				}
 				continue
 			}
 			switch m.Header.Get("Status") {

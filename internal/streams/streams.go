@@ -329,6 +329,7 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 			Replicas:    c.Replicas,
 			MaxAge:      c.DLQMaxAge,
 		},
+		c.reportsStream(),
 	}
 }
 
@@ -357,6 +358,9 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 	}
 	if _, err := js.CreateOrUpdateKeyValue(ctx, c.CancelsConfig()); err != nil {
 		return fmt.Errorf("streams: create or update bucket %s: %w", CancelsBucket, err)
+	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, c.ReportsConfig()); err != nil {
+		return fmt.Errorf("streams: create or update bucket %s: %w", ReportsBucket, err)
 	}
 	return nil
 }

@@ -177,6 +177,10 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		acct.resolver, _ = a.Client.(providers.Resolver)
 		w.accounts[a.Name] = acct
 	}
+	pollers, err := w.reportPollers(setupCtx)
+	if err != nil {
+		return err
+	}
 	decoders := cfg.Worker.Decoders
 	if decoders == 0 {
 		decoders = runtime.GOMAXPROCS(0)
@@ -253,6 +257,10 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 			poison.wait() // on an early return; shutdown waits within its bound
 		}
 	}()
+	waitReports, err := w.pollReports(ctx, pollers)
+	if err != nil {
+		return err
+	}
 	swept := make(chan struct{})
 	go func() { defer close(swept); w.sweepSendRecords(ctx) }()
 	lagRead := make(chan struct{})
@@ -267,6 +275,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	<-ctx.Done()
 	stopping = true
 	w.shutdown(cfg.Worker.ShutdownGrace, endCalls, cancelPub, poison, swept)
+	waitReports() // they give their leases up before the connection drains
 	if err := nc.Drain(); err != nil {
 		log.Warn().Err(err).Msg("nats drain")
 	}

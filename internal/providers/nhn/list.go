@@ -52,6 +52,7 @@ type listMessage struct {
 	RecipientNo          string `json:"recipientNo"`
 	RequestDate          string `json:"requestDate"`
 	CreateDate           string `json:"createDate"`
+	ReceiveDate          string `json:"receiveDate"`
 	MessageStatus        string `json:"messageStatus"`
 	ResendStatus         string `json:"resendStatus"`
 	ResultCode           code   `json:"resultCode"`
@@ -151,10 +152,15 @@ func (c *Client) listPage(ctx context.Context, q listQuery, page int) (*listResu
 	v.Set("recipientGroupingKey", q.key)
 	v.Set("pageNum", strconv.Itoa(page))
 	v.Set("pageSize", strconv.Itoa(c.pageSize))
+	return c.getList(ctx, q.api, q.api.listURL(), v)
+}
+
+// getList makes a GET of a listing (a message list or result updates)
+// of api at u with query v and reads its page.
+func (c *Client) getList(ctx context.Context, api sendAPI, u string, v url.Values) (*listResult, error) {
 	// Spaces as %20, as in the guide's example, not Encode's '+' (a '+' of
 	// a value is %2B either way).
-	u := q.api.listURL() + "?" + strings.ReplaceAll(v.Encode(), "+", "%20")
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+"?"+strings.ReplaceAll(v.Encode(), "+", "%20"), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +168,7 @@ func (c *Client) listPage(ctx context.Context, q listQuery, page int) (*listResu
 	req.Header.Set("Content-Type", "application/json;charset=UTF-8")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("X-Secret-Key", c.secretKey)
-	q.api.header(req.Header)
+	api.header(req.Header)
 
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -105,6 +105,12 @@ func TestConformanceFriendTalk(t *testing.T) {
 	providertest.Run(t, suite(friendTalkJob))
 }
 
+func TestConformanceReports(t *testing.T) {
+	t.Parallel()
+	t.Run("alimtalk", func(t *testing.T) { providertest.RunReporter(t, suite(alimTalkJob)) })
+	t.Run("friendtalk", func(t *testing.T) { providertest.RunReporter(t, suite(friendTalkJob)) })
+}
+
 func TestConformanceAlimTalkTemplateVariables(t *testing.T) {
 	t.Parallel()
 	providertest.Run(t, suite(func(n int) *job.Job {

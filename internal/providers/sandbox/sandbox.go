@@ -29,6 +29,12 @@ type Config struct {
 	PermanentRate float64 `yaml:"permanent_rate"`
 	// Seed makes the failure draw repeatable; 0 picks a random seed.
 	Seed uint64 `yaml:"seed"`
+	// ReportDelay is how long after its accepted result an accepted
+	// message's delivery report comes (default 2s).
+	ReportDelay time.Duration `yaml:"report_delay"`
+	// FallbackRate is the share of accepted messages, 0..1, reported
+	// fallback_sent (an SMS sent instead) rather than delivered (default 0.1).
+	FallbackRate float64 `yaml:"fallback_rate"`
 }
 
 // Validate names the first field out of range.
@@ -40,6 +46,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("latency: %s is negative", c.Latency)
 	case c.RetryableRate < 0 || c.PermanentRate < 0 || c.RetryableRate+c.PermanentRate > 1:
 		return fmt.Errorf("retryable_rate, permanent_rate: %g and %g must each be >= 0 and sum to at most 1", c.RetryableRate, c.PermanentRate)
+	case c.ReportDelay < 0:
+		return fmt.Errorf("report_delay: %s is negative", c.ReportDelay)
+	case c.FallbackRate < 0 || c.FallbackRate > 1:
+		return fmt.Errorf("fallback_rate: %g is out of range 0..1", c.FallbackRate)
 	}
 	return nil
 }
@@ -63,7 +73,7 @@ var _ providers.Provider = (*Client)(nil)
 
 // New builds a sandbox from an account's options.
 func New(spec providers.Spec) (providers.Provider, error) {
-	cfg := Config{BatchLimit: 100}
+	cfg := Config{BatchLimit: 100, ReportDelay: 2 * time.Second, FallbackRate: 0.1}
 	if err := spec.DecodeOptions(&cfg); err != nil {
 		return nil, err
 	}
@@ -92,6 +102,9 @@ func (c *Client) Check(m *providers.Message) error {
 	}
 	return nil
 }
+
+// Config returns the sandbox's settings.
+func (c *Client) Config() Config { return c.cfg }
 
 // Requests returns how many Send calls were made.
 func (c *Client) Requests() int64 { return c.requests.Load() }

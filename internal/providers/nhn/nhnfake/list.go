@@ -28,6 +28,23 @@ var listParams = map[string][]string{
 		"messageStatus", "resultCode", "senderGroupingKey", "recipientGroupingKey", "pageNum", "pageSize"},
 }
 
+// readAllowed checks the headers of a read (list or results) and answers
+// it when its secret is wrong or status (an injected failure) is set; it
+// reports whether the read goes on.
+func (f *Fake) readAllowed(w http.ResponseWriter, r *http.Request, product, appKey, api string, status int) bool {
+	f.checkHeaders(r, product, appKey)
+	if r.Header.Get("X-Secret-Key") != f.secretKey {
+		f.tb.Errorf("nhnfake: %s: X-Secret-Key %q, want the account's secret", api, r.Header.Get("X-Secret-Key"))
+		writeJSON(w, http.StatusOK, `{"header":{"resultCode":-1001,"resultMessage":"Invalid secretKey.","isSuccessful":false}}`)
+		return false
+	}
+	if status != 0 {
+		writeStatus(w, status, "")
+		return false
+	}
+	return true
+}
+
 // listMessage is one entry of messageSearchResultResponse.messages (guide // 001's fields; for AlimTalk senderKey/templateCode replace plusFriendId).
 type listMessage struct {
 	RequestID            string `json:"requestId"`
@@ -54,14 +71,7 @@ func (f *Fake) serveList(w http.ResponseWriter, r *http.Request, product, appKey
 	t := f.tb
 	status, _ := f.script.LookupTurn() // NHN has no raw answers
 
-	f.checkHeaders(r, product, appKey)
-	if r.Header.Get("X-Secret-Key") != f.secretKey {
-		t.Errorf("nhnfake: list: X-Secret-Key %q, want the account's secret", r.Header.Get("X-Secret-Key"))
-		writeJSON(w, http.StatusOK, `{"header":{"resultCode":-1001,"resultMessage":"Invalid secretKey.","isSuccessful":false}}`)
-		return
-	}
-	if status != 0 {
-		writeStatus(w, status, "")
+	if !f.readAllowed(w, r, product, appKey, "list", status) {
 		return
 	}
 	q, breaches := listQuery(product, r.URL.RawQuery)
@@ -211,6 +221,12 @@ func listQuery(product, raw string) (query, []string) {
 	if c := q.get("resultCode"); c != "" && c != "MRC01" && c != "MRC02" {
 		bad("resultCode %q: MRC01 or MRC02", c)
 	}
+	checkPaging(q, bad)
+	return q, p
+}
+
+// checkPaging reports a pageNum below 1 and a pageSize outside 1..1000.
+func checkPaging(q query, bad func(format string, args ...any)) {
 	if s := q.get("pageNum"); s != "" {
 		if n, err := strconv.Atoi(s); err != nil || n < 1 {
 			bad("pageNum %q: an integer from 1", s)
@@ -221,5 +237,4 @@ func listQuery(product, raw string) (query, []string) {
 			bad("pageSize %q: an integer from 1 to 1000", s)
 		}
 	}
-	return q, p
 }

@@ -105,7 +105,11 @@ type Record struct {
 	// "1000" (delivered) and RSC01 (no fallback); EditRecords changes them.
 	MessageStatus, ResultCode, ResultCodeName string
 	ResendStatus, ResendStatusName            string
-	SenderGroupingKey, RecipientGroupingKey   string
+	// UpdateDate is when the result last changed, ReceiveDate when it
+	// reached the phone (yyyy-MM-dd HH:mm:ss, KST); both start as
+	// CreateDate. The result-updates API lists records by UpdateDate.
+	UpdateDate, ReceiveDate                 string
+	SenderGroupingKey, RecipientGroupingKey string
 	// IdempotencyKey is the X-NC-API-IDEMPOTENCY-KEY of its request.
 	IdempotencyKey string
 }
@@ -122,6 +126,8 @@ var (
 	// assumed to mirror it (NHN Cloud's current documents describe only its send).
 	listRoute = regexp.MustCompile(`^/(alimtalk)/v2\.3/appkeys/([^/]+)/messages$|^/(friendtalk)/v1\.5/appkeys/([^/]+)/messages$` +
 		`|^/(brand-message)/v1\.0/appkeys/([^/]+)/messages$`)
+	// The result-updates APIs (FriendTalk v1.5 API guide; AlimTalk assumed the same).
+	resultsRoute = regexp.MustCompile(`^/(alimtalk)/v2\.3/appkeys/([^/]+)/message-results$|^/(friendtalk)/v1\.5/appkeys/([^/]+)/message-results$`)
 	// The adapter's key format: stable, short, header-safe.
 	idempotencyKeyRE = regexp.MustCompile(`^tr1-[0-9a-f]{40}$`)
 	requestDateRE    = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}$`)
@@ -317,6 +323,10 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	case http.MethodGet:
+		if m := resultsRoute.FindStringSubmatch(r.URL.Path); m != nil {
+			f.serveResults(w, r, m[1]+m[3], m[2]+m[4])
+			return
+		}
 		if m := listRoute.FindStringSubmatch(r.URL.Path); m != nil {
 			f.serveList(w, r, m[1]+m[3]+m[5], m[2]+m[4]+m[6])
 			return
@@ -540,6 +550,7 @@ func (f *Fake) take(reqID, product, key string, req *request, codes map[int]stri
 			Product: product, RequestID: reqID, RecipientSeq: i + 1, RecipientNo: rc.RecipientNo,
 			Sender: sender, TemplateCode: req.TemplateCode, Content: content,
 			RequestDate: requestDate, CreateDate: now.Format("2006-01-02 15:04:05"),
+			UpdateDate: now.Format("2006-01-02 15:04:05"), ReceiveDate: now.Format("2006-01-02 15:04:05"),
 			MessageStatus: "COMPLETED", ResultCode: "1000", ResultCodeName: "성공",
 			ResendStatus: "RSC01", ResendStatusName: "대체 발송 미대상",
 			SenderGroupingKey: req.SenderGroupingKey, RecipientGroupingKey: rc.RecipientGroupingKey,

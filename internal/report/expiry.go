@@ -1,0 +1,65 @@
+package report
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/talkrelay/talkrelay/internal/job"
+	"github.com/talkrelay/talkrelay/internal/result"
+	"github.com/talkrelay/talkrelay/internal/streams"
+)
+
+// Expiry is the source of an account's expired reports: every accepted
+// recipient still without a report Horizon after its result is reported
+// expired. It walks the account's accepted results in the results stream
+// like Sandbox (its cursor is the results stream sequence of the last one
+// it passed) and reads each job's stored reports once a poll; a report
+// that comes from the provider later is not published (Window skips a
+// recipient that has one), so every accepted recipient ends with exactly
+// one report.
+type Expiry struct {
+	JS      jetstream.JetStream
+	Store   Store
+	Account string
+	// Kinds are the job kinds the provider reports; results of other
+	// kinds (that its polling never reports) are passed, not expired.
+	Kinds   []job.Kind
+	Horizon time.Duration
+	Now     func() time.Time
+}
+
+// Poll implements Source: at most limit results, a thousand a read.
+// A new cursor starts at the end of the results stream: messages accepted
+// before the account's polling first started are not expired.
+func (x *Expiry) Poll(ctx context.Context, cursor []byte, limit int) (*Page, error) {
+	if len(cursor) == 0 {
+		stream, err := x.JS.Stream(ctx, streams.ResultsStream)
+		if err != nil {
+			return nil, err
+		}
+		return &Page{Next: []byte(strconv.FormatUint(stream.CachedInfo().State.LastSeq, 10)), More: true}, nil
+	}
+	var now time.Time // read only when there is a result to consider
+	stored := newJobs(x.Store, x.Account)
+	return pageOfAccepted(ctx, x.Store, x.Account, cursor, limit, func(r *result.Event) (*Event, bool, error) {
+		if now.IsZero() {
+			now = x.Now()
+		}
+		if r.Time.Add(x.Horizon).After(now) {
+			return nil, false, nil
+		}
+		if !slices.Contains(x.Kinds, job.Kind(r.Kind)) {
+			return nil, true, nil
+		}
+		if done, err := stored.isReported(ctx, r.JobID, r.RecipientIndex); err != nil || done {
+			return nil, err == nil, err
+		}
+		ev := fromResult(r, now)
+		ev.State, ev.Message = Expired, "no terminal delivery state reported within "+x.Horizon.String()+" of the accepted result"
+		return ev, true, nil
+	})
+}
