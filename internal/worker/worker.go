@@ -240,6 +240,11 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 			poison.wait() // on an early return; shutdown waits within its bound
 		}
 	}()
+	stopHooks, err := w.serveHooks()
+	if err != nil {
+		return err
+	}
+	defer stopHooks()
 	waitReports, err := w.pollReports(ctx, setupCtx)
 	if err != nil {
 		return err
@@ -259,6 +264,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	stopping = true
 	w.shutdown(cfg.Worker.ShutdownGrace, endCalls, cancelPub, poison, swept)
 	waitReports() // they give their leases up before the connection drains
+	stopHooks()   // answered hooks are stored; later ones get no answer and are retried
 	if err := nc.Drain(); err != nil {
 		log.Warn().Err(err).Msg("nats drain")
 	}

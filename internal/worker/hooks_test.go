@@ -1,0 +1,228 @@
+package worker_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/talkrelay/talkrelay/internal/config"
+	"github.com/talkrelay/talkrelay/internal/job"
+	"github.com/talkrelay/talkrelay/internal/natstest"
+	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/providers/nhn"
+	"github.com/talkrelay/talkrelay/internal/providers/nhn/nhnfake"
+	"github.com/talkrelay/talkrelay/internal/report"
+	"github.com/talkrelay/talkrelay/internal/result"
+	"github.com/talkrelay/talkrelay/internal/streams"
+	"github.com/talkrelay/talkrelay/internal/worker"
+)
+
+const hookSignature = "hook-signature-1"
+
+// hookAccount is an NHN account through api whose reports are pushed.
+func hookAccount(t *testing.T, api *nhnfake.Fake) config.Account {
+	return providerAccount(t, "nhn-main", "nhn", api.URL(), "",
+		map[string]string{"secret_key": nhnfake.SecretKey, providers.WebhookSignatureCredential: hookSignature},
+		map[string]any{"app_key": nhnfake.AppKey})
+}
+
+// hookJob is an AlimTalk job of n recipients for hookAccount.
+func hookJob(id string, n int) *job.Job {
+	j := &job.Job{Version: 1, ID: id, Account: "nhn-main", Kind: job.AlimTalk,
+		Sender: "0123456789abcdef0123456789abcdef01234567", Template: "ORDER_RECEIVED", Metadata: []byte(`{"order":7}`)}
+	for i := range n {
+		j.Recipients = append(j.Recipients, job.Recipient{Ref: fmt.Sprintf("ref-%d", i), Phone: fmt.Sprintf("010-2222-88%02d", i), Content: "주문이 접수되었습니다."})
+	}
+	return j
+}
+
+// postHook posts body to the webhook of account at addr with signature
+// (none when ""), and returns the status.
+func postHook(t *testing.T, addr, account, signature string, body []byte) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+config.HookPathPrefix+account, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json;charset=UTF-8")
+	if signature != "" {
+		req.Header.Set(nhn.HookSignatureHeader, signature)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// storedReportCount is how many reports the reports stream holds.
+func (e *env) storedReportCount() uint64 {
+	e.t.Helper()
+	s, err := e.js.Stream(context.Background(), streams.ReportsStream)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+// hookSamples are the values of the webhook counters of nhn-main, by
+// outcome.
+func hookSamples(t *testing.T, metricsAddr, name string) map[string]float64 {
+	out := map[string]float64{}
+	for _, s := range scrape(t, metricsAddr) {
+		if s.name == name {
+			var account, outcome string
+			_, _ = fmt.Sscanf(s.labels, `account=%q,outcome=%q`, &account, &outcome)
+			if account == "nhn-main" {
+				out[outcome] = s.value
+			}
+		}
+	}
+	return out
+}
+
+// NHN's result-update webhook, through the worker and NATS: a signed hook
+// of a delivery is stored as one report with the recipient's ref and the
+// job's metadata, and answered only then; the same hook again is stored
+// once; a missing or wrong signature is refused with 401 and counted;
+// entries of messages talkrelay did not send are answered 200 (NHN
+// stops retrying) and counted as dropped; a failure is left to polling.
+func TestNHNReportWebhook(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	api := nhnfake.New(t)
+	cfg := e.config(hookAccount(t, api))
+	cfg.Webhook.Addr, cfg.HTTP.Addr = freeAddr(t), freeAddr(t)
+	e.startWith(cfg, worker.Options{Providers: worker.Providers})
+	j := hookJob("hook-1", 3)
+	e.publishJob(j)
+	for _, ev := range e.results(3, 30*time.Second) {
+		if ev.Status != result.Accepted {
+			t.Fatalf("recipient %d: %s", ev.RecipientIndex, ev.Status)
+		}
+	}
+	failed := nhn.RecipientGroupingKey(j.ID, 2)
+	api.EditRecords(func(r *nhnfake.Record) {
+		if r.RecipientGroupingKey == failed {
+			r.MessageStatus, r.ResultCode = "FAILED", "3015"
+		}
+	})
+	delivered := api.ResultHook(nhn.RecipientGroupingKey(j.ID, 0))
+	addr := cfg.Webhook.Addr
+
+	for _, sig := range []string{"", "wrong", hookSignature[:len(hookSignature)-1]} {
+		if status := postHook(t, addr, "nhn-main", sig, delivered); status != http.StatusUnauthorized {
+			t.Errorf("signature %q: %d, want 401", sig, status)
+		}
+	}
+	if n := e.storedReportCount(); n != 0 {
+		t.Fatalf("%d reports stored from unsigned hooks", n)
+	}
+	for range 2 {
+		if status := postHook(t, addr, "nhn-main", hookSignature, delivered); status != http.StatusOK {
+			t.Fatalf("signed hook: %d", status)
+		}
+	}
+	foreign := bytes.ReplaceAll(api.ResultHook(nhn.RecipientGroupingKey(j.ID, 1)), []byte(nhn.RecipientGroupingKey(j.ID, 1)), []byte("not-ours"))
+	for _, body := range [][]byte{foreign, api.ResultHook(failed)} {
+		if status := postHook(t, addr, "nhn-main", hookSignature, body); status != http.StatusOK {
+			t.Errorf("hook %s: %d, want 200", body, status)
+		}
+	}
+	if status := postHook(t, addr, "nhn-main", hookSignature, []byte(`{"not":"a hook"}`)); status != http.StatusBadRequest {
+		t.Errorf("malformed hook: %d, want 400", status)
+	}
+	if status := postHook(t, addr, "other", hookSignature, delivered); status != http.StatusNotFound {
+		t.Errorf("hook of an account without a webhook: %d, want 404", status)
+	}
+
+	// Every 200 above came after its reports were stored: the count is final.
+	if n := e.storedReportCount(); n != 1 {
+		t.Errorf("%d reports stored, want 1", n)
+	}
+	rep := e.reports(1, 10*time.Second)[0]
+	if rep.JobID != j.ID || rep.RecipientIndex != 0 || rep.State != report.Delivered || rep.Ref != "ref-0" ||
+		string(rep.Metadata) != `{"order":7}` || rep.Kind != string(job.AlimTalk) || rep.Provider != "nhn" || rep.Code != "1000" {
+		t.Errorf("report %+v", rep)
+	}
+	hooks := hookSamples(t, cfg.HTTP.Addr, "talkrelay_report_hooks_total")
+	if hooks["bad_signature"] != 3 || hooks["stored"] != 4 || hooks["malformed"] != 1 {
+		t.Errorf("talkrelay_report_hooks_total: %v", hooks)
+	}
+	entries := hookSamples(t, cfg.HTTP.Addr, "talkrelay_report_hook_entries_total")
+	if entries["reported"] != 2 || entries["foreign"] != 1 || entries["pending"] != 1 {
+		t.Errorf("talkrelay_report_hook_entries_total: %v", entries)
+	}
+}
+
+// A recipient whose delivery is pushed and then polled has one report;
+// the poll reached it, since it reported the other recipient of the same
+// window.
+func TestNHNReportPushedAndPolledOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	clock := &settableClock{t: time.Now().UTC().Truncate(time.Minute).Add(30 * time.Second)}
+	api := nhnfake.New(t, nhnfake.WithClock(clock.Now))
+	a := hookAccount(t, api)
+	on := true
+	a.Reports = report.Config{Enabled: &on, Interval: 50 * time.Millisecond}
+	cfg := e.config(a)
+	cfg.Webhook.Addr = freeAddr(t)
+	e.startWith(cfg, worker.Options{Providers: worker.Providers, Clock: clock})
+	j := hookJob("hook-2", 2)
+	e.publishJob(j)
+	e.results(2, 30*time.Second)
+
+	if status := postHook(t, cfg.Webhook.Addr, "nhn-main", hookSignature, api.ResultHook(nhn.RecipientGroupingKey(j.ID, 0))); status != http.StatusOK {
+		t.Fatalf("hook: %d", status)
+	}
+	clock.Set(clock.Now().Add(3 * time.Minute)) // the window of both updates settles: the poller reads it
+	reports := e.reports(2, 30*time.Second)
+	seen := map[int]int{}
+	for _, r := range reports {
+		seen[r.RecipientIndex]++
+	}
+	if seen[0] != 1 || seen[1] != 1 {
+		t.Errorf("reports by recipient: %v", seen)
+	}
+	if n := e.storedReportCount(); n != 2 {
+		t.Errorf("%d reports stored, want 2", n)
+	}
+}
+
+// A hook whose reports JetStream does not store is answered 503, for NHN
+// to retry it; the retry, once the stream is back, is stored.
+func TestNHNReportWebhookRetriedUntilStored(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	api := nhnfake.New(t)
+	cfg := e.config(hookAccount(t, api))
+	cfg.Webhook.Addr = freeAddr(t)
+	e.startWith(cfg, worker.Options{Providers: worker.Providers})
+	j := hookJob("hook-3", 1)
+	e.publishJob(j)
+	e.results(1, 30*time.Second)
+	hook := api.ResultHook(nhn.RecipientGroupingKey(j.ID, 0))
+
+	if err := e.js.DeleteStream(context.Background(), streams.ReportsStream); err != nil {
+		t.Fatal(err)
+	}
+	if status := postHook(t, cfg.Webhook.Addr, "nhn-main", hookSignature, hook); status != http.StatusServiceUnavailable {
+		t.Errorf("hook while the reports stream is gone: %d, want 503", status)
+	}
+	natstest.EnsureStreams(t, e.js)
+	if status := postHook(t, cfg.Webhook.Addr, "nhn-main", hookSignature, hook); status != http.StatusOK {
+		t.Fatalf("hook retried: %d", status)
+	}
+	if n := e.storedReportCount(); n != 1 {
+		t.Errorf("%d reports stored, want 1", n)
+	}
+}
