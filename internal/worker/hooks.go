@@ -73,10 +73,7 @@ func (w *Worker) serveHooks() (func(), error) {
 			continue
 		}
 		acct := w.accounts[a.Name]
-		hr, ok := acct.Client.(providers.HookReporter)
-		if !ok {
-			return nil, w.cfg.Locate(fmt.Errorf("accounts.%s.credentials.%s: talkrelay does not receive pushed reports of provider %s", a.Name, providers.WebhookSignatureCredential, acct.Provider))
-		}
+		hr := acct.Client.(providers.HookReporter) // checkHookReporter made sure
 		sig, err := secret.Resolve()
 		if err != nil {
 			return nil, w.cfg.Locate(fmt.Errorf("accounts.%s.credentials.%s: %w", a.Name, providers.WebhookSignatureCredential, err))
@@ -131,6 +128,18 @@ func (w *Worker) serveHooks() (func(), error) {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}, nil
+}
+
+// checkHookReporter refuses a webhook signature on an account whose
+// provider pushes no reports talkrelay receives.
+func checkHookReporter(a *config.Account, client providers.Provider) error {
+	if _, signed := a.Credentials[providers.WebhookSignatureCredential]; !signed {
+		return nil
+	}
+	if _, ok := client.(providers.HookReporter); !ok {
+		return fmt.Errorf("accounts.%s.credentials.%s: talkrelay does not receive pushed reports of provider %s", a.Name, providers.WebhookSignatureCredential, a.Provider)
+	}
+	return nil
 }
 
 // handleHook checks, reads and stores one hook of account name; it

@@ -5,13 +5,17 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/talkrelay/talkrelay/internal/config"
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/natstest"
 	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/providers/kakao/kakaofake"
 	"github.com/talkrelay/talkrelay/internal/providers/nhn"
 	"github.com/talkrelay/talkrelay/internal/providers/nhn/nhnfake"
 	"github.com/talkrelay/talkrelay/internal/report"
@@ -224,5 +228,21 @@ func TestNHNReportWebhookRetriedUntilStored(t *testing.T) {
 	}
 	if n := e.storedReportCount(); n != 1 {
 		t.Errorf("%d reports stored, want 1", n)
+	}
+}
+
+// An account whose provider pushes no reports talkrelay can receive
+// (Kakao) and has a webhook signature stops the worker at start-up.
+func TestWebhookRefusedForKakao(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	api := kakaofake.New(t)
+	a := providerAccount(t, "kakao-main", "kakao", api.URL(), "",
+		map[string]string{"client_id": kakaofake.ClientID, "client_secret": kakaofake.ClientSecret, providers.WebhookSignatureCredential: "s"}, nil)
+	cfg := e.config(a)
+	cfg.Webhook.Addr = freeAddr(t)
+	err := worker.Run(context.Background(), cfg, zerolog.Nop(), worker.Options{Providers: worker.Providers})
+	if err == nil || !strings.Contains(err.Error(), "accounts.kakao-main.credentials.webhook_signature") {
+		t.Fatalf("worker.Run: %v, want an error naming the credential", err)
 	}
 }

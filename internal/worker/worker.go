@@ -348,6 +348,9 @@ func buildAccounts(cfg *config.Config, opts Options) ([]*dispatch.Account, error
 		if err != nil {
 			return nil, accountError(cfg, a, err)
 		}
+		if err := checkHookReporter(a, client); err != nil {
+			return nil, cfg.Locate(err)
+		}
 		out = append(out, &dispatch.Account{
 			Name:           a.Name,
 			Provider:       a.Provider,
