@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,23 @@ func hookJob(id string, n int) *job.Job {
 		Sender: "0123456789abcdef0123456789abcdef01234567", Template: "ORDER_RECEIVED", Metadata: []byte(`{"order":7}`)}
 	for i := range n {
 		j.Recipients = append(j.Recipients, job.Recipient{Ref: fmt.Sprintf("ref-%d", i), Phone: fmt.Sprintf("010-2222-88%02d", i), Content: "주문이 접수되었습니다."})
+	}
+	return j
+}
+
+// startHooked starts a worker on cfg with the real providers, sends a
+// job of n recipients (hookJob) through it and returns the job once every
+// recipient's result is stored, accepted.
+func (e *env) startHooked(cfg *config.Config, opts worker.Options, id string, n int) *job.Job {
+	e.t.Helper()
+	opts.Providers = worker.Providers
+	e.startWith(cfg, opts)
+	j := hookJob(id, n)
+	e.publishJob(j)
+	for _, ev := range e.results(n, 30*time.Second) {
+		if ev.Status != result.Accepted {
+			e.t.Fatalf("recipient %d: %s", ev.RecipientIndex, ev.Status)
+		}
 	}
 	return j
 }
@@ -96,7 +114,8 @@ func hookSamples(t *testing.T, metricsAddr, name string) map[string]float64 {
 // NHN's result-update webhook, through the worker and NATS: a signed hook
 // of a delivery is stored as one report with the recipient's ref and the
 // job's metadata, and answered only then; the same hook again is stored
-// once; a missing or wrong signature is refused with 401 and counted;
+// once; a missing or wrong signature is refused with 401 and counted, an
+// oversized body with 413;
 // entries of messages talkrelay did not send are answered 200 (NHN
 // stops retrying) and counted as dropped; a failure is left to polling.
 func TestNHNReportWebhook(t *testing.T) {
@@ -104,15 +123,8 @@ func TestNHNReportWebhook(t *testing.T) {
 	e := newEnv(t)
 	api := nhnfake.New(t)
 	cfg := e.config(hookAccount(t, api))
-	cfg.Webhook.Addr, cfg.HTTP.Addr = freeAddr(t), freeAddr(t)
-	e.startWith(cfg, worker.Options{Providers: worker.Providers})
-	j := hookJob("hook-1", 3)
-	e.publishJob(j)
-	for _, ev := range e.results(3, 30*time.Second) {
-		if ev.Status != result.Accepted {
-			t.Fatalf("recipient %d: %s", ev.RecipientIndex, ev.Status)
-		}
-	}
+	cfg.Webhook.Addr, cfg.HTTP.Addr, cfg.Webhook.MaxBodyBytes = freeAddr(t), freeAddr(t), 4096
+	j := e.startHooked(cfg, worker.Options{}, "hook-1", 3)
 	failed := nhn.RecipientGroupingKey(j.ID, 2)
 	api.EditRecords(func(r *nhnfake.Record) {
 		if r.RecipientGroupingKey == failed {
@@ -144,6 +156,9 @@ func TestNHNReportWebhook(t *testing.T) {
 	if status := postHook(t, addr, "nhn-main", hookSignature, []byte(`{"not":"a hook"}`)); status != http.StatusBadRequest {
 		t.Errorf("malformed hook: %d, want 400", status)
 	}
+	if status := postHook(t, addr, "nhn-main", hookSignature, api.ResultHook(slices.Repeat([]string{nhn.RecipientGroupingKey(j.ID, 1)}, 20)...)); status != http.StatusRequestEntityTooLarge {
+		t.Errorf("hook over webhook.max_body_bytes: %d, want 413", status)
+	}
 	if status := postHook(t, addr, "other", hookSignature, delivered); status != http.StatusNotFound {
 		t.Errorf("hook of an account without a webhook: %d, want 404", status)
 	}
@@ -158,7 +173,7 @@ func TestNHNReportWebhook(t *testing.T) {
 		t.Errorf("report %+v", rep)
 	}
 	hooks := hookSamples(t, cfg.HTTP.Addr, "talkrelay_report_hooks_total")
-	if hooks["bad_signature"] != 3 || hooks["stored"] != 4 || hooks["malformed"] != 1 {
+	if hooks["bad_signature"] != 3 || hooks["stored"] != 4 || hooks["malformed"] != 1 || hooks["too_large"] != 1 {
 		t.Errorf("talkrelay_report_hooks_total: %v", hooks)
 	}
 	entries := hookSamples(t, cfg.HTTP.Addr, "talkrelay_report_hook_entries_total")
@@ -180,10 +195,7 @@ func TestNHNReportPushedAndPolledOnce(t *testing.T) {
 	a.Reports = report.Config{Enabled: &on, Interval: 50 * time.Millisecond}
 	cfg := e.config(a)
 	cfg.Webhook.Addr = freeAddr(t)
-	e.startWith(cfg, worker.Options{Providers: worker.Providers, Clock: clock})
-	j := hookJob("hook-2", 2)
-	e.publishJob(j)
-	e.results(2, 30*time.Second)
+	j := e.startHooked(cfg, worker.Options{Clock: clock}, "hook-2", 2)
 
 	if status := postHook(t, cfg.Webhook.Addr, "nhn-main", hookSignature, api.ResultHook(nhn.RecipientGroupingKey(j.ID, 0))); status != http.StatusOK {
 		t.Fatalf("hook: %d", status)
@@ -210,10 +222,7 @@ func TestNHNReportWebhookRetriedUntilStored(t *testing.T) {
 	api := nhnfake.New(t)
 	cfg := e.config(hookAccount(t, api))
 	cfg.Webhook.Addr = freeAddr(t)
-	e.startWith(cfg, worker.Options{Providers: worker.Providers})
-	j := hookJob("hook-3", 1)
-	e.publishJob(j)
-	e.results(1, 30*time.Second)
+	j := e.startHooked(cfg, worker.Options{}, "hook-3", 1)
 	hook := api.ResultHook(nhn.RecipientGroupingKey(j.ID, 0))
 
 	if err := e.js.DeleteStream(context.Background(), streams.ReportsStream); err != nil {
