@@ -28,15 +28,15 @@ import (
 //	talkrelay_report_hook_entries_total{account,outcome} their entries:
 //	    reported, pending (left to polling) or foreign (not talkrelay's: dropped)
 
-// hookOutcomes are the outcome labels of talkrelay_report_hooks_total.
+// The outcome labels of talkrelay_report_hooks_total, by answer.
 const (
-	hookStored       = "stored"        // 200: its reports stored (or it had none)
-	hookUnsigned     = "bad_signature" // 401: signature missing or wrong
-	hookTooLarge     = "too_large"     // 413: body over webhook.max_body_bytes
-	hookMalformed    = "malformed"     // 400: not a hook of the provider
-	hookNotStored    = "store_failed"  // 503: JetStream did not store its reports
-	hookBusy         = "busy"          // 503: maxHooksInFlight already in handling
-	hookOtherAccount = "unknown_account"
+	hookStored       = "stored"          // 200: its reports stored (or it had none)
+	hookUnsigned     = "bad_signature"   // 401: signature missing or wrong
+	hookTooLarge     = "too_large"       // 413: body over webhook.max_body_bytes
+	hookMalformed    = "malformed"       // 400: not a hook of the provider
+	hookNotStored    = "store_failed"    // 503: JetStream did not store its reports
+	hookBusy         = "busy"            // 503: maxHooksInFlight already in handling
+	hookOtherAccount = "unknown_account" // 404: no webhook of that account (account label _other)
 )
 
 // maxHooksInFlight bounds the hooks one replica handles at once; more are

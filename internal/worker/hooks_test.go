@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -253,5 +254,52 @@ func TestWebhookRefusedForKakao(t *testing.T) {
 	err := worker.Run(context.Background(), cfg, zerolog.Nop(), worker.Options{Providers: worker.Providers})
 	if err == nil || !strings.Contains(err.Error(), "accounts.kakao-main.credentials.webhook_signature") {
 		t.Fatalf("worker.Run: %v, want an error naming the credential", err)
+	}
+}
+
+// A replica handles at most 16 hooks at once: of 17 signed hooks that
+// send their headers and one byte of body and hold the rest back, exactly
+// one is refused busy (answered 503 once its body is in, for NHN to
+// retry); once the others end, hooks are handled again.
+func TestNHNReportWebhookBusy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	api := nhnfake.New(t)
+	cfg := e.config(hookAccount(t, api))
+	cfg.Webhook.Addr, cfg.HTTP.Addr = freeAddr(t), freeAddr(t)
+	j := e.startHooked(cfg, worker.Options{}, "hook-4", 1)
+
+	var slow []net.Conn
+	for range 17 {
+		c, err := net.Dial("tcp", cfg.Webhook.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow = append(slow, c)
+		_, err = fmt.Fprintf(c, "POST %snhn-main HTTP/1.1\r\nHost: x\r\n%s: %s\r\nContent-Length: 1000\r\n\r\n{",
+			config.HookPathPrefix, nhn.HookSignatureHeader, hookSignature)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for hookSamples(t, cfg.HTTP.Addr, "talkrelay_report_hooks_total")["busy"] == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("none of 17 hooks at once was refused busy")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if busy := hookSamples(t, cfg.HTTP.Addr, "talkrelay_report_hooks_total")["busy"]; busy != 1 {
+		t.Errorf("%v of 17 hooks refused busy, want 1", busy) // all 17 are in: 16 hold a slot
+	}
+	for _, c := range slow {
+		_ = c.Close()
+	}
+	hook := api.ResultHook(nhn.RecipientGroupingKey(j.ID, 0))
+	for postHook(t, cfg.Webhook.Addr, "nhn-main", hookSignature, hook) != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("hooks still refused after the others ended")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
