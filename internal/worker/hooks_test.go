@@ -45,6 +45,17 @@ func hookJob(id string, n int) *job.Job {
 	return j
 }
 
+// newHookedEnv is a NATS server, an NHN fake and the config of a worker
+// with hookAccount on it, its webhook listening.
+func newHookedEnv(t *testing.T) (*env, *nhnfake.Fake, *config.Config) {
+	t.Helper()
+	e := newEnv(t)
+	api := nhnfake.New(t)
+	cfg := e.config(hookAccount(t, api))
+	cfg.Webhook.Addr = freeAddr(t)
+	return e, api, cfg
+}
+
 // startHooked starts a worker on cfg with the real providers, sends a
 // job of n recipients (hookJob) through it and returns the job once every
 // recipient's result is stored, accepted.
@@ -121,10 +132,8 @@ func hookSamples(t *testing.T, metricsAddr, name string) map[string]float64 {
 // stops retrying) and counted as dropped; a failure is left to polling.
 func TestNHNReportWebhook(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	api := nhnfake.New(t)
-	cfg := e.config(hookAccount(t, api))
-	cfg.Webhook.Addr, cfg.HTTP.Addr, cfg.Webhook.MaxBodyBytes = freeAddr(t), freeAddr(t), 4096
+	e, api, cfg := newHookedEnv(t)
+	cfg.HTTP.Addr, cfg.Webhook.MaxBodyBytes = freeAddr(t), 4096
 	j := e.startHooked(cfg, worker.Options{}, "hook-1", 3)
 	failed := nhn.RecipientGroupingKey(j.ID, 2)
 	api.EditRecords(func(r *nhnfake.Record) {
@@ -219,10 +228,7 @@ func TestNHNReportPushedAndPolledOnce(t *testing.T) {
 // to retry it; the retry, once the stream is back, is stored.
 func TestNHNReportWebhookRetriedUntilStored(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	api := nhnfake.New(t)
-	cfg := e.config(hookAccount(t, api))
-	cfg.Webhook.Addr = freeAddr(t)
+	e, api, cfg := newHookedEnv(t)
 	j := e.startHooked(cfg, worker.Options{}, "hook-3", 1)
 	hook := api.ResultHook(nhn.RecipientGroupingKey(j.ID, 0))
 
@@ -263,10 +269,8 @@ func TestWebhookRefusedForKakao(t *testing.T) {
 // retry); once the others end, hooks are handled again.
 func TestNHNReportWebhookBusy(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	api := nhnfake.New(t)
-	cfg := e.config(hookAccount(t, api))
-	cfg.Webhook.Addr, cfg.HTTP.Addr = freeAddr(t), freeAddr(t)
+	e, api, cfg := newHookedEnv(t)
+	cfg.HTTP.Addr = freeAddr(t)
 	j := e.startHooked(cfg, worker.Options{}, "hook-4", 1)
 
 	var slow []net.Conn
