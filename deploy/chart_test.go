@@ -41,6 +41,7 @@ type rendered struct {
 	deployment     *appsv1.Deployment
 	configMap      *corev1.ConfigMap
 	service        *corev1.Service
+	webhookService *corev1.Service // webhook.enabled only
 	serviceAccount *corev1.ServiceAccount
 	pdb            *policyv1.PodDisruptionBudget
 	hpa            *autoscalingv2.HorizontalPodAutoscaler
@@ -124,7 +125,10 @@ func decode(t *testing.T, files map[string]string) *rendered {
 			if strings.TrimSpace(doc) == "" {
 				continue
 			}
-			var meta struct{ APIVersion, Kind string }
+			var meta struct {
+				APIVersion, Kind string
+				Metadata         struct{ Name string }
+			}
 			if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
@@ -135,7 +139,11 @@ func decode(t *testing.T, files map[string]string) *rendered {
 			case "v1 ConfigMap":
 				obj = once(t, &r.configMap)
 			case "v1 Service":
-				obj = once(t, &r.service)
+				if strings.HasSuffix(meta.Metadata.Name, "-webhook") {
+					obj = once(t, &r.webhookService)
+				} else {
+					obj = once(t, &r.service)
+				}
 			case "v1 ServiceAccount":
 				obj = once(t, &r.serviceAccount)
 			case "policy/v1 PodDisruptionBudget":
@@ -263,6 +271,7 @@ config:
       provider: nhn
       credentials:
         secret_key: {file: /run/secrets/nhn/secret-key}
+        webhook_signature: {file: /run/secrets/nhn/webhook-signature}
       options: {app_key: Ab12Cd34Ef56}
       rate_limit: {requests_per_second: 50}
     - name: naver-main
@@ -294,6 +303,8 @@ env:
 serviceMonitor:
   enabled: true
   labels: {release: prometheus}
+webhook:
+  enabled: true
 `,
 	"keda": `
 config:
@@ -389,9 +400,10 @@ func checkPod(t *testing.T, r *rendered) {
 	}
 	var port int32
 	fmt.Sscan(portText, &port)
-	if len(c.Ports) != 1 || c.Ports[0].ContainerPort != port || c.Ports[0].Name != "http" {
+	if len(c.Ports) == 0 || c.Ports[0].ContainerPort != port || c.Ports[0].Name != "http" {
 		t.Errorf("container ports %+v, want http on %d", c.Ports, port)
 	}
+	checkWebhook(t, r, c.Ports[1:])
 	for probe, path := range map[*corev1.Probe]string{c.LivenessProbe: "/healthz", c.ReadinessProbe: "/readyz"} {
 		if probe == nil || probe.HTTPGet == nil {
 			t.Errorf("no HTTP probe on %s", path)
@@ -446,6 +458,34 @@ func checkPod(t *testing.T, r *rendered) {
 	}
 	if pdb := r.pdb; pdb != nil && !mapsEqual(pdb.Spec.Selector.MatchLabels, r.deployment.Spec.Selector.MatchLabels) {
 		t.Errorf("PodDisruptionBudget selects %v", pdb.Spec.Selector.MatchLabels)
+	}
+}
+
+// checkWebhook: with webhook.enabled the worker listens for pushed reports
+// on the container port "webhook" (ports besides http), which a Service of
+// its own exposes; without it there is neither.
+func checkWebhook(t *testing.T, r *rendered, ports []corev1.ContainerPort) {
+	t.Helper()
+	if r.config.Webhook.Addr == "" {
+		if len(ports) != 0 || r.webhookService != nil {
+			t.Errorf("webhook off, yet ports %+v and service %v", ports, r.webhookService != nil)
+		}
+		return
+	}
+	var port int32
+	fmt.Sscanf(r.config.Webhook.Addr, ":%d", &port)
+	if len(ports) != 1 || ports[0].Name != "webhook" || ports[0].ContainerPort != port || port == 0 {
+		t.Fatalf("webhook.addr %q, container ports %+v: want webhook on that port", r.config.Webhook.Addr, ports)
+	}
+	s := r.webhookService
+	if s == nil {
+		t.Fatal("no webhook Service")
+	}
+	if sp := s.Spec.Ports; len(sp) != 1 || sp[0].Port != port || sp[0].TargetPort != intstr.FromString("webhook") {
+		t.Errorf("webhook service ports %+v, want %d to webhook", sp, port)
+	}
+	if !mapsEqual(r.deployment.Spec.Selector.MatchLabels, s.Spec.Selector) {
+		t.Errorf("webhook service selects %v, pods have %v", s.Spec.Selector, r.deployment.Spec.Selector.MatchLabels)
 	}
 }
 
@@ -613,15 +653,21 @@ config:
       provider: nhn
       credentials: {secret_key: {value: s3cret}}
 `, "secret_key", true},
-		"inline NATS password": {"config: {nats: {url: 'nats://nats:4222', password: s3cret}}", "password", true},
-		"inline NATS token":    {"config: {nats: {url: 'nats://nats:4222', token: s3cret}}", "token", true},
-		"embedded NATS":        {"config: {nats: {url: ''}}", "url", true},
-		"http set in config":   {"config: {http: {addr: '127.0.0.1:8080'}}", "http", false},
-		"bad shutdown_grace":   {"config: {worker: {shutdown_grace: 30}}", "shutdown_grace", false},
-		"bad account name":     {"config: {accounts: [{name: 'a.b', provider: sandbox}]}", "name", false},
-		"keda and hpa":         {"keda: {enabled: true}\nhpa: {enabled: true}", "hpa", true},
-		"lag under pull_batch": {"keda: {enabled: true, lagThreshold: 4000}", "pull_batch", true},
-		"secret env misspelt":  {"secretEnv: [{name: X, secretName: s, key: k}]", "secretName", false},
+		"inline NATS password":    {"config: {nats: {url: 'nats://nats:4222', password: s3cret}}", "password", true},
+		"inline NATS token":       {"config: {nats: {url: 'nats://nats:4222', token: s3cret}}", "token", true},
+		"embedded NATS":           {"config: {nats: {url: ''}}", "url", true},
+		"http set in config":      {"config: {http: {addr: '127.0.0.1:8080'}}", "http", false},
+		"bad shutdown_grace":      {"config: {worker: {shutdown_grace: 30}}", "shutdown_grace", false},
+		"bad account name":        {"config: {accounts: [{name: 'a.b', provider: sandbox}]}", "name", false},
+		"keda and hpa":            {"keda: {enabled: true}\nhpa: {enabled: true}", "hpa", true},
+		"lag under pull_batch":    {"keda: {enabled: true, lagThreshold: 4000}", "pull_batch", true},
+		"secret env misspelt":     {"secretEnv: [{name: X, secretName: s, key: k}]", "secretName", false},
+		"webhook, nothing signed": {"webhook: {enabled: true}", "webhook_signature", true},
+		"webhook on the http port": {`
+webhook: {enabled: true, port: 8080}
+config: {accounts: [{name: shop, provider: nhn, credentials: {webhook_signature: {env: S}}}]}
+`, "webhook.port", true},
+		"webhook addr in config": {"config: {webhook: {addr: ':8090'}}", "addr", true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := render(t, c.values)

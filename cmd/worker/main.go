@@ -37,6 +37,10 @@ config.example.yaml for every field and its default), then the environment
 these flags. Provider credentials are read from the environment or files
 named in the config, never from jobs.
 
+Delivery reports are polled per account (reports.enabled); with webhook.addr
+set the worker also receives NHN's result-update webhook on
+POST /hooks/<account>, for accounts with a webhook_signature credential.
+
 Traces are exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or
 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set, over gRPC when
 OTEL_EXPORTER_OTLP_PROTOCOL (or _TRACES_PROTOCOL) is grpc, as the other

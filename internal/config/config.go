@@ -29,6 +29,7 @@ type Config struct {
 	Streams  streams.Config  `yaml:"streams"`
 	Worker   Worker          `yaml:"worker"`
 	HTTP     HTTP            `yaml:"http"`
+	Webhook  Webhook         `yaml:"webhook"`
 	Log      Log             `yaml:"log"`
 	Accounts []Account       `yaml:"accounts"`
 
@@ -330,6 +331,9 @@ func (c *Config) validate() error {
 		if err := checkAddr(c.HTTP.Addr); err != nil {
 			return fmt.Errorf("http.addr: %w", err)
 		}
+	}
+	if err := c.Webhook.validate(c.Accounts); err != nil {
+		return err
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

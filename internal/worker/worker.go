@@ -257,6 +257,11 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 			poison.wait() // on an early return; shutdown waits within its bound
 		}
 	}()
+	stopHooks, err := w.serveHooks()
+	if err != nil {
+		return err
+	}
+	defer stopHooks()
 	waitReports, err := w.pollReports(ctx, pollers)
 	if err != nil {
 		return err
@@ -276,6 +281,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	stopping = true
 	w.shutdown(cfg.Worker.ShutdownGrace, endCalls, cancelPub, poison, swept)
 	waitReports() // they give their leases up before the connection drains
+	stopHooks()   // answered hooks are stored; later ones get no answer and are retried
 	if err := nc.Drain(); err != nil {
 		log.Warn().Err(err).Msg("nats drain")
 	}
@@ -358,6 +364,9 @@ func buildAccounts(cfg *config.Config, opts Options) ([]*dispatch.Account, error
 		})
 		if err != nil {
 			return nil, accountError(cfg, a, err)
+		}
+		if err := checkHookReporter(a, client); err != nil {
+			return nil, cfg.Locate(err)
 		}
 		out = append(out, &dispatch.Account{
 			Name:           a.Name,

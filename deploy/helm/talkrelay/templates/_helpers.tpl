@@ -37,7 +37,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/*
 talkrelay.config is the worker's config.yaml: .Values.config with http.addr
-set to the chart's port. It fails on what must never be inline.
+set to the chart's port, and webhook.addr to webhook.port when enabled. It fails on what must never be inline.
 */}}
 {{- define "talkrelay.config" -}}
 {{- $cfg := deepCopy .Values.config -}}
@@ -58,6 +58,25 @@ set to the chart's port. It fails on what must never be inline.
 {{- end -}}
 {{- end -}}
 {{- $_ := set $cfg "http" (dict "addr" (printf ":%d" (int .Values.port))) -}}
+{{- $hook := default dict $cfg.webhook -}}
+{{- if .Values.webhook.enabled -}}
+{{- $signed := false -}}
+{{- range $acct := default list $cfg.accounts -}}
+{{- if hasKey (default dict $acct.credentials) "webhook_signature" -}}
+{{- $signed = true -}}
+{{- end -}}
+{{- end -}}
+{{- if not $signed -}}
+{{- fail "webhook.enabled: no account in config.accounts has a webhook_signature credential" -}}
+{{- end -}}
+{{- if eq (int .Values.webhook.port) (int .Values.port) -}}
+{{- fail "webhook.port: the same as port; the webhook needs its own" -}}
+{{- end -}}
+{{- $_ := set $hook "addr" (printf ":%d" (int .Values.webhook.port)) -}}
+{{- $_ := set $cfg "webhook" $hook -}}
+{{- else if $hook.addr -}}
+{{- fail "config.webhook.addr is set: set webhook.enabled (and webhook.port) instead, so that the port is exposed" -}}
+{{- end -}}
 {{- toYaml $cfg -}}
 {{- end -}}
 
