@@ -58,7 +58,7 @@ func TestCheckConfigRejects(t *testing.T) {
 		{"bad HTTP address", "http:\n  addr: nonsense\n", "http.addr"},
 		{"bad HTTP port", "http:\n  addr: \"127.0.0.1:99999\"\n", "http.addr"},
 		{"unknown sandbox option", "log:\n  level: info\naccounts:\n  - name: play\n    provider: sandbox\n    options:\n      latency: 5ms\n      lantecy: 5ms\n",
-			"c.yaml:8: accounts.play.options.lantecy: unknown field; in accounts.play.options the fields are batch_limit, latency,"},
+			"c.yaml:8: accounts.play.options.lantecy: unknown field; in accounts.play.options the fields are batch_limit, fallback_rate, latency,"},
 		{"sandbox option out of range", "accounts:\n  - name: play\n    provider: sandbox\n    options:\n      batch_limit: 0\n",
 			"c.yaml:5: accounts.play.options.batch_limit: 0 is out of range"},
 		{"NAVER base URL", "accounts:\n  - name: shop\n    provider: naver\n    base_url: \"ftp://x\"\n    credentials:\n      access_key: {value: a}\n      secret_key: {value: b}\n    options:\n      service_id: \"ncp:kkobizmsg:kr:123456789012:shop\"\n",
