@@ -43,7 +43,8 @@ type Origin struct {
 
 // Result is the message that stores result event ev of o. It is built
 // once per recipient, so it takes few allocations: the message with its
-// header values in one, its Nats-Msg-Id and job sequence in one string.
+// header values in one, its Nats-Msg-Id and job sequence in one string, its
+// traceparent in another.
 func Result(o Origin, ev *result.Event) *nats.Msg {
 	r := &resultMsg{}
 	m := &r.msg
@@ -66,16 +67,23 @@ func Result(o Origin, ev *result.Event) *nats.Msg {
 		m.Header[streams.HeaderJobSeq] = r.values[1:2:2]
 	}
 	if o.Span != nil {
-		InjectTrace(o.Span, m.Header)
+		parent, state := traceHeaders(o.Span.SpanContext())
+		if parent != "" {
+			r.values[2] = parent
+			m.Header[traceparentHeader] = r.values[2:3:3]
+		}
+		if state != "" {
+			m.Header[tracestateHeader] = []string{state}
+		}
 	}
 	return m
 }
 
-// resultMsg is a result message and the values of its two headers, in one
-// allocation.
+// resultMsg is a result message and the values of its headers
+// (Nats-Msg-Id, Talkrelay-Job-Seq, traceparent), in one allocation.
 type resultMsg struct {
 	msg    nats.Msg
-	values [2]string
+	values [3]string
 }
 
 // maxUintLen is the most digits of a uint64.

@@ -1,8 +1,11 @@
 package store_test
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/store"
@@ -22,12 +25,24 @@ func BenchmarkResult(b *testing.B) {
 }
 
 // A result message is built once per recipient: its subject, body, header
-// map, the message with its header values, and one string for both ids.
+// map (and its first entry's group), the message with its header values,
+// and one string for both ids; a span adds its traceparent.
 func TestResultAllocations(t *testing.T) {
-	ev := &result.Event{Version: result.Version, JobID: "order.1", RecipientIndex: 3, Account: "shop", Status: result.Accepted,
+	ev := &result.Event{Version: result.Version, JobID: "order-1", RecipientIndex: 3, Account: "shop", Status: result.Accepted,
 		Time: time.Unix(1700000000, 0)}
-	o := store.Origin{Seq: 42, JobSeq: 4200000}
-	if n := testing.AllocsPerRun(100, func() { store.Result(o, ev) }); n > 6 {
-		t.Errorf("building a result message: %v allocations, want at most 6", n)
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	span := trace.SpanFromContext(trace.ContextWithSpanContext(context.Background(),
+		trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled})))
+	for _, tt := range []struct {
+		origin store.Origin
+		max    float64
+	}{
+		{store.Origin{Seq: 42, JobSeq: 4200000}, 6},
+		{store.Origin{Seq: 42, JobSeq: 4200000, Span: span}, 7},
+	} {
+		if n := testing.AllocsPerRun(100, func() { store.Result(tt.origin, ev) }); n > tt.max {
+			t.Errorf("building a result message (span %v): %v allocations, want at most %v", tt.origin.Span != nil, n, tt.max)
+		}
 	}
 }
