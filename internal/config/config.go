@@ -51,7 +51,10 @@ type Worker struct {
 	// PullBatch is the most jobs one replica holds per account lane.
 	PullBatch int `yaml:"pull_batch"`
 	// LaneBytes is the most job bytes one replica holds per account lane
-	// (a lane holding nothing may always take one job).
+	// (a lane holding nothing may always take one job). A decoded job
+	// takes about six times its bytes in memory until it is done: the
+	// default, 6 MiB, holds two jobs of up to 3 MB (the one being sent and
+	// the next, ready), not a third that would only wait, in memory.
 	LaneBytes int `yaml:"lane_bytes"`
 	// Decoders is how many goroutines per account lane decode and start
 	// jobs (default: CPUs).
@@ -168,7 +171,7 @@ func Default() *Config {
 		AckWait:       time.Minute,
 		MaxAckPending: 20000,
 		PullBatch:     4000,
-		LaneBytes:     8 << 20,
+		LaneBytes:     6 << 20,
 		Linger:        20 * time.Millisecond,
 		MaxJobBytes:   4 << 20,
 		ShutdownGrace: 30 * time.Second,

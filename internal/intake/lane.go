@@ -289,8 +289,8 @@ func (l *Lane) waitFreed(d time.Duration) bool {
 func (l *Lane) receive(jm jetstream.Msg, pulled int64) {
 	m := &Msg{Msg: jm, lane: l, size: len(jm.Data()) + msgOverhead, asked: pulled}
 	m.lease.Store(pulled + l.in.ka.span)
-	if md, err := jm.Metadata(); err == nil {
-		m.Seq, m.Delivered, m.Stored = md.Sequence.Stream, md.NumDelivered, md.Timestamp
+	if seq, delivered, stored, ok := ackMeta(jm.Reply()); ok {
+		m.Seq, m.Delivered, m.Stored = seq, delivered, stored
 	}
 	l.mu.Lock()
 	l.held[m] = struct{}{}

@@ -41,29 +41,75 @@ type Origin struct {
 	Span trace.Span
 }
 
-// Result is the message that stores result event ev of o.
+// Result is the message that stores result event ev of o. It is built
+// once per recipient, so it takes few allocations: the message with its
+// header values in one, its Nats-Msg-Id and job sequence in one string, its
+// traceparent in another.
 func Result(o Origin, ev *result.Event) *nats.Msg {
-	m := nats.NewMsg(streams.ResultSubject(ev.Account, string(ev.Status), ev.JobID))
+	r := &resultMsg{}
+	m := &r.msg
+	m.Subject = streams.ResultSubject(ev.Account, string(ev.Status), ev.JobID)
 	m.Data = ev.AppendJSON(make([]byte, 0, 640+len(ev.Metadata)+len(ev.Message)))
-	m.Header.Set(jetstream.MsgIDHeader, ResultID(ev.JobID, ev.RecipientIndex, o.Seq))
+	var ids strings.Builder
+	ids.Grow(len(ev.JobID) + 2*maxUintLen + 1)
+	writeResultID(&ids, ev.JobID, ev.RecipientIndex, o.Seq)
+	idLen := ids.Len()
 	if o.JobSeq != 0 {
-		m.Header.Set(streams.HeaderJobSeq, strconv.FormatUint(o.JobSeq, 10))
+		var num [maxUintLen]byte
+		ids.Write(strconv.AppendUint(num[:0], o.JobSeq, 10))
+	}
+	both := ids.String()
+	m.Header = make(nats.Header, 2)
+	r.values[0] = both[:idLen]
+	m.Header[jetstream.MsgIDHeader] = r.values[0:1:1]
+	if o.JobSeq != 0 {
+		r.values[1] = both[idLen:]
+		m.Header[streams.HeaderJobSeq] = r.values[1:2:2]
 	}
 	if o.Span != nil {
-		InjectTrace(o.Span, m.Header)
+		parent, state := traceHeaders(o.Span.SpanContext())
+		if parent != "" {
+			r.values[2] = parent
+			m.Header[traceparentHeader] = r.values[2:3:3]
+		}
+		if state != "" {
+			m.Header[tracestateHeader] = []string{state}
+		}
 	}
 	return m
 }
+
+// resultMsg is a result message and the values of its headers
+// (Nats-Msg-Id, Talkrelay-Job-Seq, traceparent), in one allocation.
+type resultMsg struct {
+	msg    nats.Msg
+	values [3]string
+}
+
+// maxUintLen is the most digits of a uint64.
+const maxUintLen = 20
 
 // ResultID is the Nats-Msg-Id of the result of recipient index of job
 // jobID, which de-duplicates the results of a redelivered job. A job whose
 // id could not be read is identified by the stream sequence seq of its
 // message instead.
 func ResultID(jobID string, index int, seq uint64) string {
+	var id strings.Builder
+	id.Grow(len(jobID) + maxUintLen + 1)
+	writeResultID(&id, jobID, index, seq)
+	return id.String()
+}
+
+func writeResultID(b *strings.Builder, jobID string, index int, seq uint64) {
+	var num [maxUintLen]byte
 	if jobID == "" {
-		return "seq/" + strconv.FormatUint(seq, 10)
+		b.WriteString("seq/")
+		b.Write(strconv.AppendUint(num[:0], seq, 10))
+		return
 	}
-	return jobID + "/" + strconv.Itoa(index)
+	b.WriteString(jobID)
+	b.WriteByte('/')
+	b.Write(strconv.AppendInt(num[:0], int64(index), 10))
 }
 
 // DeadLetter is a job (or the part of it still pending) copied to the

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/hex"
 	"net/textproto"
 	"strings"
 
@@ -52,5 +53,35 @@ func ExtractTrace(ctx context.Context, h nats.Header) context.Context {
 
 // InjectTrace writes span's context into h (a message's headers).
 func InjectTrace(span trace.Span, h nats.Header) {
-	propagator.Inject(trace.ContextWithSpan(context.Background(), span), headerCarrier(h))
+	parent, state := traceHeaders(span.SpanContext())
+	if parent == "" {
+		return
+	}
+	h[traceparentHeader] = []string{parent}
+	if state != "" {
+		h[tracestateHeader] = []string{state}
+	}
+}
+
+// The W3C trace context headers, in lower case as propagator writes them.
+const traceparentHeader, tracestateHeader = "traceparent", "tracestate"
+
+// traceHeaders returns the W3C traceparent and tracestate values of sc,
+// as propagator (TraceContext.Inject) writes them, in one allocation (a
+// result message carries them, for every recipient); "" for an invalid
+// context or an empty trace state.
+func traceHeaders(sc trace.SpanContext) (parent, state string) {
+	if !sc.IsValid() {
+		return "", ""
+	}
+	tid, sid := sc.TraceID(), sc.SpanID()
+	flags := [1]byte{byte(sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom))} // the flags the spec defines
+	var b [2 + 1 + 32 + 1 + 16 + 1 + 2]byte
+	copy(b[:], "00-")
+	hex.Encode(b[3:35], tid[:])
+	b[35] = '-'
+	hex.Encode(b[36:52], sid[:])
+	b[52] = '-'
+	hex.Encode(b[53:], flags[:])
+	return string(b[:]), sc.TraceState().String()
 }

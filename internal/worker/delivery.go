@@ -275,7 +275,7 @@ func (w *Worker) abandon(d *delivery, delay time.Duration) {
 // delivered before, or left traces of an earlier delivery; d is registered
 // with the scan), it first reconciles with what was stored.
 func (w *Worker) run(d *delivery, scan *reconcile.Scan) {
-	skip := map[int]bool{}
+	var skip map[int]bool // recipients with a final result stored; only a redelivery has any
 	if scan != nil {
 		d.logger().Info().Uint64("delivery", d.msg.Delivered).Msg("redelivered: reconciling with stored results and send records")
 		var err error

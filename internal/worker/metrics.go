@@ -52,7 +52,7 @@ import (
 // Counters of known label values start at zero, so that increase() sees
 // their first event.
 type metrics struct {
-	attrs      sync.Map // attrKey -> metric.MeasurementOption
+	attrs      sync.Map // attrKey -> *attrSet
 	registry   *prometheus.Registry
 	provider   *sdkmetric.MeterProvider
 	results    metric.Int64Counter
@@ -146,7 +146,7 @@ func newMetrics(inFlight, held func() int, ready func() bool, nc *nats.Conn, acc
 		m.lookups.Add(ctx, 0, acct)
 		m.retriesDue.Add(ctx, 0, acct)
 		m.lookupsDue.Add(ctx, 0, acct)
-		m.unknowns.Add(ctx, 0, m.set(attrKey{name, provider, "", ""}))
+		m.unknowns.Add(ctx, 0, m.set(attrKey{name, provider, "", ""}).add...)
 	}
 	for _, reason := range deadLetterReasons {
 		m.deadLetters.Add(ctx, 0, metric.WithAttributes(attribute.String("reason", reason)))
@@ -274,7 +274,7 @@ func (m *metrics) due(account string, retries, lookups int) {
 
 // unknown counts a recipient whose provider outcome is unknown.
 func (m *metrics) unknown(account, provider string) {
-	m.unknowns.Add(context.Background(), 1, m.set(attrKey{account, provider, "", ""}))
+	m.unknowns.Add(context.Background(), 1, m.set(attrKey{account, provider, "", ""}).add...)
 }
 
 // timedLimiter records how long each admission of its limiter waited.
@@ -312,16 +312,25 @@ func (m *metrics) handler() http.Handler {
 // every result and request records one.
 type attrKey struct{ account, provider, third, fourth string }
 
-func (m *metrics) set(k attrKey, names ...string) metric.MeasurementOption {
-	if o, ok := m.attrs.Load(k); ok {
-		return o.(metric.MeasurementOption)
+// attrSet is one attribute set as the option lists Add and Record take:
+// passed on with ..., a list is not copied, while a fresh variadic option
+// escapes to the heap on every call.
+type attrSet struct {
+	add    []metric.AddOption
+	record []metric.RecordOption
+}
+
+func (m *metrics) set(k attrKey, names ...string) *attrSet {
+	if s, ok := m.attrs.Load(k); ok {
+		return s.(*attrSet)
 	}
 	kv := []attribute.KeyValue{attribute.String("account", k.account), attribute.String("provider", k.provider)}
 	for i, v := range []string{k.third, k.fourth}[:len(names)] {
 		kv = append(kv, attribute.String(names[i], v))
 	}
-	o, _ := m.attrs.LoadOrStore(k, metric.WithAttributeSet(attribute.NewSet(kv...)))
-	return o.(metric.MeasurementOption)
+	o := metric.WithAttributeSet(attribute.NewSet(kv...))
+	s, _ := m.attrs.LoadOrStore(k, &attrSet{add: []metric.AddOption{o}, record: []metric.RecordOption{o}})
+	return s.(*attrSet)
 }
 
 // otherAccount labels results of jobs for accounts this worker does not
@@ -333,14 +342,14 @@ func (m *metrics) result(ev *result.Event, configured bool) {
 	if !configured {
 		account = otherAccount
 	}
-	m.results.Add(context.Background(), 1, m.set(attrKey{account, ev.Provider, string(ev.Status), string(ev.Reason)}, "status", "reason"))
+	m.results.Add(context.Background(), 1, m.set(attrKey{account, ev.Provider, string(ev.Status), string(ev.Reason)}, "status", "reason").add...)
 }
 
 // request records one provider call; outcome is "ok" or the failure class.
 func (m *metrics) request(account, provider string, recipients int, took time.Duration, outcome string) {
 	ctx := context.Background()
 	byOutcome := m.set(attrKey{account, provider, outcome, ""}, "outcome")
-	m.requests.Add(ctx, 1, byOutcome)
-	m.duration.Record(ctx, took.Seconds(), byOutcome)
-	m.batchSizes.Record(ctx, int64(recipients), m.set(attrKey{account, provider, "", ""}))
+	m.requests.Add(ctx, 1, byOutcome.add...)
+	m.duration.Record(ctx, took.Seconds(), byOutcome.record...)
+	m.batchSizes.Record(ctx, int64(recipients), m.set(attrKey{account, provider, "", ""}).record...)
 }

@@ -115,29 +115,39 @@ func Buttons(field string, bs []job.Button, allowed string, max int) error {
 		return fmt.Errorf("%s: %d entries, at most %d allowed", field, len(bs), max)
 	}
 	for i, b := range bs {
-		f := fmt.Sprintf("%s[%d]", field, i)
-		if !strings.Contains(" "+allowed+" ", " "+b.Type+" ") {
-			return fmt.Errorf("%s.type: %s is not supported here (allowed: %s)", f, b.Type, allowed)
+		// The entry's name is only built for an error: this runs for every
+		// recipient.
+		if err := button(b, allowed); err != nil {
+			return fmt.Errorf("%s[%d]%w", field, i, err)
 		}
-		if err := Len(f+".name", b.Name, ButtonNameMax); err != nil {
+	}
+	return nil
+}
+
+// button checks one button; its errors name the field after the entry's
+// name ("[0]" + ".name: ...").
+func button(b job.Button, allowed string) error {
+	if !strings.Contains(" "+allowed+" ", " "+b.Type+" ") {
+		return fmt.Errorf(".type: %s is not supported here (allowed: %s)", b.Type, allowed)
+	}
+	if err := Len(".name", b.Name, ButtonNameMax); err != nil {
+		return err
+	}
+	switch b.Type {
+	case "WL":
+		if err := httpURL(".url_mobile", b.URLMobile, true); err != nil {
 			return err
 		}
-		switch b.Type {
-		case "WL":
-			if err := httpURL(f+".url_mobile", b.URLMobile, true); err != nil {
-				return err
-			}
-			if err := httpURL(f+".url_pc", b.URLPC, false); err != nil {
-				return err
-			}
-		case "AL":
-			if b.SchemeIOS == "" || b.SchemeAndroid == "" {
-				return fmt.Errorf("%s: an AL button needs scheme_ios and scheme_android", f)
-			}
-		case "AC":
-			if b.Name != "채널 추가" {
-				return fmt.Errorf("%s.name: an AC button's name is fixed to %q", f, "채널 추가")
-			}
+		if err := httpURL(".url_pc", b.URLPC, false); err != nil {
+			return err
+		}
+	case "AL":
+		if b.SchemeIOS == "" || b.SchemeAndroid == "" {
+			return fmt.Errorf(": an AL button needs scheme_ios and scheme_android")
+		}
+	case "AC":
+		if b.Name != "채널 추가" {
+			return fmt.Errorf(".name: an AC button's name is fixed to %q", "채널 추가")
 		}
 	}
 	return nil
