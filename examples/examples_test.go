@@ -205,13 +205,14 @@ func TestSchemasCheckUnderPythonJsonschema(t *testing.T) {
 import glob, json, os, sys
 from jsonschema import Draft202012Validator, FormatChecker
 validators = {}
-for kind in ("job", "result", "report"):
+kinds = [os.path.basename(p)[:-len(".v1.schema.json")] for p in glob.glob("../schemas/*.v1.schema.json")]
+for kind in kinds:
     schema = json.load(open(f"../schemas/{kind}.v1.schema.json"))
     Draft202012Validator.check_schema(schema)
     validators[kind] = Draft202012Validator(schema, format_checker=FormatChecker())
 for path in sorted(glob.glob("../schemas/examples/*.json")):
-    kind = os.path.basename(path).split("-")[0]
-    kind = kind if kind in validators else "job"
+    base = os.path.basename(path)[:-len(".json")]
+    kind = max((k for k in kinds if base == k or base.startswith(k + "-")), key=len, default="job")
     errors = [e.message for e in validators[kind].iter_errors(json.load(open(path)))]
     if errors:
         sys.exit(f"{path}: {errors}")

@@ -11,8 +11,11 @@ const read = (name) => JSON.parse(fs.readFileSync(new URL(name, dir), "utf8"));
 
 const ajv = new Ajv2020({ strict: true, allErrors: true });
 addFormats(ajv);
+// Every schema in schemas/; an example is checked against the schema whose
+// name starts its file name (cancel-reply.json: cancel-reply), else job.
 const validators = {};
-for (const kind of ["job", "result", "report"]) {
+const kinds = fs.readdirSync(dir).filter((n) => n.endsWith(".v1.schema.json")).map((n) => n.slice(0, -".v1.schema.json".length));
+for (const kind of kinds) {
   try {
     validators[kind] = ajv.compile(read(`${kind}.v1.schema.json`));
   } catch (err) {
@@ -23,7 +26,8 @@ for (const kind of ["job", "result", "report"]) {
 
 let checked = 0;
 for (const name of fs.readdirSync(new URL("examples/", dir)).sort()) {
-  const kind = name.split("-")[0] in validators ? name.split("-")[0] : "job";
+  const base = name.slice(0, -".json".length);
+  const kind = kinds.filter((k) => base === k || base.startsWith(`${k}-`)).sort((a, b) => b.length - a.length)[0] ?? "job";
   const validate = validators[kind];
   if (!validate(read(`examples/${name}`))) {
     console.error(`examples/${name} breaks ${kind}.v1.schema.json: ${ajv.errorsText(validate.errors)}`);
