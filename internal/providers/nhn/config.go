@@ -105,6 +105,10 @@ type endpoints struct {
 	alimTalkTemplate, alimTalkRaw, friendTalk string
 	alimTalkList, friendTalkList              string
 	brandFreestyle, brandBasic, brandList     string
+	// The administration APIs' prefixes (admin.go): senders, sender
+	// groups and categories under AlimTalk; images and fallback settings
+	// under FriendTalk.
+	alimTalkAdmin, friendTalkAdmin string
 }
 
 func newEndpoints(baseURL string, c Config) (endpoints, error) {
@@ -128,5 +132,7 @@ func newEndpoints(baseURL string, c Config) (endpoints, error) {
 		brandFreestyle:   fill(pathBrandFreestyle, c.BrandMessageVersion),
 		brandBasic:       fill(pathBrandBasic, c.BrandMessageVersion),
 		brandList:        fill(pathBrandList, c.BrandMessageVersion),
+		alimTalkAdmin:    fill(pathAlimTalkAdmin, c.AlimTalkVersion),
+		friendTalkAdmin:  fill(pathFriendTalkAdmin, c.FriendTalkVersion),
 	}, nil
 }

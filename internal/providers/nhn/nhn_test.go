@@ -417,6 +417,8 @@ func TestDefaults(t *testing.T) {
 		brandFreestyle:   DefaultBaseURL + "/brand-message/v1.0/appkeys/" + testAppKey + "/freestyle-messages",
 		brandBasic:       DefaultBaseURL + "/brand-message/v1.0/appkeys/" + testAppKey + "/basic-messages",
 		brandList:        DefaultBaseURL + "/brand-message/v1.0/appkeys/" + testAppKey + "/messages",
+		alimTalkAdmin:    DefaultBaseURL + "/alimtalk/v2.3/appkeys/" + testAppKey,
+		friendTalkAdmin:  DefaultBaseURL + "/friendtalk/v1.5/appkeys/" + testAppKey,
 	}
 	if d := cmp.Diff(want, c.ep, cmp.AllowUnexported(endpoints{})); d != "" {
 		t.Errorf("endpoints (-want +got):\n%s", d)

@@ -15,6 +15,10 @@
 // What the fake takes it remembers as a Record: the list APIs answer from
 // those records, and a repeated X-NC-API-IDEMPOTENCY-KEY within 10 minutes
 // of a taken request is refused with -1005, as NHN does, taking nothing.
+//
+// It serves the administration APIs too (admin.go): senders, sender
+// groups and categories (AlimTalk Sender API), FriendTalk images and
+// fallback settings, from state tests seed with AddSender and AddGroup.
 package nhnfake
 
 import (
@@ -85,6 +89,7 @@ type Fake struct {
 	keys     map[string]time.Time // idempotency key -> when its request was taken
 	accepted map[string]int       // by recipientGroupingKey
 	acceptTo map[string]int       // by recipientNo
+	admin    adminState           // the administration APIs (admin.go)
 }
 
 // Record is one recipient the fake took, as its list API reports it.
@@ -139,7 +144,8 @@ var (
 func New(tb testing.TB, opts ...Option) *Fake {
 	tb.Helper()
 	f := &Fake{tb: tb, done: make(chan struct{}), now: time.Now, appKey: AppKey, secretKey: SecretKey,
-		keys: map[string]time.Time{}, accepted: map[string]int{}, acceptTo: map[string]int{}}
+		keys: map[string]time.Time{}, accepted: map[string]int{}, acceptTo: map[string]int{},
+		admin: adminState{groups: map[string]*group{}}}
 	for _, o := range opts {
 		o(f)
 	}
@@ -316,6 +322,9 @@ func decodeSend(product, op string, body []byte) (request, []string, error) {
 }
 
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
+	if f.serveAdmin(w, r) {
+		return
+	}
 	switch r.Method {
 	case http.MethodPost:
 		if m := sendRoute.FindStringSubmatch(r.URL.Path); m != nil {
