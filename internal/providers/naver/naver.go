@@ -49,6 +49,7 @@ type Client struct {
 	queryLoc  *time.Location // request query times
 	sendURL   string
 	resvURL   string // the reservation path; {reserveId} is filled per call
+	adminURL  string // the channel and template queries' prefix (admin.go)
 	accessKey string
 	secretKey string
 	hc        *http.Client
@@ -126,6 +127,7 @@ func NewClient(cfg Config, baseURL, accessKey, secretKey string, hc *http.Client
 		queryLoc:  queryLoc,
 		sendURL:   base + strings.ReplaceAll(cfg.SendPath, "{serviceId}", cfg.ServiceID),
 		resvURL:   base + strings.ReplaceAll(CancelReservationPath, "{serviceId}", cfg.ServiceID),
+		adminURL:  base + strings.ReplaceAll(servicePath, "{serviceId}", cfg.ServiceID),
 		accessKey: accessKey,
 		secretKey: secretKey,
 		hc:        &client,

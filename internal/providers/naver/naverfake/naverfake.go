@@ -16,6 +16,9 @@
 // listed with the code it was answered (A000 or the injected failure),
 // also when the answer itself was lost (Answer.Hang, Malformed, Empty).
 // Times on the query API are KST (Asia/Seoul), NAVER's console time.
+//
+// The channel and template queries (admin.go) answer from channels and
+// templates tests add with AddChannel and AddTemplate.
 package naverfake
 
 import (
@@ -81,6 +84,7 @@ type Fake struct {
 	records    []record // every message of every request taken, in order
 	// reservations are the reservations taken, by requestId (reservation.go)
 	reservations map[string]*reservedSend
+	admin        adminState
 }
 
 type acceptKey struct{ phone, content string }
@@ -243,6 +247,9 @@ var digitsRE = regexp.MustCompile(`^[0-9]+$`)
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	wantPath := "/alimtalk/v2/services/" + f.serviceID + "/messages"
 	path, query, _ := strings.Cut(r.RequestURI, "?")
+	if f.serveAdmin(w, r) {
+		return
+	}
 	switch {
 	case r.Method == http.MethodPost && r.RequestURI == wantPath:
 		f.serveSend(w, r)
@@ -396,29 +403,33 @@ func writeStatus(w http.ResponseWriter, status int, retryAfter string) {
 // authorized checks signature v2 with the secret and the timestamp's
 // freshness (the gateway allows 5 minutes of skew).
 func (f *Fake) authorized(r *http.Request) bool {
-	t := f.tb
+	if p := f.signatureProblem(r); p != "" {
+		f.tb.Errorf("naverfake: %s", p)
+		return false
+	}
+	return true
+}
+
+// signatureProblem says what is wrong with r's signature v2, or "".
+func (f *Fake) signatureProblem(r *http.Request) string {
 	ts := r.Header.Get("x-ncp-apigw-timestamp")
 	ms, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
-		t.Errorf("naverfake: timestamp %q is not milliseconds", ts)
-		return false
+		return fmt.Sprintf("timestamp %q is not milliseconds", ts)
 	}
 	if d := f.now().Sub(time.UnixMilli(ms)); d > 5*time.Minute || d < -5*time.Minute {
-		t.Errorf("naverfake: timestamp %s off by %s", ts, d)
-		return false
+		return fmt.Sprintf("timestamp %s off by %s", ts, d)
 	}
 	if ak := r.Header.Get("x-ncp-iam-access-key"); ak != f.accessKey {
-		t.Errorf("naverfake: access key %q", ak)
-		return false
+		return fmt.Sprintf("access key %q", ak)
 	}
 	mac := hmac.New(sha256.New, []byte(f.secretKey))
 	fmt.Fprintf(mac, "%s %s\n%s\n%s", r.Method, r.RequestURI, ts, f.accessKey)
 	want := base64.StdEncoding.EncodeToString(mac.Sum(nil))
 	if got := r.Header.Get("x-ncp-apigw-signature-v2"); got != want {
-		t.Errorf("naverfake: signature %q, want %q", got, want)
-		return false
+		return fmt.Sprintf("signature %q, want %q", got, want)
 	}
-	return true
+	return ""
 }
 
 // validate checks the body against the API document and returns it; nil when it
