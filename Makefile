@@ -17,9 +17,9 @@ help: ## Show this help.
 deps: ## Download the Go modules.
 	$(GO) mod download
 
-build: deps ## Build bin/worker, bin/enqueue and bin/dlq (the first build compiles every dependency: a few minutes).
-	@echo "building bin/worker, bin/enqueue and bin/dlq $(VERSION) (the first build compiles every dependency: a few minutes)"
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/worker ./cmd/enqueue ./cmd/dlq
+build: deps ## Build bin/worker, bin/enqueue, bin/dlq and bin/admin (the first build compiles every dependency: a few minutes).
+	@echo "building bin/worker, bin/enqueue, bin/dlq and bin/admin $(VERSION) (the first build compiles every dependency: a few minutes)"
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/worker ./cmd/enqueue ./cmd/dlq ./cmd/admin
 
 image: ## Build the container image talkrelay:VERSION (IMAGE=...) from the Dockerfile with docker or podman; CONTAINER_TOOL picks one.
 	@if [ -z "$(CONTAINER_TOOL)" ]; then \

@@ -92,7 +92,7 @@ func versionVar(t *testing.T) string {
 }
 
 // TestDockerfile: a Go build stage on the go.mod's Go, a static build of
-// all three binaries stamped like `make build`, a distroless non-root image
+// all four binaries stamped like `make build`, a distroless non-root image
 // without a shell whose entrypoint reads the config where the chart mounts it.
 func TestDockerfile(t *testing.T) {
 	st := stages(t)
@@ -111,7 +111,7 @@ func TestDockerfile(t *testing.T) {
 	}
 
 	cmd := buildRun(t)
-	for _, want := range []string{"CGO_ENABLED=0 ", "./cmd/worker", "./cmd/enqueue", "./cmd/dlq", "-X " + versionVar(t) + "=${VERSION}", "-o /out/"} {
+	for _, want := range []string{"CGO_ENABLED=0 ", "./cmd/worker", "./cmd/enqueue", "./cmd/dlq", "./cmd/admin", "-X " + versionVar(t) + "=${VERSION}", "-o /out/"} {
 		if !strings.Contains(cmd, want) {
 			t.Errorf("build RUN %q: no %q", cmd, want)
 		}
@@ -133,8 +133,8 @@ func TestDockerfile(t *testing.T) {
 	if n, err := strconv.Atoi(uid); err != nil || n == 0 {
 		t.Errorf("USER %q: want a numeric non-root uid (runAsNonRoot can check it)", users[len(users)-1])
 	}
-	if copies := find(run, "COPY"); !slices.Contains(copies, "--from=build /out/worker /out/enqueue /out/dlq /usr/local/bin/") {
-		t.Errorf("run stage COPY %q: want the three binaries in /usr/local/bin/", copies)
+	if copies := find(run, "COPY"); !slices.Contains(copies, "--from=build /out/worker /out/enqueue /out/dlq /out/admin /usr/local/bin/") {
+		t.Errorf("run stage COPY %q: want the four binaries in /usr/local/bin/", copies)
 	}
 	var entrypoint, args []string
 	for what, p := range map[string]*[]string{"ENTRYPOINT": &entrypoint, "CMD": &args} {
@@ -233,7 +233,7 @@ func TestImageBinaries(t *testing.T) {
 		t.Fatalf("%s: %v\n%s", build, err, b)
 	}
 
-	for _, name := range []string{"worker", "enqueue", "dlq"} {
+	for _, name := range []string{"worker", "enqueue", "dlq", "admin"} {
 		bin := filepath.Join(out, name)
 		f, err := elf.Open(bin)
 		if err != nil {
