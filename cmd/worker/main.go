@@ -50,10 +50,17 @@ OTEL_SERVICE_NAME, ...); unset, nothing is exported.
 An external NATS server must take messages as large as worker.max_job_bytes
 (its max_payload is 1 MiB unless raised); the worker warns when it does not.
 
+At start-up each account is checked against its provider (credentials
+accepted; the account's sender listed and not blocked or dormant): an
+account that fails is held, its jobs left in the stream, /readyz names it
+and why, and it is checked again every minute; the others are served.
+--check-config --online runs the same checks once and prints them.
+
 SIGINT/SIGTERM stop pulling, finish in-flight batches within
 worker.shutdown_grace, store their results within as long again, and exit 0:
 within 2 × worker.shutdown_grace, whatever the providers or NATS do. Exit
-codes: 0 after a clean shutdown or a good --check-config, 1 on an error (a
+codes: 0 after a clean shutdown or a good --check-config, 1 on an error or
+an account that fails --check-config --online (a
 config error names FILE:LINE and the field), 2 on a wrong command line.`
 
 type cli struct {
@@ -64,6 +71,7 @@ type cli struct {
 	LogLevel    string           `env:"TALKRELAY_LOG_LEVEL" enum:",debug,info,warn,error" default:"" help:"Log level: debug, info, warn, error (log.level; default info)."`
 	LogFormat   string           `env:"TALKRELAY_LOG_FORMAT" enum:",json,console,auto" default:"" help:"Log format: json, console, auto = console on a terminal (log.format; default auto)."`
 	CheckConfig bool             `help:"Load and validate the configuration, build the provider accounts, print them on standard output, then exit."`
+	Online      bool             `help:"With --check-config: also ask each account's provider whether it can send (credentials accepted; sender listed, not blocked or dormant; daily quota), one line per account; exit 1 if one cannot."`
 	Version     kong.VersionFlag `help:"Print the version and exit."`
 }
 
@@ -122,6 +130,9 @@ func run(ctx context.Context, c cli, stdout io.Writer) error {
 	log, err := logging.New(os.Stderr, cfg.Log.Level, cfg.Log.Format)
 	if err != nil {
 		return err
+	}
+	if c.CheckConfig && c.Online {
+		return worker.CheckAccountsOnline(ctx, cfg, nil, stdout)
 	}
 	if c.CheckConfig {
 		advice, err := worker.CheckAccounts(cfg)

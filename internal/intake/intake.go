@@ -63,6 +63,11 @@ type Config struct {
 	// lane (default 10s).
 	Discover time.Duration
 	Log      zerolog.Logger
+	// Paused, when set, tells whether an account's lanes must not pull
+	// now (its provider preflight failed): their jobs stay in the stream,
+	// untouched, for this or another replica to take once the account is
+	// ready. It is asked before every pull and every PullWait while true.
+	Paused func(account string) bool
 }
 
 // Handler starts jobs: it receives the messages a lane took, in order,

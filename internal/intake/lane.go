@@ -119,6 +119,14 @@ func (l *Lane) pull() {
 	warned := false
 	alone := false // take the next message alone, whatever its size
 	for l.ctx.Err() == nil {
+		if paused := l.in.cfg.Paused; paused != nil && paused(l.Account) {
+			select {
+			case <-l.ctx.Done():
+				return
+			case <-time.After(l.in.cfg.PullWait):
+			}
+			continue
+		}
 		n, size, ok := l.credits(alone)
 		if !ok {
 			return

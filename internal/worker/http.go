@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
 // serveHTTP serves the probes on addr: /healthz (liveness: the process
 // answers; it never depends on NATS, or an outage would restart every pod)
-// and /readyz (connected to NATS and consuming), and /metrics. It returns
+// and /readyz (connected to NATS and consuming, naming the accounts held by
+// their preflight), and /metrics. It returns
 // a func that stops the server.
 func (w *Worker) serveHTTP(addr string) (func(), error) {
 	if addr == "" {
@@ -22,11 +24,14 @@ func (w *Worker) serveHTTP(addr string) (func(), error) {
 		_, _ = rw.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, _ *http.Request) {
-		if !w.isReady() {
-			http.Error(rw, "not ready", http.StatusServiceUnavailable)
+		// Accounts held by their preflight are listed; the replica stays
+		// ready while it serves at least one account.
+		held := w.preflight.report()
+		if !w.isReady() || (len(held) > 0 && len(held) == len(w.accounts)) {
+			http.Error(rw, strings.Join(append([]string{"not ready"}, held...), "\n"), http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = rw.Write([]byte("ready\n"))
+		_, _ = rw.Write([]byte(strings.Join(append([]string{"ready"}, held...), "\n") + "\n"))
 	})
 	mux.Handle("GET /metrics", w.metrics.handler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}

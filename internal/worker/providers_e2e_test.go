@@ -68,6 +68,7 @@ func TestProvidersEndToEnd(t *testing.T) {
 	e := newEnv(t)
 	// Started before the worker, so stopped after it.
 	naverAPI := naverfake.New(t)
+	naverAPI.AddChannel(naverfake.Channel{ChannelID: "@talkrelay-shop"}) // the worker's preflight lists it
 	nhnAPI := nhnfake.New(t)
 	kakaoAPI := kakaofake.New(t)
 

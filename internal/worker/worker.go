@@ -63,6 +63,9 @@ type Options struct {
 	Tracer trace.Tracer
 	// Ready, if set, is closed once the worker is consuming.
 	Ready chan<- struct{}
+	// PreflightEvery is how often an account held by its preflight is
+	// checked again (default 1m; see preflight.go).
+	PreflightEvery time.Duration
 	// Clock is the time of every decision about a recipient (retries,
 	// lookups, deadlines, and the provider adapters' own: reservations, ad
 	// hours, lookup windows; see providers.Spec.Now) and of the timestamps
@@ -94,6 +97,8 @@ type Worker struct {
 	cancelKV jetstream.KeyValue // cancel markers
 	metrics  *metrics
 	ready    atomic.Bool
+	// preflight holds the accounts whose provider check failed.
+	preflight preflights
 	// priorityWarned: lane name -> *atomic.Int64, the last warning's time
 	priorityWarned sync.Map
 	// lostLogs bounds the warnings of jobs given up (see lose): a long
@@ -171,7 +176,8 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	}
 
 	w := &Worker{cfg: cfg, log: log, tracer: opts.Tracer, clock: opts.Clock, track: newTracker(), nc: nc, js: js, records: reconcile.New(js, sends),
-		accounts: map[string]*account{}, lostLogs: zerolog.BurstSampler{Burst: lostLogBurst, Period: time.Second}}
+		accounts: map[string]*account{}, lostLogs: zerolog.BurstSampler{Burst: lostLogBurst, Period: time.Second},
+		preflight: preflights{held: map[string]string{}}}
 	for i, a := range accounts {
 		acct := &account{Account: a, policy: cfg.Accounts[i].Retry, holdNightAds: cfg.Accounts[i].NightAds == config.NightAdsHold}
 		acct.resolver, _ = a.Client.(providers.Resolver)
@@ -194,6 +200,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		LaneBytes:     cfg.Worker.LaneBytes,
 		Starters:      decoders,
 		Log:           log,
+		Paused:        w.preflight.paused,
 	}, w.startGroup)
 	w.traces = dedupe.New(nc, dedupe.Options{APIPrefix: streams.APIPrefix(js), Window: cfg.Streams.JobsDuplicateWindow})
 	defer func() { _ = w.traces.Close() }()
@@ -238,6 +245,14 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		return err
 	}
 	defer stopCancels()
+	if opts.PreflightEvery <= 0 {
+		opts.PreflightEvery = defaultPreflightEvery
+	}
+	preflightCtx, stopPreflight := context.WithCancel(ctx)
+	recheck := w.startPreflight(preflightCtx, accounts, opts.PreflightEvery)
+	rechecked := make(chan struct{})
+	go func() { defer close(rechecked); recheck() }()
+	defer func() { stopPreflight(); <-rechecked }()
 	if err := w.intake.Start(setupCtx, names); err != nil {
 		return err
 	}
