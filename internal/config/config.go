@@ -112,6 +112,10 @@ type Account struct {
 	NightAds string `yaml:"night_ads"`
 	// Reports is how the account's delivery reports are polled.
 	Reports report.Config `yaml:"reports"`
+	// DailyQuota is what becomes of a job whose sender's daily quota
+	// (NHN's dailyMaxCount) is spent: DailyQuotaHold (the default) or
+	// DailyQuotaFail.
+	DailyQuota string `yaml:"daily_quota"`
 	// Options are the provider's own settings.
 	Options yaml.Node `yaml:"options"`
 
@@ -125,6 +129,16 @@ const (
 	// NightAdsHold: the job is scheduled in JetStream for 08:00 KST (or
 	// fails, if its deadline comes first) and sent then.
 	NightAdsHold = "hold"
+)
+
+// The values of Account.DailyQuota.
+const (
+	// DailyQuotaHold: the job's recipients wait (scheduled in JetStream)
+	// until the provider's day rolls over, or fail with deadline_exceeded
+	// when their deadline comes first.
+	DailyQuotaHold = "hold"
+	// DailyQuotaFail: the recipients fail at once (provider_rejected).
+	DailyQuotaFail = "fail"
 )
 
 // Secret is a credential read from the environment or a file at start-up,
@@ -293,6 +307,9 @@ func (c *Config) ApplyDefaults() {
 			a.NightAds = NightAdsReject
 		}
 		a.Reports.Defaults()
+		if a.DailyQuota == "" {
+			a.DailyQuota = DailyQuotaHold
+		}
 	}
 }
 
@@ -367,6 +384,8 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%s.request_timeout: %s is shorter than 100ms", field, a.RequestTimeout)
 		case a.NightAds != NightAdsReject && a.NightAds != NightAdsHold:
 			return fmt.Errorf("%s.night_ads: %q is not one of reject, hold", field, a.NightAds)
+		case a.DailyQuota != DailyQuotaHold && a.DailyQuota != DailyQuotaFail:
+			return fmt.Errorf("%s.daily_quota: %q is not one of hold, fail", field, a.DailyQuota)
 		}
 		seen[a.Name] = true
 		if err := a.RateLimit.Validate(); err != nil {

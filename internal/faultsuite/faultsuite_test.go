@@ -55,7 +55,7 @@ func TestFaultSuite(t *testing.T) {
 
 	// Fakes first, proxies next, workers last: cleanups run the other way.
 	naverAPI, nhnAPI, kakaoAPI := naverfake.New(t), nhnfake.New(t), kakaofake.New(t)
-	naverAPI.AddChannel(naverfake.Channel{ChannelID: naverSender}) // the worker's preflight lists it
+	seedFakes(naverAPI, nhnAPI)
 	acceptedTo := map[string]func(phone string) int{
 		naverAccount: naverAPI.AcceptedTo, nhnAccount: nhnAPI.AcceptedTo, kakaoAccount: kakaoAPI.AcceptedTo}
 	fakes := map[string]providertest.Fake{naverAccount: naverAPI, nhnAccount: nhnAPI, kakaoAccount: kakaoAPI}

@@ -57,7 +57,7 @@ func TestPausedWorker(t *testing.T) {
 	ns, js := startNATS(t, dir)
 
 	naverAPI, nhnAPI, kakaoAPI := naverfake.New(t), nhnfake.New(t), kakaofake.New(t)
-	naverAPI.AddChannel(naverfake.Channel{ChannelID: naverSender}) // the worker's preflight lists it
+	seedFakes(naverAPI, nhnAPI)
 	acceptedTo := map[string]func(phone string) int{
 		naverAccount: naverAPI.AcceptedTo, nhnAccount: nhnAPI.AcceptedTo, kakaoAccount: kakaoAPI.AcceptedTo}
 	proxies := map[string]*Proxy{}

@@ -237,6 +237,14 @@ func startNATS(t *testing.T, dir string, opts ...nats.Option) (*natstest.Server,
 	return ns, js
 }
 
+// seedFakes gives the fakes the channel, template and sender the jobs
+// use, which the worker's preflight and template and sender guard look up.
+func seedFakes(naverAPI *naverfake.Fake, nhnAPI *nhnfake.Fake) {
+	naverAPI.AddChannel(naverfake.Channel{ChannelID: naverSender})
+	naverAPI.AddTemplate(naverfake.Template{ChannelID: naverSender, Code: "ORDER_SHIPPED"})
+	nhnAPI.AddSender(nhnfake.Sender{PlusFriendID: "@talkrelay-fault", SenderKey: senderKey})
+}
+
 // buildWorker builds cmd/worker (without -race) into dir.
 func buildWorker(t *testing.T, dir string) string {
 	t.Helper()

@@ -1,6 +1,10 @@
 package providers
 
-import "context"
+import (
+	"context"
+
+	"github.com/talkrelay/talkrelay/internal/job"
+)
 
 // Preflighter is a provider that can check an account against the
 // provider before anything is sent through it: that the credentials are
@@ -23,4 +27,26 @@ type Readiness struct {
 	// Quota describes the sender's daily quota when the provider has one
 	// ("AlimTalk 250 of 1000 sent today"), or is "".
 	Quota string
+	// Quotas are the sender's daily quotas per kind, when it has any.
+	Quotas []Quota
+}
+
+// Quota is a sender's daily quota of one kind of message: Max a day
+// (provider's day), Sent so far today.
+type Quota struct {
+	Kind job.Kind `json:"kind"`
+	Max  int      `json:"max"`
+	Sent int      `json:"sent"`
+}
+
+// Spent tells whether the day's quota is used up.
+func (q Quota) Spent() bool { return q.Max > 0 && q.Sent >= q.Max }
+
+// TemplateLookup is a provider that can tell whether a template may be
+// sent by a sender: the worker's template guard asks it once per template
+// and caches the answer (see internal/guard). Problem is "" when the
+// template exists and is approved; an error means the provider could not
+// be asked.
+type TemplateLookup interface {
+	TemplateProblem(ctx context.Context, sender, template string) (problem string, err error)
 }

@@ -78,6 +78,8 @@ type account struct {
 	// holdNightAds: ad jobs that come in Kakao's ad night wait for 08:00
 	// KST instead of being rejected (night_ads: hold).
 	holdNightAds bool
+	// dailyQuota is the account's daily_quota: hold or fail.
+	dailyQuota string
 }
 
 // itemRef is what the dispatcher hands back with each outcome.
@@ -330,6 +332,9 @@ func (w *Worker) prepare(d *delivery, pos int) *dispatch.Item {
 		ev.Status, ev.Reason, ev.Message = result.Rejected, result.ReasonInvalidRecipient, err.Error()
 		w.storeResult(d, ev)
 		d.decided()
+		return nil
+	}
+	if w.guarded(d, pos) {
 		return nil
 	}
 	it := dispatch.NewItem(d.acct.Account, m, d.traceID, itemRef{d, pos})

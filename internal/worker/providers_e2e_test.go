@@ -68,8 +68,12 @@ func TestProvidersEndToEnd(t *testing.T) {
 	e := newEnv(t)
 	// Started before the worker, so stopped after it.
 	naverAPI := naverfake.New(t)
-	naverAPI.AddChannel(naverfake.Channel{ChannelID: "@talkrelay-shop"}) // the worker's preflight lists it
 	nhnAPI := nhnfake.New(t)
+	// The worker's preflight and template and sender guard find them.
+	naverAPI.AddChannel(naverfake.Channel{ChannelID: "@talkrelay-shop"})
+	naverAPI.AddTemplate(naverfake.Template{ChannelID: "@talkrelay-shop", Code: "ORDER_SHIPPED"})
+	nhnAPI.AddSender(nhnfake.Sender{PlusFriendID: "@talkrelay-at", SenderKey: "0123456789abcdef0123456789abcdef01234567"})
+	nhnAPI.AddSender(nhnfake.Sender{PlusFriendID: "@talkrelay", SenderKey: "f0123456789abcdef0123456789abcdef0123456"})
 	kakaoAPI := kakaofake.New(t)
 
 	const (
@@ -303,6 +307,7 @@ func TestNHNLookupFailsOnlyItsGroup(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	api := nhnfake.New(t)
+	api.AddSender(nhnfake.Sender{PlusFriendID: "@talkrelay-at", SenderKey: "0123456789abcdef0123456789abcdef01234567"})
 	j := &job.Job{Version: 1, ID: "nhn-lookup-1", Account: "nhn-main", Kind: job.AlimTalk,
 		Sender: "0123456789abcdef0123456789abcdef01234567", Template: "ORDER_RECEIVED"}
 	for i := range 2 {

@@ -96,7 +96,9 @@ func TestTracesAreExportedOverOTLP(t *testing.T) {
 
 	e := newEnv(t)
 	naverAPI := naverfake.New(t)
-	naverAPI.AddChannel(naverfake.Channel{ChannelID: "@talkrelay-shop"}) // the worker's preflight lists it
+	// The worker's preflight and template guard find them.
+	naverAPI.AddChannel(naverfake.Channel{ChannelID: "@talkrelay-shop"})
+	naverAPI.AddTemplate(naverfake.Template{ChannelID: "@talkrelay-shop", Code: "ORDER_SHIPPED"})
 	// The worker's own HTTP client (no Options.HTTPClient): its requests
 	// are traced.
 	e.startWith(e.config(providerAccount(t, "acct", "naver", naverAPI.URL(), "@talkrelay-shop",

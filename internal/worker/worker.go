@@ -31,6 +31,7 @@ import (
 	"github.com/talkrelay/talkrelay/internal/decide"
 	"github.com/talkrelay/talkrelay/internal/dedupe"
 	"github.com/talkrelay/talkrelay/internal/dispatch"
+	"github.com/talkrelay/talkrelay/internal/guard"
 	"github.com/talkrelay/talkrelay/internal/intake"
 	"github.com/talkrelay/talkrelay/internal/natsconn"
 	"github.com/talkrelay/talkrelay/internal/providers"
@@ -99,6 +100,8 @@ type Worker struct {
 	ready    atomic.Bool
 	// preflight holds the accounts whose provider check failed.
 	preflight preflights
+	// guard is the template and sender guard (guard.go).
+	guard *guard.Guard
 	// priorityWarned: lane name -> *atomic.Int64, the last warning's time
 	priorityWarned sync.Map
 	// lostLogs bounds the warnings of jobs given up (see lose): a long
@@ -179,12 +182,17 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		accounts: map[string]*account{}, lostLogs: zerolog.BurstSampler{Burst: lostLogBurst, Period: time.Second},
 		preflight: preflights{held: map[string]string{}}}
 	for i, a := range accounts {
-		acct := &account{Account: a, policy: cfg.Accounts[i].Retry, holdNightAds: cfg.Accounts[i].NightAds == config.NightAdsHold}
+		acct := &account{Account: a, policy: cfg.Accounts[i].Retry, holdNightAds: cfg.Accounts[i].NightAds == config.NightAdsHold,
+			dailyQuota: cfg.Accounts[i].DailyQuota}
 		acct.resolver, _ = a.Client.(providers.Resolver)
 		w.accounts[a.Name] = acct
 	}
 	pollers, err := w.reportPollers(setupCtx)
 	if err != nil {
+		return err
+	}
+	if w.guard, err = guard.New(ctx, js, guard.Config{Replicas: cfg.Streams.Replicas, Now: opts.Clock.Now, Log: log},
+		guardAccounts(accounts)); err != nil {
 		return err
 	}
 	decoders := cfg.Worker.Decoders

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/providers"
 )
 
@@ -25,7 +26,7 @@ func (c *Client) Preflight(ctx context.Context, sender string) (providers.Readin
 	case s == nil:
 		return providers.Readiness{Problem: fmt.Sprintf("sender %s is not registered with this app key", sender)}, nil
 	}
-	return providers.Readiness{Problem: s.Usable(), Quota: s.quota()}, nil
+	return providers.Readiness{Problem: s.Usable(), Quota: s.quota(), Quotas: s.quotas()}, nil
 }
 
 // findSender lists the sender by sender key, then by plusFriendId; nil
@@ -43,6 +44,18 @@ func (c *Client) findSender(ctx context.Context, sender string) (*Sender, error)
 		}
 	}
 	return nil, nil
+}
+
+// quotas are the sender's daily quotas (dailyMaxCount 0: none).
+func (s *Sender) quotas() []providers.Quota {
+	var out []providers.Quota
+	if s.AlimTalk != nil && s.AlimTalk.DailyMaxCount > 0 {
+		out = append(out, providers.Quota{Kind: job.AlimTalk, Max: s.AlimTalk.DailyMaxCount, Sent: s.AlimTalk.SentCount})
+	}
+	if s.FriendTalk != nil && s.FriendTalk.DailyMaxCount > 0 {
+		out = append(out, providers.Quota{Kind: job.FriendTalk, Max: s.FriendTalk.DailyMaxCount, Sent: s.FriendTalk.SentCount})
+	}
+	return out
 }
 
 // quota describes the daily quotas the sender has.
