@@ -78,6 +78,8 @@ type Guard struct {
 	mu      sync.Mutex
 	entries map[string]cached
 	asking  map[string]chan struct{} // questions in flight, by key
+
+	running sync.WaitGroup // the watch and the refresh
 }
 
 type cached struct {
@@ -111,20 +113,33 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config, accounts []Acc
 	// end of it: wait for that, so a new replica starts with what the
 	// others learnt.
 	loaded := make(chan struct{})
-	go g.watch(w, loaded)
+	g.running.Go(func() { g.watch(ctx, w, loaded) })
 	select {
 	case <-loaded:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	go g.refresh(ctx)
+	g.running.Go(func() { g.refresh(ctx) })
 	return g, nil
 }
 
-func (g *Guard) watch(w jetstream.KeyWatcher, loaded chan struct{}) {
+// Wait waits for the guard's goroutines, which end with New's ctx.
+func (g *Guard) Wait() { g.running.Wait() }
+
+func (g *Guard) watch(ctx context.Context, w jetstream.KeyWatcher, loaded chan struct{}) {
 	defer w.Stop()
 	first := true
-	for e := range w.Updates() {
+	for {
+		var e jetstream.KeyValueEntry
+		select {
+		case <-ctx.Done():
+			return
+		case u, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			e = u
+		}
 		if e == nil {
 			if first {
 				close(loaded)

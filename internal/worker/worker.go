@@ -191,10 +191,13 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	if err != nil {
 		return err
 	}
-	if w.guard, err = guard.New(ctx, js, guard.Config{Replicas: cfg.Streams.Replicas, Now: opts.Clock.Now, Log: log},
+	guardCtx, stopGuard := context.WithCancel(ctx)
+	defer stopGuard()
+	if w.guard, err = guard.New(guardCtx, js, guard.Config{Replicas: cfg.Streams.Replicas, Now: opts.Clock.Now, Log: log},
 		guardAccounts(accounts)); err != nil {
 		return err
 	}
+	defer func() { stopGuard(); w.guard.Wait() }()
 	decoders := cfg.Worker.Decoders
 	if decoders == 0 {
 		decoders = runtime.GOMAXPROCS(0)
