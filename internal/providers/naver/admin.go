@@ -106,15 +106,11 @@ type TemplateComment struct {
 	Create    string `json:"create"`
 }
 
-// TemplateButton is a registered button; a send must repeat it exactly.
+// TemplateButton is a registered button, the send's button fields and
+// its order; a send must repeat it exactly.
 type TemplateButton struct {
-	Order         int    `json:"order"`
-	Type          string `json:"type"`
-	Name          string `json:"name"`
-	LinkMobile    string `json:"linkMobile,omitempty"`
-	LinkPc        string `json:"linkPc,omitempty"`
-	SchemeIos     string `json:"schemeIos,omitempty"`
-	SchemeAndroid string `json:"schemeAndroid,omitempty"`
+	Order int `json:"order"`
+	button
 }
 
 // Usable says why the template cannot be sent, or "" when it can: it must

@@ -152,11 +152,4 @@ func parseErrorBody(body []byte) apiError {
 }
 
 // snippet is body text short enough for an error message.
-func snippet(b []byte) string {
-	const max = 200
-	s := strings.ToValidUTF8(strings.TrimSpace(string(b)), "?")
-	if len(s) > max {
-		s = strings.ToValidUTF8(s[:max], "") + "..."
-	}
-	return s
-}
+func snippet(b []byte) string { return providers.Snippet(b) }

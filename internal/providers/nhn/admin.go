@@ -324,10 +324,10 @@ func parseAdminAnswer(status int, data []byte, out any) error {
 	}
 	if status/100 != 2 {
 		return &providers.Error{Provider: Name, Class: adminStatusClass(status), Reason: adminStatusReason(status),
-			HTTPStatus: status, Message: strings.TrimSpace(http.StatusText(status) + " " + snippet(data))}
+			HTTPStatus: status, Message: strings.TrimSpace(http.StatusText(status) + " " + providers.Snippet(data))}
 	}
 	if herr != nil || h.Header == nil {
-		return adminUnreadable(fmt.Errorf("answer without a header: %s", snippet(data)))
+		return adminUnreadable(fmt.Errorf("answer without a header: %s", providers.Snippet(data)))
 	}
 	if out == nil {
 		return nil
@@ -364,16 +364,6 @@ func invalidAdmin(msg string) error {
 func adminUnreadable(err error) error {
 	return &providers.Error{Provider: Name, Class: providers.Retryable, Reason: result.ReasonProviderUnavailable,
 		Message: "unreadable answer", Err: err}
-}
-
-// snippet is answer text short enough for an error message.
-func snippet(b []byte) string {
-	const max = 200
-	s := strings.ToValidUTF8(strings.TrimSpace(string(b)), "?")
-	if len(s) > max {
-		s = strings.ToValidUTF8(s[:max], "") + "..."
-	}
-	return s
 }
 
 // newMultipart writes a multipart body; fill adds the parts.
