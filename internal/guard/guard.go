@@ -75,7 +75,7 @@ type Guard struct {
 	kv       jetstream.KeyValue
 	accounts map[string]Account
 
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	entries map[string]cached
 	asking  map[string]chan struct{} // questions in flight, by key
 
@@ -226,6 +226,12 @@ func (g *Guard) question(key string) func(context.Context) (Entry, error) {
 // question in flight per key) and stores the answer. A question that
 // cannot be asked or fails answers the zero Entry, and stores nothing.
 func (g *Guard) entry(ctx context.Context, key string) Entry {
+	g.mu.RLock()
+	c, ok := g.entries[key]
+	g.mu.RUnlock()
+	if ok {
+		return c.Entry // the hot path: every job after the first
+	}
 	g.mu.Lock()
 	if c, ok := g.entries[key]; ok {
 		g.mu.Unlock()

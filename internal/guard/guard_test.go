@@ -139,3 +139,23 @@ func TestKeys(t *testing.T) {
 		t.Fatalf("parsed %q %q %q", a, kind, names)
 	}
 }
+
+// BenchmarkCachedTemplate is the hot path: a job's template and sender
+// already known.
+func BenchmarkCachedTemplate(b *testing.B) {
+	srv := natstest.Run(b)
+	_, js := srv.JetStream(b)
+	g, err := New(b.Context(), js, Config{Log: zerolog.Nop()}, []Account{{Name: "shop", Client: &templates{}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	g.Template(b.Context(), "shop", "@shop", "ORDER_SHIPPED")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if g.Template(b.Context(), "shop", "@shop", "ORDER_SHIPPED") != "" {
+				b.Fatal("problem")
+			}
+		}
+	})
+}
