@@ -11,6 +11,7 @@ import (
 
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/providers/naver/naverfake"
+	"github.com/talkrelay/talkrelay/internal/providers/providertest"
 	"github.com/talkrelay/talkrelay/internal/result"
 )
 
@@ -167,4 +168,23 @@ func FuzzParseAdminPage(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestPreflightConformance(t *testing.T) {
+	t.Parallel()
+	providertest.PreflightSuite{
+		New: func(t *testing.T) (providers.Preflighter, providers.Preflighter, func()) {
+			f := naverfake.New(t)
+			f.AddChannel(naverfake.Channel{ChannelID: "@ok"})
+			f.AddChannel(naverfake.Channel{ChannelID: "@blocked", Status: "BLOCKED", IsBlock: true})
+			cfg := DefaultConfig()
+			cfg.ServiceID = testServiceID
+			refused, err := NewClient(cfg, f.URL(), testAccessKey, "refused", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return newTestClient(t, f.URL(), nil), refused, func() { f.NextAdminStatus(http.StatusInternalServerError) }
+		},
+		Usable: "@ok", Unusable: "@blocked", Missing: "@none",
+	}.Run(t)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/providers/nhn/nhnfake"
+	"github.com/talkrelay/talkrelay/internal/providers/providertest"
 	"github.com/talkrelay/talkrelay/internal/result"
 )
 
@@ -306,4 +307,23 @@ func FuzzParseAdminAnswer(f *testing.F) {
 			t.Fatalf("error %v is not a classified *providers.Error", err)
 		}
 	})
+}
+
+func TestPreflightConformance(t *testing.T) {
+	t.Parallel()
+	providertest.PreflightSuite{
+		New: func(t *testing.T) (providers.Preflighter, providers.Preflighter, func()) {
+			f := nhnfake.New(t)
+			f.AddSender(nhnfake.Sender{PlusFriendID: "@ok", SenderKey: "key-ok", AlimTalkDailyMax: 10, AlimTalkSent: 3})
+			f.AddSender(nhnfake.Sender{PlusFriendID: "@zz", SenderKey: "key-zz", Dormant: true})
+			spec := testSpec(f.URL())
+			spec.Credentials = map[string]string{SecretKeyCredential: "refused"}
+			refused, err := New(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return newTestClient(t, f.URL()), refused.(*Client), func() { f.NextAdminStatus(http.StatusInternalServerError) }
+		},
+		Usable: "key-ok", Unusable: "key-zz", Missing: "key-none",
+	}.Run(t)
 }

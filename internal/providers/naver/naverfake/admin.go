@@ -33,6 +33,16 @@ type adminState struct {
 	channels  []Channel
 	templates []Template
 	queries   []url.Values // of the channel and template queries, in order
+	statuses  []int        // NextAdminStatus's queue
+}
+
+// NextAdminStatus answers the coming channel and template queries, one
+// each, with these HTTP failures (writeStatus), after the signature is
+// checked.
+func (f *Fake) NextAdminStatus(statuses ...int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.admin.statuses = append(f.admin.statuses, statuses...)
 }
 
 // AddChannel adds a channel: ACTIVE unless c says otherwise.
@@ -100,7 +110,15 @@ func (f *Fake) serveAdmin(w http.ResponseWriter, r *http.Request) bool {
 	q := r.URL.Query()
 	f.mu.Lock()
 	f.admin.queries = append(f.admin.queries, q)
+	injected := 0
+	if len(f.admin.statuses) > 0 {
+		injected, f.admin.statuses = f.admin.statuses[0], f.admin.statuses[1:]
+	}
 	f.mu.Unlock()
+	if injected != 0 {
+		writeStatus(w, injected, "")
+		return true
+	}
 
 	allowed := map[string]bool{"pageSize": true, "pageIndex": true}
 	if what == "templates" {
