@@ -242,7 +242,7 @@ func startNATS(t *testing.T, dir string, opts ...nats.Option) (*natstest.Server,
 func seedFakes(naverAPI *naverfake.Fake, nhnAPI *nhnfake.Fake) {
 	naverAPI.AddChannel(naverfake.Channel{ChannelID: naverSender})
 	naverAPI.AddTemplate(naverfake.Template{ChannelID: naverSender, Code: "ORDER_SHIPPED"})
-	nhnAPI.AddSender(nhnfake.Sender{PlusFriendID: "@talkrelay-fault", SenderKey: senderKey})
+	nhnAPI.AddSender(nhnfake.Sender{PlusFriendID: plusFriendID, SenderKey: senderKey})
 }
 
 // buildWorker builds cmd/worker (without -race) into dir.
