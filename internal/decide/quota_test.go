@@ -14,7 +14,7 @@ func TestQuotaDay(t *testing.T) {
 	t.Parallel()
 	kst := func(d, h, m int) time.Time { return time.Date(2026, 11, d, h, m, 0, 0, msgcheck.KST) }
 	for _, tc := range []struct{ at, want time.Time }{
-		{kst(30, 0, 0), kst(31, 0, 0)},  // the day just began: the next one
+		{kst(30, 0, 0), kst(31, 0, 0)}, // the day just began: the next one
 		{kst(30, 23, 59), kst(31, 0, 0)},
 		{time.Date(2026, 11, 30, 15, 30, 0, 0, time.UTC), kst(32, 0, 0)}, // 00:30 KST on the 1st
 	} {

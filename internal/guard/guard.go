@@ -80,6 +80,9 @@ type Guard struct {
 	asking  map[string]chan struct{} // questions in flight, by key
 
 	running sync.WaitGroup // the watch and the refresh
+	// ctx is New's: it bounds the questions to providers and ends the
+	// guard's goroutines.
+	ctx context.Context
 }
 
 type cached struct {
@@ -101,7 +104,8 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config, accounts []Acc
 	if err != nil {
 		return nil, fmt.Errorf("guard: create or update bucket %s: %w", Bucket, err)
 	}
-	g := &Guard{cfg: cfg, kv: kv, accounts: map[string]Account{}, entries: map[string]cached{}, asking: map[string]chan struct{}{}}
+	g := &Guard{cfg: cfg, kv: kv, accounts: map[string]Account{}, entries: map[string]cached{}, asking: map[string]chan struct{}{},
+		ctx: ctx}
 	for _, a := range accounts {
 		g.accounts[a.Name] = a
 	}
@@ -179,20 +183,20 @@ func enc(s string) string {
 // unknown template is asked about (once, however many jobs wait); a
 // provider that cannot tell, or one without a template query, lets it
 // pass.
-func (g *Guard) Template(ctx context.Context, account, sender, template string) string {
+func (g *Guard) Template(account, sender, template string) string {
 	if template == "" {
 		return ""
 	}
-	return g.entry(ctx, TemplateKey(account, sender, template)).Problem
+	return g.entry(TemplateKey(account, sender, template)).Problem
 }
 
 // Sender returns what the provider said of a sender: why it must not
 // send, and its quotas. Asked as Template is.
-func (g *Guard) Sender(ctx context.Context, account, sender string) Entry {
+func (g *Guard) Sender(account, sender string) Entry {
 	if sender == "" {
 		return Entry{}
 	}
-	return g.entry(ctx, SenderKey(account, sender))
+	return g.entry(SenderKey(account, sender))
 }
 
 // question is how key's provider is asked about it; nil when it cannot
@@ -225,7 +229,7 @@ func (g *Guard) question(key string) func(context.Context) (Entry, error) {
 // entry returns key's entry from memory, or asks the provider (one
 // question in flight per key) and stores the answer. A question that
 // cannot be asked or fails answers the zero Entry, and stores nothing.
-func (g *Guard) entry(ctx context.Context, key string) Entry {
+func (g *Guard) entry(key string) Entry {
 	g.mu.RLock()
 	c, ok := g.entries[key]
 	g.mu.RUnlock()
@@ -242,7 +246,7 @@ func (g *Guard) entry(ctx context.Context, key string) Entry {
 		g.mu.Unlock()
 		select {
 		case <-wait:
-		case <-ctx.Done():
+		case <-g.ctx.Done():
 		}
 		g.mu.Lock()
 		defer g.mu.Unlock()
@@ -256,7 +260,7 @@ func (g *Guard) entry(ctx context.Context, key string) Entry {
 	wait = make(chan struct{})
 	g.asking[key] = wait
 	g.mu.Unlock()
-	e, _ := g.ask(ctx, key, 0, ask)
+	e, _ := g.ask(g.ctx, key, 0, ask)
 	g.mu.Lock()
 	delete(g.asking, key)
 	g.mu.Unlock()

@@ -62,7 +62,7 @@ func TestTemplateAskedOnceAcrossJobsAndReplicas(t *testing.T) {
 	var wg sync.WaitGroup
 	answers := make([]string, 20)
 	for i := range answers {
-		wg.Go(func() { answers[i] = g1.Template(t.Context(), "shop", "@shop", "T") })
+		wg.Go(func() { answers[i] = g1.Template("shop", "@shop", "T") })
 	}
 	for p.calls.Load() == 0 {
 		time.Sleep(time.Millisecond)
@@ -79,7 +79,7 @@ func TestTemplateAskedOnceAcrossJobsAndReplicas(t *testing.T) {
 	}
 
 	g2 := newGuard(t, srv, p, c)
-	if got := g2.Template(t.Context(), "shop", "@shop", "T"); got != p.problem || p.calls.Load() != 1 {
+	if got := g2.Template("shop", "@shop", "T"); got != p.problem || p.calls.Load() != 1 {
 		t.Fatalf("second replica: %q after %d questions; want the stored answer without asking", got, p.calls.Load())
 	}
 
@@ -92,7 +92,7 @@ func TestTemplateAskedOnceAcrossJobsAndReplicas(t *testing.T) {
 		t.Fatalf("%d questions after the refresh, want 2", n)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for g2.Template(t.Context(), "shop", "@shop", "T") != "" {
+	for g2.Template("shop", "@shop", "T") != "" {
 		if time.Now().After(deadline) {
 			t.Fatal("the second replica never saw the refreshed entry")
 		}
@@ -113,7 +113,7 @@ func TestProviderThatCannotTell(t *testing.T) {
 	p := &templates{err: errors.New("provider down")}
 	g := newGuard(t, srv, p, c)
 	for range 5 {
-		if got := g.Template(t.Context(), "shop", "@shop", "T"); got != "" {
+		if got := g.Template("shop", "@shop", "T"); got != "" {
 			t.Fatalf("%q: a provider that cannot tell must let jobs through", got)
 		}
 	}
@@ -149,11 +149,11 @@ func BenchmarkCachedTemplate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	g.Template(b.Context(), "shop", "@shop", "ORDER_SHIPPED")
+	g.Template("shop", "@shop", "ORDER_SHIPPED")
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if g.Template(b.Context(), "shop", "@shop", "ORDER_SHIPPED") != "" {
+			if g.Template("shop", "@shop", "ORDER_SHIPPED") != "" {
 				b.Fatal("problem")
 			}
 		}

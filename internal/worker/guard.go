@@ -27,12 +27,12 @@ func guardAccounts(accounts []*dispatch.Account) []guard.Account {
 func (w *Worker) guarded(d *delivery, pos int) bool {
 	r := &d.job.Recipients[pos]
 	k := providers.KeyOf(d.job, r, d.acct.Sender)
-	s := w.guard.Sender(w.calls, d.acct.Name, k.Sender)
+	s := w.guard.Sender(d.acct.Name, k.Sender)
 	why := ""
 	if s.Problem != "" {
 		why = "sender " + k.Sender + ": " + s.Problem
 	} else {
-		why = w.guard.Template(w.calls, d.acct.Name, k.Sender, k.Template)
+		why = w.guard.Template(d.acct.Name, k.Sender, k.Template)
 	}
 	if why != "" {
 		ev := d.event(pos)
