@@ -29,6 +29,7 @@ func TestBrandMessageEndToEnd(t *testing.T) {
 	// Kakao takes them, whatever the hour the test runs at.
 	clock := providertest.NewClock(time.Date(2026, 11, 10, 14, 0, 0, 0, msgcheck.KST))
 	nhnAPI := nhnfake.New(t)
+	nhnAPI.AddSender(nhnfake.Sender{PlusFriendID: "@brand", SenderKey: providertest.BrandSender}) // the worker's guard finds it
 	kakaoAPI := kakaofake.New(t, kakaofake.WithClock(clock.Now))
 
 	var jobs []*job.Job

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/talkrelay/talkrelay/internal/config"
 	"github.com/talkrelay/talkrelay/internal/decide"
 	"github.com/talkrelay/talkrelay/internal/job"
@@ -114,7 +116,11 @@ func TestDailyQuotaHold(t *testing.T) {
 					!strings.Contains(ev.Detail, "daily quota") {
 					t.Errorf("job with a deadline before 00:00 KST: %s %s %s %q", ev.JobID, ev.Status, ev.Reason, ev.Detail)
 				}
-				checkScheduledFor(t, e.schedules(1)[0], now, decide.QuotaDay(now))
+				// On the real clock, NATS fires the schedule at 00:00 KST itself.
+				h := e.schedules(1)[0].Header.Get(jetstream.ScheduleHeader)
+				if at, err := time.Parse(time.RFC3339, strings.TrimPrefix(h, "@at ")); err != nil || !at.Equal(decide.QuotaDay(now)) {
+					t.Errorf("held job scheduled %q, want @at %s (00:00 KST)", h, decide.QuotaDay(now).UTC().Format(time.RFC3339))
+				}
 			}
 			if api.Sends() != 0 {
 				t.Errorf("%d sends with the quota spent", api.Sends())

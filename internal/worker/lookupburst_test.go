@@ -89,6 +89,12 @@ func TestLookupBurstDoesNotDelayAnotherAccount(t *testing.T) {
 	proxy := httputil.NewSingleHostReverseProxy(upstream)
 	var requestsA, lookupsA perSecond
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/senders") {
+			// The worker's preflight and sender guard: administration
+			// calls, not the sends and lookups measured here.
+			proxy.ServeHTTP(w, r)
+			return
+		}
 		now := time.Now()
 		requestsA.add(now)
 		if r.Method == http.MethodGet {
@@ -100,6 +106,9 @@ func TestLookupBurstDoesNotDelayAnotherAccount(t *testing.T) {
 	t.Cleanup(front.Close)
 
 	const sender = "0123456789abcdef0123456789abcdef01234567"
+	for _, api := range []*nhnfake.Fake{apiA, apiB} { // the worker's preflight and guard find it
+		api.AddSender(nhnfake.Sender{PlusFriendID: "@burst", SenderKey: sender})
+	}
 	a := providerAccount(t, "nhn-a", "nhn", front.URL, sender, map[string]string{"secret_key": nhnfake.SecretKey},
 		map[string]any{"app_key": nhnfake.AppKey})
 	a.RequestTimeout, a.MaxConcurrency = time.Second, 4

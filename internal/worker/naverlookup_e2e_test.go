@@ -32,6 +32,9 @@ func TestNAVERLookupsCurrentQueryFormat(t *testing.T) {
 			e := newEnv(t)
 			api := naverfake.New(t)
 			api.Next(tc.answer)
+			// The worker's preflight and template guard find them.
+			api.AddChannel(naverfake.Channel{ChannelID: "@talkrelay-shop"})
+			api.AddTemplate(naverfake.Template{ChannelID: "@talkrelay-shop", Code: "ORDER_SHIPPED"})
 			j := &job.Job{Version: 1, ID: "naver-lookup-1", Account: "naver-main", Kind: job.AlimTalk, Template: "ORDER_SHIPPED"}
 			for i := range 3 {
 				j.Recipients = append(j.Recipients, job.Recipient{Phone: fmt.Sprintf("010-4444-%04d", i),
