@@ -28,6 +28,7 @@ func TestCancelReservationsEndToEnd(t *testing.T) {
 	e := newEnv(t)
 	naverAPI := naverfake.New(t)
 	nhnAPI := nhnfake.New(t)
+	seedProviderFakes(naverAPI, nhnAPI)
 	kakaoAPI := kakaofake.New(t)
 	reserveAt := time.Now().Add(3 * time.Hour).Truncate(time.Minute)
 

@@ -59,6 +59,16 @@ func providerAccounts(t *testing.T, naverURL, nhnURL, kakaoURL string) []config.
 	}
 }
 
+// seedProviderFakes gives the fakes the channel, template and senders the
+// end-to-end jobs use, which the worker's preflight and template and
+// sender guard look up.
+func seedProviderFakes(naverAPI *naverfake.Fake, nhnAPI *nhnfake.Fake) {
+	naverAPI.AddChannel(naverfake.Channel{ChannelID: "@talkrelay-shop"})
+	naverAPI.AddTemplate(naverfake.Template{ChannelID: "@talkrelay-shop", Code: "ORDER_SHIPPED"})
+	nhnAPI.AddSender(nhnfake.Sender{PlusFriendID: "@talkrelay-at", SenderKey: "0123456789abcdef0123456789abcdef01234567"})
+	nhnAPI.AddSender(nhnfake.Sender{PlusFriendID: "@talkrelay", SenderKey: "f0123456789abcdef0123456789abcdef0123456"})
+}
+
 // TestProvidersEndToEnd sends a mix of jobs through NATS and the worker
 // with the real NAVER, NHN and Kakao adapters to their strict fakes, and
 // checks every recipient's result, the provider requests made and that
@@ -69,11 +79,7 @@ func TestProvidersEndToEnd(t *testing.T) {
 	// Started before the worker, so stopped after it.
 	naverAPI := naverfake.New(t)
 	nhnAPI := nhnfake.New(t)
-	// The worker's preflight and template and sender guard find them.
-	naverAPI.AddChannel(naverfake.Channel{ChannelID: "@talkrelay-shop"})
-	naverAPI.AddTemplate(naverfake.Template{ChannelID: "@talkrelay-shop", Code: "ORDER_SHIPPED"})
-	nhnAPI.AddSender(nhnfake.Sender{PlusFriendID: "@talkrelay-at", SenderKey: "0123456789abcdef0123456789abcdef01234567"})
-	nhnAPI.AddSender(nhnfake.Sender{PlusFriendID: "@talkrelay", SenderKey: "f0123456789abcdef0123456789abcdef0123456"})
+	seedProviderFakes(naverAPI, nhnAPI)
 	kakaoAPI := kakaofake.New(t)
 
 	const (
