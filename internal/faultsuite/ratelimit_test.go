@@ -186,6 +186,7 @@ func TestRateLimitSharedAcrossReplicas(t *testing.T) {
 	ns, js := startNATS(t, dir)
 
 	kakaoAPI, nhnAPI := kakaofake.New(t), nhnfake.New(t)
+	nhnAPI.AddSender(nhnfake.Sender{PlusFriendID: plusFriendID, SenderKey: senderKey}) // the worker's guard finds it
 	meters := map[string]*meter{
 		kakaoAccount:  newMeter(t, kakaoAPI.URL(), isSend[kakaoAccount]),
 		nhnAccount:    newMeter(t, nhnAPI.URL(), isSend[nhnAccount]),
