@@ -51,6 +51,7 @@ func newHookedEnv(t *testing.T) (*env, *nhnfake.Fake, *config.Config) {
 	t.Helper()
 	e := newEnv(t)
 	api := nhnfake.New(t)
+	seedNHNSenders(api)
 	cfg := e.config(hookAccount(t, api))
 	cfg.Webhook.Addr = freeAddr(t)
 	return e, api, cfg
@@ -200,6 +201,7 @@ func TestNHNReportPushedAndPolledOnce(t *testing.T) {
 	e := newEnv(t)
 	clock := &settableClock{t: time.Now().UTC().Truncate(time.Minute).Add(30 * time.Second)}
 	api := nhnfake.New(t, nhnfake.WithClock(clock.Now))
+	seedNHNSenders(api)
 	a := hookAccount(t, api)
 	on := true
 	a.Reports = report.Config{Enabled: &on, Interval: 50 * time.Millisecond}

@@ -65,6 +65,11 @@ func providerAccounts(t *testing.T, naverURL, nhnURL, kakaoURL string) []config.
 func seedProviderFakes(naverAPI *naverfake.Fake, nhnAPI *nhnfake.Fake) {
 	naverAPI.AddChannel(naverfake.Channel{ChannelID: "@talkrelay-shop"})
 	naverAPI.AddTemplate(naverfake.Template{ChannelID: "@talkrelay-shop", Code: "ORDER_SHIPPED"})
+	seedNHNSenders(nhnAPI)
+}
+
+// seedNHNSenders gives NHN's fake the senders the tests' jobs name.
+func seedNHNSenders(nhnAPI *nhnfake.Fake) {
 	nhnAPI.AddSender(nhnfake.Sender{PlusFriendID: "@talkrelay-at", SenderKey: "0123456789abcdef0123456789abcdef01234567"})
 	nhnAPI.AddSender(nhnfake.Sender{PlusFriendID: "@talkrelay", SenderKey: "f0123456789abcdef0123456789abcdef0123456"})
 }

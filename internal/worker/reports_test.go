@@ -147,6 +147,7 @@ func TestNHNReportsThroughTheWorker(t *testing.T) {
 	e := newEnv(t)
 	clk := &stepClock{t: time.Now().UTC().Truncate(time.Minute).Add(30 * time.Second)}
 	api := nhnfake.New(t, nhnfake.WithClock(clk.Now))
+	seedNHNSenders(api)
 	acct := providerAccount(t, "nhn-main", "nhn", api.URL(), "", map[string]string{"secret_key": nhnfake.SecretKey},
 		map[string]any{"app_key": nhnfake.AppKey})
 	on := true
