@@ -55,7 +55,7 @@ type Entry struct {
 }
 
 // Account is an account the guard asks about: its name and provider
-// client (a providers.TemplateLookup and/or providers.Preflighter).
+// client (a providers.TemplateLookup and/or providers.SenderLookup).
 type Account struct {
 	Name   string
 	Client providers.Provider
@@ -216,9 +216,9 @@ func (g *Guard) question(key string) func(context.Context) (Entry, error) {
 			}
 		}
 	case "s":
-		if pf, ok := a.Client.(providers.Preflighter); ok {
+		if sl, ok := a.Client.(providers.SenderLookup); ok {
 			return func(ctx context.Context) (Entry, error) {
-				r, err := pf.Preflight(ctx, names[0])
+				r, err := sl.SenderState(ctx, names[0])
 				return Entry{Problem: r.Problem, Quotas: r.Quotas}, err
 			}
 		}

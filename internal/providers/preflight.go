@@ -42,6 +42,14 @@ type Quota struct {
 // Spent tells whether the day's quota is used up.
 func (q Quota) Spent() bool { return q.Max > 0 && q.Sent >= q.Max }
 
+// SenderLookup is a provider that can tell what it knows of one sender
+// (exists, blocked, dormant, its daily quotas): the worker's sender guard
+// asks it once per sender and caches the answer (see internal/guard). A
+// provider without a sender query (Kakao) does not implement it.
+type SenderLookup interface {
+	SenderState(ctx context.Context, sender string) (Readiness, error)
+}
+
 // TemplateLookup is a provider that can tell whether a template may be
 // sent by a sender: the worker's template guard asks it once per template
 // and caches the answer (see internal/guard). Problem is "" when the

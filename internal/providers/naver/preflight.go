@@ -6,7 +6,15 @@ import (
 	"github.com/talkrelay/talkrelay/internal/providers"
 )
 
-var _ providers.Preflighter = (*Client)(nil)
+var (
+	_ providers.Preflighter  = (*Client)(nil)
+	_ providers.SenderLookup = (*Client)(nil)
+)
+
+// SenderState implements providers.SenderLookup: Preflight of the channel.
+func (c *Client) SenderState(ctx context.Context, sender string) (providers.Readiness, error) {
+	return c.Preflight(ctx, sender)
+}
 
 // Preflight implements providers.Preflighter: the channel query answers
 // (the signature is accepted) and the sender, the channel id jobs send

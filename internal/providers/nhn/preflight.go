@@ -9,7 +9,15 @@ import (
 	"github.com/talkrelay/talkrelay/internal/providers"
 )
 
-var _ providers.Preflighter = (*Client)(nil)
+var (
+	_ providers.Preflighter  = (*Client)(nil)
+	_ providers.SenderLookup = (*Client)(nil)
+)
+
+// SenderState implements providers.SenderLookup: Preflight of the sender.
+func (c *Client) SenderState(ctx context.Context, sender string) (providers.Readiness, error) {
+	return c.Preflight(ctx, sender)
+}
 
 // Preflight implements providers.Preflighter: the sender (a sender key,
 // or a plusFriendId for FriendTalk) must be listed, registered, not
