@@ -254,6 +254,9 @@ func (g *Guard) entry(key string) Entry {
 	}
 	ask := g.question(key)
 	if ask == nil {
+		// Nothing to ask (a provider without that query): remembered, so
+		// that later jobs stay on the read path.
+		g.entries[key] = cached{}
 		g.mu.Unlock()
 		return Entry{}
 	}
