@@ -112,11 +112,11 @@ func preflightAll(ctx context.Context, accounts []*dispatch.Account) []preflight
 	return out
 }
 
-// startPreflight checks every account before intake starts, holds those
-// with a problem, and returns a func that checks the held ones again every
-// interval until ctx ends.
-func (w *Worker) startPreflight(ctx context.Context, accounts []*dispatch.Account, every time.Duration) func() {
-	for _, r := range preflightAll(ctx, accounts) {
+// startPreflight records the checks of every account made before intake
+// starts (preflightAll), holding those with a problem, and returns a func
+// that checks the held ones again every interval until ctx ends.
+func (w *Worker) startPreflight(ctx context.Context, initial []preflightResult, accounts []*dispatch.Account, every time.Duration) func() {
+	for _, r := range initial {
 		w.preflightLogged(r)
 	}
 	byName := map[string]*dispatch.Account{}

@@ -173,6 +173,17 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", streams.SendsBucket, err)
 	}
+	// The providers are asked before the shared rate limits are joined, so
+	// that a replica starts sending as soon as it has its share.
+	guardCtx, stopGuard := context.WithCancel(ctx)
+	defer stopGuard()
+	accountGuard, err := guard.New(guardCtx, js, guard.Config{Replicas: cfg.Streams.Replicas, Now: opts.Clock.Now, Log: log},
+		guardAccounts(accounts))
+	if err != nil {
+		return err
+	}
+	defer func() { stopGuard(); accountGuard.Wait() }()
+	preflighted := preflightAll(ctx, accounts)
 	limits, err := shareLimits(setupCtx, js, cfg, accounts)
 	if err != nil {
 		return err
@@ -180,7 +191,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 
 	w := &Worker{cfg: cfg, log: log, tracer: opts.Tracer, clock: opts.Clock, track: newTracker(), nc: nc, js: js, records: reconcile.New(js, sends),
 		accounts: map[string]*account{}, lostLogs: zerolog.BurstSampler{Burst: lostLogBurst, Period: time.Second},
-		preflight: preflights{held: map[string]string{}}}
+		preflight: preflights{held: map[string]string{}}, guard: accountGuard}
 	for i, a := range accounts {
 		acct := &account{Account: a, policy: cfg.Accounts[i].Retry, holdNightAds: cfg.Accounts[i].NightAds == config.NightAdsHold,
 			dailyQuota: cfg.Accounts[i].DailyQuota}
@@ -191,13 +202,6 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	if err != nil {
 		return err
 	}
-	guardCtx, stopGuard := context.WithCancel(ctx)
-	defer stopGuard()
-	if w.guard, err = guard.New(guardCtx, js, guard.Config{Replicas: cfg.Streams.Replicas, Now: opts.Clock.Now, Log: log},
-		guardAccounts(accounts)); err != nil {
-		return err
-	}
-	defer func() { stopGuard(); w.guard.Wait() }()
 	decoders := cfg.Worker.Decoders
 	if decoders == 0 {
 		decoders = runtime.GOMAXPROCS(0)
@@ -260,7 +264,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 		opts.PreflightEvery = defaultPreflightEvery
 	}
 	preflightCtx, stopPreflight := context.WithCancel(ctx)
-	recheck := w.startPreflight(preflightCtx, accounts, opts.PreflightEvery)
+	recheck := w.startPreflight(preflightCtx, preflighted, accounts, opts.PreflightEvery)
 	rechecked := make(chan struct{})
 	go func() { defer close(rechecked); recheck() }()
 	defer func() { stopPreflight(); <-rechecked }()
