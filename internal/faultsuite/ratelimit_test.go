@@ -93,17 +93,78 @@ func requests(arrival) int     { return 1 }
 func recipients(a arrival) int { return a.recipients }
 
 // maxPerSecond is the most weight that arrived within one wall-clock
-// second, and that second.
-func maxPerSecond(as []arrival, w weight) (int, time.Time) {
+// second the meters could measure (see stalls), and that second.
+func maxPerSecond(as []arrival, w weight, st *stalls) (int, time.Time) {
 	per := map[int64]int{}
 	most, at := 0, int64(0)
 	for _, a := range as {
 		s := a.at.Unix()
+		if st.stalled(s) {
+			continue
+		}
 		if per[s] += w(a); per[s] > most {
 			most, at = per[s], s
 		}
 	}
 	return most, time.Unix(at, 0)
+}
+
+// stalls records the wall-clock seconds in which this process (the meters,
+// NATS and the fakes) stopped running for longer than a headroom's worth
+// of a second: the meters stamp arrivals late then, and requests the
+// workers spread over two seconds land in one. Such a second says nothing
+// about the limiter and is left out of maxPerSecond; a run with too many
+// of them fails as unmeasured instead of passing.
+type stalls struct {
+	mu   sync.Mutex
+	late map[int64]bool
+}
+
+// watchStalls ticks every 5 ms until the test ends and marks a second
+// (and the one before it, which the stall may have begun in) when a tick
+// comes more than limit late.
+func watchStalls(t *testing.T, limit time.Duration) *stalls {
+	st := &stalls{late: map[int64]bool{}}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	go func() {
+		const every = 5 * time.Millisecond
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-tick.C:
+				now = time.Now()
+				if now.Sub(last) > every+limit {
+					st.mu.Lock()
+					st.late[now.Unix()], st.late[now.Unix()-1] = true, true
+					st.mu.Unlock()
+				}
+				last = now
+			}
+		}
+	}()
+	return st
+}
+
+func (st *stalls) stalled(s int64) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.late[s]
+}
+
+// count is how many of the seconds from from to to were stalled.
+func (st *stalls) count(from, to time.Time) int {
+	n := 0
+	for s := from.Unix(); s <= to.Unix(); s++ {
+		if st.stalled(s) {
+			n++
+		}
+	}
+	return n
 }
 
 // perSecond lists the weight that arrived in each wall-clock second from
@@ -157,17 +218,19 @@ func countIn(as []arrival, w weight, from, to time.Time) float64 {
 // rate-limited accounts: Kakao at 50 requests/s, NHN at 1,000 recipients/s
 // (1,000 a request) and a second Kakao account at 50 requests/s whose
 // provider answers 429 with Retry-After to a fifth of its requests during
-// the first phase. Phases of FAULT_RATELIMIT_PHASE each (default 8s; 20s
+// the first phase. Phases of FAULT_RATELIMIT_PHASE each (default 10s; 20s
 // is the 60-second form): 3 replicas; one SIGKILLed, 2 left; a fourth
 // started. The providers never see more than the limit in a wall-clock
-// second, see at least 90% of it on average and within 10 s of the kill;
+// second, see at least 90% of it on average and within 10 s of the kill,
+// and from 3 s after the fourth started (its start-up takes the CPU the
+// others run on);
 // the throttled account slows down during the 429s, is back at 90% after
 // them, and each of its recipients is taken exactly once.
 func TestRateLimitSharedAcrossReplicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs four worker processes for half a minute")
 	}
-	phase := 8 * time.Second
+	phase := 10 * time.Second
 	if v := os.Getenv("FAULT_RATELIMIT_PHASE"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 6*time.Second {
@@ -257,6 +320,9 @@ func TestRateLimitSharedAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A stall longer than 50 ms can bunch the 47 requests a second the
+	// Kakao accounts are admitted (6% headroom) into 50.
+	st := watchStalls(t, 50*time.Millisecond)
 	meters[throttledAcct].throttle.Store(true)
 	workers := []*workerProc{startWorker(t, bin, cfgPath, dir, 1), startWorker(t, bin, cfgPath, dir, 2), startWorker(t, bin, cfgPath, dir, 3)}
 	t.Cleanup(func() {
@@ -283,6 +349,12 @@ func TestRateLimitSharedAcrossReplicas(t *testing.T) {
 	fourth := time.Now()
 	sleep(phase)
 	end := time.Now()
+	total := int(end.Unix()-start.Unix()) + 1
+	stalled := st.count(start, end)
+	t.Logf("this process stalled over 50 ms in %d of %d seconds; those are left out of the most-per-second checks", stalled, total)
+	if stalled > total/2 {
+		t.Fatalf("this process stalled in %d of %d seconds: the meters could not measure the limit (machine too loaded)", stalled, total)
+	}
 
 	for _, c := range []struct {
 		acct  string
@@ -291,10 +363,10 @@ func TestRateLimitSharedAcrossReplicas(t *testing.T) {
 	}{{kakaoAccount, requests, kakaoRPS}, {nhnAccount, recipients, nhnRPS}} {
 		as := meters[c.acct].list()
 		t.Logf("%s per wall-clock second: %v", c.acct, perSecond(as, c.w, start, end))
-		most, at := maxPerSecond(as, c.w)
+		most, at := maxPerSecond(as, c.w, st)
 		avg := rateIn(as, c.w, start.Add(time.Second), end)
 		after := rateIn(as, c.w, killed.Add(3*time.Second), killed.Add(min(phase, 10*time.Second)))
-		withFourth := rateIn(as, c.w, fourth.Add(time.Second), end)
+		withFourth := rateIn(as, c.w, fourth.Add(3*time.Second), end)
 		t.Logf("%s: at most %d in a wall-clock second (limit %g); %.1f/s on average (%.0f%%), %.1f/s 3-%s after the kill (%.0f%%), %.1f/s with the fourth replica",
 			c.acct, most, c.limit, avg, 100*avg/c.limit, after, min(phase, 10*time.Second), 100*after/c.limit, withFourth)
 		if float64(most) > c.limit {
@@ -315,9 +387,9 @@ func TestRateLimitSharedAcrossReplicas(t *testing.T) {
 			throttled++
 		}
 	}
-	most, _ := maxPerSecond(as, requests)
+	most, _ := maxPerSecond(as, requests, st)
 	during := countIn(as, requests, start.Add(2*time.Second), killed)
-	recovered := rateIn(as, requests, fourth.Add(time.Second), end)
+	recovered := rateIn(as, requests, fourth.Add(3*time.Second), end)
 	t.Logf("%s: %d answered 429; %.1f requests/s during the 429s, %.1f/s after them; at most %d in a second",
 		throttledAcct, throttled, during, recovered, most)
 	switch {
