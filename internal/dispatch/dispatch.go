@@ -277,17 +277,16 @@ func (d *Dispatcher) admit(a *account) {
 			// a slot that a call ignoring its cancellation may never free.
 			go func() {
 				defer d.inflight.Done()
-				d.call(a, b.key, b.items, time.Time{}, d.sendCtx.Err())
+				d.call(a, b.key, b.items, d.sendCtx.Err())
 			}()
 			continue
 		}
-		// The limiter admits the request right before it goes out (see
-		// call for when it is admitted again).
+		// The limiter admits the request right before it goes out, so that
+		// no round trip of ours bunches requests up past the limit.
 		err := a.Limiter.Wait(d.sendCtx, len(b.items))
-		admitted := time.Now()
 		go func() {
 			defer func() { <-a.slots; d.inflight.Done() }()
-			d.call(a, b.key, b.items, admitted, err)
+			d.call(a, b.key, b.items, err)
 		}()
 	}
 }
@@ -309,17 +308,10 @@ func newBatch(k providers.Key, items []*Item) *providers.Batch {
 	return b
 }
 
-// staleAdmission is how long after the limiter admitted a request it may
-// still be written on that admission. A request held up longer (a slow
-// send-record store, a paused or CPU-starved process) is admitted again:
-// written on its old admission, it would go out bunched with the requests
-// admitted after it, past the limit in the provider's second.
-const staleAdmission = 50 * time.Millisecond
-
-// call sends one admitted batch (admitted at admitted); admitErr is the
-// limiter's refusal (the grace period ended while the batch waited), in
-// which case nothing is sent.
-func (d *Dispatcher) call(a *account, k providers.Key, items []*Item, admitted time.Time, admitErr error) {
+// call sends one admitted batch; admitErr is the limiter's refusal (the
+// grace period ended while the batch waited), in which case nothing is
+// sent.
+func (d *Dispatcher) call(a *account, k providers.Key, items []*Item, admitErr error) {
 	if items = d.fence(items); len(items) == 0 {
 		return
 	}
@@ -343,9 +335,6 @@ func (d *Dispatcher) call(a *account, k providers.Key, items []*Item, admitted t
 		if err = d.cfg.BeforeSend(ctx, b, items); err != nil {
 			err = fmt.Errorf("send record not stored: %w", err)
 		}
-	}
-	if err == nil && time.Since(admitted) > staleAdmission {
-		err = a.Limiter.Wait(d.sendCtx, len(items))
 	}
 	if err == nil {
 		// The last check before the request is written, after BeforeSend
