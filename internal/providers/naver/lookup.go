@@ -459,6 +459,8 @@ type queryMessage struct {
 	MessageStatusName string `json:"messageStatusName"`
 	MessageStatusDesc string `json:"messageStatusDesc"`
 	UseSmsFailover    bool   `json:"useSmsFailover"`
+	// Failover is the SMS fallback's state (report.go).
+	Failover *failoverStatus `json:"failover"`
 }
 
 var errNotQueryAnswer = errors.New("not a request query answer")

@@ -56,9 +56,10 @@ func (f *Fake) serveLookup(w http.ResponseWriter, r *http.Request) {
 	}
 
 	f.mu.Lock()
+	now := f.now()
 	var matched []record
 	for _, rec := range f.records {
-		if q.matches(&rec) {
+		if q.matches(&rec, now) {
 			matched = append(matched, rec)
 		}
 	}
@@ -81,11 +82,12 @@ func (f *Fake) serveLookup(w http.ResponseWriter, r *http.Request) {
 			"requestStatusCode": rec.code, "requestStatusName": rec.name, "requestStatusDesc": rec.desc,
 			"useSmsFailover": rec.useSmsFailover,
 		}
-		if rec.code == "A000" {
+		m["messageStatusCode"], m["messageStatusName"], m["messageStatusDesc"] = rec.messageStatus(now)
+		if rec.code == "A000" && !now.Before(rec.completeTime()) {
 			m["completeTime"] = rec.completeTime().In(kst).Format(completeTimeLayout)
-			m["messageStatusCode"], m["messageStatusName"], m["messageStatusDesc"] = "0000", "success", "성공"
-		} else {
-			m["messageStatusCode"], m["messageStatusName"], m["messageStatusDesc"] = rec.code, "fail", rec.desc
+		}
+		if fo := rec.failover(now); fo != nil {
+			m["failover"] = fo
 		}
 		msgs[i] = m
 	}
@@ -101,9 +103,6 @@ func (f *Fake) serveLookup(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, 200, out)
 }
-
-// completeTime is when the fake says a taken message was delivered.
-func (r *record) completeTime() time.Time { return r.at.Add(time.Second) }
 
 // checkLookup checks the query parameters (v, decoded from raw) against
 // the API document's rules and returns the breaches.
@@ -210,16 +209,13 @@ func (f *Fake) checkLookup(v url.Values, raw string) (lookupQuery, []string) {
 
 // matches reports whether rec answers q. Times compare at whole seconds,
 // both ends included, as the parameters are written.
-func (q *lookupQuery) matches(rec *record) bool {
+func (q *lookupQuery) matches(rec *record, now time.Time) bool {
 	eq := func(k, got string) bool { w := q.v.Get(k); return w == "" || w == got }
 	within := func(t, start, end time.Time) bool {
 		t = t.Truncate(time.Second)
 		return !t.Before(start) && !t.After(end)
 	}
-	msgStatus := "fail"
-	if rec.code == "A000" {
-		msgStatus = "success"
-	}
+	_, msgStatus, _ := rec.messageStatus(now)
 	switch {
 	case !eq("requestId", rec.requestID), !eq("plusFriendId", rec.plusFriendID),
 		!eq("templateCode", rec.templateCode), !eq("to", rec.to), !eq("messageId", rec.messageID),
@@ -227,7 +223,7 @@ func (q *lookupQuery) matches(rec *record) bool {
 		return false
 	case !q.reqStart.IsZero() && !within(rec.at, q.reqStart, q.reqEnd):
 		return false
-	case !q.completeStart.IsZero() && (rec.code != "A000" || !within(rec.completeTime(), q.completeStart, q.completeEnd)):
+	case !q.completeStart.IsZero() && (rec.code != "A000" || now.Before(rec.completeTime()) || !within(rec.completeTime(), q.completeStart, q.completeEnd)):
 		return false
 	}
 	return true

@@ -81,6 +81,8 @@ type Fake struct {
 	records    []record // every message of every request taken, in order
 	// reservations are the reservations taken, by requestId (reservation.go)
 	reservations map[string]*reservedSend
+	// undelivered are the receipt codes of FailDelivery, by phone.
+	undelivered map[string]string
 }
 
 type acceptKey struct{ phone, content string }
@@ -94,6 +96,9 @@ type record struct {
 	countryCode, to, content   string
 	code, name, desc           string // requestStatus*
 	useSmsFailover             bool
+	// deliveryCode is the KakaoTalk receipt code of a taken message that
+	// was not delivered (FailDelivery); "" when it was.
+	deliveryCode string
 }
 
 // kst is the zone of the query API's times and of requestTime.
@@ -115,7 +120,7 @@ var _ providertest.LookupFake = (*Fake)(nil)
 func New(tb testing.TB, opts ...Option) *Fake {
 	tb.Helper()
 	f := &Fake{tb: tb, now: time.Now, accessKey: AccessKey, secretKey: SecretKey, serviceID: ServiceID,
-		accepted: map[acceptKey]int{}}
+		accepted: map[acceptKey]int{}, undelivered: map[string]string{}}
 	for _, o := range opts {
 		o(f)
 	}
@@ -362,6 +367,7 @@ func (f *Fake) take(n int, req *request, codes map[int]string) (requestID string
 		if ok {
 			rec.code, rec.name, rec.desc = c, "fail", "fake failure "+c
 		} else {
+			rec.deliveryCode = f.undelivered[rec.to]
 			f.accepted[acceptKey{rec.to, rec.content}]++
 		}
 		f.records = append(f.records, rec)
