@@ -23,9 +23,9 @@ import (
 // stream (like Sandbox), which hold the provider's request and message
 // ids, and keeps in its cursor the requests with messages not reported
 // yet: nothing is written per recipient on the send path. A request is
-// asked Settle after its first result is read, then every Recheck until
-// each of its messages is terminal, or until Horizon has passed since
-// (Expiry reports the rest expired). The cursor holds at most
+// asked Settle after the time of its first accepted result, then every
+// Recheck until each of its messages is terminal, or until Horizon has
+// passed since that result (Expiry reports the rest expired). The cursor holds at most
 // maxPendingMessages; past that the walk waits for requests to settle.
 type Requests struct {
 	Reporter providers.RequestReporter
@@ -35,7 +35,7 @@ type Requests struct {
 	// Limiter is the account's: each request asked is one provider request.
 	Limiter ratelimit.Limiter
 	Store   Store
-	// Settle is how long after it is read a request is first asked
+	// Settle is how long after its accepted result a request is first asked
 	// (default 10s); Recheck how long after an answer that left some of
 	// its messages open it is asked again (default a minute).
 	Settle, Recheck time.Duration
@@ -54,7 +54,7 @@ type requestsCursor struct {
 type pendingRequest struct {
 	ID       string           `json:"r"`
 	Kind     job.Kind         `json:"k"`
-	Since    int64            `json:"s"` // unix seconds of its first result
+	Since    int64            `json:"s"` // unix seconds of its first accepted result
 	Due      int64            `json:"d"` // unix seconds of its next question
 	Messages []pendingMessage `json:"m"`
 }
@@ -90,7 +90,7 @@ func (s *Requests) Poll(ctx context.Context, cursor []byte, limit int) (*Page, e
 		return nil, fmt.Errorf("report: requests cursor: %w", err)
 	}
 	now := s.Now()
-	more, err := s.read(ctx, &c, limit, now, cmp.Or(s.Settle, 10*time.Second))
+	more, err := s.read(ctx, &c, limit, cmp.Or(s.Settle, 10*time.Second))
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func (s *Requests) Poll(ctx context.Context, cursor []byte, limit int) (*Page, e
 
 // read adds the accepted results after c.Seq, at most limit, to the open
 // requests; more says there are more to read.
-func (s *Requests) read(ctx context.Context, c *requestsCursor, limit int, now time.Time, settle time.Duration) (more bool, err error) {
+func (s *Requests) read(ctx context.Context, c *requestsCursor, limit int, settle time.Duration) (more bool, err error) {
 	open := 0
 	byID := map[string]*pendingRequest{}
 	for i := range c.Pending {
@@ -146,7 +146,7 @@ func (s *Requests) read(ctx context.Context, c *requestsCursor, limit int, now t
 		}
 		p := byID[r.ProviderRequestID]
 		if p == nil {
-			p = &pendingRequest{ID: r.ProviderRequestID, Kind: job.Kind(r.Kind), Since: now.Unix(), Due: now.Add(settle).Unix()}
+			p = &pendingRequest{ID: r.ProviderRequestID, Kind: job.Kind(r.Kind), Since: r.Time.Unix(), Due: r.Time.Add(settle).Unix()}
 			byID[p.ID] = p
 			added = append(added, p)
 		}
