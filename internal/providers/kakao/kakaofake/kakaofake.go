@@ -74,7 +74,7 @@ func WithTokenLife(secs int) Option { return func(f *Fake) { f.tokenLife = secs 
 
 // WithSendPath sets the regular expression the send path must match
 // (default `^/v2/send/kakao$`); its group 1, if any, must equal the
-// body's cid (the operator variant `^/v2/request/([0-9a-f]{32})/kakao$`).
+// body's cid (the operator variant `^/v2/request/([^/]+)/kakao$`).
 func WithSendPath(re string) Option {
 	return func(f *Fake) { f.sendPath = regexp.MustCompile(re) }
 }
