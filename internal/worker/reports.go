@@ -94,6 +94,12 @@ func (w *Worker) reportSources(a *account, horizon time.Duration) (srcs map[stri
 				Store: w.records, Horizon: horizon, Now: w.clock.Now},
 			a.Name + ".expiry": w.expirySource(a, c.ReportKinds(), horizon),
 		}, false
+	case providers.QueueReporter:
+		return map[string]report.Source{
+			a.Name: &report.Queue{Reporter: c, Account: a.Name, Provider: a.Provider, Limiter: a.Limiter,
+				Store: w.records, Now: w.clock.Now},
+			a.Name + ".expiry": w.expirySource(a, c.ReportKinds(), horizon),
+		}, false
 	}
 	return nil, false
 }
