@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -25,7 +26,13 @@ type Queue struct {
 	// provider request each.
 	Limiter ratelimit.Limiter
 	Store   Store
-	Now     func() time.Time
+	// Grace is how long after the provider's time of a report a batch
+	// waits for the recipient's accepted result (default a minute): a
+	// report can overtake the result of its own send, and the result is
+	// where its ref and metadata come from. Past it, the report goes
+	// without them.
+	Grace time.Duration
+	Now   func() time.Time
 }
 
 // Poll implements Source: one batch, whatever limit (the provider decides
@@ -41,9 +48,14 @@ func (q *Queue) Poll(ctx context.Context, cursor []byte, _ int) (*Page, error) {
 	if b.Group == "" {
 		return &Page{Next: cursor}, nil
 	}
+	now := q.Now()
+	if wait, err := q.resultsMissing(ctx, b.Reports, now); err != nil || wait {
+		// Not completed: the provider hands the batch out again.
+		return &Page{Next: cursor}, err
+	}
 	// The event's kind comes from the recipient's accepted result; this
 	// one is for a recipient without one.
-	evs, err := Correlate(ctx, q.Store, q.Account, q.Provider, job.Kind(""), b.Reports, q.Now())
+	evs, err := Correlate(ctx, q.Store, q.Account, q.Provider, job.Kind(""), b.Reports, now)
 	if err != nil {
 		return nil, err
 	}
@@ -53,4 +65,23 @@ func (q *Queue) Poll(ctx context.Context, cursor []byte, _ int) (*Page, error) {
 		}
 		return q.Reporter.CompleteReports(ctx, b.Group)
 	}}, nil
+}
+
+// resultsMissing says whether a report in reps is younger than Grace (by
+// the provider's time; one without is not waited for) and its
+// recipient's accepted result is not stored yet.
+func (q *Queue) resultsMissing(ctx context.Context, reps []providers.Report, now time.Time) (bool, error) {
+	grace := cmp.Or(q.Grace, time.Minute)
+	stored := newJobs(q.Store, q.Account)
+	for i := range reps {
+		r := &reps[i]
+		if r.At.IsZero() || now.Sub(r.At) > grace {
+			continue
+		}
+		res, err := stored.acceptedResult(ctx, r.JobID, r.Index)
+		if err != nil || res == nil {
+			return err == nil, err
+		}
+	}
+	return false, nil
 }
