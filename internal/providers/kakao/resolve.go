@@ -26,7 +26,8 @@ import (
 // of the same days.
 //
 // The polling API (GET /v2/info/message/results, then
-// PUT .../results/complete/{report_group_no}) is deliberately not used: it
+// PUT .../results/complete/{report_group_no}) is deliberately not used for
+// lookups (delivery reports use it, when enabled: report.go): it
 // is a queue with one consumer, not a query. It hands each result out once
 // a batch and must be completed, or the same batch comes again; reading it
 // here would take results away from the customer's own polling consumer
