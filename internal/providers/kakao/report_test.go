@@ -7,6 +7,7 @@ import (
 
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/providers/kakao/kakaofake"
+	"github.com/talkrelay/talkrelay/internal/providers/providertest"
 )
 
 // Result polling hands the same batch out until it is completed, with a
@@ -113,4 +114,9 @@ func FuzzParseResults(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestConformanceReporter(t *testing.T) {
+	t.Parallel()
+	providertest.RunReporter(t, suite(alimTalkJob))
 }

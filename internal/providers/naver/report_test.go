@@ -128,3 +128,8 @@ func FuzzDeliveryReport(f *testing.F) {
 		}
 	})
 }
+
+func TestReporterConformance(t *testing.T) {
+	t.Parallel()
+	providertest.RunReporter(t, conformanceSuite())
+}
