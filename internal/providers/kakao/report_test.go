@@ -104,11 +104,7 @@ func FuzzParseResults(f *testing.F) {
 			if !ok {
 				continue
 			}
-			switch rep.State {
-			case providers.ReportDelivered, providers.ReportFailed, providers.ReportFallbackSent, providers.ReportFallbackFailed:
-			default:
-				t.Fatalf("state %q", rep.State)
-			}
+			providertest.KnownState(t, rep)
 			if CID(rep.JobID, rep.Index) != e.CID {
 				t.Fatalf("report of %s/%d from cid %q", rep.JobID, rep.Index, e.CID)
 			}

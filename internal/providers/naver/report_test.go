@@ -118,11 +118,7 @@ func FuzzDeliveryReport(f *testing.F) {
 		if !ok {
 			return
 		}
-		switch rep.State {
-		case providers.ReportDelivered, providers.ReportFailed, providers.ReportFallbackSent, providers.ReportFallbackFailed:
-		default:
-			t.Fatalf("state %q", rep.State)
-		}
+		providertest.KnownState(t, rep)
 		if rep.MessageID == "" || m.RequestStatusCode != "A000" {
 			t.Fatalf("terminal report %+v of %s", rep, body)
 		}

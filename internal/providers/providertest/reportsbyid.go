@@ -127,3 +127,14 @@ func runQueueReporter(t *testing.T, s Suite) {
 		t.Fatalf("poll answered 503: %+v, want an error", b)
 	}
 }
+
+// KnownState fails t unless rep is in one of the terminal report states
+// (for the fuzz tests of the report parsers).
+func KnownState(t testing.TB, rep providers.Report) {
+	t.Helper()
+	switch rep.State {
+	case providers.ReportDelivered, providers.ReportFailed, providers.ReportFallbackSent, providers.ReportFallbackFailed:
+	default:
+		t.Fatalf("report %+v: state %q", rep, rep.State)
+	}
+}
