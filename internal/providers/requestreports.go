@@ -19,4 +19,8 @@ type RequestReporter interface {
 	// requestID that have reached one, with their MessageID and no job
 	// or index; a message not in them is not terminal yet.
 	RequestReports(ctx context.Context, requestID string) ([]Report, error)
+	// MessageReport is the report of one message whose request id is not
+	// known (its outcome came from a lookup that did not give it);
+	// terminal is false while it has none.
+	MessageReport(ctx context.Context, messageID string) (rep Report, terminal bool, err error)
 }

@@ -22,7 +22,9 @@ import (
 // chose, so it walks the account's accepted results in the results
 // stream (like Sandbox), which hold the provider's request and message
 // ids, and keeps in its cursor the requests with messages not reported
-// yet: nothing is written per recipient on the send path. A request is
+// yet: nothing is written per recipient on the send path. A message
+// whose result has no request id is asked about alone (the provider's
+// per-message query). A request is
 // asked Settle after the time of its first accepted result, then every
 // Recheck until each of its messages is terminal, or until Horizon has
 // passed since that result (Expiry reports the rest expired). The cursor holds at most
@@ -141,11 +143,13 @@ func (s *Requests) read(ctx context.Context, c *requestsCursor, limit int, settl
 	kinds := s.Reporter.ReportKinds()
 	var added []*pendingRequest
 	last, full, err := acceptedAfter(ctx, s.Store, s.Account, c.Seq, limit, func(r *result.Event) (bool, error) {
-		if r.ProviderRequestID == "" || r.ProviderMessageID == "" || !slices.Contains(kinds, job.Kind(r.Kind)) {
+		if r.ProviderMessageID == "" || !slices.Contains(kinds, job.Kind(r.Kind)) {
 			return true, nil
 		}
 		p := byID[r.ProviderRequestID]
-		if p == nil {
+		if p == nil || p.ID == "" {
+			// A message without its request id (its outcome came from a
+			// lookup that did not give it) is asked about alone.
 			p = &pendingRequest{ID: r.ProviderRequestID, Kind: job.Kind(r.Kind), Since: r.Time.Unix(), Due: r.Time.Add(settle).Unix()}
 			byID[p.ID] = p
 			added = append(added, p)
@@ -169,7 +173,17 @@ func (s *Requests) ask(ctx context.Context, p *pendingRequest, now time.Time) ([
 	if err := s.Limiter.Wait(ctx, 0); err != nil {
 		return nil, err
 	}
-	reps, err := s.Reporter.RequestReports(ctx, p.ID)
+	var reps []providers.Report
+	var err error
+	if p.ID != "" {
+		reps, err = s.Reporter.RequestReports(ctx, p.ID)
+	} else {
+		var rep providers.Report
+		var terminal bool
+		if rep, terminal, err = s.Reporter.MessageReport(ctx, p.Messages[0].ID); terminal {
+			reps = []providers.Report{rep}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

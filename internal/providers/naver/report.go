@@ -2,6 +2,7 @@ package naver
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -17,9 +18,10 @@ import (
 // page), each with messageStatusName success / processing / fail, its
 // messageStatusCode and the failover block of its SMS fallback. The
 // completion-window listing (completeStartTime + completeEndTime) needs
-// plusFriendId, which the accepted results do not keep, so it is not used;
-// the per-message query (GET .../messages/{messageId}) says nothing the
-// list by requestId does not.
+// plusFriendId, which the accepted results do not keep, so it is not used.
+// The per-message query (GET .../messages/{messageId}, メッセージ送信結果の照会)
+// is asked only for a message whose request id is not known: its outcome
+// came from a lookup by time window, which lists no request ids.
 
 var _ providers.RequestReporter = (*Client)(nil)
 
@@ -107,4 +109,29 @@ func (c *Client) deliveryReport(m *queryMessage) (providers.Report, bool) {
 		rep.State, rep.FallbackCode = providers.ReportFallbackFailed, f.MessageStatusCode
 	}
 	return rep, true
+}
+
+// MessageReport implements providers.RequestReporter with the per-message
+// query. A message NAVER answers the empty 404 for has no report yet.
+func (c *Client) MessageReport(ctx context.Context, messageID string) (providers.Report, bool, error) {
+	data, found, err := c.signedGet(ctx, c.sendURL+"/"+url.PathEscape(messageID))
+	if err != nil {
+		return providers.Report{}, false, fmt.Errorf("naver: report of message %s: %w", messageID, err)
+	}
+	if !found {
+		return providers.Report{}, false, nil
+	}
+	var m struct {
+		queryMessage
+		RequestID string `json:"requestId"`
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return providers.Report{}, false, fmt.Errorf("naver: report of message %s: unreadable answer: %w", messageID, err)
+	}
+	if m.MessageID != messageID {
+		return providers.Report{}, false, fmt.Errorf("naver: report of message %s: answer is of message %q", messageID, m.MessageID)
+	}
+	rep, ok := c.deliveryReport(&m.queryMessage)
+	rep.RequestID = m.RequestID
+	return rep, ok, nil
 }

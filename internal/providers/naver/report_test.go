@@ -62,6 +62,14 @@ func TestRequestReports(t *testing.T) {
 	if diff := cmp.Diff(want, reports()); diff != "" {
 		t.Errorf("fallback completed (-want +got):\n%s", diff)
 	}
+	// The per-message query, for a message whose request id is not known.
+	rep, terminal, err := c.MessageReport(t.Context(), "MSG-1-1")
+	if err != nil || !terminal || rep.State != providers.ReportFallbackSent || rep.RequestID != "RQ-1" || rep.MessageID != "MSG-1-1" {
+		t.Errorf("MessageReport: %+v, %v, %v; want fallback_sent in RQ-1", rep, terminal, err)
+	}
+	if rep, terminal, err := c.MessageReport(t.Context(), "MSG-9-9"); err != nil || terminal {
+		t.Errorf("MessageReport of a message NAVER does not list: %+v, %v, %v; want none and no error", rep, terminal, err)
+	}
 	if _, err := c.RequestReports(t.Context(), "RQ-404"); err != nil {
 		t.Errorf("a request NAVER lists nothing for: %v, want no reports and no error", err)
 	}

@@ -1,6 +1,7 @@
 package naverfake
 
 import (
+	"net/http"
 	"strings"
 	"time"
 )
@@ -49,4 +50,56 @@ func (r *record) failover(now time.Time) map[string]any {
 		fo["messageStatus"], fo["messageStatusCode"], fo["messageStatusName"], fo["messageStatusDesc"] = "COMPLETED", "0", "success", "성공"
 	}
 	return fo
+}
+
+// entry is rec as the query API lists it at now.
+func (r *record) entry(now time.Time) map[string]any {
+	m := map[string]any{
+		"requestTime": r.at.In(kst).Format(requestTimeLayout),
+		"messageId":   r.messageID, "countryCode": r.countryCode,
+		"to": r.to, "content": r.content,
+		"plusFriendId": r.plusFriendID, "templateCode": r.templateCode,
+		"requestStatusCode": r.code, "requestStatusName": r.name, "requestStatusDesc": r.desc,
+		"useSmsFailover": r.useSmsFailover,
+	}
+	m["messageStatusCode"], m["messageStatusName"], m["messageStatusDesc"] = r.messageStatus(now)
+	if r.code == "A000" && !now.Before(r.completeTime()) {
+		m["completeTime"] = r.completeTime().In(kst).Format(completeTimeLayout)
+	}
+	if fo := r.failover(now); fo != nil {
+		m["failover"] = fo
+	}
+	return m
+}
+
+// serveMessage answers GET .../messages/{messageId} (API document:
+// メッセージ送信結果の照会): the message with its requestId, or the empty 404
+// the list answers when nothing matches.
+func (f *Fake) serveMessage(w http.ResponseWriter, r *http.Request, messageID string) {
+	f.mu.Lock()
+	status, raw := f.script.LookupTurn()
+	f.mu.Unlock()
+	if !f.authorized(r) {
+		writeGatewayError(w, 401, "200", "Authentication Failed", "Invalid authentication information.")
+		return
+	}
+	switch {
+	case raw != nil:
+		raw.Write(w)
+		return
+	case status != 0:
+		writeStatus(w, status, "")
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.records {
+		if rec := &f.records[i]; rec.messageID == messageID {
+			m := rec.entry(f.now())
+			m["requestId"] = rec.requestID
+			writeJSON(w, 200, m)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNotFound)
 }

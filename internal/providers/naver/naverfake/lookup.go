@@ -74,22 +74,7 @@ func (f *Fake) serveLookup(w http.ResponseWriter, r *http.Request) {
 	}
 	msgs := make([]map[string]any, len(page))
 	for i, rec := range page {
-		m := map[string]any{
-			"requestTime": rec.at.In(kst).Format(requestTimeLayout),
-			"messageId":   rec.messageID, "countryCode": rec.countryCode,
-			"to": rec.to, "content": rec.content,
-			"plusFriendId": rec.plusFriendID, "templateCode": rec.templateCode,
-			"requestStatusCode": rec.code, "requestStatusName": rec.name, "requestStatusDesc": rec.desc,
-			"useSmsFailover": rec.useSmsFailover,
-		}
-		m["messageStatusCode"], m["messageStatusName"], m["messageStatusDesc"] = rec.messageStatus(now)
-		if rec.code == "A000" && !now.Before(rec.completeTime()) {
-			m["completeTime"] = rec.completeTime().In(kst).Format(completeTimeLayout)
-		}
-		if fo := rec.failover(now); fo != nil {
-			m["failover"] = fo
-		}
-		msgs[i] = m
+		msgs[i] = rec.entry(now)
 	}
 	out := map[string]any{
 		"statusCode": "202", "statusName": "success",

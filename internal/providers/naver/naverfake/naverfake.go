@@ -253,6 +253,8 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		f.serveSend(w, r)
 	case r.Method == http.MethodGet && path == wantPath && query != "":
 		f.serveLookup(w, r)
+	case r.Method == http.MethodGet && strings.HasPrefix(path, wantPath+"/") && query == "" && !strings.Contains(path[len(wantPath)+1:], "/"):
+		f.serveMessage(w, r, path[len(wantPath)+1:])
 	case strings.HasPrefix(path, reservationsPath(f.serviceID)):
 		f.serveReservation(w, r, strings.TrimPrefix(path, reservationsPath(f.serviceID)))
 	default:
