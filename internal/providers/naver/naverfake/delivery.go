@@ -76,19 +76,7 @@ func (r *record) entry(now time.Time) map[string]any {
 // メッセージ送信結果の照会): the message with its requestId, or the empty 404
 // the list answers when nothing matches.
 func (f *Fake) serveMessage(w http.ResponseWriter, r *http.Request, messageID string) {
-	f.mu.Lock()
-	status, raw := f.script.LookupTurn()
-	f.mu.Unlock()
-	if !f.authorized(r) {
-		writeGatewayError(w, 401, "200", "Authentication Failed", "Invalid authentication information.")
-		return
-	}
-	switch {
-	case raw != nil:
-		raw.Write(w)
-		return
-	case status != 0:
-		writeStatus(w, status, "")
+	if !f.queryGate(w, r) {
 		return
 	}
 	f.mu.Lock()

@@ -29,21 +29,7 @@ type lookupQuery struct {
 
 // serveLookup answers GET .../messages?... from the taken messages.
 func (f *Fake) serveLookup(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	status, raw := f.script.LookupTurn()
-	f.lastLookup = r.URL.Query()
-	f.mu.Unlock()
-
-	if !f.authorized(r) {
-		writeGatewayError(w, 401, "200", "Authentication Failed", "Invalid authentication information.")
-		return
-	}
-	switch {
-	case raw != nil:
-		raw.Write(w)
-		return
-	case status != 0:
-		writeStatus(w, status, "")
+	if !f.queryGate(w, r) {
 		return
 	}
 	q, problems := f.checkLookup(r.URL.Query(), r.URL.RawQuery)
@@ -209,6 +195,29 @@ func (q *lookupQuery) matches(rec *record, now time.Time) bool {
 	case !q.reqStart.IsZero() && !within(rec.at, q.reqStart, q.reqEnd):
 		return false
 	case !q.completeStart.IsZero() && (rec.code != "A000" || now.Before(rec.completeTime()) || !within(rec.completeTime(), q.completeStart, q.completeEnd)):
+		return false
+	}
+	return true
+}
+
+// queryGate takes a query request's turn of the script and answers it when
+// it is unauthorized or its turn has a failure or a raw answer queued;
+// true lets the request through.
+func (f *Fake) queryGate(w http.ResponseWriter, r *http.Request) bool {
+	f.mu.Lock()
+	status, raw := f.script.LookupTurn()
+	f.lastLookup = r.URL.Query()
+	f.mu.Unlock()
+	if !f.authorized(r) {
+		writeGatewayError(w, 401, "200", "Authentication Failed", "Invalid authentication information.")
+		return false
+	}
+	switch {
+	case raw != nil:
+		raw.Write(w)
+		return false
+	case status != 0:
+		writeStatus(w, status, "")
 		return false
 	}
 	return true
