@@ -32,6 +32,35 @@ func TestReportsThroughKills(t *testing.T) {
 		t.Skip("runs worker binaries through SIGKILLs")
 	}
 	p := loadProfile(t)
+	account := map[string]any{"name": "sbx", "provider": "sandbox",
+		"reports": map[string]any{"interval": "50ms", "page_size": 50, "lease": "2s"},
+		"options": map[string]any{"report_delay": "300ms", "fallback_rate": 0.2}}
+	reportsThroughKills(t, p, []any{account}, reportJobs("rep", "sbx", job.FriendTalk, "", "", p.recipients), []string{"sbx"}, nil)
+}
+
+// reportJobs are jobs of account of n recipients in all, 20 a job.
+func reportJobs(prefix, account string, kind job.Kind, sender, template string, n int) []*job.Job {
+	var jobs []*job.Job
+	for total := 0; total < n; {
+		j := &job.Job{Version: 1, ID: fmt.Sprintf("%s-%05d", prefix, len(jobs)), Account: account, Kind: kind,
+			Sender: sender, Template: template, Metadata: []byte(`{"suite":"reports"}`)}
+		for i := range min(20, n-total) {
+			j.Recipients = append(j.Recipients, job.Recipient{Ref: strconv.Itoa(total + i), Phone: fmt.Sprintf("010%08d", total+i), Content: "hello"})
+		}
+		total += len(j.Recipients)
+		jobs = append(jobs, j)
+	}
+	return jobs
+}
+
+// reportsThroughKills sends jobs to two worker processes configured with
+// accounts, SIGKILLs the holder of the report lease of each of polled in
+// turn (p.kills in all) while they are sent and reported, and checks that
+// every recipient is accepted and has exactly one report. The jobs are
+// published once the pollers named in fromEnd, whose cursor starts at the
+// end of the results stream, have saved it.
+func reportsThroughKills(t *testing.T, p profile, accounts []any, jobs []*job.Job, polled, fromEnd []string) {
+	t.Helper()
 	dir := t.TempDir()
 	bin := buildWorker(t, dir)
 	ns := natstest.RunWith(t, server.Options{StoreDir: filepath.Join(dir, "nats")})
@@ -42,13 +71,11 @@ func TestReportsThroughKills(t *testing.T) {
 	}
 	natstest.EnsureStreams(t, js)
 	cfg, err := yaml.Marshal(map[string]any{
-		"nats":   map[string]any{"url": ns.ClientURL()},
-		"worker": map[string]any{"ack_wait": ackWait.String(), "shutdown_grace": shutdownGrace.String()},
-		"http":   map[string]any{"addr": ""},
-		"log":    map[string]any{"level": "info", "format": "json"},
-		"accounts": []any{map[string]any{"name": "sbx", "provider": "sandbox",
-			"reports": map[string]any{"interval": "50ms", "page_size": 50, "lease": "2s"},
-			"options": map[string]any{"report_delay": "300ms", "fallback_rate": 0.2}}},
+		"nats":     map[string]any{"url": ns.ClientURL()},
+		"worker":   map[string]any{"ack_wait": ackWait.String(), "shutdown_grace": shutdownGrace.String()},
+		"http":     map[string]any{"addr": ""},
+		"log":      map[string]any{"level": "info", "format": "json"},
+		"accounts": accounts,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -57,19 +84,12 @@ func TestReportsThroughKills(t *testing.T) {
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var jobs []*job.Job
-	for total := 0; total < p.recipients; {
-		j := &job.Job{Version: 1, ID: fmt.Sprintf("rep-%05d", len(jobs)), Account: "sbx", Kind: job.FriendTalk,
-			Metadata: []byte(`{"suite":"reports"}`)}
-		for i := range min(20, p.recipients-total) {
-			j.Recipients = append(j.Recipients, job.Recipient{Ref: strconv.Itoa(total + i), Phone: fmt.Sprintf("010%08d", total+i), Content: "hello"})
-		}
-		total += len(j.Recipients)
-		jobs = append(jobs, j)
+	recipients := 0
+	for _, j := range jobs {
+		recipients += len(j.Recipients)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
-	pub := trickle(ctx, js, jobs, 5*time.Second)
 
 	workers := map[int]*workerProc{}
 	for n := range 2 {
@@ -79,11 +99,27 @@ func TestReportsThroughKills(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, name := range fromEnd {
+		for {
+			if _, err := kv.Get(ctx, "cursor."+name); err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("no report cursor of %s: %v", name, ctx.Err())
+			case <-workers[0].exited:
+				log, _ := os.ReadFile(workers[0].log)
+				t.Fatalf("worker 0 exited before the report cursor of %s was saved: %v\n%s", name, workers[0].err, log)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	pub := trickle(ctx, js, jobs, 5*time.Second)
 	next := 2
 	for kills := 0; kills < p.kills; {
-		// Kill the holder of the lease once it has stored reports since
+		// Kill the holder of a lease once it has stored reports since
 		// the last kill (a killed holder's lease runs out first).
-		holder := waitHolder(ctx, t, kv, js, kills)
+		holder := waitHolder(ctx, t, kv, js, "lease."+polled[kills%len(polled)], kills)
 		killed := false
 		for n, w := range workers {
 			if strings.Contains(holder, "/"+strconv.Itoa(w.cmd.Process.Pid)+"/") {
@@ -104,13 +140,13 @@ func TestReportsThroughKills(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every recipient is accepted; each gets one report.
-	results, reports := countUntil(ctx, t, js, streams.ResultsStream, p.recipients), countUntil(ctx, t, js, streams.ReportsStream, p.recipients)
-	accepted, err := streams.SubjectCount(ctx, js, streams.ResultsStream, "talkrelay.results.sbx.accepted.>")
+	results, reports := countUntil(ctx, t, js, streams.ResultsStream, recipients), countUntil(ctx, t, js, streams.ReportsStream, recipients)
+	accepted, err := streams.SubjectCount(ctx, js, streams.ResultsStream, "talkrelay.results.*.accepted.>")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if results != p.recipients || int(accepted) != p.recipients {
-		t.Fatalf("%d results, %d accepted, want %d", results, accepted, p.recipients)
+	if results != recipients || int(accepted) != recipients {
+		t.Fatalf("%d results, %d accepted, want %d", results, accepted, recipients)
 	}
 	seen := map[string]bool{}
 	cons, err := js.OrderedConsumer(ctx, streams.ReportsStream, jetstream.OrderedConsumerConfig{})
@@ -136,19 +172,19 @@ func TestReportsThroughKills(t *testing.T) {
 		}
 		seen[key] = true
 	}
-	if reports != p.recipients {
-		t.Errorf("%d reports for %d accepted recipients", reports, p.recipients)
+	if reports != recipients {
+		t.Errorf("%d reports for %d accepted recipients", reports, recipients)
 	}
-	t.Logf("%d recipients, %d reports, %d kills of the lease holder", p.recipients, reports, p.kills)
+	t.Logf("%d recipients, %d reports, %d kills of a lease holder", recipients, reports, p.kills)
 }
 
-// waitHolder waits until the report lease is held and the reports stream
+// waitHolder waits until the report lease key is held and the reports stream
 // has grown since the last call, and returns the holder.
-func waitHolder(ctx context.Context, t *testing.T, kv jetstream.KeyValue, js jetstream.JetStream, kill int) string {
+func waitHolder(ctx context.Context, t *testing.T, kv jetstream.KeyValue, js jetstream.JetStream, key string, kill int) string {
 	t.Helper()
 	min := uint64(kill*50 + 1)
 	for {
-		e, err := kv.Get(ctx, "lease.sbx")
+		e, err := kv.Get(ctx, key)
 		if err == nil {
 			var l struct {
 				Holder string `json:"holder"`

@@ -37,11 +37,11 @@ type Expiry struct {
 // before the account's polling first started are not expired.
 func (x *Expiry) Poll(ctx context.Context, cursor []byte, limit int) (*Page, error) {
 	if len(cursor) == 0 {
-		stream, err := x.JS.Stream(ctx, streams.ResultsStream)
+		seq, err := resultsEnd(ctx, x.JS)
 		if err != nil {
 			return nil, err
 		}
-		return &Page{Next: []byte(strconv.FormatUint(stream.CachedInfo().State.LastSeq, 10)), More: true}, nil
+		return &Page{Next: []byte(strconv.FormatUint(seq, 10)), More: true}, nil
 	}
 	var now time.Time // read only when there is a result to consider
 	stored := newJobs(x.Store, x.Account)
@@ -62,4 +62,14 @@ func (x *Expiry) Poll(ctx context.Context, cursor []byte, limit int) (*Page, err
 		ev.State, ev.Message = Expired, "no terminal delivery state reported within "+x.Horizon.String()+" of the accepted result"
 		return ev, true, nil
 	})
+}
+
+// resultsEnd is the results stream's last sequence: where a source that
+// reports only what is accepted from now on starts.
+func resultsEnd(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	stream, err := js.Stream(ctx, streams.ResultsStream)
+	if err != nil {
+		return 0, err
+	}
+	return stream.CachedInfo().State.LastSeq, nil
 }

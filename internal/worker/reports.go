@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nuid"
 
+	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/providers/sandbox"
 	"github.com/talkrelay/talkrelay/internal/report"
@@ -85,11 +86,28 @@ func (w *Worker) reportSources(a *account, horizon time.Duration) (srcs map[stri
 			srcs[a.Name+"."+string(kind)] = &report.Window{Reporter: c, Kind: kind, Account: a.Name, Provider: a.Provider,
 				Limiter: a.Limiter, Store: w.records, Now: w.clock.Now}
 		}
-		srcs[a.Name+".expiry"] = &report.Expiry{JS: w.js, Store: w.records, Account: a.Name, Kinds: c.ReportKinds(),
-			Horizon: horizon, Now: w.clock.Now}
+		srcs[a.Name+".expiry"] = w.expirySource(a, c.ReportKinds(), horizon)
 		return srcs, false
+	case providers.RequestReporter:
+		return map[string]report.Source{
+			a.Name: &report.Requests{Reporter: c, JS: w.js, Account: a.Name, Provider: a.Provider, Limiter: a.Limiter,
+				Store: w.records, Horizon: horizon, Now: w.clock.Now},
+			a.Name + ".expiry": w.expirySource(a, c.ReportKinds(), horizon),
+		}, false
+	case providers.QueueReporter:
+		return map[string]report.Source{
+			a.Name: &report.Queue{Reporter: c, Account: a.Name, Provider: a.Provider, Limiter: a.Limiter,
+				Store: w.records, Now: w.clock.Now},
+			a.Name + ".expiry": w.expirySource(a, c.ReportKinds(), horizon),
+		}, false
 	}
 	return nil, false
+}
+
+// expirySource reports expired what account a's provider leaves
+// unreported, of kinds, past horizon.
+func (w *Worker) expirySource(a *account, kinds []job.Kind, horizon time.Duration) report.Source {
+	return &report.Expiry{JS: w.js, Store: w.records, Account: a.Name, Kinds: kinds, Horizon: horizon, Now: w.clock.Now}
 }
 
 // replicaName names this replica in report leases: host, process and a

@@ -188,21 +188,16 @@ func TestNHNReportsThroughTheWorker(t *testing.T) {
 	}
 }
 
-// Reports asked of a provider talkrelay does not poll stop the worker at
-// start-up, naming the field; a bad polling setting too.
+// A bad polling setting stops the worker at start-up, naming the field.
 func TestReportsConfigFailsAtStart(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	on := true
-	kakao := providerAccount(t, "k", "kakao", "http://127.0.0.1:1", "", map[string]string{"client_id": "c", "client_secret": "s"},
-		map[string]any{"sender_no": "0212345678"})
-	kakao.Reports.Enabled = &on
 	sbx := sandboxAccount("s", nil)
 	sbx.Reports.PageSize = -1
 	for _, tc := range []struct {
 		acct config.Account
 		want string
-	}{{kakao, "accounts.k.reports.enabled: talkrelay does not poll reports of provider kakao"}, {sbx, "accounts.s.reports.page_size"}} {
+	}{{sbx, "accounts.s.reports.page_size"}} {
 		err := worker.Run(t.Context(), e.config(tc.acct), zerolog.Nop(), worker.Options{Providers: worker.Providers})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Run error = %v, want one saying %q", err, tc.want)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,7 +180,7 @@ func TestHostSelection(t *testing.T) {
 
 func TestSendPathWithCID(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, newClock(), kakaofake.WithSendPath(`^/v2/request/([0-9a-f]{32})/kakao$`))
+	f := newFake(t, newClock(), kakaofake.WithSendPath(`^/v2/request/([^/]+)/kakao$`))
 	c := newTestClient(t, f, func(c *Config) { c.SendPath = "/v2/request/{cid}/kakao" })
 	out, err := send(t, c, alimTalkJob(1))
 	if err != nil || out[0].Class != providers.Accepted {
@@ -271,8 +272,20 @@ func TestSendRefusesWithoutRequest(t *testing.T) {
 func TestCID(t *testing.T) {
 	t.Parallel()
 	a := CID("order-1", 0)
-	if len(a) != CIDLen {
-		t.Errorf("len %d", len(a))
+	if a != "order-1~0" {
+		t.Errorf("cid %q, want order-1~0", a)
+	}
+	if id, i, ok := ParseCID(a); !ok || id != "order-1" || i != 0 {
+		t.Errorf("ParseCID(%q) = %q, %d, %v", a, id, i, ok)
+	}
+	long := strings.Repeat("x", 49)
+	if h := CID(long, 0); h != HashedCID(long, 0) || len(h) != CIDLen {
+		t.Errorf("cid of a job id too long to decode: %q, want the hashed one", h)
+	}
+	for _, bad := range []string{HashedCID("order-1", 0), "order-1~01", "order-1~-1", "~0", "order-1~", "x" + long + "~0"} {
+		if _, _, ok := ParseCID(bad); ok {
+			t.Errorf("ParseCID(%q) decoded", bad)
+		}
 	}
 	if CID("order-1", 0) != a {
 		t.Error("cid is not stable")

@@ -103,18 +103,51 @@ type image struct {
 	Link string `json:"img_link,omitempty"`
 }
 
-// CIDLen is the length of the cid this adapter derives: 32 hex digits, 128
-// bits of SHA-256. It is the form of the cids in the API reference's own examples
-// (77613652af2d464580796c41cf0d39a3), short, URL- and path-safe, and wide
-// enough that two messages never share one.
+// CIDLen is the length of a hashed cid: 32 hex digits, 128 bits of
+// SHA-256, the form of the cids in the API reference's own examples
+// (77613652af2d464580796c41cf0d39a3).
 const CIDLen = 32
+
+// MaxCIDLen is the API reference's limit on cid.
+const MaxCIDLen = 50
+
+// cidSep separates the job id from the index in a decodable cid. Job ids
+// never hold it (the job schema's id pattern).
+const cidSep = "~"
 
 // CID returns the cid of recipient index of job jobID: our serial for the
 // message, the same on every attempt so that Kakao and the result queries
-// (search by cid) can tell a resend from a new message.
+// (search by cid) can tell a resend from a new message. It is
+// "<job id>~<index>" when that fits MaxCIDLen, which ParseCID decodes
+// back (delivery reports are correlated by it, with nothing stored), and
+// HashedCID otherwise.
 func CID(jobID string, index int) string {
+	if cid := jobID + cidSep + strconv.Itoa(index); len(cid) <= MaxCIDLen && !strings.Contains(jobID, cidSep) {
+		return cid
+	}
+	return HashedCID(jobID, index)
+}
+
+// HashedCID is the cid of a job id too long to decode, and every cid
+// talkrelay sent before cids were decodable: lookups search for both.
+func HashedCID(jobID string, index int) string {
 	h := sha256.Sum256([]byte("talkrelay/kakao/cid/v1\x00" + jobID + "\x00" + strconv.Itoa(index)))
 	return hex.EncodeToString(h[:])[:CIDLen]
+}
+
+// ParseCID decodes a cid CID made in its decodable form; ok is false for
+// a hashed cid or one talkrelay did not make.
+func ParseCID(cid string) (jobID string, index int, ok bool) {
+	i := strings.LastIndex(cid, cidSep)
+	if i <= 0 {
+		return "", 0, false
+	}
+	jobID = cid[:i]
+	index, err := strconv.Atoi(cid[i+len(cidSep):])
+	if err != nil || index < 0 || CID(jobID, index) != cid {
+		return "", 0, false
+	}
+	return jobID, index, true
 }
 
 // PhoneNumber formats the recipient's number for phone_number.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,7 +26,8 @@ import (
 // of the same days.
 //
 // The polling API (GET /v2/info/message/results, then
-// PUT .../results/complete/{report_group_no}) is deliberately not used: it
+// PUT .../results/complete/{report_group_no}) is deliberately not used for
+// lookups (delivery reports use it, when enabled: report.go): it
 // is a queue with one consumer, not a query. It hands each result out once
 // a batch and must be completed, or the same batch comes again; reading it
 // here would take results away from the customer's own polling consumer
@@ -73,7 +75,7 @@ func (c *Client) Resolve(ctx context.Context, queries []providers.Query) ([]prov
 			continue
 		}
 		if uid := q.Last.MessageID; uid != "" {
-			o, err := c.lookupUID(ctx, uid, CID(q.Message.Job.ID, q.Message.Index))
+			o, err := c.lookupUID(ctx, uid, cidsOf(&q))
 			if err != nil {
 				return nil, fmt.Errorf("%s: look up uid %s: %w", Name, uid, err)
 			}
@@ -89,9 +91,12 @@ func (c *Client) Resolve(ctx context.Context, queries []providers.Query) ([]prov
 	}
 	for _, k := range order {
 		idx := scans[k]
-		want := make(map[string]bool, len(idx))
+		want := make(map[string]string, len(idx))
 		for _, i := range idx {
-			want[CID(queries[i].Message.Job.ID, queries[i].Message.Index)] = true
+			cids := cidsOf(&queries[i])
+			for _, cid := range cids {
+				want[cid] = cids[0]
+			}
 		}
 		found, complete, err := c.scan(ctx, k.start, k.end, want)
 		if err != nil {
@@ -100,15 +105,29 @@ func (c *Client) Resolve(ctx context.Context, queries []providers.Query) ([]prov
 		for _, i := range idx {
 			q := &queries[i]
 			cid := CID(q.Message.Job.ID, q.Message.Index)
+			var recs []record
+			for _, c := range cidsOf(q) {
+				recs = append(recs, found[c]...)
+			}
 			// A listing other than acceptance is conclusive only from a
 			// complete scan, not_found_after after a known send time: before,
 			// the attempt asked about may not be listed yet, behind an
 			// earlier attempt's record of the same cid.
 			settled := complete && !q.SentAt.IsZero() && now.Sub(q.SentAt) >= c.cfg.NotFoundAfter
-			out[i] = decide(found[cid], settled, cid, k.start, k.end, c.cfg.NotFoundAfter)
+			out[i] = decide(recs, settled, cid, k.start, k.end, c.cfg.NotFoundAfter)
 		}
 	}
 	return out, nil
+}
+
+// cidsOf are the cids q's message may have been sent with: CID, and the
+// hashed cid of a message sent before cids were decodable.
+func cidsOf(q *providers.Query) []string {
+	cid, hashed := CID(q.Message.Job.ID, q.Message.Index), HashedCID(q.Message.Job.ID, q.Message.Index)
+	if cid == hashed {
+		return []string{cid}
+	}
+	return []string{cid, hashed}
 }
 
 // decide turns the listed records of one cid into its outcome. Of several
@@ -184,13 +203,19 @@ type searchRequest struct {
 }
 
 // scan pages through the message list from start to end and returns the
-// records of the wanted cids. It stops early once every wanted cid has an
-// accepted record (nothing later can change that). complete reports that
+// records of the wanted cids; want maps each to its message's CID (a
+// message may have been sent with a hashed cid: cidsOf). It stops early
+// once every wanted message has an accepted record (nothing later can
+// change that). complete reports that
 // the list was read to its end: not at the page cap, every entry with a
 // cid, and a page cursor to follow whenever there was a next page.
-func (c *Client) scan(ctx context.Context, start, end string, want map[string]bool) (found map[string][]record, complete bool, err error) {
+func (c *Client) scan(ctx context.Context, start, end string, want map[string]string) (found map[string][]record, complete bool, err error) {
 	found = map[string][]record{}
-	accepted := 0
+	messages := map[string]bool{}
+	for _, msg := range want {
+		messages[msg] = true
+	}
+	accepted := map[string]bool{} // messages with an accepted record
 	complete = true
 	cursor := ""
 	for range c.searchPages {
@@ -213,15 +238,16 @@ func (c *Client) scan(ctx context.Context, start, end string, want map[string]bo
 				complete = false
 				continue
 			}
-			if !want[r.CID] {
+			msg, ok := want[r.CID]
+			if !ok {
 				continue
 			}
-			if r.outcome().Class == providers.Accepted && !hasAccepted(found[r.CID]) {
-				accepted++
+			if r.outcome().Class == providers.Accepted {
+				accepted[msg] = true
 			}
 			found[r.CID] = append(found[r.CID], r)
 		}
-		if accepted == len(want) {
+		if len(accepted) == len(messages) {
 			return found, complete, nil
 		}
 		more := page.Next
@@ -257,7 +283,10 @@ func hasAccepted(recs []record) bool {
 // lookupUID looks up one message by the uid Kakao answered for it. A uid
 // the detail API does not know (HTTP 404) is Unknown: Kakao gave it, so
 // it may yet list it, and only a search by cid could prove otherwise.
-func (c *Client) lookupUID(ctx context.Context, uid, cid string) (providers.Outcome, error) {
+//
+// cids are the message's cids, CID's first: a detail of any of them is its.
+func (c *Client) lookupUID(ctx context.Context, uid string, cids []string) (providers.Outcome, error) {
+	cid := cids[0]
 	path := strings.Replace(c.cfg.DetailPath, UIDPlaceholder, url.PathEscape(uid), 1)
 	status, data, err := c.query(ctx, http.MethodGet, path, nil, true)
 	if err != nil {
@@ -277,7 +306,7 @@ func (c *Client) lookupUID(ctx context.Context, uid, cid string) (providers.Outc
 		o.MessageID, o.RequestID = uid, cid
 		return o, nil
 	}
-	if r.CID != "" && r.CID != cid {
+	if r.CID != "" && !slices.Contains(cids, r.CID) {
 		o := unknownOutcome(fmt.Sprintf("detail of uid %s is of cid %s, not ours (%s)", uid, r.CID, cid))
 		o.MessageID, o.RequestID = uid, cid
 		return o, nil

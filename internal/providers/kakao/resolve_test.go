@@ -594,3 +594,25 @@ func TestSearchAfter(t *testing.T) {
 		}
 	}
 }
+
+// A message sent before cids were decodable carries the hashed cid: a
+// lookup by search or by uid still finds it as ours, so a message sent
+// during an upgrade is never taken for absent and sent again.
+func TestResolveFindsHashedCID(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, newClock())
+	c := newTestClient(t, f, nil)
+	j := alimTalkJob(1)
+	uid := f.Record(kakaofake.Message{CID: HashedCID(j.ID, 0), MessageType: "AT"})
+	now := f.clock.Now()
+	f.clock.Advance(DefaultNotFoundAfter)
+	for name, last := range map[string]providers.Outcome{
+		"search": {Class: providers.Unknown},
+		"uid":    {Class: providers.Unknown, MessageID: uid},
+	} {
+		out := resolve(t, c, query(j, 0, last, now))
+		if out[0].Class != providers.Accepted || out[0].MessageID != uid {
+			t.Errorf("%s: %+v, want accepted with uid %s", name, out[0], uid)
+		}
+	}
+}

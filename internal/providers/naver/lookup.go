@@ -392,7 +392,22 @@ func (c *Client) fetch(ctx context.Context, params url.Values, maxPages int) (re
 // 404 NAVER answers when nothing matches; any other 404 (a gateway error
 // body: a wrong path or service id) is an error, never "not found".
 func (c *Client) queryPage(ctx context.Context, params url.Values) (r *queryResponse, found bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.sendURL+"?"+encodeQuery(params), nil)
+	data, found, err := c.signedGet(ctx, c.sendURL+"?"+encodeQuery(params))
+	if err != nil || !found {
+		return nil, false, err
+	}
+	r, err = parseQueryResponse(data)
+	if err != nil {
+		return nil, false, fmt.Errorf("request query answer: %w", err)
+	}
+	return r, true, nil
+}
+
+// signedGet makes one signed GET on the query API and returns the body of
+// its 200; found is false on the empty 404 NAVER answers when nothing
+// matches. Any other answer is an error (queryError).
+func (c *Client) signedGet(ctx context.Context, u string) (body []byte, found bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, false, fmt.Errorf("build request query: %w", err)
 	}
@@ -409,11 +424,7 @@ func (c *Client) queryPage(ctx context.Context, params url.Values) (r *queryResp
 	}
 	switch {
 	case resp.StatusCode == http.StatusOK:
-		r, err := parseQueryResponse(data)
-		if err != nil {
-			return nil, false, fmt.Errorf("request query answer: %w", err)
-		}
-		return r, true, nil
+		return data, true, nil
 	case resp.StatusCode == http.StatusNotFound && len(bytes.TrimSpace(data)) == 0:
 		return nil, false, nil
 	}
@@ -459,6 +470,8 @@ type queryMessage struct {
 	MessageStatusName string `json:"messageStatusName"`
 	MessageStatusDesc string `json:"messageStatusDesc"`
 	UseSmsFailover    bool   `json:"useSmsFailover"`
+	// Failover is the SMS fallback's state (report.go).
+	Failover *failoverStatus `json:"failover"`
 }
 
 var errNotQueryAnswer = errors.New("not a request query answer")

@@ -8,12 +8,28 @@ import (
 	"github.com/talkrelay/talkrelay/internal/providers"
 )
 
-// RunReporter runs the conformance checks of a provider's delivery report
-// listing (providers.WindowReporter): every message the fake took is
-// listed once across the pages of a window that holds its sends,
-// delivered and correlated to its job and recipient, and a listing the
-// provider fails is an error, never an empty page.
+// RunReporter runs the conformance checks of a provider's delivery
+// reports, whichever of providers.WindowReporter, RequestReporter or
+// QueueReporter it implements.
 func RunReporter(t *testing.T, s Suite) {
+	t.Helper()
+	switch s.NewProvider(t, s.NewFake(t)).(type) {
+	case providers.WindowReporter:
+		runWindowReporter(t, s)
+	case providers.RequestReporter:
+		runRequestReporter(t, s)
+	case providers.QueueReporter:
+		runQueueReporter(t, s)
+	default:
+		t.Fatal("the provider gives no delivery reports")
+	}
+}
+
+// runWindowReporter: every message the fake took is listed once across
+// the pages of a window that holds its sends, delivered and correlated to
+// its job and recipient, and a listing the provider fails is an error,
+// never an empty page.
+func runWindowReporter(t *testing.T, s Suite) {
 	t.Helper()
 	setup := func(t *testing.T) (Fake, providers.WindowReporter, *providers.Batch, time.Time, time.Time) {
 		fake := s.NewFake(t)

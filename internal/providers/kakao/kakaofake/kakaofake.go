@@ -74,7 +74,7 @@ func WithTokenLife(secs int) Option { return func(f *Fake) { f.tokenLife = secs 
 
 // WithSendPath sets the regular expression the send path must match
 // (default `^/v2/send/kakao$`); its group 1, if any, must equal the
-// body's cid (the operator variant `^/v2/request/([0-9a-f]{32})/kakao$`).
+// body's cid (the operator variant `^/v2/request/([^/]+)/kakao$`).
 func WithSendPath(re string) Option {
 	return func(f *Fake) { f.sendPath = regexp.MustCompile(re) }
 }
@@ -113,6 +113,12 @@ type Fake struct {
 	taken      []*Message     // in the order taken
 	byUID      map[string]*Message
 	uidSeq     int
+	// result polling (results.go)
+	resultsBatch int
+	groupSeq     int
+	groups       map[string][]string // uids by report_group_no handed out
+	completed    map[string]bool     // by uid
+	completeFail []string
 
 	tokenRequests atomic.Int64
 }
@@ -153,7 +159,8 @@ func New(tb testing.TB, opts ...Option) *Fake {
 	f := &Fake{tb: tb, now: time.Now, clientID: ClientID, clientSecret: ClientSecret,
 		authStyle: AuthKakao, tokenPath: "/v2/oauth/token",
 		sendPath: regexp.MustCompile(`^/v2/send/kakao$`), tokenLife: 21600,
-		tokens: map[string]time.Time{}, accepted: map[string]int{}, acceptTo: map[string]int{}, byUID: map[string]*Message{}}
+		tokens: map[string]time.Time{}, accepted: map[string]int{}, acceptTo: map[string]int{}, byUID: map[string]*Message{},
+		resultsBatch: 1000, groups: map[string][]string{}, completed: map[string]bool{}}
 	for _, o := range opts {
 		o(f)
 	}
@@ -324,6 +331,9 @@ func smsBytes(s string) int {
 }
 
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
+	if f.routeResults(w, r) {
+		return
+	}
 	if uid, ok := strings.CutPrefix(r.URL.EscapedPath(), DetailPath); ok {
 		if r.Method != http.MethodGet {
 			f.tb.Errorf("kakaofake: %s %s, want GET", r.Method, r.URL.Path)

@@ -29,21 +29,7 @@ type lookupQuery struct {
 
 // serveLookup answers GET .../messages?... from the taken messages.
 func (f *Fake) serveLookup(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	status, raw := f.script.LookupTurn()
-	f.lastLookup = r.URL.Query()
-	f.mu.Unlock()
-
-	if !f.authorized(r) {
-		writeGatewayError(w, 401, "200", "Authentication Failed", "Invalid authentication information.")
-		return
-	}
-	switch {
-	case raw != nil:
-		raw.Write(w)
-		return
-	case status != 0:
-		writeStatus(w, status, "")
+	if !f.queryGate(w, r) {
 		return
 	}
 	q, problems := f.checkLookup(r.URL.Query(), r.URL.RawQuery)
@@ -56,9 +42,10 @@ func (f *Fake) serveLookup(w http.ResponseWriter, r *http.Request) {
 	}
 
 	f.mu.Lock()
+	now := f.now()
 	var matched []record
 	for _, rec := range f.records {
-		if q.matches(&rec) {
+		if q.matches(&rec, now) {
 			matched = append(matched, rec)
 		}
 	}
@@ -73,21 +60,7 @@ func (f *Fake) serveLookup(w http.ResponseWriter, r *http.Request) {
 	}
 	msgs := make([]map[string]any, len(page))
 	for i, rec := range page {
-		m := map[string]any{
-			"requestTime": rec.at.In(kst).Format(requestTimeLayout),
-			"messageId":   rec.messageID, "countryCode": rec.countryCode,
-			"to": rec.to, "content": rec.content,
-			"plusFriendId": rec.plusFriendID, "templateCode": rec.templateCode,
-			"requestStatusCode": rec.code, "requestStatusName": rec.name, "requestStatusDesc": rec.desc,
-			"useSmsFailover": rec.useSmsFailover,
-		}
-		if rec.code == "A000" {
-			m["completeTime"] = rec.completeTime().In(kst).Format(completeTimeLayout)
-			m["messageStatusCode"], m["messageStatusName"], m["messageStatusDesc"] = "0000", "success", "성공"
-		} else {
-			m["messageStatusCode"], m["messageStatusName"], m["messageStatusDesc"] = rec.code, "fail", rec.desc
-		}
-		msgs[i] = m
+		msgs[i] = rec.entry(now)
 	}
 	out := map[string]any{
 		"statusCode": "202", "statusName": "success",
@@ -101,9 +74,6 @@ func (f *Fake) serveLookup(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, 200, out)
 }
-
-// completeTime is when the fake says a taken message was delivered.
-func (r *record) completeTime() time.Time { return r.at.Add(time.Second) }
 
 // checkLookup checks the query parameters (v, decoded from raw) against
 // the API document's rules and returns the breaches.
@@ -210,16 +180,13 @@ func (f *Fake) checkLookup(v url.Values, raw string) (lookupQuery, []string) {
 
 // matches reports whether rec answers q. Times compare at whole seconds,
 // both ends included, as the parameters are written.
-func (q *lookupQuery) matches(rec *record) bool {
+func (q *lookupQuery) matches(rec *record, now time.Time) bool {
 	eq := func(k, got string) bool { w := q.v.Get(k); return w == "" || w == got }
 	within := func(t, start, end time.Time) bool {
 		t = t.Truncate(time.Second)
 		return !t.Before(start) && !t.After(end)
 	}
-	msgStatus := "fail"
-	if rec.code == "A000" {
-		msgStatus = "success"
-	}
+	_, msgStatus, _ := rec.messageStatus(now)
 	switch {
 	case !eq("requestId", rec.requestID), !eq("plusFriendId", rec.plusFriendID),
 		!eq("templateCode", rec.templateCode), !eq("to", rec.to), !eq("messageId", rec.messageID),
@@ -227,7 +194,30 @@ func (q *lookupQuery) matches(rec *record) bool {
 		return false
 	case !q.reqStart.IsZero() && !within(rec.at, q.reqStart, q.reqEnd):
 		return false
-	case !q.completeStart.IsZero() && (rec.code != "A000" || !within(rec.completeTime(), q.completeStart, q.completeEnd)):
+	case !q.completeStart.IsZero() && (rec.code != "A000" || now.Before(rec.completeTime()) || !within(rec.completeTime(), q.completeStart, q.completeEnd)):
+		return false
+	}
+	return true
+}
+
+// queryGate takes a query request's turn of the script and answers it when
+// it is unauthorized or its turn has a failure or a raw answer queued;
+// true lets the request through.
+func (f *Fake) queryGate(w http.ResponseWriter, r *http.Request) bool {
+	f.mu.Lock()
+	status, raw := f.script.LookupTurn()
+	f.lastLookup = r.URL.Query()
+	f.mu.Unlock()
+	if !f.authorized(r) {
+		writeGatewayError(w, 401, "200", "Authentication Failed", "Invalid authentication information.")
+		return false
+	}
+	switch {
+	case raw != nil:
+		raw.Write(w)
+		return false
+	case status != 0:
+		writeStatus(w, status, "")
 		return false
 	}
 	return true

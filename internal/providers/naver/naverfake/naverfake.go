@@ -85,6 +85,8 @@ type Fake struct {
 	// reservations are the reservations taken, by requestId (reservation.go)
 	reservations map[string]*reservedSend
 	admin        adminState
+	// undelivered are the receipt codes of FailDelivery, by phone.
+	undelivered map[string]string
 }
 
 type acceptKey struct{ phone, content string }
@@ -98,6 +100,9 @@ type record struct {
 	countryCode, to, content   string
 	code, name, desc           string // requestStatus*
 	useSmsFailover             bool
+	// deliveryCode is the KakaoTalk receipt code of a taken message that
+	// was not delivered (FailDelivery); "" when it was.
+	deliveryCode string
 }
 
 // kst is the zone of the query API's times and of requestTime.
@@ -119,7 +124,7 @@ var _ providertest.LookupFake = (*Fake)(nil)
 func New(tb testing.TB, opts ...Option) *Fake {
 	tb.Helper()
 	f := &Fake{tb: tb, now: time.Now, accessKey: AccessKey, secretKey: SecretKey, serviceID: ServiceID,
-		accepted: map[acceptKey]int{}}
+		accepted: map[acceptKey]int{}, undelivered: map[string]string{}}
 	for _, o := range opts {
 		o(f)
 	}
@@ -255,6 +260,8 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		f.serveSend(w, r)
 	case r.Method == http.MethodGet && path == wantPath && query != "":
 		f.serveLookup(w, r)
+	case r.Method == http.MethodGet && strings.HasPrefix(path, wantPath+"/") && query == "" && !strings.Contains(path[len(wantPath)+1:], "/"):
+		f.serveMessage(w, r, path[len(wantPath)+1:])
 	case strings.HasPrefix(path, reservationsPath(f.serviceID)):
 		f.serveReservation(w, r, strings.TrimPrefix(path, reservationsPath(f.serviceID)))
 	default:
@@ -369,6 +376,7 @@ func (f *Fake) take(n int, req *request, codes map[int]string) (requestID string
 		if ok {
 			rec.code, rec.name, rec.desc = c, "fail", "fake failure "+c
 		} else {
+			rec.deliveryCode = f.undelivered[rec.to]
 			f.accepted[acceptKey{rec.to, rec.content}]++
 		}
 		f.records = append(f.records, rec)
