@@ -19,6 +19,8 @@ func TestProviderReportsThroughKills(t *testing.T) {
 	}
 	p := loadProfile(t)
 	naverAPI, kakaoAPI := naverfake.New(t), kakaofake.New(t)
+	naverAPI.AddChannel(naverfake.Channel{ChannelID: naverSender})
+	naverAPI.AddTemplate(naverfake.Template{ChannelID: naverSender, Code: "ORDER_SHIPPED"})
 	reports := map[string]any{"enabled": true, "interval": "50ms", "lease": "2s"}
 	secrets := func(kv ...string) map[string]any {
 		c := map[string]any{}

@@ -26,6 +26,8 @@ func TestNAVERReportsThroughTheWorker(t *testing.T) {
 	e := newEnv(t)
 	clk := &stepClock{t: time.Now().UTC()}
 	api := naverfake.New(t, naverfake.WithClock(clk.Now))
+	api.AddChannel(naverfake.Channel{ChannelID: "@talkrelay-shop"})
+	api.AddTemplate(naverfake.Template{ChannelID: "@talkrelay-shop", Code: "ORDER_SHIPPED"})
 	acct := providerAccount(t, "naver-main", "naver", api.URL(), "@talkrelay-shop",
 		map[string]string{"access_key": naverfake.AccessKey, "secret_key": naverfake.SecretKey},
 		map[string]any{"service_id": naverfake.ServiceID})
