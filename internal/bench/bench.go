@@ -489,7 +489,14 @@ func runProfile(ctx context.Context, c Config, s spec) (Row, error) {
 			ws.kill()
 		}
 	}()
-	created, err := waitConsumer(ctx, e.js, []string{s.w.account}, s.workers(), ws)
+	// Every replica must be pulling before jobs are published; prequeued
+	// jobs are there already, and a replica whose credits they filled has
+	// no pull request waiting for the check to see.
+	pulling := s.workers()
+	if s.prequeue {
+		pulling = 1
+	}
+	created, err := waitConsumer(ctx, e.js, []string{s.w.account}, pulling, ws)
 	if err != nil {
 		return row, err
 	}
