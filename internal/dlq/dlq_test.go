@@ -13,16 +13,14 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
-	"github.com/talkrelay/talkrelay/internal/config"
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/natstest"
 	"github.com/talkrelay/talkrelay/internal/retry"
 	"github.com/talkrelay/talkrelay/internal/store"
 	"github.com/talkrelay/talkrelay/internal/streams"
-	"github.com/talkrelay/talkrelay/internal/worker"
+	"github.com/talkrelay/talkrelay/internal/worker/workertest"
 )
 
 func TestMain(m *testing.M) {
@@ -43,30 +41,6 @@ func newEnv(t *testing.T) *env {
 	nc, js := srv.JetStream(t)
 	natstest.EnsureStreams(t, js)
 	return &env{srv: srv, nc: nc, js: js, dir: t.TempDir()}
-}
-
-// startWorker runs a worker with the sandbox account until the test ends.
-func (e *env) startWorker(t *testing.T) {
-	t.Helper()
-	cfg := config.Default()
-	cfg.NATS.URL = e.srv.ClientURL()
-	cfg.HTTP.Addr = ""
-	cfg.Accounts = []config.Account{config.SandboxAccount()}
-	cfg.ApplyDefaults()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan struct{}), make(chan error, 1)
-	go func() { done <- worker.Run(ctx, cfg, zerolog.Nop(), worker.Options{Ready: ready}) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	})
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("worker: %v", err)
-	}
 }
 
 // run runs dlq against the env's server with stdin.
@@ -154,7 +128,7 @@ func listLines(t *testing.T, stdout string) []listLine {
 func TestReplayFixedInvalidJobWithNewIDIsAccepted(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.startWorker(t)
+	workertest.StartSandbox(t, e.srv.ClientURL())
 	e.publishJob(t, invalidJob("order-1"), "order-1")
 	waitFor(t, "the dead letter", func() bool { return e.count(t, streams.DLQStream, streams.DLQPrefix+".>") == 1 })
 
@@ -221,7 +195,7 @@ func TestReplayFixedInvalidJobWithNewIDIsAccepted(t *testing.T) {
 func TestReplayWithoutNewIDOfAJobWithResultsSendsNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.startWorker(t)
+	workertest.StartSandbox(t, e.srv.ClientURL())
 	e.publishJob(t, invalidJob("order-2"), "order-2") // NATS remembers the id
 	e.publishJob(t, invalidJob("order-3"), "")        // NATS does not
 	waitFor(t, "the dead letters", func() bool { return e.count(t, streams.DLQStream, streams.DLQPrefix+".>") == 2 })

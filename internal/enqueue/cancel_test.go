@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/talkrelay/talkrelay/client"
+	"github.com/talkrelay/talkrelay/internal/worker/workertest"
 	"github.com/talkrelay/talkrelay/schemas"
 )
 
@@ -26,7 +27,7 @@ func (e *env) runCancel(t *testing.T, args ...string) (code int, stdout, stderr 
 func TestCancelCommand(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.startDefaultWorker(t)
+	workertest.StartSandbox(t, e.srv.ClientURL())
 
 	code, stdout, stderr := e.runCancel(t, "--account", "sandbox", "order-1", "order-2")
 	if code != ExitOK || strings.Count(stdout, "cancel stored; no recipient has a result yet") != 2 {

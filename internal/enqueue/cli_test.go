@@ -9,12 +9,10 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/rs/zerolog"
 
-	"github.com/talkrelay/talkrelay/internal/config"
 	"github.com/talkrelay/talkrelay/internal/natstest"
 	"github.com/talkrelay/talkrelay/internal/streams"
-	"github.com/talkrelay/talkrelay/internal/worker"
+	"github.com/talkrelay/talkrelay/internal/worker/workertest"
 )
 
 // unreachable is a NATS URL nothing listens on.
@@ -152,7 +150,7 @@ func TestHelpExampleWorksAgainstTheDefaultWorker(t *testing.T) {
 		t.Fatalf("no one-job example in --help:\n%s", help.String())
 	}
 
-	e.startDefaultWorker(t)
+	workertest.StartSandbox(t, e.srv.ClientURL())
 
 	code, stdout, stderr := e.run(t, "", append(example, "--timeout", "1m")...)
 	if code != ExitOK {
@@ -187,31 +185,5 @@ func TestHelpExampleWorksAgainstTheDefaultWorker(t *testing.T) {
 		if code != ExitOK || !strings.Contains(stderr, want) || !strings.Contains(stderr, "results: 3 accepted\n") {
 			t.Errorf("README command %q, run %d: exit %d, stderr:\n%s", tryIt, run+1, code, stderr)
 		}
-	}
-}
-
-// startDefaultWorker runs a worker with the default configuration (its
-// sandbox account, as with no --config) against the env's server until the
-// test ends.
-func (e *env) startDefaultWorker(t *testing.T) {
-	t.Helper()
-	cfg := config.Default()
-	cfg.NATS.URL = e.srv.ClientURL()
-	cfg.HTTP.Addr = ""
-	cfg.Accounts = []config.Account{config.SandboxAccount()}
-	cfg.ApplyDefaults()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan struct{}), make(chan error, 1)
-	go func() { done <- worker.Run(ctx, cfg, zerolog.Nop(), worker.Options{Ready: ready}) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	})
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("worker: %v", err)
 	}
 }
