@@ -163,8 +163,8 @@ func watchStalls(t *testing.T, limit time.Duration) *stalls {
 			select {
 			case <-done:
 				return
-			case now := <-tick.C:
-				now = time.Now()
+			case <-tick.C:
+				now := time.Now()
 				if now.Sub(last) > every+limit {
 					st.mu.Lock()
 					st.late[now.Unix()], st.late[now.Unix()-1] = true, true

@@ -271,15 +271,6 @@ func (c *Client) scan(ctx context.Context, start, end string, want map[string]st
 	return found, false, nil
 }
 
-func hasAccepted(recs []record) bool {
-	for _, r := range recs {
-		if r.outcome().Class == providers.Accepted {
-			return true
-		}
-	}
-	return false
-}
-
 // lookupUID looks up one message by the uid Kakao answered for it. A uid
 // the detail API does not know (HTTP 404) is Unknown: Kakao gave it, so
 // it may yet list it, and only a search by cid could prove otherwise.
