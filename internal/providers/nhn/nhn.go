@@ -33,7 +33,9 @@ const maxResponse = 4 << 20
 
 // Client sends through one NHN account. It is safe for concurrent use.
 type Client struct {
-	account   string
+	account string
+	// appKey is the account's app key, which pushed hooks must name.
+	appKey    string
 	secretKey string
 	http      *http.Client
 	ep        endpoints
@@ -77,7 +79,7 @@ func New(spec providers.Spec) (providers.Provider, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	c := &Client{account: spec.Account, secretKey: secret, http: hc, ep: ep, now: time.Now, pageSize: MaxListPageSize,
+	c := &Client{account: spec.Account, appKey: cfg.AppKey, secretKey: secret, http: hc, ep: ep, now: time.Now, pageSize: MaxListPageSize,
 		notFoundAfter: cfg.NotFoundAfter}
 	if spec.Now != nil {
 		c.now = spec.Now

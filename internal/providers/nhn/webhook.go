@@ -46,13 +46,14 @@ func (c *Client) HookSigned(h http.Header, signature string) bool {
 
 // ReportHook implements providers.HookReporter.
 func (c *Client) ReportHook(body []byte) (*providers.HookReports, error) {
-	return parseResultHook(body)
+	return parseResultHook(body, c.appKey)
 }
 
 // resultHook is the webhook body.
 type resultHook struct {
-	Event string      `json:"event"`
-	Hooks []hookEntry `json:"hooks"`
+	AppKey string      `json:"appKey"`
+	Event  string      `json:"event"`
+	Hooks  []hookEntry `json:"hooks"`
 }
 
 // hookEntry is one hook of MESSAGE_RESULT_UPDATE.
@@ -84,8 +85,9 @@ func (s *hookSeq) UnmarshalJSON(b []byte) error {
 
 var errNotHook = errors.New("nhn: webhook body without event")
 
-// parseResultHook reads a webhook body; see the comment at the top.
-func parseResultHook(body []byte) (*providers.HookReports, error) {
+// parseResultHook reads a webhook body of the account with appKey; see
+// the comment at the top.
+func parseResultHook(body []byte, appKey string) (*providers.HookReports, error) {
 	var h resultHook
 	if err := json.Unmarshal(body, &h); err != nil {
 		return nil, fmt.Errorf("nhn: webhook body: %w", err)
@@ -96,6 +98,10 @@ func parseResultHook(body []byte) (*providers.HookReports, error) {
 	out := &providers.HookReports{}
 	if h.Event != ResultUpdateEvent {
 		out.Ignored = true
+		return out, nil
+	}
+	if h.AppKey != appKey {
+		out.Foreign = len(h.Hooks)
 		return out, nil
 	}
 	for i := range h.Hooks {

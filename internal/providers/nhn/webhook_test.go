@@ -3,6 +3,7 @@ package nhn
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/talkrelay/talkrelay/internal/job"
@@ -22,7 +23,7 @@ func TestResultHook(t *testing.T) {
 		{"kakaoMessageType":"ALIMTALK_NORMAL","requestId":"r1","recipientSeq":3,"resultCode":"3005","recipientGroupingKey":"job.1/2"},
 		{"kakaoMessageType":"ALIMTALK_NORMAL","requestId":"r9","recipientSeq":1,"resultCode":"1000","recipientGroupingKey":"someone-else"},
 		{"kakaoMessageType":"ALIMTALK_NORMAL","requestId":"r9","recipientSeq":2,"resultCode":"1000"}]}`
-	got, err := parseResultHook([]byte(body))
+	got, err := parseResultHook([]byte(body), "k")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,13 +44,22 @@ func TestResultHook(t *testing.T) {
 	if got.Reports[0].At.IsZero() {
 		t.Error("receiveDate not read")
 	}
+	// The same hook for another account's app key, or without one,
+	// reports nothing: its entries are foreign.
+	noKey := strings.Replace(body, `"appKey":"k",`, "", 1)
+	for _, tc := range []struct{ body, appKey string }{{body, "other"}, {noKey, "k"}} {
+		misrouted, err := parseResultHook([]byte(tc.body), tc.appKey)
+		if err != nil || len(misrouted.Reports) != 0 || misrouted.Pending != 0 || misrouted.Foreign != 6 {
+			t.Errorf("hook read for app key %q: %+v, %v", tc.appKey, misrouted, err)
+		}
+	}
 
-	other, err := parseResultHook([]byte(`{"event":"TEMPLATE_STATUS_UPDATE","hooks":[{"templateCode":"T","status":"TSC03"}]}`))
+	other, err := parseResultHook([]byte(`{"event":"TEMPLATE_STATUS_UPDATE","hooks":[{"templateCode":"T","status":"TSC03"}]}`), "k")
 	if err != nil || !other.Ignored || len(other.Reports) != 0 {
 		t.Errorf("template hook: %+v, %v", other, err)
 	}
 	for _, bad := range []string{``, `null`, `{}`, `{"hooks":[]}`, `[1]`, `{"event":"MESSAGE_RESULT_UPDATE","hooks":[{"recipientSeq":"x"}]}`} {
-		if _, err := parseResultHook([]byte(bad)); err == nil {
+		if _, err := parseResultHook([]byte(bad), "k"); err == nil {
 			t.Errorf("%q read as a hook", bad)
 		}
 	}
@@ -81,14 +91,14 @@ func TestHookSigned(t *testing.T) {
 // entry is counted once.
 func FuzzResultHook(f *testing.F) {
 	for _, seed := range []string{
-		`{"event":"MESSAGE_RESULT_UPDATE","hooks":[{"kakaoMessageType":"ALIMTALK_NORMAL","requestId":"r1","recipientSeq":1,"receiveDate":"2026-06-20 12:00:05","resultCode":"1000","recipientGroupingKey":"job.1/0"}]}`,
-		`{"event":"MESSAGE_RESULT_UPDATE","hooks":[{"recipientSeq":"7","resultCode":3015,"recipientGroupingKey":"j/1"},{"resultCode":null,"recipientGroupingKey":"h-0a/1"},{}]}`,
+		`{"appKey":"k","event":"MESSAGE_RESULT_UPDATE","hooks":[{"kakaoMessageType":"ALIMTALK_NORMAL","requestId":"r1","recipientSeq":1,"receiveDate":"2026-06-20 12:00:05","resultCode":"1000","recipientGroupingKey":"job.1/0"}]}`,
+		`{"appKey":"k","event":"MESSAGE_RESULT_UPDATE","hooks":[{"recipientSeq":"7","resultCode":3015,"recipientGroupingKey":"j/1"},{"resultCode":null,"recipientGroupingKey":"h-0a/1"},{}]}`,
 		`{"event":"TEMPLATE_STATUS_UPDATE","hooks":[{}]}`, `{"event":"","hooks":null}`, `null`, ``, `{"event":1}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := parseResultHook(data)
+		got, err := parseResultHook(data, "k")
 		if err != nil {
 			return
 		}
