@@ -24,7 +24,7 @@ func TestDashboardAndAlertsQueryOnlyExportedMetrics(t *testing.T) {
 	queries := dashboardQueries(t)
 	alerts := alertRules(t)
 	for _, name := range []string{"TalkrelayLagGrowing", "TalkrelayDeadLettersGrowing", "TalkrelayProviderErrorRate",
-		"TalkrelayUnknownOutcomes", "TalkrelayReplicaNotReady"} {
+		"TalkrelayUnknownOutcomes", "TalkrelayReplicaNotReady", "TalkrelayAccountHeld"} {
 		if _, ok := alerts[name]; !ok {
 			t.Errorf("no alert %s in %s/prometheus", name, deployDir)
 		}

@@ -11,6 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/talkrelay/talkrelay/internal/config"
 	"github.com/talkrelay/talkrelay/internal/dispatch"
 	"github.com/talkrelay/talkrelay/internal/providers"
@@ -137,6 +140,25 @@ func (w *Worker) startPreflight(ctx context.Context, initial []preflightResult, 
 			}
 		}
 	}
+}
+
+// observeHeld exports talkrelay_account_held{account}: 1 while preflight
+// holds the account, else 0, for every account of names.
+func (m *metrics) observeHeld(names []string, p *preflights) error {
+	meter := m.provider.Meter("github.com/talkrelay/talkrelay/worker")
+	_, err := meter.Int64ObservableGauge("talkrelay.account.held",
+		metric.WithDescription("1 while preflight holds the account (its jobs wait in the stream: see /readyz for why), else 0."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			for _, name := range names {
+				var held int64
+				if p.paused(name) {
+					held = 1
+				}
+				o.Observe(held, metric.WithAttributes(attribute.String("account", name)))
+			}
+			return nil
+		}))
+	return err
 }
 
 // heldAccounts lists the held accounts' names.

@@ -74,6 +74,12 @@ func TestPreflightHoldsBadAccounts(t *testing.T) {
 	if strings.Contains(body, "not-the-secret") {
 		t.Error("/readyz prints the secret")
 	}
+	samples := scrape(t, cfg.HTTP.Addr)
+	for acct, want := range map[string]float64{"good": 0, "nhn-blocked": 1, "nhn-dormant": 1, "naver-badkey": 1} {
+		if v, ok := find(samples, "talkrelay_account_held", `account="`+acct+`"`); !ok || v != want {
+			t.Errorf("talkrelay_account_held{account=%q} = %v (exported %v), want %v", acct, v, ok, want)
+		}
+	}
 	if nhnAPI.Sends() != 0 || naverAPI.Sends() != 0 {
 		t.Fatalf("held accounts sent: nhn %d, naver %d requests", nhnAPI.Sends(), naverAPI.Sends())
 	}
@@ -85,6 +91,9 @@ func TestPreflightHoldsBadAccounts(t *testing.T) {
 	}
 	if _, body := readyz(t, cfg.HTTP.Addr); strings.Contains(body, "nhn-dormant") || !strings.Contains(body, "nhn-blocked") {
 		t.Errorf("/readyz %q: want nhn-dormant released, nhn-blocked still held", body)
+	}
+	if v, _ := find(scrape(t, cfg.HTTP.Addr), "talkrelay_account_held", `account="nhn-dormant"`); v != 0 {
+		t.Errorf("talkrelay_account_held{account=\"nhn-dormant\"} = %v after its release, want 0", v)
 	}
 	if n := e.streamCount(streams.ResultsStream); n != 2 {
 		t.Errorf("%d results, want 2: a held account's job got one", n)

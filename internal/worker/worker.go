@@ -220,13 +220,17 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	w.traces = dedupe.New(nc, dedupe.Options{APIPrefix: streams.APIPrefix(js), Window: cfg.Streams.JobsDuplicateWindow})
 	defer func() { _ = w.traces.Close() }()
 	providerOf := map[string]string{}
-	for _, a := range accounts {
-		providerOf[a.Name] = a.Provider
+	names := make([]string, len(accounts))
+	for i, a := range accounts {
+		providerOf[a.Name], names[i] = a.Provider, a.Name
 	}
 	if w.metrics, err = newMetrics(w.track.count, w.intake.Held, w.isReady, nc, providerOf); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	if err := w.metrics.observeRates(limits); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	if err := w.metrics.observeHeld(names, &w.preflight); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	for _, a := range accounts {
@@ -251,10 +255,6 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	}
 	defer stopHTTP()
 
-	names := make([]string, 0, len(accounts))
-	for _, a := range accounts {
-		names = append(names, a.Name)
-	}
 	stopCancels, err := w.startCancels(setupCtx, ctx)
 	if err != nil {
 		return err
