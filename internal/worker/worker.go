@@ -457,7 +457,23 @@ func connect(cfg *config.Config, url string, log zerolog.Logger) (*nats.Conn, er
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("reconnected to NATS")
 		}),
+		asyncErrors(log),
 	)
+}
+
+// asyncErrors logs what the server refused or dropped outside any call
+// (a permissions violation on a publish or an ack, a slow consumer), at
+// most 5 a minute: a missing permission would otherwise only show as
+// jobs redelivered.
+func asyncErrors(log zerolog.Logger) nats.Option {
+	sampled := log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Minute})
+	return nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		ev := sampled.Error().Err(err)
+		if sub != nil {
+			ev = ev.Str("subscription", sub.Subject)
+		}
+		ev.Msg("NATS refused or dropped a message")
+	})
 }
 
 func newHTTPClient() *http.Client {
