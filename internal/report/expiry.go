@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/talkrelay/talkrelay/internal/job"
+	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
@@ -30,6 +32,13 @@ type Expiry struct {
 	Kinds   []job.Kind
 	Horizon time.Duration
 	Now     func() time.Time
+	// Lookup, when set, is asked about the recipients due to expire, a
+	// page at a time, before they are: a terminal state it finds is
+	// reported instead (Kakao: a message answered 100 that its result
+	// polling never returned, read by its uid). Gate admits each of its
+	// provider requests (the account's rate limit).
+	Lookup providers.ReportLookup
+	Gate   *providers.RequestGate
 }
 
 // Poll implements Source: at most limit results, a thousand a read.
@@ -45,7 +54,8 @@ func (x *Expiry) Poll(ctx context.Context, cursor []byte, limit int) (*Page, err
 	}
 	var now time.Time // read only when there is a result to consider
 	stored := newJobs(x.Store, x.Account)
-	return pageOfAccepted(ctx, x.Store, x.Account, cursor, limit, func(r *result.Event) (*Event, bool, error) {
+	var due []providers.AcceptedMessage // of each report, with Lookup
+	page, err := pageOfAccepted(ctx, x.Store, x.Account, cursor, limit, func(r *result.Event) (*Event, bool, error) {
 		if now.IsZero() {
 			now = x.Now()
 		}
@@ -60,8 +70,28 @@ func (x *Expiry) Poll(ctx context.Context, cursor []byte, limit int) (*Page, err
 		}
 		ev := fromResult(r, now)
 		ev.State, ev.Message = Expired, "no terminal delivery state reported within "+x.Horizon.String()+" of the accepted result"
+		if x.Lookup != nil {
+			due = append(due, providers.AcceptedMessage{JobID: r.JobID, Index: r.RecipientIndex, Code: r.Code,
+				RequestID: r.ProviderRequestID, MessageID: r.ProviderMessageID})
+		}
 		return ev, true, nil
 	})
+	if err != nil || len(due) == 0 {
+		return page, err
+	}
+	reps, err := x.Lookup.LookupReports(providers.WithRequestGate(ctx, x.Gate), due)
+	if err == nil && len(reps) != len(due) {
+		err = fmt.Errorf("report: %d reports looked up for %d recipients", len(reps), len(due))
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i, rep := range reps {
+		if rep != nil {
+			page.Reports[i].setReport(rep)
+		}
+	}
+	return page, nil
 }
 
 // resultsEnd is the results stream's last sequence: where a source that

@@ -3,12 +3,20 @@ package report_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/natstest"
 	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/providers/kakao"
+	"github.com/talkrelay/talkrelay/internal/providers/kakao/kakaofake"
+	"github.com/talkrelay/talkrelay/internal/providers/providertest"
 	"github.com/talkrelay/talkrelay/internal/ratelimit"
 	"github.com/talkrelay/talkrelay/internal/reconcile"
 	"github.com/talkrelay/talkrelay/internal/report"
@@ -99,5 +107,82 @@ func TestExpiredOnceAndNotReportedAgain(t *testing.T) {
 	}
 	if len(page.Reports) != 1 || page.Reports[0].JobID != "y" {
 		t.Fatalf("window reports %+v: want y/0 only (x.1/2 has its expired report)", page.Reports)
+	}
+}
+
+// With a ReportLookup (Kakao), the recipients due to expire are asked
+// about first, through the account's rate limit: a message answered 100
+// that polling never returned is reported from its detail, one still
+// processing expires, and a message not answered 100 expires unasked. A
+// lookup that fails fails the poll, which moves nothing.
+func TestExpiryLooksUpWhatPollingNeverReturned(t *testing.T) {
+	srv := natstest.Run(t)
+	_, js := srv.JetStream(t)
+	natstest.EnsureStreams(t, js)
+	ctx := context.Background()
+	fake := kakaofake.New(t)
+	sent := time.Date(2026, 6, 20, 3, 0, 0, 0, time.UTC)
+	j := &job.Job{Version: 1, ID: "k.2", Account: "acct", Kind: job.AlimTalk, Metadata: json.RawMessage(`{"k":2}`)}
+	statuses := []string{"API_200", "API_200", "API_100", "API_200"}
+	for i, status := range statuses {
+		j.Recipients = append(j.Recipients, job.Recipient{Ref: "r" + strconv.Itoa(i), Phone: "01012345678", Content: "hi"})
+		ev := result.ForRecipient(j, i, "kakao", sent)
+		ev.Status, ev.Reason, ev.Code = result.Accepted, result.ReasonOK, "100"
+		if i == 3 {
+			ev.Code = "200"
+		}
+		ev.ProviderRequestID = kakao.CID(j.ID, i)
+		ev.ProviderMessageID = fake.Record(kakaofake.Message{CID: ev.ProviderRequestID, Status: status})
+		data, _ := json.Marshal(ev)
+		if _, err := js.Publish(ctx, streams.ResultSubject("acct", "accepted", j.ID), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	polled := &report.Event{Version: report.Version, JobID: j.ID, RecipientIndex: 0, Account: "acct", Provider: "kakao", State: report.Delivered, Time: sent}
+	if err := report.Publish(ctx, js, []*report.Event{polled}); err != nil {
+		t.Fatal(err)
+	}
+	client, err := kakao.NewClient(providers.Spec{Account: "acct", BaseURL: fake.URL(), ReportsPolled: true,
+		Credentials:   map[string]string{"client_id": kakaofake.ClientID, "client_secret": kakaofake.ClientSecret},
+		DecodeOptions: func(into any) error { into.(*kakao.Config).SenderNo = "02-1234-5678"; return nil },
+		HTTPClient:    providers.Gated(&http.Client{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var admitted atomic.Int64
+	x := &report.Expiry{JS: js, Store: reconcile.New(js, nil), Account: "acct", Kinds: []job.Kind{job.AlimTalk}, Horizon: time.Hour,
+		Now: func() time.Time { return sent.Add(2 * time.Hour) }, Lookup: client,
+		Gate: &providers.RequestGate{Wait: func(context.Context) error { admitted.Add(1); return nil }}}
+
+	fake.Next(providertest.Answer{LookupStatus: http.StatusServiceUnavailable})
+	if page, err := x.Poll(ctx, []byte("0"), 100); err == nil {
+		t.Fatalf("a lookup answered 503: %+v, want an error", page)
+	}
+	page, err := x.Poll(ctx, []byte("0"), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type view struct {
+		Index int
+		State report.State
+		Code  string
+		Ref   string
+	}
+	var got []view
+	for _, ev := range page.Reports {
+		got = append(got, view{ev.RecipientIndex, ev.State, ev.Code, ev.Ref})
+		if string(ev.Metadata) != `{"k":2}` || ev.ProviderMessageID == "" {
+			t.Errorf("report %+v: want the job's metadata and the uid", ev)
+		}
+	}
+	want := []view{{1, report.Delivered, "API_200", "r1"}, {2, report.Expired, "", "r2"}, {3, report.Expired, "", "r3"}}
+	if diff := cmp.Diff(want, got); diff != "" || string(page.Next) != "4" {
+		t.Errorf("reports (-want +got):\n%s\ncursor %q, want 4", diff, page.Next)
+	}
+	// Two recipients answered 100 and unreported, asked twice (the failed
+	// poll's first request and the second poll's two); every request, the
+	// token's too, passed the gate.
+	if details, n := fake.Details(), int(admitted.Load()); details != 3 || n != details+fake.TokenRequests() {
+		t.Errorf("%d detail requests, %d admitted by the gate; want 3, and every request admitted", details, n)
 	}
 }
