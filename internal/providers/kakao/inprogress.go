@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/talkrelay/talkrelay/internal/providers"
 )
@@ -12,7 +13,8 @@ import (
 // has the message, and hands its outcome out later through result polling
 // (report.go). When the account's results are polled (reports.enabled),
 // such a message needs no lookup: it is accepted at once (inProgress) and
-// its report comes from the polled results. A message the polling has
+// its report comes from the polled results; so is a message a lookup
+// finds in progress (API_100: after a 500 or a timeout). A message the polling has
 // still not returned at the report horizon is read once from the detail
 // API by its uid (LookupReports). Without polling, 100 stays Unknown and
 // is looked up by its uid (Resolve).
@@ -20,11 +22,12 @@ import (
 // InProgressMessage is the message of a result accepted on a 100.
 const InProgressMessage = "in progress: Kakao reports the outcome"
 
-// inProgress makes o, the answer to m, an acceptance when it is a 100 and
-// the polling reports m's kind (AlimTalk: FriendTalk and Brand Message
-// answered 100 are still looked up).
+// inProgress makes o, what Kakao says of m, an acceptance when it is in
+// progress (a send's 100, a lookup's API_100) and the polling reports m's
+// kind (AlimTalk: FriendTalk and Brand Message in progress are still
+// looked up).
 func (c *Client) inProgress(m *providers.Message, o *providers.Outcome) {
-	if !c.reportsPolled || o.Code != "100" || o.Class != providers.Unknown || !slices.Contains(c.ReportKinds(), m.Job.Kind) {
+	if !c.reportsPolled || !isInProgress(o.Code) || o.Class != providers.Unknown || !slices.Contains(c.ReportKinds(), m.Job.Kind) {
 		return
 	}
 	o.Class, o.Reason = providers.Accepted, ""
@@ -35,10 +38,14 @@ func (c *Client) inProgress(m *providers.Message, o *providers.Outcome) {
 	}
 }
 
+// isInProgress says whether code, of a send answer or a message's
+// status, is 100 (in progress).
+func isInProgress(code string) bool { return strings.TrimPrefix(code, "API_") == "100" }
+
 var _ providers.ReportLookup = (*Client)(nil)
 
 // LookupReports implements providers.ReportLookup: a message accepted in
-// progress (code 100, with its uid) is read from the detail API, one
+// progress (code 100 or API_100, with its uid) is read from the detail API, one
 // request each, and reported as its polled result would be (resultEntry:
 // API_200 delivered, a fallback by sms_status_code and sms_type, else
 // failed). A detail still processing (API_100), a uid the API does not
@@ -48,7 +55,7 @@ func (c *Client) LookupReports(ctx context.Context, msgs []providers.AcceptedMes
 	out := make([]*providers.Report, len(msgs))
 	for i := range msgs {
 		m := &msgs[i]
-		if m.Code != "100" || m.MessageID == "" {
+		if !isInProgress(m.Code) || m.MessageID == "" {
 			continue
 		}
 		r, found, err := c.detail(ctx, m.MessageID)

@@ -9,6 +9,7 @@ import (
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/providers/kakao/kakaofake"
+	"github.com/talkrelay/talkrelay/internal/providers/providertest"
 )
 
 // polledClient is a client of an account whose results are polled.
@@ -58,6 +59,30 @@ func TestInProgressAcceptedWhenPolled(t *testing.T) {
 	}
 }
 
+// A message a lookup finds in progress (API_100: it was answered 500 and
+// Kakao is still processing it) is accepted the same way when polled.
+func TestInProgressLookedUpAcceptedWhenPolled(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, newClock(), kakaofake.WithPollingContract())
+	polled, unpolled := polledClient(t, f), newTestClient(t, f, nil)
+	j := alimTalkJob(1)
+	last := sendWith(t, f, polled, j, 0, providertest.Answer{Codes: map[int]string{0: "500"}})
+	if last.Class != providers.Unknown || last.MessageID == "" {
+		t.Fatalf("send answered 500: %+v, want unknown with the uid", last)
+	}
+	q := query(j, 0, last, f.clock.Now())
+	for _, tc := range []struct {
+		name  string
+		c     *Client
+		class providers.Class
+	}{{"polled", polled, providers.Accepted}, {"unpolled", unpolled, providers.Unknown}} {
+		o := resolve(t, tc.c, q)[0]
+		if o.Class != tc.class || o.Code != "API_100" || o.MessageID != last.MessageID {
+			t.Errorf("%s: lookup %+v, want %s with code API_100 and the uid", tc.name, o, tc.class)
+		}
+	}
+}
+
 // A message accepted in progress that polling never reported is read from
 // the detail API, once, and reported as its polled result would be;
 // still processing, unknown to the API or of another cid, it has no
@@ -66,7 +91,7 @@ func TestLookupReports(t *testing.T) {
 	t.Parallel()
 	f := newFake(t, newClock())
 	c := polledClient(t, f)
-	j := alimTalkJob(7)
+	j := alimTalkJob(8)
 	uid := func(i int, m kakaofake.Message) string {
 		m.CID = CID(j.ID, i)
 		return f.Record(m)
@@ -79,6 +104,7 @@ func TestLookupReports(t *testing.T) {
 		{Code: "100", MessageID: "221018080314511unknownUIDxxxx"},
 		{Code: "100", MessageID: f.Record(kakaofake.Message{CID: "someone-else"})},
 		{Code: "200", MessageID: uid(6, kakaofake.Message{})},
+		{Code: "API_100", MessageID: uid(7, kakaofake.Message{Status: "API_510"})},
 	}
 	for i := range msgs {
 		msgs[i].JobID, msgs[i].Index, msgs[i].RequestID = j.ID, i, CID(j.ID, i)
@@ -107,11 +133,12 @@ func TestLookupReports(t *testing.T) {
 		nil,
 		{providers.ReportFallbackSent, "API_510", "LMS", "0", msgs[3].MessageID},
 		nil, nil, nil,
+		{providers.ReportFailed, "API_510", "", "", msgs[7].MessageID},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("reports (-want +got):\n%s", diff)
 	}
-	if n := f.Details(); n != 6 {
-		t.Errorf("%d detail requests, want 6 (one per message answered 100)", n)
+	if n := f.Details(); n != 7 {
+		t.Errorf("%d detail requests, want 7 (one per message in progress)", n)
 	}
 }

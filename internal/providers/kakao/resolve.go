@@ -117,6 +117,11 @@ func (c *Client) Resolve(ctx context.Context, queries []providers.Query) ([]prov
 			out[i] = decide(recs, settled, cid, k.start, k.end, c.cfg.NotFoundAfter)
 		}
 	}
+	for i := range out {
+		if queries[i].Message.Job != nil {
+			c.inProgress(&queries[i].Message, &out[i])
+		}
+	}
 	return out, nil
 }
 
