@@ -142,13 +142,7 @@ func TestExpiryLooksUpWhatPollingNeverReturned(t *testing.T) {
 	if err := report.Publish(ctx, js, []*report.Event{polled}); err != nil {
 		t.Fatal(err)
 	}
-	client, err := kakao.NewClient(providers.Spec{Account: "acct", BaseURL: fake.URL(), ReportsPolled: true,
-		Credentials:   map[string]string{"client_id": kakaofake.ClientID, "client_secret": kakaofake.ClientSecret},
-		DecodeOptions: func(into any) error { into.(*kakao.Config).SenderNo = "02-1234-5678"; return nil },
-		HTTPClient:    providers.Gated(&http.Client{})})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := kakaoClient(t, fake, func(s *providers.Spec) { s.ReportsPolled, s.HTTPClient = true, providers.Gated(&http.Client{}) })
 	var admitted atomic.Int64
 	x := &report.Expiry{JS: js, Store: reconcile.New(js, nil), Account: "acct", Kinds: []job.Kind{job.AlimTalk}, Horizon: time.Hour,
 		Now: func() time.Time { return sent.Add(2 * time.Hour) }, Lookup: client,
