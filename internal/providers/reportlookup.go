@@ -8,11 +8,14 @@ import "context"
 // it about the recipients still unreported at the report horizon before
 // it reports them expired.
 type ReportLookup interface {
+	// LooksUp says whether m is a message LookupReports asks the
+	// provider about: one its polling may never report.
+	LooksUp(m *AcceptedMessage) bool
 	// LookupReports returns one entry per message, in order: the
 	// message's terminal report, or nil where there is none (not terminal
-	// yet, unknown to the provider, or a message the provider's polling
-	// does report, which it does not ask about). Every provider request it
-	// makes passes the RequestGate of ctx (the account's rate limit).
+	// yet, unknown to the provider, or a message it does not look up).
+	// Every provider request it makes passes the RequestGate of ctx (the
+	// account's rate limit).
 	LookupReports(ctx context.Context, msgs []AcceptedMessage) ([]*Report, error)
 }
 

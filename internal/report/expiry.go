@@ -41,6 +41,12 @@ type Expiry struct {
 	Gate   *providers.RequestGate
 }
 
+// maxExpiryLookups bounds the recipients one poll of an Expiry looks up
+// (one provider request each, at the account's rate limit), so that a
+// poll ends well within the lease it renews between polls; a page that
+// reaches it is followed by the next poll at once.
+const maxExpiryLookups = 20
+
 // Poll implements Source: at most limit results, a thousand a read.
 // A new cursor starts at the end of the results stream: messages accepted
 // before the account's polling first started are not expired.
@@ -54,7 +60,8 @@ func (x *Expiry) Poll(ctx context.Context, cursor []byte, limit int) (*Page, err
 	}
 	var now time.Time // read only when there is a result to consider
 	stored := newJobs(x.Store, x.Account)
-	var due []providers.AcceptedMessage // of each report, with Lookup
+	var asked []providers.AcceptedMessage // to look up
+	var askedEvs []*Event                 // their reports
 	page, err := pageOfAccepted(ctx, x.Store, x.Account, cursor, limit, func(r *result.Event) (*Event, bool, error) {
 		if now.IsZero() {
 			now = x.Now()
@@ -71,26 +78,33 @@ func (x *Expiry) Poll(ctx context.Context, cursor []byte, limit int) (*Page, err
 		ev := fromResult(r, now)
 		ev.State, ev.Message = Expired, "no terminal delivery state reported within "+x.Horizon.String()+" of the accepted result"
 		if x.Lookup != nil {
-			due = append(due, providers.AcceptedMessage{JobID: r.JobID, Index: r.RecipientIndex, Code: r.Code,
-				RequestID: r.ProviderRequestID, MessageID: r.ProviderMessageID})
+			m := providers.AcceptedMessage{JobID: r.JobID, Index: r.RecipientIndex, Code: r.Code,
+				RequestID: r.ProviderRequestID, MessageID: r.ProviderMessageID}
+			if x.Lookup.LooksUp(&m) {
+				if len(asked) == maxExpiryLookups {
+					return nil, false, nil // the next poll's
+				}
+				asked, askedEvs = append(asked, m), append(askedEvs, ev)
+			}
 		}
 		return ev, true, nil
 	})
-	if err != nil || len(due) == 0 {
+	if err != nil || len(asked) == 0 {
 		return page, err
 	}
-	reps, err := x.Lookup.LookupReports(providers.WithRequestGate(ctx, x.Gate), due)
-	if err == nil && len(reps) != len(due) {
-		err = fmt.Errorf("report: %d reports looked up for %d recipients", len(reps), len(due))
+	reps, err := x.Lookup.LookupReports(providers.WithRequestGate(ctx, x.Gate), asked)
+	if err == nil && len(reps) != len(asked) {
+		err = fmt.Errorf("report: %d reports looked up for %d recipients", len(reps), len(asked))
 	}
 	if err != nil {
 		return nil, err
 	}
 	for i, rep := range reps {
 		if rep != nil {
-			page.Reports[i].setReport(rep)
+			askedEvs[i].setReport(rep)
 		}
 	}
+	page.More = page.More || len(asked) == maxExpiryLookups
 	return page, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/natstest"
@@ -110,6 +111,29 @@ func TestExpiredOnceAndNotReportedAgain(t *testing.T) {
 	}
 }
 
+// kakaoAccepted stores the accepted results of job j on acct, sent at
+// sent, recipient i answered codes[i] and listed by fake with statuses[i],
+// and returns an Expiry of acct an hour past its horizon that looks up
+// through fake (gated: gate admits each request).
+func kakaoAccepted(t *testing.T, js jetstream.JetStream, fake *kakaofake.Fake, j *job.Job, sent time.Time,
+	codes, statuses []string, gate *providers.RequestGate) *report.Expiry {
+	t.Helper()
+	for i := range codes {
+		j.Recipients = append(j.Recipients, job.Recipient{Ref: "r" + strconv.Itoa(i), Phone: "01012345678", Content: "hi"})
+		ev := result.ForRecipient(j, i, "kakao", sent)
+		ev.Status, ev.Reason, ev.Code = result.Accepted, result.ReasonOK, codes[i]
+		ev.ProviderRequestID = kakao.CID(j.ID, i)
+		ev.ProviderMessageID = fake.Record(kakaofake.Message{CID: ev.ProviderRequestID, Status: statuses[i]})
+		data, _ := json.Marshal(ev)
+		if _, err := js.Publish(t.Context(), streams.ResultSubject("acct", "accepted", j.ID), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client := kakaoClient(t, fake, func(s *providers.Spec) { s.ReportsPolled, s.HTTPClient = true, providers.Gated(&http.Client{}) })
+	return &report.Expiry{JS: js, Store: reconcile.New(js, nil), Account: "acct", Kinds: []job.Kind{job.AlimTalk}, Horizon: time.Hour,
+		Now: func() time.Time { return sent.Add(2 * time.Hour) }, Lookup: client, Gate: gate}
+}
+
 // With a ReportLookup (Kakao), the recipients due to expire are asked
 // about first, through the account's rate limit: a message answered 100
 // that polling never returned is reported from its detail, one still
@@ -123,30 +147,13 @@ func TestExpiryLooksUpWhatPollingNeverReturned(t *testing.T) {
 	fake := kakaofake.New(t)
 	sent := time.Date(2026, 6, 20, 3, 0, 0, 0, time.UTC)
 	j := &job.Job{Version: 1, ID: "k.2", Account: "acct", Kind: job.AlimTalk, Metadata: json.RawMessage(`{"k":2}`)}
-	statuses := []string{"API_200", "API_200", "API_100", "API_200"}
-	for i, status := range statuses {
-		j.Recipients = append(j.Recipients, job.Recipient{Ref: "r" + strconv.Itoa(i), Phone: "01012345678", Content: "hi"})
-		ev := result.ForRecipient(j, i, "kakao", sent)
-		ev.Status, ev.Reason, ev.Code = result.Accepted, result.ReasonOK, "100"
-		if i == 3 {
-			ev.Code = "200"
-		}
-		ev.ProviderRequestID = kakao.CID(j.ID, i)
-		ev.ProviderMessageID = fake.Record(kakaofake.Message{CID: ev.ProviderRequestID, Status: status})
-		data, _ := json.Marshal(ev)
-		if _, err := js.Publish(ctx, streams.ResultSubject("acct", "accepted", j.ID), data); err != nil {
-			t.Fatal(err)
-		}
-	}
+	var admitted atomic.Int64
+	x := kakaoAccepted(t, js, fake, j, sent, []string{"100", "100", "100", "200"}, []string{"API_200", "API_200", "API_100", "API_200"},
+		&providers.RequestGate{Wait: func(context.Context) error { admitted.Add(1); return nil }})
 	polled := &report.Event{Version: report.Version, JobID: j.ID, RecipientIndex: 0, Account: "acct", Provider: "kakao", State: report.Delivered, Time: sent}
 	if err := report.Publish(ctx, js, []*report.Event{polled}); err != nil {
 		t.Fatal(err)
 	}
-	client := kakaoClient(t, fake, func(s *providers.Spec) { s.ReportsPolled, s.HTTPClient = true, providers.Gated(&http.Client{}) })
-	var admitted atomic.Int64
-	x := &report.Expiry{JS: js, Store: reconcile.New(js, nil), Account: "acct", Kinds: []job.Kind{job.AlimTalk}, Horizon: time.Hour,
-		Now: func() time.Time { return sent.Add(2 * time.Hour) }, Lookup: client,
-		Gate: &providers.RequestGate{Wait: func(context.Context) error { admitted.Add(1); return nil }}}
 
 	fake.Next(providertest.Answer{LookupStatus: http.StatusServiceUnavailable})
 	if page, err := x.Poll(ctx, []byte("0"), 100); err == nil {
@@ -178,5 +185,29 @@ func TestExpiryLooksUpWhatPollingNeverReturned(t *testing.T) {
 	// token's too, passed the gate.
 	if details, n := fake.Details(), int(admitted.Load()); details != 3 || n != details+fake.TokenRequests() {
 		t.Errorf("%d detail requests, %d admitted by the gate; want 3, and every request admitted", details, n)
+	}
+}
+
+// One poll looks up at most 20 recipients, so that it ends well within
+// its lease; the page that reaches them asks for the next poll at once.
+func TestExpiryLookupsPerPollBounded(t *testing.T) {
+	srv := natstest.Run(t)
+	_, js := srv.JetStream(t)
+	natstest.EnsureStreams(t, js)
+	fake := kakaofake.New(t)
+	const n = 25
+	codes, statuses := make([]string, n), make([]string, n)
+	for i := range n {
+		codes[i], statuses[i] = "100", "API_100"
+	}
+	j := &job.Job{Version: 1, ID: "k.3", Account: "acct", Kind: job.AlimTalk}
+	x := kakaoAccepted(t, js, fake, j, time.Date(2026, 6, 20, 3, 0, 0, 0, time.UTC), codes, statuses, nil)
+	page, err := x.Poll(t.Context(), []byte("0"), 100)
+	if err != nil || len(page.Reports) != 20 || !page.More || string(page.Next) != "20" || fake.Details() != 20 {
+		t.Fatalf("first poll: %v, %d reports, more %v, cursor %q, %d lookups; want 20, more, 20, 20", err, len(page.Reports), page.More, page.Next, fake.Details())
+	}
+	page, err = x.Poll(t.Context(), page.Next, 100)
+	if err != nil || len(page.Reports) != 5 || page.More || fake.Details() != n {
+		t.Fatalf("second poll: %v, %d reports, more %v, %d lookups; want 5, no more, %d", err, len(page.Reports), page.More, fake.Details(), n)
 	}
 }

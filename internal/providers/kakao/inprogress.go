@@ -44,6 +44,12 @@ func isInProgress(code string) bool { return strings.TrimPrefix(code, "API_") ==
 
 var _ providers.ReportLookup = (*Client)(nil)
 
+// LooksUp implements providers.ReportLookup: a message accepted in
+// progress, with its uid.
+func (c *Client) LooksUp(m *providers.AcceptedMessage) bool {
+	return isInProgress(m.Code) && m.MessageID != ""
+}
+
 // LookupReports implements providers.ReportLookup: a message accepted in
 // progress (code 100 or API_100, with its uid) is read from the detail API, one
 // request each, and reported as its polled result would be (resultEntry:
@@ -55,7 +61,7 @@ func (c *Client) LookupReports(ctx context.Context, msgs []providers.AcceptedMes
 	out := make([]*providers.Report, len(msgs))
 	for i := range msgs {
 		m := &msgs[i]
-		if !isInProgress(m.Code) || m.MessageID == "" {
+		if !c.LooksUp(m) {
 			continue
 		}
 		r, found, err := c.detail(ctx, m.MessageID)
