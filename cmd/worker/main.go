@@ -39,7 +39,9 @@ named in the config, never from jobs.
 
 Delivery reports are polled per account (reports.enabled); with webhook.addr
 set the worker also receives NHN's result-update webhook on
-POST /hooks/<account>, for accounts with a webhook_signature credential.
+POST /hooks/<account>, for accounts with a webhook_signature credential. On a
+Kakao account with reports on, an AlimTalk Kakao answers 100 (in progress) is
+accepted without a lookup: its outcome comes as its report.
 
 Traces are exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or
 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set, over gRPC when

@@ -258,6 +258,11 @@ type Spec struct {
 	// tests set another clock than the real one, and share it with the
 	// provider's fake.
 	Now func() time.Time
+	// ReportsPolled says the account's reports.enabled is true: the
+	// worker polls the provider's delivery reports (if it can), so an
+	// adapter may leave to them what it would otherwise look up (Kakao's
+	// 100, in progress).
+	ReportsPolled bool
 }
 
 // Credential returns the named credential, or an error naming the account

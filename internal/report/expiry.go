@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/talkrelay/talkrelay/internal/job"
+	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
@@ -30,7 +32,20 @@ type Expiry struct {
 	Kinds   []job.Kind
 	Horizon time.Duration
 	Now     func() time.Time
+	// Lookup, when set, is asked about the recipients due to expire, a
+	// page at a time, before they are: a terminal state it finds is
+	// reported instead (Kakao: a message answered 100 that its result
+	// polling never returned, read by its uid). Gate admits each of its
+	// provider requests (the account's rate limit).
+	Lookup providers.ReportLookup
+	Gate   *providers.RequestGate
 }
+
+// maxExpiryLookups bounds the recipients one poll of an Expiry looks up
+// (one provider request each, at the account's rate limit), so that a
+// poll ends well within the lease it renews between polls; a page that
+// reaches it is followed by the next poll at once.
+const maxExpiryLookups = 20
 
 // Poll implements Source: at most limit results, a thousand a read.
 // A new cursor starts at the end of the results stream: messages accepted
@@ -45,7 +60,9 @@ func (x *Expiry) Poll(ctx context.Context, cursor []byte, limit int) (*Page, err
 	}
 	var now time.Time // read only when there is a result to consider
 	stored := newJobs(x.Store, x.Account)
-	return pageOfAccepted(ctx, x.Store, x.Account, cursor, limit, func(r *result.Event) (*Event, bool, error) {
+	var asked []providers.AcceptedMessage // to look up
+	var askedEvs []*Event                 // their reports
+	page, err := pageOfAccepted(ctx, x.Store, x.Account, cursor, limit, func(r *result.Event) (*Event, bool, error) {
 		if now.IsZero() {
 			now = x.Now()
 		}
@@ -60,8 +77,35 @@ func (x *Expiry) Poll(ctx context.Context, cursor []byte, limit int) (*Page, err
 		}
 		ev := fromResult(r, now)
 		ev.State, ev.Message = Expired, "no terminal delivery state reported within "+x.Horizon.String()+" of the accepted result"
+		if x.Lookup != nil {
+			m := providers.AcceptedMessage{JobID: r.JobID, Index: r.RecipientIndex, Code: r.Code,
+				RequestID: r.ProviderRequestID, MessageID: r.ProviderMessageID}
+			if x.Lookup.LooksUp(&m) {
+				if len(asked) == maxExpiryLookups {
+					return nil, false, nil // the next poll's
+				}
+				asked, askedEvs = append(asked, m), append(askedEvs, ev)
+			}
+		}
 		return ev, true, nil
 	})
+	if err != nil || len(asked) == 0 {
+		return page, err
+	}
+	reps, err := x.Lookup.LookupReports(providers.WithRequestGate(ctx, x.Gate), asked)
+	if err == nil && len(reps) != len(asked) {
+		err = fmt.Errorf("report: %d reports looked up for %d recipients", len(reps), len(asked))
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i, rep := range reps {
+		if rep != nil {
+			askedEvs[i].setReport(rep)
+		}
+	}
+	page.More = page.More || len(asked) == maxExpiryLookups
+	return page, nil
 }
 
 // resultsEnd is the results stream's last sequence: where a source that

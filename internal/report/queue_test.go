@@ -94,12 +94,18 @@ func TestKakaoCompleteAfterStoreAndKillBetween(t *testing.T) {
 	exactlyOnce(t, js, n)
 }
 
-func kakaoClient(t *testing.T, fake *kakaofake.Fake) *kakao.Client {
+// kakaoClient is a client of account acct on fake; edit, if any, changes
+// its spec.
+func kakaoClient(t *testing.T, fake *kakaofake.Fake, edit ...func(*providers.Spec)) *kakao.Client {
 	t.Helper()
-	client, err := kakao.NewClient(providers.Spec{Account: "acct", BaseURL: fake.URL(),
+	spec := providers.Spec{Account: "acct", BaseURL: fake.URL(),
 		Credentials:   map[string]string{"client_id": kakaofake.ClientID, "client_secret": kakaofake.ClientSecret},
 		DecodeOptions: func(into any) error { into.(*kakao.Config).SenderNo = "02-1234-5678"; return nil },
-		HTTPClient:    &http.Client{}})
+		HTTPClient:    &http.Client{}}
+	for _, e := range edit {
+		e(&spec)
+	}
+	client, err := kakao.NewClient(spec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -148,19 +148,25 @@ func Correlate(ctx context.Context, store Store, account, provider string, kind 
 			Kind: string(kind), ProviderMessageID: r.MessageID, Time: now}
 		if res != nil {
 			ev = fromResult(res, now)
-			if ev.ProviderMessageID == "" {
-				ev.ProviderMessageID = r.MessageID
-			}
 		}
-		ev.State, ev.Code, ev.CodeName, ev.Message = State(r.State), r.Code, r.CodeName, r.Message
-		if !r.At.IsZero() {
-			at := r.At
-			ev.ReportedAt = &at
-		}
-		if r.State == providers.ReportFallbackSent || r.State == providers.ReportFallbackFailed {
-			ev.Fallback = &Fallback{Type: r.FallbackType, Code: r.FallbackCode}
-		}
+		ev.setReport(r)
 		out = append(out, ev)
 	}
 	return out, nil
+}
+
+// setReport gives ev the state the provider's report r says, and its
+// provider message id when ev has none.
+func (ev *Event) setReport(r *providers.Report) {
+	if ev.ProviderMessageID == "" {
+		ev.ProviderMessageID = r.MessageID
+	}
+	ev.State, ev.Code, ev.CodeName, ev.Message = State(r.State), r.Code, r.CodeName, r.Message
+	if !r.At.IsZero() {
+		at := r.At
+		ev.ReportedAt = &at
+	}
+	if r.State == providers.ReportFallbackSent || r.State == providers.ReportFallbackFailed {
+		ev.Fallback = &Fallback{Type: r.FallbackType, Code: r.FallbackCode}
+	}
 }

@@ -105,9 +105,17 @@ func (w *Worker) reportSources(a *account, horizon time.Duration) (srcs map[stri
 }
 
 // expirySource reports expired what account a's provider leaves
-// unreported, of kinds, past horizon.
+// unreported, of kinds, past horizon; a provider that can look such a
+// message up (providers.ReportLookup: Kakao) is asked first, each request
+// through the account's rate limit and request timeout, as a lookup of an
+// unknown outcome is.
 func (w *Worker) expirySource(a *account, kinds []job.Kind, horizon time.Duration) report.Source {
-	return &report.Expiry{JS: w.js, Store: w.records, Account: a.Name, Kinds: kinds, Horizon: horizon, Now: w.clock.Now}
+	x := &report.Expiry{JS: w.js, Store: w.records, Account: a.Name, Kinds: kinds, Horizon: horizon, Now: w.clock.Now}
+	if l, ok := a.Client.(providers.ReportLookup); ok {
+		x.Lookup = l
+		x.Gate = &providers.RequestGate{Wait: func(ctx context.Context) error { return a.Limiter.Wait(ctx, 1) }, Timeout: a.RequestTimeout}
+	}
+	return x
 }
 
 // replicaName names this replica in report leases: host, process and a

@@ -391,6 +391,7 @@ func buildAccounts(cfg *config.Config, opts Options) ([]*dispatch.Account, error
 			DecodeOptions: a.DecodeOptions,
 			HTTPClient:    providers.Gated(opts.HTTPClient), // lookups pass the rate limit per request (dispatch.Lookup)
 			Now:           clockNow(opts.Clock),
+			ReportsPolled: a.Reports.On(false), // the sandbox's default-on concerns no adapter
 		})
 		if err != nil {
 			return nil, accountError(cfg, a, err)

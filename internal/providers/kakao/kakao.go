@@ -63,6 +63,9 @@ type Client struct {
 	now          func() time.Time
 	tokens       tokenSource
 	sends        atomic.Int64
+	// reportsPolled: the account's results are polled (Spec.ReportsPolled),
+	// which settles 100 (in progress) without a lookup (inProgress).
+	reportsPolled bool
 
 	// searchSize and searchPages are SearchPageSize and MaxSearchPages;
 	// tests make them small.
@@ -116,7 +119,7 @@ func NewClient(spec providers.Spec, opts ...Option) (*Client, error) {
 		base = strings.TrimRight(spec.BaseURL, "/")
 	}
 	c := &Client{cfg: cfg, account: spec.Account, baseURL: base, clientID: id, clientSecret: secret,
-		http: spec.HTTPClient, now: time.Now, searchSize: SearchPageSize, searchPages: MaxSearchPages}
+		http: spec.HTTPClient, now: time.Now, searchSize: SearchPageSize, searchPages: MaxSearchPages, reportsPolled: spec.ReportsPolled}
 	if spec.Now != nil {
 		c.now = spec.Now
 	}
@@ -321,6 +324,7 @@ func (c *Client) Send(ctx context.Context, b *providers.Batch) ([]providers.Outc
 	if err != nil {
 		return nil, err
 	}
+	c.inProgress(m, &o)
 	return []providers.Outcome{o}, nil
 }
 

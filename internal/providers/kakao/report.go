@@ -148,12 +148,25 @@ const noSMS = "-100"
 //   - API_200: delivered;
 //   - another status with an sms_status_code other than -100: the
 //     fallback's, fallback_sent when it reads as success, else
-//     fallback_failed;
+//     fallback_failed (type SMS or LMS by sms_type, which a detail has);
 //   - another status: failed.
 func (e *resultEntry) report() (providers.Report, bool) {
 	jobID, index, ok := ParseCID(e.CID)
+	if !ok || !strings.EqualFold(e.Ended, "Y") {
+		return providers.Report{}, false
+	}
+	return e.reportOf(jobID, index)
+}
+
+// fallbackTypes are the report's fallback types by Kakao's message type of
+// an SMS/LMS (message_type, or sms_type in a detail).
+var fallbackTypes = map[string]string{"SM": "SMS", "LM": "LMS"}
+
+// reportOf is report for the message jobID/index, whose record e is: false
+// when its status is not terminal ("" or API_100).
+func (e *resultEntry) reportOf(jobID string, index int) (providers.Report, bool) {
 	status := strings.TrimPrefix(e.Status, "API_")
-	if !ok || !strings.EqualFold(e.Ended, "Y") || status == "" || status == "100" {
+	if status == "" || status == "100" {
 		return providers.Report{}, false
 	}
 	rep := providers.Report{JobID: jobID, Index: index, Code: e.Status, CodeName: statusInfo(e.Status).Name,
@@ -163,7 +176,7 @@ func (e *resultEntry) report() (providers.Report, bool) {
 	}
 	switch {
 	case e.MessageType == "SM" || e.MessageType == "LM":
-		rep.FallbackType, rep.FallbackCode = map[string]string{"SM": "SMS", "LM": "LMS"}[e.MessageType], e.Status
+		rep.FallbackType, rep.FallbackCode = fallbackTypes[e.MessageType], e.Status
 		rep.State = providers.ReportFallbackFailed
 		if status == "200" {
 			rep.State = providers.ReportFallbackSent
@@ -171,7 +184,7 @@ func (e *resultEntry) report() (providers.Report, bool) {
 	case status == "200":
 		rep.State = providers.ReportDelivered
 	case e.SMSStatus != "" && e.SMSStatus != noSMS:
-		rep.FallbackCode = e.SMSStatus
+		rep.FallbackType, rep.FallbackCode = fallbackTypes[e.SMSType], e.SMSStatus
 		rep.State = providers.ReportFallbackFailed
 		if slices.Contains(smsOK, e.SMSStatus) {
 			rep.State = providers.ReportFallbackSent

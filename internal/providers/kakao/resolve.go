@@ -117,6 +117,11 @@ func (c *Client) Resolve(ctx context.Context, queries []providers.Query) ([]prov
 			out[i] = decide(recs, settled, cid, k.start, k.end, c.cfg.NotFoundAfter)
 		}
 	}
+	for i := range out {
+		if queries[i].Message.Job != nil {
+			c.inProgress(&queries[i].Message, &out[i])
+		}
+	}
 	return out, nil
 }
 
@@ -278,19 +283,14 @@ func (c *Client) scan(ctx context.Context, start, end string, want map[string]st
 // cids are the message's cids, CID's first: a detail of any of them is its.
 func (c *Client) lookupUID(ctx context.Context, uid string, cids []string) (providers.Outcome, error) {
 	cid := cids[0]
-	path := strings.Replace(c.cfg.DetailPath, UIDPlaceholder, url.PathEscape(uid), 1)
-	status, data, err := c.query(ctx, http.MethodGet, path, nil, true)
+	r, found, err := c.detail(ctx, uid)
 	if err != nil {
 		return providers.Outcome{}, err
 	}
-	if status == http.StatusNotFound {
+	if !found {
 		o := unknownOutcome(fmt.Sprintf("uid %s not known to Kakao's detail API yet", uid))
 		o.MessageID, o.RequestID = uid, cid
 		return o, nil
-	}
-	r, err := parseDetail(data)
-	if err != nil {
-		return providers.Outcome{}, err
 	}
 	if r.UID == "" && r.Status == "" {
 		o := unknownOutcome(fmt.Sprintf("detail of uid %s without a result", uid))
@@ -309,6 +309,18 @@ func (c *Client) lookupUID(ctx context.Context, uid string, cids []string) (prov
 		r.CID = cid
 	}
 	return r.outcome(), nil
+}
+
+// detail reads the message with this uid from the detail API; found is
+// false when the API does not know the uid (HTTP 404).
+func (c *Client) detail(ctx context.Context, uid string) (r record, found bool, err error) {
+	path := strings.Replace(c.cfg.DetailPath, UIDPlaceholder, url.PathEscape(uid), 1)
+	status, data, err := c.query(ctx, http.MethodGet, path, nil, true)
+	if err != nil || status == http.StatusNotFound {
+		return record{}, false, err
+	}
+	r, err = parseDetail(data)
+	return r, err == nil, err
 }
 
 // query makes one query request with the account's token, renewing it once
@@ -388,6 +400,7 @@ type record struct {
 	Status       string // status_code: API_200...
 	KkoStatus    string // kko_status_code
 	SMSStatus    string // sms_status_code
+	SMSType      string // sms_type (detail): SM or LM, the fallback's type
 	ErrorMessage string // error_message
 }
 
@@ -428,12 +441,14 @@ type wireRecord struct {
 	StatusCode   json.RawMessage `json:"status_code"`
 	KkoStatus    json.RawMessage `json:"kko_status_code"`
 	SMSStatus    json.RawMessage `json:"sms_status_code"`
+	SMSType      json.RawMessage `json:"sms_type"`
 	ErrorMessage json.RawMessage `json:"error_message"`
 }
 
 func (w *wireRecord) record() (record, error) {
 	r := record{UID: jsonString(w.UID), CID: jsonString(w.CID), Status: jsonString(w.StatusCode),
-		KkoStatus: jsonString(w.KkoStatus), SMSStatus: jsonString(w.SMSStatus), ErrorMessage: jsonString(w.ErrorMessage)}
+		KkoStatus: jsonString(w.KkoStatus), SMSStatus: jsonString(w.SMSStatus), SMSType: jsonString(w.SMSType),
+		ErrorMessage: jsonString(w.ErrorMessage)}
 	if r.CID == "" && !isNullOrAbsent(w.CID) {
 		return record{}, fmt.Errorf("cid %s is not a string", w.CID)
 	}

@@ -436,6 +436,7 @@ func FuzzParseLookup(f *testing.F) {
 		`{"code":"200","next":true,"last_uid":"u","results":[{"uid":"u","cid":1,"status_code":520}]}`,
 		`{"code":"200","result":{"uid":"u","cid":"c","status_code":"API_100","error_message":"x"}}`,
 		`{"code":"200","result":null}`,
+		`{"code":"200","result":{"uid":"u","cid":"j~0","status_code":"API_510","req_sms_yn":"Y","sms_type":"LM","sms_status_code":"0"}}`,
 		`{"code":"410","code_detail":{"detail_code":"ERR","detail_message":"not found"}}`,
 		`{"code":"200","next":"Y","results":[null,{"cid":{}}]}`,
 		``, `null`, `[]`, `<html>`,
@@ -468,6 +469,12 @@ func FuzzParseLookup(f *testing.F) {
 			}
 		} else if o := r.outcome(); !valid(o.Class) {
 			t.Fatalf("detail record %+v: outcome %+v", r, o)
+		} else if rep, ok := (&resultEntry{record: r}).reportOf("j", 0); ok {
+			// The report of a detail looked up at the report horizon.
+			providertest.KnownState(t, rep)
+			if rep.FallbackType != "" && rep.FallbackType != "SMS" && rep.FallbackType != "LMS" {
+				t.Fatalf("detail record %+v: fallback type %q", r, rep.FallbackType)
+			}
 		}
 	})
 }

@@ -21,7 +21,9 @@ type codeInfo struct {
 //
 //   - 100 processing: the normal answer under a polling contract. Kakao has
 //     the message and the result comes later (GET /v2/info/message/results);
-//     resending would send it twice. Unknown, never resent blindly.
+//     resending would send it twice. Unknown, never resent blindly; when
+//     the account's results are polled, an AlimTalk's 100 is accepted
+//     instead and its outcome comes as a report (inprogress.go).
 //   - 500 internal system error: it may come after Kakao took the message
 //     (Kakao Enterprise's current documents: "retry with care: it may follow acceptance"), so a
 //     resend may duplicate it. Unknown: reconcile by cid (the result and

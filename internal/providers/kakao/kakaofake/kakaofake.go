@@ -119,6 +119,9 @@ type Fake struct {
 	groups       map[string][]string // uids by report_group_no handed out
 	completed    map[string]bool     // by uid
 	completeFail []string
+	polling      bool            // WithPollingContract
+	unpolled     map[string]bool // by uid: ForgetResult
+	details      atomic.Int64    // detail requests
 
 	tokenRequests atomic.Int64
 }
@@ -137,6 +140,10 @@ type Message struct {
 	At time.Time
 	// Status is the status_code the query APIs answer ("API_200").
 	Status string
+	// SMSType (SM, LM) and SMSStatus are the SMS/LMS fallback's type and
+	// sms_status_code, when one went: the detail API lists both, polling
+	// the code ("-100", no fallback, when SMSStatus is empty).
+	SMSType, SMSStatus string
 }
 
 // Query API paths (Bizmessage API reference: result search and detail).
@@ -160,7 +167,7 @@ func New(tb testing.TB, opts ...Option) *Fake {
 		authStyle: AuthKakao, tokenPath: "/v2/oauth/token",
 		sendPath: regexp.MustCompile(`^/v2/send/kakao$`), tokenLife: 21600,
 		tokens: map[string]time.Time{}, accepted: map[string]int{}, acceptTo: map[string]int{}, byUID: map[string]*Message{},
-		resultsBatch: 1000, groups: map[string][]string{}, completed: map[string]bool{}}
+		resultsBatch: 1000, groups: map[string][]string{}, completed: map[string]bool{}, unpolled: map[string]bool{}}
 	for _, o := range opts {
 		o(f)
 	}
@@ -180,9 +187,13 @@ func (f *Fake) URL() string { return f.srv.URL }
 // (providertest.Script.Next).
 func (f *Fake) Next(answers ...providertest.Answer) { f.script.Next(answers...) }
 
-// Lookups counts query requests (search and detail) that reached the
-// fake, whatever their answer.
+// Lookups counts query requests (search, detail and result polling) that
+// reached the fake, whatever their answer.
 func (f *Fake) Lookups() int { return f.script.Lookups() }
+
+// Details counts detail requests that reached the fake, whatever their
+// answer.
+func (f *Fake) Details() int { return int(f.details.Load()) }
 
 // Taken returns the messages the fake holds, in the order taken.
 func (f *Fake) Taken() []Message {
@@ -618,8 +629,12 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request, pathCID string,
 		defer f.mu.Unlock()
 		f.accepted[body.CID]++
 		f.acceptTo[providertest.Digits(body.PhoneNumber)]++
-		return f.recordLocked(Message{CID: body.CID, MessageType: body.MessageType, PhoneNumber: body.PhoneNumber,
-			TemplateCode: body.TemplateCode, Text: body.Message, ClientID: body.ClientID})
+		m := Message{CID: body.CID, MessageType: body.MessageType, PhoneNumber: body.PhoneNumber,
+			TemplateCode: body.TemplateCode, Text: body.Message, ClientID: body.ClientID}
+		if f.polling {
+			m.Status = "API_100"
+		}
+		return f.recordLocked(m)
 	}
 	// answerCode answers the message with a Kakao code; 100 (processing)
 	// and 500 (internal error after acceptance) take it and carry its uid.
@@ -669,6 +684,10 @@ func (f *Fake) serveSend(w http.ResponseWriter, r *http.Request, pathCID string,
 	}
 	if phoneFails {
 		answerCode(phoneCode)
+		return
+	}
+	if f.polling {
+		answerCode("100")
 		return
 	}
 	uid := take()
@@ -845,6 +864,7 @@ func (f *Fake) serveSearch(w http.ResponseWriter, r *http.Request) {
 // not say how an unknown uid is answered; the fake answers HTTP 404 with
 // code 410.
 func (f *Fake) serveDetail(w http.ResponseWriter, r *http.Request, escaped string) {
+	f.details.Add(1)
 	if !f.lookupGate(w, r) {
 		return
 	}
@@ -871,14 +891,18 @@ func (f *Fake) serveDetail(w http.ResponseWriter, r *http.Request, escaped strin
 		return
 	}
 	reg := m.At.In(kst).Format("2006-01-02T15:04:05")
+	res := map[string]string{
+		"uid": m.UID, "reg_date": reg, "message_type": m.MessageType, "status_code": m.Status,
+		"phone_number": m.PhoneNumber, "template_code": m.TemplateCode, "req_date": reg, "req_sms_yn": "N",
+		"kko_status_code": kkoStatus(m.Status), "message": m.Text, "cid": m.CID,
+	}
+	if m.SMSStatus != "" {
+		res["req_sms_yn"], res["sms_type"], res["sms_status_code"] = "Y", m.SMSType, m.SMSStatus
+	}
 	ans := map[string]any{
 		"code":        "200",
 		"code_detail": map[string]string{"detail_code": "NRM00000", "detail_message": "성공"},
-		"result": map[string]string{
-			"uid": m.UID, "reg_date": reg, "message_type": m.MessageType, "status_code": m.Status,
-			"phone_number": m.PhoneNumber, "template_code": m.TemplateCode, "req_date": reg, "req_sms_yn": "N",
-			"kko_status_code": kkoStatus(m.Status), "message": m.Text, "cid": m.CID,
-		},
+		"result":      res,
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(ans)

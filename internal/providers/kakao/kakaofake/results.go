@@ -24,6 +24,21 @@ const (
 // 1,000, the API's).
 func WithResultsBatch(n int) Option { return func(f *Fake) { f.resultsBatch = n } }
 
+// WithPollingContract answers sends as under Kakao's polling contract: a
+// message the fake takes is answered code 100 (in progress) and is
+// processing (API_100, which polling does not hand out) until SetStatus
+// gives it a final status.
+func WithPollingContract() Option { return func(f *Fake) { f.polling = true } }
+
+// ForgetResult makes the result polling never hand out the result of the
+// message with this uid, as if Kakao had lost it; the search and detail
+// APIs still list the message.
+func (f *Fake) ForgetResult(uid string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.unpolled[uid] = true
+}
+
 // FailComplete makes the next completion answer code in its body (HTTP
 // 200 still) and complete nothing.
 func (f *Fake) FailComplete(code string) {
@@ -52,7 +67,7 @@ func (f *Fake) pendingLocked(max int) []*Message {
 		if len(out) == max {
 			break
 		}
-		if m.Status != "API_100" && !f.completed[m.UID] {
+		if m.Status != "API_100" && !f.completed[m.UID] && !f.unpolled[m.UID] {
 			out = append(out, m)
 		}
 	}
@@ -73,13 +88,16 @@ func (f *Fake) serveResults(w http.ResponseWriter, r *http.Request) {
 		uids := make([]string, len(batch))
 		for i, m := range batch {
 			uids[i] = m.UID
-			mt := m.MessageType
+			mt, sms := m.MessageType, m.SMSStatus
 			if mt == "" {
 				mt = "AT"
 			}
+			if sms == "" {
+				sms = "-100"
+			}
 			results = append(results, map[string]any{
 				"seq_no": 266931826 + i, "client_id": m.ClientID, "uid": m.UID, "cid": m.CID,
-				"status_code": m.Status, "kko_status_code": kkoStatus(m.Status), "sms_status_code": "-100",
+				"status_code": m.Status, "kko_status_code": kkoStatus(m.Status), "sms_status_code": sms,
 				"ended_yn": "Y", "ended_date": m.At.In(kst).Format("2006-01-02T15:04:05"), "message_type": mt,
 			})
 		}
