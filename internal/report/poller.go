@@ -193,10 +193,8 @@ func (p *Poller) hold(ctx context.Context) (held bool, err error) {
 			}
 			rev, renewed = next, p.Now()
 		}
-		page, err := p.Source.Poll(ctx, cursor, p.Config.PageSize)
-		if err == nil {
-			cursorRev, err = p.store(ctx, page, cursor, cursorRev)
-		}
+		page, next, err := p.pollOnce(ctx, cursor, cursorRev)
+		cursorRev = next
 		switch {
 		case errors.Is(err, errLost) || ctx.Err() != nil:
 			return true, err
@@ -218,6 +216,21 @@ func (p *Poller) hold(ctx context.Context) (held bool, err error) {
 		}
 	}
 	return true, ctx.Err()
+}
+
+// pollOnce polls one page and stores it, within the lease's length: a
+// provider that never answers (no request of a poll has a deadline of its
+// own) fails the poll, which is tried again, instead of stopping the
+// account's reports on this replica for good.
+func (p *Poller) pollOnce(ctx context.Context, cursor []byte, cursorRev uint64) (*Page, uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.Config.Lease)
+	defer cancel()
+	page, err := p.Source.Poll(ctx, cursor, p.Config.PageSize)
+	if err != nil {
+		return nil, cursorRev, err
+	}
+	cursorRev, err = p.store(ctx, page, cursor, cursorRev)
+	return page, cursorRev, err
 }
 
 // store publishes page's reports, then saves its cursor (read at

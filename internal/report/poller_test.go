@@ -324,6 +324,32 @@ func TestStoppingReplicaGivesItsLeaseUp(t *testing.T) {
 	exactlyOnce(t, js, n)
 }
 
+// A poll the provider never answers ends with the lease's length and is
+// tried again: the replica keeps the account's reports going.
+func TestHungPollEndsWithTheLease(t *testing.T) {
+	srv := natstest.Run(t)
+	_, js := srv.JetStream(t)
+	natstest.EnsureStreams(t, js)
+	const n = 20
+	var hung atomic.Bool
+	src := &listSource{n: n, gate: func(ctx context.Context, from int) error {
+		if hung.CompareAndSwap(false, true) {
+			<-ctx.Done() // the first poll hangs until its deadline
+			return ctx.Err()
+		}
+		return nil
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	p := newPoller(t, js, "replica-1", src)
+	p.Config.Lease = 300 * time.Millisecond
+	go func() { defer close(done); p.Run(ctx) }()
+	waitCursor(t, js, strconv.Itoa(n))
+	cancel()
+	<-done
+	exactlyOnce(t, js, n)
+}
+
 // An idle poller writes neither its cursor nor, at every poll, its lease.
 func TestIdlePollerWritesRarely(t *testing.T) {
 	srv := natstest.Run(t)
