@@ -238,6 +238,9 @@ type spec struct {
 	// tenants: the probes of tenant-b (w is tenant-a's backlog).
 	probes        int
 	probeInterval time.Duration
+	// reports turns the account's delivery reports on (singlerep,
+	// campaignrep: profile Single or Campaign, measured the same way).
+	reports bool
 }
 
 func (s spec) workers() int { return max(1, s.replicas) }
@@ -339,7 +342,7 @@ func setup(ctx context.Context, c Config, s spec, wc workerConfig) (*env, error)
 	if err := ensureStreams(ctx, e.js); err != nil {
 		return e, err
 	}
-	if e.fake, err = StartFake(s.latency, s.profile == Latency || s.profile == Backlog); err != nil {
+	if e.fake, err = StartFake(s.latency, s.profile == Latency || s.profile == Backlog, s.reports); err != nil {
 		return e, err
 	}
 	e.cleanup = append(e.cleanup, e.fake.Close)
