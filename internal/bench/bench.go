@@ -26,14 +26,17 @@ const (
 	Single   = "single"
 	Single3  = "single3"
 	Campaign = "campaign"
-	// SingleRep and CampaignRep are single and campaign with the
-	// account's delivery reports on.
+	Latency  = "latency"
+	Latency3 = "latency3"
+	Backlog  = "backlog"
+	Tenants  = "tenants"
+)
+
+// SingleRep and CampaignRep are single and campaign with the account's
+// delivery reports on (reports.go).
+const (
 	SingleRep   = "singlerep"
 	CampaignRep = "campaignrep"
-	Latency     = "latency"
-	Latency3    = "latency3"
-	Backlog     = "backlog"
-	Tenants     = "tenants"
 )
 
 // AllProfiles is every profile in the order they run.
