@@ -131,3 +131,30 @@ func TestFakeNHNResultUpdates(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitKey(t *testing.T) {
+	t.Parallel()
+	for key, want := range map[string]int{"job-a/12": 12, "a/b/0": 0, "h-abc": -1, "job/": -1, "/3": -1, "job/1x": -1} {
+		if _, got := splitKey([]byte(key)); got != want {
+			t.Errorf("splitKey(%q) index %d, want %d", key, got, want)
+		}
+	}
+}
+
+// A report names a recipient of the workload only by its exact job id
+// and an index within the job.
+func TestRecipientOf(t *testing.T) {
+	t.Parallel()
+	w := workload{prefix: "campaignrep", jobs: 20, recipients: 100}
+	if i, ok := w.recipientOf("campaignrep-0000003", 7); !ok || i != 307 {
+		t.Errorf("recipientOf = %d, %v; want 307", i, ok)
+	}
+	for _, c := range []struct {
+		job   string
+		index int
+	}{{"campaignrep-0000020", 0}, {"campaignrep-0000003", 100}, {"campaignrep-3", 0}, {"campaign-0000003", 0}, {"campaignrep-0000003", -1}} {
+		if _, ok := w.recipientOf(c.job, c.index); ok {
+			t.Errorf("recipientOf(%q, %d) accepted", c.job, c.index)
+		}
+	}
+}
