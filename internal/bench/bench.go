@@ -525,6 +525,9 @@ func runProfile(ctx context.Context, c Config, s spec) (Row, error) {
 			return row, err
 		}
 	}
+	if err := ws.waitMetrics(ctx); err != nil {
+		return row, err
+	}
 	each0, cpu0, err := ws.cpu()
 	if err != nil {
 		return row, err
