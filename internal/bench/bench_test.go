@@ -207,3 +207,27 @@ func TestWorkerConsumersFor(t *testing.T) {
 		t.Errorf("pending of the shared consumer: %+v", p)
 	}
 }
+
+// The reports table gives per recipient what the reports cost, and why a
+// wait stalled; rows without reports print nothing of it.
+func TestPrintReports(t *testing.T) {
+	t.Parallel()
+	var none strings.Builder
+	printReports(&none, []Row{{Name: Single}})
+	if none.Len() != 0 {
+		t.Errorf("no reports rows, yet printed:\n%s", none.String())
+	}
+	t0 := time.Now()
+	rep := &ReportsStats{Want: 1000, Stored: 1000, Reported: 1000, Delivered: 1000, Queries: 20, First: t0, Last: t0.Add(2 * time.Second),
+		Tail: 12 * time.Second, CPU: 500 * time.Millisecond, Allocs: 300_000, PeakRSS: 64 << 20, Writes: 2022, Stalled: "no report for 4m0s"}
+	var out strings.Builder
+	printReports(&out, []Row{{Name: SingleRep, Reports: rep}})
+	line := strings.Fields(strings.Split(out.String(), "\n")[2])
+	want := []string{SingleRep, "1000", "1000", "0", "1.000", "0.0200", "500", "12.00s", "500", "300", "2.022", "64"}
+	if strings.Join(line, " ") != strings.Join(want, " ") {
+		t.Errorf("reports line %q, want %q", line, want)
+	}
+	if !strings.Contains(out.String(), "singlerep: reports stalled: no report for 4m0s") {
+		t.Errorf("no stall line:\n%s", out.String())
+	}
+}

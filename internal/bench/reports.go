@@ -274,7 +274,7 @@ func printReports(out io.Writer, rows []Row) {
 	}
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "reports of\trecipients\treported\ttwice\treport reqs/recip\treports/s\tlast result→last report\tCPU µs/recip\tallocs/recip\tJS writes/recip\tpeak RSS MB\t")
+	fmt.Fprintln(tw, "reports of\trecipients\treported\ttwice\treports/recip\treport reqs/recip\treports/s\tlast result→last report\tCPU µs/recip\tallocs/recip\tJS writes/recip\tpeak RSS MB\t")
 	for _, r := range rows {
 		rep := r.Reports
 		if rep == nil {
@@ -285,8 +285,8 @@ func printReports(out io.Writer, rows []Row) {
 		if rep.Allocs > 0 {
 			allocs = fmt.Sprintf("%.0f", per(float64(rep.Allocs)))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.4f\t%.0f\t%s\t%.0f\t%s\t%.3f\t%.0f\t\n", r.Name, rep.Want, rep.Reported, rep.Twice,
-			per(float64(rep.Queries)), rep.PerSec(), dur(rep.Tail), per(float64(rep.CPU.Microseconds())), allocs,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.3f\t%.4f\t%.0f\t%s\t%.0f\t%s\t%.3f\t%.0f\t\n", r.Name, rep.Want, rep.Reported, rep.Twice,
+			per(float64(rep.Stored)), per(float64(rep.Queries)), rep.PerSec(), dur(rep.Tail), per(float64(rep.CPU.Microseconds())), allocs,
 			per(float64(rep.Writes)), float64(rep.PeakRSS)/(1<<20))
 	}
 	tw.Flush()
