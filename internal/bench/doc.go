@@ -76,8 +76,8 @@
 // every report and counts the recipients reported, reported twice and
 // delivered. The check "delivery reports" (one per accepted recipient,
 // none twice) is one of the row's targets. A second table, "reports of",
-// prints per recipient: the report requests the fake served, the reports'
-// JetStream writes added to the results' and send records' (reports,
+// prints per recipient: the reports stored, the report requests the fake
+// served, the reports' JetStream writes added to the results' and send records' (reports,
 // and the pollers' leases and cursors in talkrelay_reports), and the
 // worker's CPU µs and allocations and its peak RSS from the first publish
 // to the last report; and reports/s (first report to last) and the time
