@@ -77,11 +77,11 @@
 // delivered. The check "delivery reports" (one per accepted recipient,
 // none twice) is one of the row's targets. A second table, "reports of",
 // prints per recipient: the reports stored, the report requests the fake
-// served, the reports' JetStream writes added to the results' and send records' (reports,
-// and the pollers' leases and cursors in talkrelay_reports), and the
-// worker's CPU µs and allocations and its peak RSS from the first publish
-// to the last report; and reports/s (first report to last) and the time
-// from the last result to the last report. When the wait stalls, the
+// served, the JetStream writes (results, send records, reports, and the
+// pollers' leases and cursors in talkrelay_reports), and the worker's CPU
+// µs and allocations from the first publish to the last report; then its
+// peak RSS by then, reports/s (first report to last) and the time from the
+// last result to the last report. When the wait stalls, the
 // worker log's last "report poll failed" line is printed.
 //
 // For these profiles the fake also answers NAVER's request list by request
