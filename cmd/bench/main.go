@@ -45,7 +45,7 @@ func run(ctx context.Context) error {
 	if cfg.Runs == 0 {
 		cfg.Runs = 3
 	}
-	flag.IntVar(&cfg.Runs, "runs", cfg.Runs, "run single, single3 and campaign this many times and report the run of median ratio to its ceiling (env BENCH_RUNS)")
+	flag.IntVar(&cfg.Runs, "runs", cfg.Runs, "run single, single3 and campaign this many times and report the run of median ratio to its ceiling; singlerep and campaignrep run once (env BENCH_RUNS)")
 	flag.StringVar(&cfg.WorkDir, "workdir", os.Getenv("BENCH_WORKDIR"), "keep generated configs and worker logs here (default a new temp dir; env BENCH_WORKDIR)")
 	pprofDir := flag.String("pprof", os.Getenv("BENCH_PPROF"), "write the worker's CPU and alloc profiles into this directory (env BENCH_PPROF)")
 	flag.Parse()

@@ -73,3 +73,25 @@ func (ws workers) mallocs(ctx context.Context) (sum uint64, ok bool, err error) 
 	}
 	return sum, true, nil
 }
+
+// waitMetrics waits until every worker's /metrics answers: with prequeued
+// jobs the bench waits for one replica to pull, and another may still be
+// starting when the window's first allocation count is read.
+func (ws workers) waitMetrics(ctx context.Context) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for _, p := range ws {
+		for p.metricsAddr != "" {
+			_, err := mallocsOf(ctx, p.metricsAddr)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("worker /metrics: %w", err)
+			}
+			if err := ws.pause(ctx, 20*time.Millisecond); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -32,8 +32,15 @@ const (
 	Tenants  = "tenants"
 )
 
+// SingleRep and CampaignRep are single and campaign with the account's
+// delivery reports on (reports.go).
+const (
+	SingleRep   = "singlerep"
+	CampaignRep = "campaignrep"
+)
+
 // AllProfiles is every profile in the order they run.
-var AllProfiles = []string{Single, Single3, Campaign, Latency, Latency3, Backlog, Tenants}
+var AllProfiles = []string{Single, Single3, Campaign, SingleRep, CampaignRep, Latency, Latency3, Backlog, Tenants}
 
 // Targets of the issue, checked in the table.
 const (
@@ -54,8 +61,8 @@ type Config struct {
 	// Scale multiplies every profile's size (1 = the full sizes).
 	Scale float64
 	// Runs is how many times the profiles measured against a ceiling
-	// (single, single3, campaign) run; the table shows the run of median
-	// ratio. 0 means 1.
+	// (single, single3, campaign; not singlerep and campaignrep, which run
+	// once) run; the table shows the run of median ratio. 0 means 1.
 	Runs int
 	// WorkDir holds each profile's generated config and worker log (kept),
 	// and its JetStream store (removed after the profile). Empty: a new
@@ -155,6 +162,8 @@ type Row struct {
 	Rate *RateStats
 	// Tenants profile: tenant-a's backlog, tenant-b's probes.
 	Tenants *TenantsStats
+	// Reports profiles: what the delivery reports cost.
+	Reports *ReportsStats
 	Ratio   float64
 	// Checks are the profile's targets, one line each in the table; Pass
 	// is whether all were met (and every result accepted).
@@ -198,8 +207,8 @@ func Run(ctx context.Context, c Config) ([]Row, error) {
 	for _, p := range c.Profiles {
 		for _, spec := range specsOf(p, c.Scale) {
 			runs := 1
-			if spec.profile == Single || spec.profile == Single3 || spec.profile == Campaign {
-				runs = c.Runs
+			if (spec.profile == Single || spec.profile == Single3 || spec.profile == Campaign) && !spec.reports {
+				runs = c.Runs // the reports profiles wait minutes for their reports: one run each
 			}
 			var tries []Row
 			for try := range runs {
@@ -238,6 +247,9 @@ type spec struct {
 	// tenants: the probes of tenant-b (w is tenant-a's backlog).
 	probes        int
 	probeInterval time.Duration
+	// reports turns the account's delivery reports on (singlerep,
+	// campaignrep: profile Single or Campaign, measured the same way).
+	reports bool
 }
 
 func (s spec) workers() int { return max(1, s.replicas) }
@@ -257,6 +269,11 @@ func specsOf(profile string, scale float64) []spec {
 		return []spec{{name: Single3, profile: Single3, replicas: 3, w: naver("single3", scaled(200_000, scale))}}
 	case Campaign:
 		return []spec{{name: Campaign, profile: Campaign, w: workload{prefix: "campaign", account: nhnAccount,
+			jobs: 20, recipients: scaled(50_000, scale), sender: senderKey}}}
+	case SingleRep:
+		return []spec{{name: SingleRep, profile: Single, reports: true, w: naver("singlerep", scaled(200_000, scale))}}
+	case CampaignRep:
+		return []spec{{name: CampaignRep, profile: Campaign, reports: true, w: workload{prefix: "campaignrep", account: nhnAccount,
 			jobs: 20, recipients: scaled(50_000, scale), sender: senderKey}}}
 	case Latency:
 		// Queued before the worker starts: this profile measures how
@@ -339,13 +356,16 @@ func setup(ctx context.Context, c Config, s spec, wc workerConfig) (*env, error)
 	if err := ensureStreams(ctx, e.js); err != nil {
 		return e, err
 	}
-	if e.fake, err = StartFake(s.latency, s.profile == Latency || s.profile == Backlog); err != nil {
+	if e.fake, err = StartFake(s.latency, s.profile == Latency || s.profile == Backlog, s.reports); err != nil {
 		return e, err
 	}
 	e.cleanup = append(e.cleanup, e.fake.Close)
 	wc.NATSURL, wc.FakeURL, wc.MaxJobBytes = e.ns.ClientURL(), e.fake.URL(), 8<<20
 	wc.ServiceID, wc.AppKey, wc.Sender, wc.SenderKey = fakeServiceID, fakeAppKey, naverSender, senderKey
 	wc.KakaoRPS, wc.KakaoConc, wc.LogLevel = latencyRPS, 32, "warn"
+	if s.reports {
+		wc.ReportsAccount = s.w.account
+	}
 	e.cfgPath = filepath.Join(e.dir, "worker.yaml")
 	return e, writeConfig(e.cfgPath, wc)
 }
@@ -500,6 +520,14 @@ func runProfile(ctx context.Context, c Config, s spec) (Row, error) {
 	if err != nil {
 		return row, err
 	}
+	if s.reports {
+		if err := waitReportPoller(ctx, e.js, s.w, ws); err != nil {
+			return row, err
+		}
+	}
+	if err := ws.waitMetrics(ctx); err != nil {
+		return row, err
+	}
 	each0, cpu0, err := ws.cpu()
 	if err != nil {
 		return row, err
@@ -536,6 +564,12 @@ func runProfile(ctx context.Context, c Config, s spec) (Row, error) {
 	if err := waitAcked(ctx, e.js, 60*time.Second); err != nil {
 		return row, err
 	}
+	if s.reports {
+		fmt.Fprintf(c.Progress, "bench: %s: waiting for the reports\n", s.name)
+		if row.Reports, err = waitReports(ctx, e.js, ws, s.w.total(), last, cpu0, mallocs0); err != nil {
+			return row, err
+		}
+	}
 	stopped = true
 	if err := ws.stop(60 * time.Second); err != nil {
 		return row, err
@@ -555,6 +589,11 @@ func runProfile(ctx context.Context, c Config, s spec) (Row, error) {
 	row.Results, row.NotOK, row.P50, row.P99 = rr.N, rr.NotOK, rr.P50, rr.P99
 	fs := e.fake.Stats()
 	row.Requests, row.FakeRecips = fs.Requests, fs.Recipients
+	if row.Reports != nil {
+		if err := row.Reports.finish(ctx, e.js, s.w, ws, fs.ReportQueries, row.Writes); err != nil {
+			return row, err
+		}
+	}
 
 	switch s.profile {
 	case Single, Single3, Campaign:
@@ -612,6 +651,9 @@ func runProfile(ctx context.Context, c Config, s spec) (Row, error) {
 		row.check(Check{Against: "longest pause between provider requests", Value: fmt.Sprintf("%s (at +%s)",
 			r.LongestPause.Round(time.Millisecond), r.PauseAt.Round(100*time.Millisecond)),
 			Target: fmt.Sprintf("<%s (no stall)", backlogMaxPause), Met: r.LongestPause < backlogMaxPause})
+	}
+	if row.Reports != nil {
+		row.check(row.Reports.check())
 	}
 	if row.NotOK > 0 {
 		row.Note = joinNote(row.Note, fmt.Sprintf("%d results not accepted", row.NotOK))
@@ -687,6 +729,7 @@ func PrintTable(out io.Writer, rows []Row) {
 		}
 	}
 	tw.Flush()
+	printReports(out, rows)
 	var backlog []Row
 	for _, r := range rows {
 		if strings.HasPrefix(r.Name, Backlog) {

@@ -11,18 +11,21 @@ import (
 	"github.com/talkrelay/talkrelay/internal/streams"
 )
 
-// TestBenchSmoke runs every profile at a tiny size through the real
-// harness: server, fake provider, worker subprocess, ceiling. It checks
-// that every recipient got an accepted result and that the table prints;
-// it never checks speed.
+// TestBenchSmoke runs every profile but the reports ones
+// (TestBenchReportsSmoke) at a tiny size through the real harness: server,
+// fake provider, worker subprocess, ceiling. It checks that every
+// recipient got an accepted result and that the table prints; it never
+// checks speed.
 func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the worker: not with -short")
 	}
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var out, progress strings.Builder
-	rows, err := Run(ctx, Config{Scale: 0.002, WorkDir: t.TempDir(), Out: &out, Progress: &progress})
+	plain := []string{Single, Single3, Campaign, Latency, Latency3, Backlog, Tenants}
+	rows, err := Run(ctx, Config{Profiles: plain, Scale: 0.002, WorkDir: t.TempDir(), Out: &out, Progress: &progress})
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, progress.String())
 	}
@@ -78,6 +81,49 @@ func TestBenchSmoke(t *testing.T) {
 		t.Errorf("no table:\n%s", out.String())
 	}
 	t.Log("\n" + out.String())
+}
+
+// TestBenchReportsSmoke runs singlerep and campaignrep at a tiny size,
+// side by side (campaignrep waits minutes for NHN's update windows to
+// settle), and checks that every recipient got one report, delivered,
+// through the fake's report queries, and that the reports table prints.
+func TestBenchReportsSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the worker: not with -short")
+	}
+	t.Parallel()
+	for _, profile := range []string{SingleRep, CampaignRep} {
+		t.Run(profile, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+			defer cancel()
+			var out, progress strings.Builder
+			rows, err := Run(ctx, Config{Profiles: []string{profile}, Scale: 0.002, WorkDir: t.TempDir(), Out: &out, Progress: &progress})
+			if err != nil {
+				t.Fatalf("run: %v\n%s", err, progress.String())
+			}
+			if len(rows) != 1 || rows[0].Reports == nil {
+				t.Fatalf("rows %+v: want one, with reports", rows)
+			}
+			r, rep := rows[0], rows[0].Reports
+			if r.Results != r.Recipients || r.NotOK != 0 || r.Ceiling == nil {
+				t.Errorf("%d results (%d not accepted) for %d recipients, ceiling %+v", r.Results, r.NotOK, r.Recipients, r.Ceiling)
+			}
+			if rep.Want != r.Recipients || rep.Reported != rep.Want || rep.Delivered != rep.Want || rep.Twice != 0 || rep.Stalled != "" {
+				t.Errorf("reports %+v for %d recipients: want one each, delivered", rep, r.Recipients)
+			}
+			if rep.Queries == 0 || rep.Writes < uint64(2*r.Recipients) || rep.CPU <= 0 || rep.Tail <= 0 {
+				t.Errorf("reports %+v: queries, writes, CPU or tail not measured", rep)
+			}
+			if c := r.Checks[len(r.Checks)-1]; c.Against != "delivery reports" || !c.Met {
+				t.Errorf("last check %+v: want the reports' one, met", c)
+			}
+			if !strings.Contains(out.String(), "reports of") {
+				t.Errorf("no reports table:\n%s", out.String())
+			}
+			t.Log("\n" + out.String())
+		})
+	}
 }
 
 // The table shows the run of median ratio, whatever the order of the runs,
@@ -159,5 +205,29 @@ func TestWorkerConsumersFor(t *testing.T) {
 	}
 	if p := pendingOf(shared); p.Consumers != 1 || p.Undelivered != 7 || p.InFlight != 3 {
 		t.Errorf("pending of the shared consumer: %+v", p)
+	}
+}
+
+// The reports table gives per recipient what the reports cost, and why a
+// wait stalled; rows without reports print nothing of it.
+func TestPrintReports(t *testing.T) {
+	t.Parallel()
+	var none strings.Builder
+	printReports(&none, []Row{{Name: Single}})
+	if none.Len() != 0 {
+		t.Errorf("no reports rows, yet printed:\n%s", none.String())
+	}
+	t0 := time.Now()
+	rep := &ReportsStats{Want: 1000, Stored: 1000, Reported: 1000, Delivered: 1000, Queries: 20, First: t0, Last: t0.Add(2 * time.Second),
+		Tail: 12 * time.Second, CPU: 500 * time.Millisecond, Allocs: 300_000, PeakRSS: 64 << 20, Writes: 2022, Stalled: "no report for 4m0s"}
+	var out strings.Builder
+	printReports(&out, []Row{{Name: SingleRep, Reports: rep}})
+	line := strings.Fields(strings.Split(out.String(), "\n")[2])
+	want := []string{SingleRep, "1000", "1000", "0", "1.000", "0.0200", "500", "12.00s", "500", "300", "2.022", "64"}
+	if strings.Join(line, " ") != strings.Join(want, " ") {
+		t.Errorf("reports line %q, want %q", line, want)
+	}
+	if !strings.Contains(out.String(), "singlerep: reports stalled: no report for 4m0s") {
+		t.Errorf("no stall line:\n%s", out.String())
 	}
 }

@@ -7,7 +7,8 @@
 // max payload), a fast fake of the NAVER / NHN / Kakao send APIs over
 // real HTTP on loopback (Fake: correct paths, any credentials, one success
 // per message, optional latency; no validation, so that it costs the box
-// little CPU), and the worker as a subprocess built with
+// little CPU; for the reports profiles also NAVER's and NHN's report
+// queries, see below), and the worker as a subprocess built with
 // `go build ./cmd/worker`, configured by a generated YAML (worker.yaml
 // beside its log in the work directory). The worker's CPU seconds come
 // from /proc/<pid>/stat (utime+stime) over the measured window and its
@@ -30,6 +31,10 @@
 //	          server, accounts and consumers; target ≥ 70% of the same ceiling
 //	campaign  20 jobs × 50,000 recipients, NHN AlimTalk (1000 a request);
 //	          targets ≥ 85% of the results ceiling and peak RSS < 150 MB
+//	singlerep single with reports.enabled on the NAVER account; single's target,
+//	          then one delivery report per recipient
+//	campaignrep campaign with reports.enabled (page_size 1000) on the NHN
+//	          account; campaign's targets, then one report per recipient
 //	latency   20,000 one-recipient jobs queued before the worker starts, Kakao
 //	          adapter (1 a request), 50 ms fake latency, rate_limit 200
 //	          requests/s, max_concurrency 32
@@ -51,6 +56,43 @@
 // BENCH_RUNS; Config.Runs, 1 by default, for other callers), each run with
 // its own ceiling; the table shows the run of median ratio, and a note the
 // ratio of every run, so that one noisy run does not decide a target.
+// singlerep and campaignrep run once whatever -runs says: each waits
+// minutes for its reports (three runs would take the whole bench past 20
+// minutes on 2 cores).
+//
+// # Reports profiles
+//
+// singlerep and campaignrep measure what delivery reports cost. The
+// worker's send path is measured as in single and campaign (recipients/s
+// from the first publish to the last result, against a ceiling of the same
+// run, the same targets), so that the two rows side by side show what the
+// report pollers take from the sends. Before publishing, the bench waits
+// for the account's poller to save its first cursor (a NAVER poller starts
+// at the end of the results stream). After the last result it keeps the
+// worker running until the reports stream holds one report per recipient,
+// or until no report came for 4 minutes (NHN's update windows are read a
+// minute at a time, two minutes after the minute ends, so a campaign's
+// first report comes up to three minutes after its sends); then it reads
+// every report and counts the recipients reported, reported twice and
+// delivered. The check "delivery reports" (one per accepted recipient,
+// none twice) is one of the row's targets. A second table, "reports of",
+// prints per recipient: the reports stored, the report requests the fake
+// served, the JetStream writes (results, send records, reports, and the
+// pollers' leases and cursors in talkrelay_reports), and the worker's CPU
+// µs and allocations from the first publish to the last report; then its
+// peak RSS by then, reports/s (first report to last) and the time from the
+// last result to the last report. When the wait stalls, the
+// worker log's last "report poll failed" line is printed.
+//
+// For these profiles the fake also answers NAVER's request list by request
+// id (GET …/messages?requestId=, pages of pageSize) and NHN's result
+// updates by update window (GET …/message-results, both minutes inclusive,
+// KST, paged, per kind): every message delivered (NAVER success, NHN 1000),
+// NHN's recipientGroupingKey echoed from the send request and recipientSeq
+// its position. It keeps per send request only what these need: a NAVER
+// request's message count; an NHN request's minute, kind and grouping keys
+// as runs of consecutive indices of one job (a campaign's 1,000,000
+// recipients are 1000 requests of one run each), never the bodies.
 //
 // The table's allocs/recip is the worker's heap allocations per recipient
 // within the measured window: go_memstats_mallocs_total read from its
@@ -94,9 +136,10 @@
 //
 // # Running
 //
-//	make bench                                     # everything, about 12 minutes on 2 cores
+//	make bench                                     # everything, about 25 minutes on 2 cores
 //	BENCH_RUNS=1 BENCH_PROFILES=single make bench  # one run instead of the median of three
 //	BENCH_PROFILES=single,latency BENCH_SCALE=0.1 make bench
+//	BENCH_PROFILES=singlerep,campaignrep BENCH_SCALE=0.05 make bench
 //	BENCH_PROFILES=tenants,single3 BENCH_SCALE=0.05 make bench
 //	go run ./cmd/bench -profiles campaign -scale 0.2 -workdir /tmp/b
 //

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,9 @@ type Fake struct {
 	// recordTimes keeps the arrival time of every send request (for the
 	// rate-limit check of the latency profile).
 	recordTimes bool
+	// reports, when set, keeps what the report queries need of the NAVER
+	// and NHN sends and serves those queries (the reports profiles).
+	reports *fakeReports
 }
 
 // Paths the fake serves; the worker's accounts use the adapters' defaults.
@@ -44,9 +48,10 @@ const (
 	fakeAppKey    = "benchAppKey"
 )
 
-// StartFake serves the fake on a free loopback port until ctx ends or
-// Close is called.
-func StartFake(latency time.Duration, recordTimes bool) (*Fake, error) {
+// StartFake serves the fake on a free loopback port until Close is
+// called; with reports it also serves NAVER's request list and NHN's
+// result updates, every message delivered (fakereports.go).
+func StartFake(latency time.Duration, recordTimes, reports bool) (*Fake, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -59,6 +64,12 @@ func StartFake(latency time.Duration, recordTimes bool) (*Fake, error) {
 	mux.HandleFunc("POST /friendtalk/{version}/appkeys/{appkey}/messages", f.nhn)
 	mux.HandleFunc("POST /v2/oauth/token", f.kakaoToken)
 	mux.HandleFunc("POST /v2/send/kakao", f.kakao)
+	if reports {
+		f.reports = newFakeReports()
+		mux.HandleFunc("GET /alimtalk/v2/services/{serviceId}/messages", f.naverList)
+		mux.HandleFunc("GET /alimtalk/{version}/appkeys/{appkey}/message-results", f.nhnResults)
+		mux.HandleFunc("GET /friendtalk/{version}/appkeys/{appkey}/message-results", f.nhnResults)
+	}
 	f.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = f.srv.Serve(ln) }()
 	return f, nil
@@ -74,14 +85,19 @@ func (f *Fake) Close() {
 	_ = f.srv.Shutdown(ctx)
 }
 
-// FakeStats are the fake's counters.
+// FakeStats are the fake's counters: send requests and their
+// recipients, and report requests.
 type FakeStats struct {
-	Requests, Recipients int64
+	Requests, Recipients, ReportQueries int64
 }
 
 // Stats returns the counters so far.
 func (f *Fake) Stats() FakeStats {
-	return FakeStats{Requests: f.requests.Load(), Recipients: f.recipients.Load()}
+	st := FakeStats{Requests: f.requests.Load(), Recipients: f.recipients.Load()}
+	if f.reports != nil {
+		st.ReportQueries = f.reports.queries.Load()
+	}
+	return st
 }
 
 // RateStats describes the send requests' arrival times. MaxWindowAt is
@@ -179,6 +195,9 @@ func (f *Fake) naver(w http.ResponseWriter, r *http.Request) {
 	n := bytes.Count(in.Bytes(), []byte(`"countryCode":`))
 	bufPool.Put(in)
 	id := f.arrived(n)
+	if f.reports != nil {
+		f.reports.naverSent(id, n)
+	}
 	f.wait(r)
 	rid := "bench-" + strconv.FormatInt(id, 10)
 	out := make([]byte, 0, 128+n*170)
@@ -208,8 +227,11 @@ func (f *Fake) nhn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := bytes.Count(in.Bytes(), []byte(`"recipientNo":`))
-	bufPool.Put(in)
 	id := f.arrived(n)
+	if f.reports != nil {
+		f.reports.nhnSent(id, in.Bytes(), strings.HasPrefix(r.URL.Path, "/friendtalk/"))
+	}
+	bufPool.Put(in)
 	f.wait(r)
 	out := make([]byte, 0, 160+n*110)
 	out = append(out, `{"header":{"resultCode":0,"resultMessage":"SUCCESS","isSuccessful":true},"message":{"requestId":"bench-`...)

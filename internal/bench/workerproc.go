@@ -65,6 +65,9 @@ type workerConfig struct {
 	// ShutdownGrace, if set, is worker.shutdown_grace (the tenants profile
 	// stops a worker that still holds a rate-limited backlog).
 	ShutdownGrace time.Duration
+	// ReportsAccount, if set, turns that account's delivery reports on
+	// (NHN's with its page of 1000).
+	ReportsAccount string
 	// Tenants adds the tenants profile's accounts: tenant-a (Kakao,
 	// limited to TenantARPS requests/s) and tenant-b (Kakao, no limit).
 	Tenants    bool
@@ -96,6 +99,10 @@ accounts:
       secret_key: {value: bench-secret-key}
     options:
       service_id: "{{.ServiceID}}"
+{{- if eq .ReportsAccount "naver-bench"}}
+    reports:
+      enabled: true
+{{- end}}
   - name: nhn-bench
     provider: nhn
     base_url: "{{.FakeURL}}"
@@ -104,6 +111,11 @@ accounts:
       secret_key: {value: bench-secret-key}
     options:
       app_key: "{{.AppKey}}"
+{{- if eq .ReportsAccount "nhn-bench"}}
+    reports:
+      enabled: true
+      page_size: 1000
+{{- end}}
   - name: kakao-bench
     provider: kakao
     base_url: "{{.FakeURL}}"
