@@ -248,7 +248,13 @@ func (r *Records) readStream(ctx context.Context, stream, filter string, since t
 func (r *Records) walkStream(ctx context.Context, stream, filter string, since time.Time, from uint64, batch int, each func(seq uint64, data []byte) bool) error {
 	nc := r.js.Conn()
 	inbox := nc.NewInbox()
-	sub, err := nc.SubscribeSync(inbox)
+	// A request is answered with at most batch messages and the status
+	// that ends them, and the next is asked only after that status: a
+	// channel of batch+1 never fills. (SubscribeSync's channel is 65,536
+	// messages, 512 KB allocated for every walk: a report poller walks once
+	// per job.)
+	msgs := make(chan *nats.Msg, batch+1)
+	sub, err := nc.ChanSubscribe(inbox, msgs)
 	if err != nil {
 		return err
 	}
@@ -271,9 +277,11 @@ func (r *Records) walkStream(ctx context.Context, stream, filter string, since t
 			return err
 		}
 		for {
-			m, err := sub.NextMsgWithContext(ctx)
-			if err != nil {
-				return err
+			var m *nats.Msg
+			select {
+			case m = <-msgs:
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 			if s := m.Header.Get(jetstream.SequenceHeader); s != "" {
 				n, err := strconv.ParseUint(s, 10, 64)

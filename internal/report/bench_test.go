@@ -9,6 +9,7 @@ import (
 
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/natstest"
+	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/reconcile"
 	"github.com/talkrelay/talkrelay/internal/report"
 	"github.com/talkrelay/talkrelay/internal/result"
@@ -50,6 +51,40 @@ func BenchmarkSandboxReports(b *testing.B) {
 		}
 		done += len(page.Reports)
 		cursor = page.Next
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reports/s")
+}
+
+// BenchmarkCorrelate measures what a provider's report costs to correlate
+// (NAVER's and NHN's path, and NHN's webhook): one-recipient jobs, each
+// report's job read once for its accepted result and once for its stored
+// reports, a thousand reports a call, per report.
+func BenchmarkCorrelate(b *testing.B) {
+	srv := natstest.Run(b)
+	_, js := srv.JetStream(b)
+	natstest.EnsureStreams(b, js)
+	ctx := context.Background()
+	j := &job.Job{Version: 1, Account: "acct", Kind: job.AlimTalk, Metadata: json.RawMessage(`{"campaign":"bench"}`)}
+	j.Recipients = []job.Recipient{{Ref: "r", Phone: "01012345678", Content: "hi"}}
+	reps := make([]providers.Report, b.N)
+	for i := range b.N {
+		j.ID = "bench-" + strconv.Itoa(i)
+		ev := result.ForRecipient(j, 0, "naver", time.Now())
+		ev.Status, ev.Reason = result.Accepted, result.ReasonOK
+		data, _ := json.Marshal(ev)
+		if _, err := js.PublishAsync(streams.ResultSubject("acct", "accepted", j.ID), data); err != nil {
+			b.Fatal(err)
+		}
+		reps[i] = providers.Report{JobID: j.ID, Index: 0, State: providers.ReportDelivered, Code: "0000"}
+	}
+	<-js.PublishAsyncComplete()
+	store := reconcile.New(js, nil)
+	b.ResetTimer()
+	for from := 0; from < b.N; from += 1000 {
+		evs, err := report.Correlate(ctx, store, "acct", "naver", job.AlimTalk, reps[from:min(b.N, from+1000)], time.Now())
+		if err != nil || len(evs) != min(b.N-from, 1000) {
+			b.Fatalf("%d events, %v", len(evs), err)
+		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reports/s")
 }
