@@ -51,9 +51,10 @@ type Publisher struct {
 }
 
 type pendingPub struct {
-	msg  *nats.Msg
-	done func(error)
-	sent time.Time
+	msg    *nats.Msg
+	result *ResultMsg // msg, when it goes back to the pool once reported
+	done   func(error)
+	sent   time.Time
 }
 
 // retryFor bounds how long one message is retried after transient
@@ -95,10 +96,22 @@ func NewPublisher(ctx context.Context, js jetstream.JetStream, log zerolog.Logge
 // publish (that could wait for itself). Publish after Close reports
 // ErrClosed.
 func (p *Publisher) Publish(msg *nats.Msg, done func(error)) {
+	p.publish(&pendingPub{msg: msg, done: done})
+}
+
+// PublishResult is Publish for a message of Results, which goes back to
+// their pool once done has run.
+func (p *Publisher) PublishResult(m *ResultMsg, done func(error)) {
+	p.publish(&pendingPub{msg: &m.Msg, result: m, done: done})
+}
+
+func (p *Publisher) publish(pp *pendingPub) {
+	msg := pp.msg
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		done(ErrClosed)
+		pp.done(ErrClosed)
+		pp.release()
 		return
 	}
 	p.inFlight.Add(1)
@@ -106,10 +119,9 @@ func (p *Publisher) Publish(msg *nats.Msg, done func(error)) {
 	select {
 	case p.slots <- struct{}{}:
 	case <-p.ctx.Done():
-		p.report(&pendingPub{msg: msg, done: done}, p.ctx.Err(), false)
+		p.report(pp, p.ctx.Err(), false)
 		return
 	}
-	pp := &pendingPub{msg: msg, done: done}
 	if p.sub == nil {
 		p.publishSync(pp, nil)
 		return
@@ -199,7 +211,15 @@ func (p *Publisher) report(pp *pendingPub, err error, slot bool) {
 		<-p.slots
 	}
 	pp.done(err)
+	pp.release()
 	p.inFlight.Done()
+}
+
+// release returns pp's result message to its pool, if it came from one.
+func (pp *pendingPub) release() {
+	if pp.result != nil {
+		pp.result.Release()
+	}
 }
 
 // expire fails the publishes whose ack is overdue, and once the

@@ -68,6 +68,10 @@ type delivery struct {
 	// this message stored, found when reconciling: new ones take other
 	// names. Written before any recipient is submitted.
 	storedEnvelopes map[string]bool
+
+	resultsOnce sync.Once
+	results     store.Results // builds d's result messages; see resultMsgs
+	onStored    func(error)   // reports a store of d's, made with results
 }
 
 // account is a dispatch account with its retry policy.
@@ -621,13 +625,15 @@ func (w *Worker) storeResult(d *delivery, ev *result.Event) {
 		return
 	}
 	w.metrics.result(ev, w.accounts[ev.Account] != nil)
+	results := d.resultMsgs()
 	if !d.span.IsRecording() {
-		w.store(d, store.Result(store.Origin{Seq: d.msg.Seq, JobSeq: d.jobSeq, Span: d.span}, ev))
+		d.unstored.Add(1)
+		w.pub.PublishResult(results.Msg(ev), d.onStored)
 		return
 	}
 	// A sampled job: a producer span per result, which the result's trace
 	// context names, ends once the result is stored.
-	m := store.Result(store.Origin{Seq: d.msg.Seq, JobSeq: d.jobSeq}, ev)
+	m := results.Msg(ev)
 	_, span := w.tracer.Start(trace.ContextWithSpan(context.Background(), d.span), "talkrelay.results publish",
 		trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
 			attribute.String("messaging.system", "nats"),
@@ -638,16 +644,32 @@ func (w *Worker) storeResult(d *delivery, ev *result.Event) {
 	store.InjectTrace(span, m.Header)
 	if !w.owns(d) {
 		span.End()
+		m.Release()
 		return
 	}
 	d.unstored.Add(1)
-	w.pub.Publish(m, func(err error) {
+	w.pub.PublishResult(m, func(err error) {
 		if err != nil {
 			span.SetStatus(codes.Error, err.Error())
 		}
 		span.End()
 		w.stored(d, err)
 	})
+}
+
+// resultMsgs returns the builder of d's result messages, set up at its
+// first result: they share its job sequence and, unless the job is
+// sampled (each result then names a span of its own), its trace context.
+func (d *delivery) resultMsgs() *store.Results {
+	d.resultsOnce.Do(func() {
+		o := store.Origin{Seq: d.msg.Seq, JobSeq: d.jobSeq}
+		if !d.span.IsRecording() {
+			o.Span = d.span
+		}
+		d.results.Init(o)
+		d.onStored = func(err error) { d.w.stored(d, err) }
+	})
+	return &d.results
 }
 
 // store publishes m for d, counting it until it is stored; nothing once
