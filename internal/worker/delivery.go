@@ -367,13 +367,21 @@ func (w *Worker) onOutcome(it *dispatch.Item, o *providers.Outcome, sentAt time.
 		p.FirstSentAt = sentAt
 	}
 	p.LastSentAt = sentAt
-	p.Last = retry.FromProvider(o)
-	d.decide(ref.pos, o)
+	dec := d.after(ref.pos, o)
+	if dec.Verdict != retry.Final {
+		p.Last = retry.FromProvider(o) // for its envelope; a final result has it already
+	}
+	d.apply(ref.pos, dec)
 }
 
 // decide applies the account's retry policy to recipient pos after o.
 func (d *delivery) decide(pos int, o *providers.Outcome) {
-	d.apply(pos, decide.After(d.acct.policy, &d.pending[pos], o, d.job.Deadline, d.w.clock.Now(), d.acct.resolver != nil))
+	d.apply(pos, d.after(pos, o))
+}
+
+// after is the account's retry policy's decision for recipient pos after o.
+func (d *delivery) after(pos int, o *providers.Outcome) decide.Decision {
+	return decide.After(d.acct.policy, &d.pending[pos], o, d.job.Deadline, d.w.clock.Now(), d.acct.resolver != nil)
 }
 
 // apply carries out decision dec for recipient pos; another try of an ad
@@ -426,7 +434,9 @@ func (d *delivery) storeFinal(pos int, dec decide.Decision) {
 	if d.finals.on() && d.alreadyFinal(p.Index) {
 		return
 	}
-	ev := d.event(pos)
+	var event result.Event // not kept past storeResult: on the stack
+	ev := &event
+	d.fillEvent(ev, pos)
 	if why := decide.Final(ev, p, dec); why != "" {
 		// talkrelay gave up on it (attempts, age, deadline, lookups): the
 		// job goes to the dead letters. A plain refusal by the provider is
@@ -446,11 +456,17 @@ func (d *delivery) storeFinal(pos int, dec decide.Decision) {
 }
 
 func (d *delivery) event(pos int) *result.Event {
-	p := &d.pending[pos]
-	ev := result.ForRecipient(d.job, pos, d.acct.Provider, d.w.clock.Now())
-	ev.RecipientIndex = p.Index
-	ev.TraceID = d.traceID
+	ev := new(result.Event)
+	d.fillEvent(ev, pos)
 	return ev
+}
+
+// fillEvent makes ev the result event of recipient pos, without its
+// outcome.
+func (d *delivery) fillEvent(ev *result.Event, pos int) {
+	ev.Fill(d.job, pos, d.acct.Provider, d.w.clock.Now())
+	ev.RecipientIndex = d.pending[pos].Index
+	ev.TraceID = d.traceID
 }
 
 // decided counts a verdict; the last one finishes the delivery.
