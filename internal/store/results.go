@@ -52,7 +52,7 @@ type ResultMsg struct {
 	// values hold the header values, which the header map's one-element
 	// slices point into: Nats-Msg-Id, Talkrelay-Job-Seq, traceparent,
 	// tracestate.
-	values [4]string
+	values [len(resultHeaders)]string
 }
 
 // resultBodySize is the body buffer a pooled message starts with; one
@@ -69,22 +69,36 @@ func (r *Results) Msg(ev *result.Event) *ResultMsg {
 	m := &rm.Msg
 	m.Subject = r.subjectOf(ev)
 	m.Data = ev.AppendJSON(m.Data[:0])
-	clear(m.Header)
-	rm.values[0] = ResultID(ev.JobID, ev.RecipientIndex, r.seq)
-	m.Header[jetstream.MsgIDHeader] = rm.values[0:1:1]
-	if r.jobSeq != "" {
-		rm.values[1] = r.jobSeq
-		m.Header[streams.HeaderJobSeq] = rm.values[1:2:2]
-	}
-	if r.parent != "" {
-		rm.values[2] = r.parent
-		m.Header[traceparentHeader] = rm.values[2:3:3]
-	}
-	if r.state != "" {
-		rm.values[3] = r.state
-		m.Header[tracestateHeader] = rm.values[3:4:4]
-	}
+	rm.values = [len(resultHeaders)]string{ResultID(ev.JobID, ev.RecipientIndex, r.seq), r.jobSeq, r.parent, r.state}
+	rm.setHeaders()
 	return rm
+}
+
+// resultHeaders name the headers of a result message, in the order of
+// ResultMsg.values.
+var resultHeaders = [...]string{jetstream.MsgIDHeader, streams.HeaderJobSeq, traceparentHeader, tracestateHeader}
+
+// setHeaders makes the header map hold the values that are not empty,
+// each as a slice of values. A map that holds these headers already, as
+// the pool gives back a message of the same origin, is left as it is.
+func (rm *ResultMsg) setHeaders() {
+	n, same := 0, true
+	for i, v := range rm.values {
+		if v != "" {
+			n++
+			vs := rm.Header[resultHeaders[i]]
+			same = same && len(vs) == 1 && &vs[0] == &rm.values[i]
+		}
+	}
+	if same && len(rm.Header) == n {
+		return
+	}
+	clear(rm.Header)
+	for i, v := range rm.values {
+		if v != "" {
+			rm.Header[resultHeaders[i]] = rm.values[i : i+1 : i+1]
+		}
+	}
 }
 
 // subjectOf returns the subject of ev, formatted once for a run of
@@ -106,6 +120,6 @@ func (m *ResultMsg) Release() {
 		return
 	}
 	m.Reply = ""
-	m.values = [4]string{}
+	m.values = [len(resultHeaders)]string{}
 	resultPool.Put(m)
 }

@@ -32,7 +32,9 @@ func TestResultsOfOneOrigin(t *testing.T) {
 }
 
 // A released message comes back from the pool for another origin with
-// that origin's headers only: nothing of its last use stays.
+// that origin's headers only: nothing of its last use stays, neither the
+// headers of its origin nor those added to it (a sampled job's result
+// gets the trace context of a span of its own).
 func TestReleasedResultKeepsNothing(t *testing.T) {
 	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
 	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
@@ -47,23 +49,50 @@ func TestReleasedResultKeepsNothing(t *testing.T) {
 	bare.Init(Origin{Seq: 2})
 	long := &result.Event{JobID: "j1", Account: "a", Status: result.Failed, Message: string(make([]byte, 2000))}
 	short := &result.Event{JobID: "j2", Account: "a", Status: result.Accepted}
-	// The pool may drop what it is given (always sometimes under -race):
-	// try until the released message is the one handed out again.
-	for range 1000 {
-		first := full.Msg(long)
-		if len(first.Header) != 4 {
-			t.Fatalf("headers %v, want all four", first.Header)
-		}
-		first.Release()
-		second := bare.Msg(short)
-		if second != first {
-			continue
-		}
-		checkHeader(t, &second.Msg, map[string]string{"Nats-Msg-Id": "j2/0"})
+	other := span(t)
+	for _, tt := range []struct {
+		name          string
+		first         func() *ResultMsg
+		second        *Results
+		secondHeaders map[string]string
+	}{
+		{"after a message of another origin", func() *ResultMsg { return full.Msg(long) },
+			&bare, map[string]string{"Nats-Msg-Id": "j2/0"}},
+		{"after a message given headers of its own", func() *ResultMsg {
+			m := bare.Msg(long)
+			InjectTrace(withState, m.Header)
+			return m
+		}, &bare, map[string]string{"Nats-Msg-Id": "j2/0"}},
+		{"after a message given another trace context", func() *ResultMsg {
+			m := full.Msg(long)
+			InjectTrace(other, m.Header) // a traceparent of its own, no tracestate
+			return m
+		}, &full, map[string]string{"Nats-Msg-Id": "j2/0", "Talkrelay-Job-Seq": "9",
+			"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", "tracestate": "vendor=abc"}},
+	} {
+		second := reuse(t, tt.first, func() *ResultMsg { return tt.second.Msg(short) })
+		checkHeader(t, &second.Msg, tt.secondHeaders)
 		if want := short.AppendJSON(nil); string(second.Data) != string(want) || second.Subject != "talkrelay.results.a.accepted.j2" {
-			t.Errorf("reused message: %s %s, want %s", second.Subject, second.Data, want)
+			t.Errorf("%s: %s %s, want %s", tt.name, second.Subject, second.Data, want)
 		}
-		return
+		second.Release()
+	}
+}
+
+// reuse releases the message first returns until second returns the same
+// one from the pool, and returns it. The pool may drop what it is given
+// (always sometimes under -race).
+func reuse(t *testing.T, first, second func() *ResultMsg) *ResultMsg {
+	t.Helper()
+	for range 1000 {
+		m := first()
+		m.Release()
+		if again := second(); again == m {
+			return again
+		} else {
+			again.Release()
+		}
 	}
 	t.Fatal("the pool never handed a released message out again")
+	return nil
 }
