@@ -436,7 +436,7 @@ func (d *delivery) storeFinal(pos int, dec decide.Decision) {
 	}
 	var event result.Event // not kept past storeResult: on the stack
 	ev := &event
-	d.fillEvent(ev, pos)
+	d.fillEvent(ev, pos, dec.At)
 	if why := decide.Final(ev, p, dec); why != "" {
 		// talkrelay gave up on it (attempts, age, deadline, lookups): the
 		// job goes to the dead letters. A plain refusal by the provider is
@@ -457,14 +457,17 @@ func (d *delivery) storeFinal(pos int, dec decide.Decision) {
 
 func (d *delivery) event(pos int) *result.Event {
 	ev := new(result.Event)
-	d.fillEvent(ev, pos)
+	d.fillEvent(ev, pos, time.Time{})
 	return ev
 }
 
 // fillEvent makes ev the result event of recipient pos, without its
-// outcome.
-func (d *delivery) fillEvent(ev *result.Event, pos int) {
-	ev.Fill(d.job, pos, d.acct.Provider, d.w.clock.Now())
+// outcome, known at at (zero: now).
+func (d *delivery) fillEvent(ev *result.Event, pos int, at time.Time) {
+	if at.IsZero() {
+		at = d.w.clock.Now() // the worker's clock, which tests set
+	}
+	ev.Fill(d.job, pos, d.acct.Provider, at)
 	ev.RecipientIndex = d.pending[pos].Index
 	ev.TraceID = d.traceID
 }
