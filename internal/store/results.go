@@ -13,8 +13,9 @@ import (
 
 // Results builds the result messages of one origin, which may have
 // thousands of recipients. What its results share is formatted once: the
-// job sequence and trace context headers, and the subject of the last
-// account, status and job. Each message comes from a pool, with its body
+// job sequence and trace context headers, the subject of the last
+// account, status and job, and from the second result on, the JSON of the
+// job's fields (result.Shared). Each message comes from a pool, with its body
 // buffer and header map, and goes back to it once stored
 // (Publisher.PublishResult). Init it before use; then its methods may be
 // called concurrently.
@@ -26,6 +27,8 @@ type Results struct {
 	mu      sync.Mutex
 	last    resultSubject
 	subject string // of last
+	built   bool   // a result was built
+	shared  *result.Shared
 }
 
 // resultSubject is what the subject of a result depends on.
@@ -67,8 +70,9 @@ var resultPool = sync.Pool{New: func() any {
 func (r *Results) Msg(ev *result.Event) *ResultMsg {
 	rm := resultPool.Get().(*ResultMsg)
 	m := &rm.Msg
-	m.Subject = r.subjectOf(ev)
-	m.Data = ev.AppendJSON(m.Data[:0])
+	var shared *result.Shared
+	m.Subject, shared = r.common(ev)
+	m.Data = ev.AppendJSONShared(m.Data[:0], shared)
 	rm.values = [len(resultHeaders)]string{ResultID(ev.JobID, ev.RecipientIndex, r.seq), r.jobSeq, r.parent, r.state}
 	rm.setHeaders()
 	return rm
@@ -101,16 +105,22 @@ func (rm *ResultMsg) setHeaders() {
 	}
 }
 
-// subjectOf returns the subject of ev, formatted once for a run of
-// results of the same account, status and job.
-func (r *Results) subjectOf(ev *result.Event) string {
+// common returns the subject of ev, formatted once for a run of results
+// of the same account, status and job, and the common fields of the
+// origin's results, written at the second (a one-recipient job does not
+// pay for them) or nil.
+func (r *Results) common(ev *result.Event) (string, *result.Shared) {
 	k := resultSubject{account: ev.Account, jobID: ev.JobID, status: ev.Status}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if k != r.last || r.subject == "" {
 		r.last, r.subject = k, streams.ResultSubject(k.account, string(k.status), k.jobID)
 	}
-	return r.subject
+	if r.built && r.shared == nil {
+		r.shared = result.NewShared(ev)
+	}
+	r.built = true
+	return r.subject, r.shared
 }
 
 // Release returns m to the pool of result messages. Nothing may use m
