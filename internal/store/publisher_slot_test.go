@@ -76,3 +76,30 @@ func TestLateAckDoesNotConfirmTheNextPublishOfItsSlot(t *testing.T) {
 		}
 	}
 }
+
+// An ack comes from whoever may publish to the publisher's inbox: whatever
+// its subject and body, only the exact reply subject of a publish waiting
+// for its ack reports that publish.
+func FuzzAckSubject(f *testing.F) {
+	const inbox = "_INBOX.abc."
+	const reply = inbox + "1.2"
+	f.Add(reply, []byte(`{"stream":"T","seq":1}`))
+	f.Add(inbox+"1.3", []byte(`{"stream":"T","seq":1}`))
+	f.Add(inbox+"0.1", []byte(`{"error":{"code":503}}`))
+	f.Add(inbox+"-1.1", []byte(nil))
+	f.Add(inbox+"99999999999999999999.1", []byte("x"))
+	f.Add(inbox, []byte(""))
+	f.Fuzz(func(t *testing.T, subject string, data []byte) {
+		if subject == reply {
+			t.Skip("the waiting publish's own ack")
+		}
+		reported := false
+		p := &Publisher{inbox: inbox, slots: make([]slot, 3), free: make(chan int, 3)}
+		p.slots[0] = slot{reply: inbox + "0.1", stale: true} // not waiting: timed out
+		p.slots[1] = slot{reply: reply, waiting: true, pub: pendingPub{done: func(error) { reported = true }}}
+		p.onAck(&nats.Msg{Subject: subject, Data: data})
+		if reported || !p.slots[1].waiting {
+			t.Errorf("an ack to %q reported the publish waiting for %q", subject, reply)
+		}
+	})
+}
