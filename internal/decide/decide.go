@@ -47,6 +47,9 @@ type Decision struct {
 	Detail string
 	// Outcome is the answer the final result reports (Final).
 	Outcome *providers.Outcome
+	// At is when the decision was made (After); zero when not recorded.
+	// A final result's time is when its outcome was known.
+	At time.Time
 }
 
 // After decides recipient p after its last attempt (or lookup) gave o, at
@@ -59,7 +62,7 @@ func After(policy retry.Policy, p *retry.Pending, o *providers.Outcome, deadline
 		dl = *deadline
 	}
 	verdict, at, status, detail := policy.Decide(o, p.Attempts, p.Lookups, p.FirstSentAt, dl, now, canLookup)
-	return Decision{Verdict: verdict, Due: at, Status: status, Detail: detail, Outcome: o}
+	return Decision{Verdict: verdict, Due: at, Status: status, Detail: detail, Outcome: o, At: now}
 }
 
 // NotSent decides recipient p after a try that never reached the provider

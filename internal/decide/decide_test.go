@@ -108,6 +108,9 @@ func TestRetriesOnFakeTime(t *testing.T) {
 		}
 		p.LastSentAt = clock.Now()
 		dec := After(policy, &p, o, nil, clock.Now(), false)
+		if !dec.At.Equal(clock.Now()) {
+			t.Fatalf("attempt %d: decided at %s, want the clock's %s (a final result's time)", attempt, dec.At, clock.Now())
+		}
 		if attempt == policy.MaxAttempts {
 			if dec.Verdict != retry.Final || dec.Status != result.Failed || !strings.Contains(dec.Detail, "3 attempts") {
 				t.Fatalf("attempt %d: %+v, want failed after 3 attempts", attempt, dec)

@@ -18,7 +18,7 @@ func sample() *Event {
 
 func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	t.Parallel()
-	for _, ev := range []*Event{sample(), {Version: 1, RecipientIndex: -1, Account: "_", Status: Rejected, Reason: ReasonInvalidJob,
+	for _, ev := range []*Event{sample(), accepted(), {Version: 1, RecipientIndex: -1, Account: "_", Status: Rejected, Reason: ReasonInvalidJob,
 		Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("KST", 9*3600))}} {
 		want, err := json.Marshal(ev)
 		if err != nil {
@@ -26,6 +26,33 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		}
 		if got := ev.AppendJSON(nil); string(got) != string(want) {
 			t.Errorf("AppendJSON:\n got %s\nwant %s", got, want)
+		}
+		checkShared(t, ev, want)
+	}
+}
+
+// checkShared checks that AppendJSONShared writes want for ev, with the
+// common fields of ev itself and with those of other events: one whose
+// fields differ in each way (then it writes them itself).
+func checkShared(t *testing.T, ev *Event, want []byte) {
+	t.Helper()
+	others := []*Event{ev}
+	for _, change := range []func(*Event){
+		func(o *Event) { o.Version++ },
+		func(o *Event) { o.JobID += "x" },
+		func(o *Event) { o.Account += "x" },
+		func(o *Event) { o.Provider += "x" },
+		func(o *Event) { o.Kind += "x" },
+		func(o *Event) { o.TraceID += "x" },
+		func(o *Event) { o.Metadata = append(json.RawMessage(`{"other":1}`), o.Metadata...) },
+	} {
+		o := *ev
+		change(&o)
+		others = append(others, &o)
+	}
+	for i, o := range others {
+		if got := ev.AppendJSONShared(nil, NewShared(o)); string(got) != string(want) {
+			t.Fatalf("AppendJSONShared with the common fields of event %d:\n got %s\nwant %s", i, got, want)
 		}
 	}
 }
@@ -48,22 +75,45 @@ func FuzzAppendJSON(f *testing.F) {
 		if got := ev.AppendJSON(nil); string(got) != string(want) {
 			t.Fatalf("AppendJSON:\n got %s\nwant %s", got, want)
 		}
+		checkShared(t, ev, want)
 	})
 }
 
+// accepted is the result most recipients get: accepted, with the ids the
+// provider answered.
+func accepted() *Event {
+	sent := time.Date(2026, 11, 21, 5, 30, 0, 123_456_789, time.UTC)
+	return &Event{Version: 1, JobID: "01JBENCHJOB0000000000000000", RecipientIndex: 1234, Phone: "010****5678",
+		Account: "shop", Provider: "nhn", Kind: "alimtalk", Status: Accepted, Attempt: 1, Reason: ReasonOK,
+		ProviderRequestID: "20261121053000abcdEFGH0", ProviderMessageID: "20261121053000abcdEFGH0-1234",
+		Metadata: json.RawMessage(`{"campaign":"winter"}`), TraceID: "4bf92f3577b34da6a3ce929d0e0e4736",
+		Time: sent.Add(40 * time.Millisecond), SentAt: &sent}
+}
+
 func BenchmarkEncode(b *testing.B) {
-	ev := sample()
-	b.Run("encoding/json", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			_, _ = json.Marshal(ev)
-		}
-	})
-	b.Run("AppendJSON", func(b *testing.B) {
-		b.ReportAllocs()
-		buf := make([]byte, 0, 1024)
-		for b.Loop() {
-			buf = ev.AppendJSON(buf[:0])
-		}
-	})
+	for name, ev := range map[string]*Event{"accepted": accepted(), "failed": sample()} {
+		b.Run(name+"/encoding/json", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = json.Marshal(ev)
+			}
+		})
+		b.Run(name+"/AppendJSON", func(b *testing.B) {
+			b.ReportAllocs()
+			buf := make([]byte, 0, 1024)
+			for b.Loop() {
+				buf = ev.AppendJSON(buf[:0])
+			}
+		})
+		// The worker's case: the common fields of the job's results
+		// written once.
+		b.Run(name+"/AppendJSONShared", func(b *testing.B) {
+			b.ReportAllocs()
+			buf := make([]byte, 0, 1024)
+			s := NewShared(ev)
+			for b.Loop() {
+				buf = ev.AppendJSONShared(buf[:0], s)
+			}
+		})
+	}
 }

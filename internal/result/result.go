@@ -89,7 +89,15 @@ type Event struct {
 // ForRecipient returns the event of recipient index of j with the job's
 // fields filled in; the caller sets the outcome fields.
 func ForRecipient(j *job.Job, index int, provider string, now time.Time) *Event {
-	ev := &Event{
+	ev := new(Event)
+	ev.Fill(j, index, provider, now)
+	return ev
+}
+
+// Fill makes e what ForRecipient returns, in place: an event the caller
+// keeps on its stack.
+func (e *Event) Fill(j *job.Job, index int, provider string, now time.Time) {
+	*e = Event{
 		Version:        Version,
 		JobID:          j.ID,
 		RecipientIndex: index,
@@ -101,8 +109,7 @@ func ForRecipient(j *job.Job, index int, provider string, now time.Time) *Event 
 	}
 	if index >= 0 && index < len(j.Recipients) {
 		r := &j.Recipients[index]
-		ev.Ref = r.Ref
-		ev.Phone = r.MaskedPhone()
+		e.Ref = r.Ref
+		e.Phone = r.MaskedPhone()
 	}
-	return ev
 }

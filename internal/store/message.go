@@ -41,49 +41,12 @@ type Origin struct {
 	Span trace.Span
 }
 
-// Result is the message that stores result event ev of o. It is built
-// once per recipient, so it takes few allocations: the message with its
-// header values in one, its Nats-Msg-Id and job sequence in one string, its
-// traceparent in another.
+// Result is the message that stores result event ev of o. A run of
+// results of one origin takes Results instead.
 func Result(o Origin, ev *result.Event) *nats.Msg {
-	r := &resultMsg{}
-	m := &r.msg
-	m.Subject = streams.ResultSubject(ev.Account, string(ev.Status), ev.JobID)
-	m.Data = ev.AppendJSON(make([]byte, 0, 640+len(ev.Metadata)+len(ev.Message)))
-	var ids strings.Builder
-	ids.Grow(len(ev.JobID) + 2*maxUintLen + 1)
-	writeResultID(&ids, ev.JobID, ev.RecipientIndex, o.Seq)
-	idLen := ids.Len()
-	if o.JobSeq != 0 {
-		var num [maxUintLen]byte
-		ids.Write(strconv.AppendUint(num[:0], o.JobSeq, 10))
-	}
-	both := ids.String()
-	m.Header = make(nats.Header, 2)
-	r.values[0] = both[:idLen]
-	m.Header[jetstream.MsgIDHeader] = r.values[0:1:1]
-	if o.JobSeq != 0 {
-		r.values[1] = both[idLen:]
-		m.Header[streams.HeaderJobSeq] = r.values[1:2:2]
-	}
-	if o.Span != nil {
-		parent, state := traceHeaders(o.Span.SpanContext())
-		if parent != "" {
-			r.values[2] = parent
-			m.Header[traceparentHeader] = r.values[2:3:3]
-		}
-		if state != "" {
-			m.Header[tracestateHeader] = []string{state}
-		}
-	}
-	return m
-}
-
-// resultMsg is a result message and the values of its headers
-// (Nats-Msg-Id, Talkrelay-Job-Seq, traceparent), in one allocation.
-type resultMsg struct {
-	msg    nats.Msg
-	values [3]string
+	var r Results
+	r.Init(o)
+	return &r.Msg(ev).Msg
 }
 
 // maxUintLen is the most digits of a uint64.

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -24,36 +26,52 @@ import (
 // any more.
 //
 // It handles the server's acknowledgements itself, on one subscription of
-// its own (<inbox>.<token> per publish), instead of through nats.go's
-// asynchronous publish: that one decodes every ack with encoding/json,
-// which was the worker's largest CPU cost per stored result. An ack is
-// success when it starts {"stream": (the server's PubAck); only an error
-// ack is decoded. An ack that does not come within ackTimeout counts as a
-// transient failure, as nats.go's publish timeout did.
+// its own, instead of through nats.go's asynchronous publish: that one
+// decodes every ack with encoding/json, which was the worker's largest CPU
+// cost per stored result. An ack is success when it starts {"stream": (the
+// server's PubAck); only an error ack is decoded. An ack that does not come
+// within ackTimeout (to the second) counts as a transient failure, as
+// nats.go's publish timeout did.
 //
-// Memory is bounded: at most maxPending publishes are awaiting acks, and
-// Publish blocks beyond that (backpressure on the dispatcher).
+// Memory is bounded: at most maxPending publishes are in flight, each in a
+// slot of its own, and Publish blocks beyond that (backpressure on the
+// dispatcher). A slot keeps its reply subject, <inbox>.<slot>.<n>, from one
+// publish to the next, so that a publish allocates nothing of its own; it
+// takes a new one (n) only when an ack to the old one may still come (the
+// publish timed out or failed).
 type Publisher struct {
 	js    jetstream.JetStream
 	nc    *nats.Conn
 	log   zerolog.Logger
 	ctx   context.Context // ends retries and waits; cancelled after the grace period
-	slots chan struct{}   // one per publish awaiting its ack
-	inbox string          // acks come to inbox + "." + token
+	free  chan int        // the indexes of the slots not in use
+	inbox string          // acks come to inbox + slot + "." + n; it ends with "."
 	sub   *nats.Subscription
 	done  chan struct{} // closed once Close has nothing left to wait for
+	ticks atomic.Int64  // seconds since the start, counted by expire
 
 	mu       sync.Mutex
-	pending  map[string]*pendingPub // by reply token
-	next     uint64
+	slots    []slot
+	replies  uint64         // reply subjects made, which numbers them
 	inFlight sync.WaitGroup // publishes not reported yet
 	closed   bool
 }
 
+// slot is a publish in flight. The publish owns its slot until it is
+// reported; mu guards the fields an ack reads.
+type slot struct {
+	pub     pendingPub
+	reply   string // "" until first used
+	waiting bool   // an ack to reply is awaited
+	stale   bool   // an ack to reply may still come: the next publish takes a new reply
+	sent    int64  // the tick it was published at
+	use     uint64 // counts the publishes that took the slot
+}
+
 type pendingPub struct {
-	msg  *nats.Msg
-	done func(error)
-	sent time.Time
+	msg    *nats.Msg
+	result *ResultMsg // msg, when it goes back to the pool once reported
+	done   func(error)
 }
 
 // retryFor bounds how long one message is retried after transient
@@ -75,10 +93,13 @@ var errAckTimeout = errors.New("store: no acknowledgement from JetStream within 
 // awaiting acks. ctx ends its retries and its waits for acks: cancel it
 // once results need no longer be stored.
 func NewPublisher(ctx context.Context, js jetstream.JetStream, log zerolog.Logger, maxPending int) *Publisher {
-	p := &Publisher{js: js, nc: js.Conn(), log: log, ctx: ctx, slots: make(chan struct{}, maxPending),
-		pending: map[string]*pendingPub{}, done: make(chan struct{})}
-	p.inbox = p.nc.NewInbox()
-	sub, err := p.nc.Subscribe(p.inbox+".*", p.onAck)
+	p := &Publisher{js: js, nc: js.Conn(), log: log, ctx: ctx, free: make(chan int, maxPending),
+		slots: make([]slot, maxPending), done: make(chan struct{})}
+	for i := range maxPending {
+		p.free <- i
+	}
+	p.inbox = p.nc.NewInbox() + "."
+	sub, err := p.nc.Subscribe(p.inbox+"*.*", p.onAck)
 	if err == nil {
 		_ = sub.SetPendingLimits(-1, -1) // bounded by slots
 		p.sub = sub
@@ -95,61 +116,110 @@ func NewPublisher(ctx context.Context, js jetstream.JetStream, log zerolog.Logge
 // publish (that could wait for itself). Publish after Close reports
 // ErrClosed.
 func (p *Publisher) Publish(msg *nats.Msg, done func(error)) {
+	p.publish(pendingPub{msg: msg, done: done})
+}
+
+// PublishResult is Publish for a message of Results, which goes back to
+// their pool once done has run.
+func (p *Publisher) PublishResult(m *ResultMsg, done func(error)) {
+	p.publish(pendingPub{msg: &m.Msg, result: m, done: done})
+}
+
+func (p *Publisher) publish(pp pendingPub) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		done(ErrClosed)
+		pp.report(ErrClosed)
 		return
 	}
 	p.inFlight.Add(1)
 	p.mu.Unlock()
+	var i int
 	select {
-	case p.slots <- struct{}{}:
-	case <-p.ctx.Done():
-		p.report(&pendingPub{msg: msg, done: done}, p.ctx.Err(), false)
-		return
-	}
-	pp := &pendingPub{msg: msg, done: done}
-	if p.sub == nil {
-		p.publishSync(pp, nil)
-		return
-	}
-	err := p.retry(msg, "publish failed", nil, func() error {
-		p.mu.Lock()
-		p.next++
-		tok := strconv.FormatUint(p.next, 36)
-		p.pending[tok] = pp
-		pp.sent = time.Now()
-		p.mu.Unlock()
-		msg.Reply = p.inbox + "." + tok
-		err := p.nc.PublishMsg(msg)
-		if err != nil {
-			p.mu.Lock()
-			delete(p.pending, tok)
-			p.mu.Unlock()
+	case i = <-p.free:
+	default:
+		select {
+		case i = <-p.free:
+		case <-p.ctx.Done():
+			pp.report(p.ctx.Err())
+			p.inFlight.Done()
+			return
 		}
-		return err
-	})
-	if err != nil {
-		p.report(pp, err, true)
 	}
+	p.mu.Lock()
+	p.slots[i].pub = pp
+	p.slots[i].use++
+	p.mu.Unlock()
+	if p.sub == nil {
+		p.publishSync(i, nil)
+		return
+	}
+	err := p.ctx.Err()
+	if err == nil {
+		if err = p.send(i); err != nil {
+			err = p.retry(pp.msg, "publish failed", err, func() error { return p.send(i) })
+		}
+	}
+	if err != nil {
+		p.finish(i, err)
+	}
+}
+
+// send publishes the message of slot i, whose ack reports it.
+func (p *Publisher) send(i int) error {
+	p.mu.Lock()
+	s := &p.slots[i]
+	if s.reply == "" || s.stale {
+		p.replies++
+		s.reply = p.inbox + strconv.Itoa(i) + "." + strconv.FormatUint(p.replies, 36)
+		s.stale = false
+	}
+	s.waiting, s.sent = true, p.ticks.Load()
+	msg, use := s.pub.msg, s.use
+	msg.Reply = s.reply
+	p.mu.Unlock()
+	err := p.nc.PublishMsg(msg)
+	if err != nil {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if s.use != use || !s.waiting {
+			return nil // its ack came all the same, and reported it
+		}
+		s.waiting, s.stale = false, true
+	}
+	return err
 }
 
 // onAck takes the server's answer to one publish.
 func (p *Publisher) onAck(m *nats.Msg) {
-	tok := m.Subject[len(p.inbox)+1:]
-	p.mu.Lock()
-	pp := p.pending[tok]
-	delete(p.pending, tok)
-	p.mu.Unlock()
-	if pp == nil {
-		return // timed out already, and retried
-	}
-	if err := ackError(m); err != nil {
-		p.failed(pp, err)
+	i, ok := p.slotOf(m.Subject)
+	if !ok {
 		return
 	}
-	p.report(pp, nil, true)
+	p.mu.Lock()
+	s := &p.slots[i]
+	if !s.waiting || s.reply != m.Subject {
+		p.mu.Unlock()
+		return // the ack of a publish timed out already, and retried
+	}
+	s.waiting = false
+	p.mu.Unlock()
+	if err := ackError(m); err != nil {
+		p.failed(i, err)
+		return
+	}
+	p.finish(i, nil)
+}
+
+// slotOf returns the slot index that reply subject names.
+func (p *Publisher) slotOf(reply string) (int, bool) {
+	rest, ok := strings.CutPrefix(reply, p.inbox)
+	if !ok {
+		return 0, false
+	}
+	idx, _, _ := strings.Cut(rest, ".")
+	i, err := strconv.Atoi(idx)
+	return i, err == nil && i >= 0 && i < len(p.slots)
 }
 
 // ackError reads a publish ack: nil for a stored message, else why not.
@@ -169,42 +239,56 @@ func ackError(m *nats.Msg) error {
 	return resp.Error
 }
 
-// failed reports a permanent failure at once and retries any other one on
-// a goroutine of its own (the ack goroutine must not wait).
-func (p *Publisher) failed(pp *pendingPub, err error) {
+// failed reports a permanent failure of the publish in slot i at once
+// and retries any other one on a goroutine of its own (the ack goroutine
+// must not wait).
+func (p *Publisher) failed(i int, err error) {
 	if Permanent(err) {
-		p.log.Warn().Err(err).Str("subject", pp.msg.Subject).Msg("publish refused; not retried")
-		p.report(pp, err, true)
+		p.log.Warn().Err(err).Str("subject", p.slots[i].pub.msg.Subject).Msg("publish refused; not retried")
+		p.finish(i, err)
 		return
 	}
-	go p.publishSync(pp, err)
+	go p.publishSync(i, err)
 }
 
-// publishSync stores pp with synchronous publishes, after err (nil for a
-// first try), and reports the outcome.
-func (p *Publisher) publishSync(pp *pendingPub, err error) {
-	msg := *pp.msg
+// publishSync stores the message of slot i with synchronous publishes,
+// after err (nil for a first try), and reports the outcome.
+func (p *Publisher) publishSync(i int, err error) {
+	p.mu.Lock()
+	msg := *p.slots[i].pub.msg
+	p.mu.Unlock()
 	msg.Reply = ""
-	p.report(pp, p.retry(&msg, "publish not acknowledged", err, func() error {
+	p.finish(i, p.retry(&msg, "publish not acknowledged", err, func() error {
 		ctx, cancel := context.WithTimeout(p.ctx, ackTimeout)
 		defer cancel()
 		_, err := p.js.PublishMsg(ctx, &msg)
 		return err
-	}), true)
+	}))
 }
 
-// report calls pp's done once, giving back its slot if it holds one.
-func (p *Publisher) report(pp *pendingPub, err error, slot bool) {
-	if slot {
-		<-p.slots
-	}
-	pp.done(err)
+// finish reports the publish in slot i and frees the slot.
+func (p *Publisher) finish(i int, err error) {
+	p.mu.Lock()
+	pp := p.slots[i].pub
+	p.slots[i].pub = pendingPub{}
+	p.mu.Unlock()
+	p.free <- i
+	pp.report(err)
 	p.inFlight.Done()
 }
 
-// expire fails the publishes whose ack is overdue, and once the
-// publisher's context ends, every one still waiting (at once, then every
-// tick: a publish can start just as the context ends).
+// report calls pp's done, then returns its result message to the pool if
+// it came from one.
+func (pp *pendingPub) report(err error) {
+	pp.done(err)
+	if pp.result != nil {
+		pp.result.Release()
+	}
+}
+
+// expire counts the ticks and fails the publishes whose ack is overdue,
+// and once the publisher's context ends, every one still waiting (at once,
+// then every tick: a publish can start just as the context ends).
 func (p *Publisher) expire() {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -212,30 +296,34 @@ func (p *Publisher) expire() {
 	for {
 		select {
 		case <-tick.C:
+			p.ticks.Add(1)
 		case <-ctxDone:
 			ctxDone = nil
 		case <-p.done:
 			return
 		}
-		ended, now := p.ctx.Err() != nil, time.Now()
-		var overdue []*pendingPub
+		ended, now := p.ctx.Err() != nil, p.ticks.Load()
+		var overdue []int
 		p.mu.Lock()
-		for tok, pp := range p.pending {
-			if ended || now.Sub(pp.sent) >= ackTimeout {
-				overdue = append(overdue, pp)
-				delete(p.pending, tok)
+		for i := range p.slots {
+			if s := &p.slots[i]; s.waiting && (ended || now-s.sent >= ackTicks) {
+				s.waiting, s.stale = false, true
+				overdue = append(overdue, i)
 			}
 		}
 		p.mu.Unlock()
-		for _, pp := range overdue {
+		for _, i := range overdue {
 			if ended {
-				p.report(pp, p.ctx.Err(), true) // nothing waits for it any more
+				p.finish(i, p.ctx.Err()) // nothing waits for it any more
 			} else {
-				p.failed(pp, errAckTimeout)
+				p.failed(i, errAckTimeout)
 			}
 		}
 	}
 }
+
+// ackTicks is ackTimeout in expire's ticks.
+const ackTicks = int64(ackTimeout / time.Second)
 
 // retry runs publish until it succeeds, fails permanently, has been
 // retried for retryFor or the publisher's context ends; it returns the

@@ -68,6 +68,10 @@ type delivery struct {
 	// this message stored, found when reconciling: new ones take other
 	// names. Written before any recipient is submitted.
 	storedEnvelopes map[string]bool
+
+	resultsOnce sync.Once
+	results     store.Results // builds d's result messages; see resultMsgs
+	onStored    func(error)   // reports a store of d's, made with results
 }
 
 // account is a dispatch account with its retry policy.
@@ -363,13 +367,21 @@ func (w *Worker) onOutcome(it *dispatch.Item, o *providers.Outcome, sentAt time.
 		p.FirstSentAt = sentAt
 	}
 	p.LastSentAt = sentAt
-	p.Last = retry.FromProvider(o)
-	d.decide(ref.pos, o)
+	dec := d.after(ref.pos, o)
+	if dec.Verdict != retry.Final {
+		p.Last = retry.FromProvider(o) // for its envelope; a final result has it already
+	}
+	d.apply(ref.pos, dec)
 }
 
 // decide applies the account's retry policy to recipient pos after o.
 func (d *delivery) decide(pos int, o *providers.Outcome) {
-	d.apply(pos, decide.After(d.acct.policy, &d.pending[pos], o, d.job.Deadline, d.w.clock.Now(), d.acct.resolver != nil))
+	d.apply(pos, d.after(pos, o))
+}
+
+// after is the account's retry policy's decision for recipient pos after o.
+func (d *delivery) after(pos int, o *providers.Outcome) decide.Decision {
+	return decide.After(d.acct.policy, &d.pending[pos], o, d.job.Deadline, d.w.clock.Now(), d.acct.resolver != nil)
 }
 
 // apply carries out decision dec for recipient pos; another try of an ad
@@ -422,7 +434,9 @@ func (d *delivery) storeFinal(pos int, dec decide.Decision) {
 	if d.finals.on() && d.alreadyFinal(p.Index) {
 		return
 	}
-	ev := d.event(pos)
+	var event result.Event // not kept past storeResult: on the stack
+	ev := &event
+	d.fillEvent(ev, pos, dec.At)
 	if why := decide.Final(ev, p, dec); why != "" {
 		// talkrelay gave up on it (attempts, age, deadline, lookups): the
 		// job goes to the dead letters. A plain refusal by the provider is
@@ -442,11 +456,20 @@ func (d *delivery) storeFinal(pos int, dec decide.Decision) {
 }
 
 func (d *delivery) event(pos int) *result.Event {
-	p := &d.pending[pos]
-	ev := result.ForRecipient(d.job, pos, d.acct.Provider, d.w.clock.Now())
-	ev.RecipientIndex = p.Index
-	ev.TraceID = d.traceID
+	ev := new(result.Event)
+	d.fillEvent(ev, pos, time.Time{})
 	return ev
+}
+
+// fillEvent makes ev the result event of recipient pos, without its
+// outcome, known at at (zero: now).
+func (d *delivery) fillEvent(ev *result.Event, pos int, at time.Time) {
+	if at.IsZero() {
+		at = d.w.clock.Now() // the worker's clock, which tests set
+	}
+	ev.Fill(d.job, pos, d.acct.Provider, at)
+	ev.RecipientIndex = d.pending[pos].Index
+	ev.TraceID = d.traceID
 }
 
 // decided counts a verdict; the last one finishes the delivery.
@@ -621,13 +644,15 @@ func (w *Worker) storeResult(d *delivery, ev *result.Event) {
 		return
 	}
 	w.metrics.result(ev, w.accounts[ev.Account] != nil)
+	results := d.resultMsgs()
 	if !d.span.IsRecording() {
-		w.store(d, store.Result(store.Origin{Seq: d.msg.Seq, JobSeq: d.jobSeq, Span: d.span}, ev))
+		d.unstored.Add(1)
+		w.pub.PublishResult(results.Msg(ev), d.onStored)
 		return
 	}
 	// A sampled job: a producer span per result, which the result's trace
 	// context names, ends once the result is stored.
-	m := store.Result(store.Origin{Seq: d.msg.Seq, JobSeq: d.jobSeq}, ev)
+	m := results.Msg(ev)
 	_, span := w.tracer.Start(trace.ContextWithSpan(context.Background(), d.span), "talkrelay.results publish",
 		trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
 			attribute.String("messaging.system", "nats"),
@@ -638,16 +663,32 @@ func (w *Worker) storeResult(d *delivery, ev *result.Event) {
 	store.InjectTrace(span, m.Header)
 	if !w.owns(d) {
 		span.End()
+		m.Release()
 		return
 	}
 	d.unstored.Add(1)
-	w.pub.Publish(m, func(err error) {
+	w.pub.PublishResult(m, func(err error) {
 		if err != nil {
 			span.SetStatus(codes.Error, err.Error())
 		}
 		span.End()
 		w.stored(d, err)
 	})
+}
+
+// resultMsgs returns the builder of d's result messages, set up at its
+// first result: they share its job sequence and, unless the job is
+// sampled (each result then names a span of its own), its trace context.
+func (d *delivery) resultMsgs() *store.Results {
+	d.resultsOnce.Do(func() {
+		o := store.Origin{Seq: d.msg.Seq, JobSeq: d.jobSeq}
+		if !d.span.IsRecording() {
+			o.Span = d.span
+		}
+		d.results.Init(o)
+		d.onStored = func(err error) { d.w.stored(d, err) }
+	})
+	return &d.results
 }
 
 // store publishes m for d, counting it until it is stored; nothing once

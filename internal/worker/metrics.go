@@ -55,7 +55,7 @@ type metrics struct {
 	attrs      sync.Map // attrKey -> *attrSet
 	registry   *prometheus.Registry
 	provider   *sdkmetric.MeterProvider
-	results    metric.Int64Counter
+	results    sync.Map // attrKey -> *resultCount: talkrelay_results_total, read when collected
 	requests   metric.Int64Counter
 	duration   metric.Float64Histogram
 	batchSizes metric.Int64Histogram
@@ -98,7 +98,8 @@ func newMetrics(inFlight, held func() int, ready func() bool, nc *nats.Conn, acc
 	}, func() float64 { return 1 }))
 	m := &metrics{registry: reg, provider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))}
 	meter := m.provider.Meter("github.com/talkrelay/talkrelay/worker")
-	if m.results, err = meter.Int64Counter("talkrelay.results", metric.WithDescription("Result events stored, by status and reason.")); err != nil {
+	if _, err = meter.Int64ObservableCounter("talkrelay.results", metric.WithDescription("Result events stored, by status and reason."),
+		metric.WithInt64Callback(m.observeResults)); err != nil {
 		return nil, err
 	}
 	if m.requests, err = meter.Int64Counter("talkrelay.provider.requests", metric.WithDescription("Provider requests made, by outcome (ok or the failure class).")); err != nil {
@@ -324,25 +325,55 @@ func (m *metrics) set(k attrKey, names ...string) *attrSet {
 	if s, ok := m.attrs.Load(k); ok {
 		return s.(*attrSet)
 	}
+	o := k.option(names...)
+	s, _ := m.attrs.LoadOrStore(k, &attrSet{add: []metric.AddOption{o}, record: []metric.RecordOption{o}})
+	return s.(*attrSet)
+}
+
+// option is k's attribute set, its third and fourth attributes (as many
+// as names) named names.
+func (k attrKey) option(names ...string) metric.MeasurementOption {
 	kv := []attribute.KeyValue{attribute.String("account", k.account), attribute.String("provider", k.provider)}
 	for i, v := range []string{k.third, k.fourth}[:len(names)] {
 		kv = append(kv, attribute.String(names[i], v))
 	}
-	o := metric.WithAttributeSet(attribute.NewSet(kv...))
-	s, _ := m.attrs.LoadOrStore(k, &attrSet{add: []metric.AddOption{o}, record: []metric.RecordOption{o}})
-	return s.(*attrSet)
+	return metric.WithAttributeSet(attribute.NewSet(kv...))
 }
 
 // otherAccount labels results of jobs for accounts this worker does not
 // serve: their names come from producers, and labels must not.
 const otherAccount = "_other"
 
+// resultCount counts the results of one attribute set. Results are
+// counted once per recipient: an atomic add instead of an OpenTelemetry
+// measurement (which looks up the set and locks its aggregation), read
+// when the metrics are collected.
+type resultCount struct {
+	n     atomic.Int64
+	attrs metric.ObserveOption
+}
+
+// result counts a stored result.
 func (m *metrics) result(ev *result.Event, configured bool) {
 	account := ev.Account
 	if !configured {
 		account = otherAccount
 	}
-	m.results.Add(context.Background(), 1, m.set(attrKey{account, ev.Provider, string(ev.Status), string(ev.Reason)}, "status", "reason").add...)
+	k := attrKey{account, ev.Provider, string(ev.Status), string(ev.Reason)}
+	c, ok := m.results.Load(k)
+	if !ok {
+		c, _ = m.results.LoadOrStore(k, &resultCount{attrs: k.option("status", "reason")})
+	}
+	c.(*resultCount).n.Add(1)
+}
+
+// observeResults reports talkrelay_results_total.
+func (m *metrics) observeResults(_ context.Context, o metric.Int64Observer) error {
+	m.results.Range(func(_, c any) bool {
+		o.Observe(c.(*resultCount).n.Load(), c.(*resultCount).attrs)
+		return true
+	})
+	return nil
 }
 
 // request records one provider call; outcome is "ok" or the failure class.

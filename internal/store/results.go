@@ -1,0 +1,135 @@
+package store
+
+import (
+	"strconv"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/talkrelay/talkrelay/internal/result"
+	"github.com/talkrelay/talkrelay/internal/streams"
+)
+
+// Results builds the result messages of one origin, which may have
+// thousands of recipients. What its results share is formatted once: the
+// job sequence and trace context headers, the subject of the last
+// account, status and job, and from the second result on, the JSON of the
+// job's fields (result.Shared). Each message comes from a pool, with its body
+// buffer and header map, and goes back to it once stored
+// (Publisher.PublishResult). Init it before use; then its methods may be
+// called concurrently.
+type Results struct {
+	seq           uint64
+	jobSeq        string // Talkrelay-Job-Seq; "" for none
+	parent, state string // traceparent and tracestate; "" for none
+
+	mu      sync.Mutex
+	last    resultSubject
+	subject string // of last
+	built   bool   // a result was built
+	shared  *result.Shared
+}
+
+// resultSubject is what the subject of a result depends on.
+type resultSubject struct {
+	account, jobID string
+	status         result.Status
+}
+
+// Init makes r the builder of the result messages of o.
+func (r *Results) Init(o Origin) {
+	r.seq = o.Seq
+	if o.JobSeq != 0 {
+		r.jobSeq = strconv.FormatUint(o.JobSeq, 10)
+	}
+	if o.Span != nil {
+		r.parent, r.state = traceHeaders(o.Span.SpanContext())
+	}
+}
+
+// ResultMsg is a result message of Results. Release returns it to their
+// pool.
+type ResultMsg struct {
+	nats.Msg
+	// values hold the header values, which the header map's one-element
+	// slices point into: Nats-Msg-Id, Talkrelay-Job-Seq, traceparent,
+	// tracestate.
+	values [len(resultHeaders)]string
+}
+
+// resultBodySize is the body buffer a pooled message starts with; one
+// that grew past maxPooledBody (large metadata) is not kept.
+const resultBodySize, maxPooledBody = 1024, 16 << 10
+
+var resultPool = sync.Pool{New: func() any {
+	return &ResultMsg{Msg: nats.Msg{Header: make(nats.Header, len(ResultMsg{}.values)), Data: make([]byte, 0, resultBodySize)}}
+}}
+
+// Msg returns the message that stores result event ev, from the pool.
+func (r *Results) Msg(ev *result.Event) *ResultMsg {
+	rm := resultPool.Get().(*ResultMsg)
+	m := &rm.Msg
+	var shared *result.Shared
+	m.Subject, shared = r.common(ev)
+	m.Data = ev.AppendJSONShared(m.Data[:0], shared)
+	rm.values = [len(resultHeaders)]string{ResultID(ev.JobID, ev.RecipientIndex, r.seq), r.jobSeq, r.parent, r.state}
+	rm.setHeaders()
+	return rm
+}
+
+// resultHeaders name the headers of a result message, in the order of
+// ResultMsg.values.
+var resultHeaders = [...]string{jetstream.MsgIDHeader, streams.HeaderJobSeq, traceparentHeader, tracestateHeader}
+
+// setHeaders makes the header map hold the values that are not empty,
+// each as a slice of values. A map that holds these headers already, as
+// the pool gives back a message of the same origin, is left as it is.
+func (rm *ResultMsg) setHeaders() {
+	n, same := 0, true
+	for i, v := range rm.values {
+		if v != "" {
+			n++
+			vs := rm.Header[resultHeaders[i]]
+			same = same && len(vs) == 1 && &vs[0] == &rm.values[i]
+		}
+	}
+	if same && len(rm.Header) == n {
+		return
+	}
+	clear(rm.Header)
+	for i, v := range rm.values {
+		if v != "" {
+			rm.Header[resultHeaders[i]] = rm.values[i : i+1 : i+1]
+		}
+	}
+}
+
+// common returns the subject of ev, formatted once for a run of results
+// of the same account, status and job, and the common fields of the
+// origin's results, written at the second (a one-recipient job does not
+// pay for them) or nil.
+func (r *Results) common(ev *result.Event) (string, *result.Shared) {
+	k := resultSubject{account: ev.Account, jobID: ev.JobID, status: ev.Status}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if k != r.last || r.subject == "" {
+		r.last, r.subject = k, streams.ResultSubject(k.account, string(k.status), k.jobID)
+	}
+	if r.built && r.shared == nil {
+		r.shared = result.NewShared(ev)
+	}
+	r.built = true
+	return r.subject, r.shared
+}
+
+// Release returns m to the pool of result messages. Nothing may use m
+// afterwards.
+func (m *ResultMsg) Release() {
+	if cap(m.Data) > maxPooledBody {
+		return
+	}
+	m.Reply = ""
+	m.values = [len(resultHeaders)]string{}
+	resultPool.Put(m)
+}
