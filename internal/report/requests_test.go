@@ -146,8 +146,7 @@ func TestNAVERRequestAskedOnceWhenTheWalkIsBehind(t *testing.T) {
 	_, js := srv.JetStream(t)
 	natstest.EnsureStreams(t, js)
 	ctx := context.Background()
-	sent := time.Date(2026, 6, 20, 3, 0, 0, 0, time.UTC)
-	clk := &clock{t: sent}
+	clk := &clock{t: time.Date(2026, 6, 20, 3, 0, 0, 0, time.UTC)} // the sends' time
 	api := naverfake.New(t, naverfake.WithClock(clk.now))
 	api.AddChannel(naverfake.Channel{ChannelID: "@shop"})
 	api.AddTemplate(naverfake.Template{ChannelID: "@shop", Code: "T"})
@@ -170,7 +169,7 @@ func TestNAVERRequestAskedOnceWhenTheWalkIsBehind(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, o := range outs {
-			ev := result.ForRecipient(j, i, "naver", sent)
+			ev := result.ForRecipient(j, i, "naver", clk.now())
 			ev.Status, ev.Reason, ev.ProviderRequestID, ev.ProviderMessageID = result.Accepted, result.ReasonOK, o.RequestID, o.MessageID
 			data, _ := json.Marshal(ev)
 			accepted[r] = append(accepted[r], data)
