@@ -112,9 +112,16 @@ func (w *Window) Poll(ctx context.Context, cursor []byte, limit int) (*Page, err
 }
 
 // read reads c's window from page c.Page on, at most maxWindowPages
-// pages, and moves c on past them; done says its last page was read.
+// pages, and moves c on past them; done says its last page was read. It
+// stops early once half the time ctx had left is spent (a slow provider,
+// a slow rate limit), keeping the rest to store what it read: a poll
+// that outlasted its context would fail every time and move nothing on.
 func (w *Window) read(ctx context.Context, c *windowCursor) (reps []providers.Report, done bool, err error) {
-	for range maxWindowPages {
+	start := time.Now() // a context's deadline is on the wall clock
+	for n := range maxWindowPages {
+		if dl, ok := ctx.Deadline(); ok && n > 0 && time.Since(start) > dl.Sub(start)/2 {
+			break
+		}
 		if err := w.Limiter.Wait(ctx, 0); err != nil {
 			return nil, false, err
 		}

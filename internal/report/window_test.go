@@ -327,3 +327,42 @@ func TestNHNBusyMinuteReadAcrossPolls(t *testing.T) {
 		}
 	}
 }
+
+// slowPages is a WindowReporter of a window of 100 pages of entries that
+// are not terminal, whose first page is answered once half the time its
+// context had left has passed.
+type slowPages struct{ pages int }
+
+func (s *slowPages) ReportKinds() []job.Kind { return []job.Kind{job.AlimTalk} }
+func (s *slowPages) ReportLimits() (time.Duration, time.Duration, int) {
+	return time.Minute, time.Hour, 1000
+}
+func (s *slowPages) ReportPage(ctx context.Context, kind job.Kind, from, to time.Time, page, size int) (*providers.ReportPage, error) {
+	if s.pages++; s.pages == 1 {
+		start := time.Now()
+		dl, _ := ctx.Deadline()
+		for time.Since(start) <= dl.Sub(start)/2 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return &providers.ReportPage{Listed: size, Total: 100 * size, Skipped: size}, nil
+}
+
+// A poll whose pages come slowly stops reading once half its time is
+// spent and saves where it stopped, instead of outlasting its context
+// (the poller's lease) and failing every time.
+func TestWindowPollStopsAtHalfItsTime(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	slow := &slowPages{}
+	now := time.Date(2026, 6, 20, 12, 3, 30, 0, time.UTC)
+	src := &report.Window{Reporter: slow, Kind: job.AlimTalk, Account: "nhnacct", Provider: "nhn",
+		Limiter: ratelimit.NewLocal(ratelimit.Config{}, 1), Now: func() time.Time { return now }}
+	page, err := src.Poll(ctx, []byte(`{"from":"2026-06-20T12:00:00Z"}`), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slow.pages != 1 || !page.More || string(page.Next) != `{"from":"2026-06-20T12:00:00Z","to":"2026-06-20T12:01:00Z","page":2,"size":10,"total":1000}` {
+		t.Fatalf("%d pages read, page %+v (cursor %s); want the first alone, the cursor at the second", slow.pages, page, page.Next)
+	}
+}
