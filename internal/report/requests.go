@@ -29,6 +29,18 @@ import (
 // Recheck until each of its messages is terminal, or until Horizon has
 // passed since that result (Expiry reports the rest expired). The cursor holds at most
 // maxPendingMessages; past that the walk waits for requests to settle.
+//
+// A request is asked once all its messages are read, so that one question
+// answers them all: a walk behind the stream (a campaign stored faster
+// than it is read, a poller taking over) reads limit results a poll, and
+// a request's results, stored together by the replica that sent it but
+// among other requests' results, would straddle two polls. While the walk
+// is behind, a request is asked only once gatherResults more of the
+// account's results have been read after its last one; at the end of the
+// stream (or with the cursor full) Settle alone holds it back, which
+// leaves time to store the rest. A result stored later still (its publish
+// retried) is asked about again with the request: a question more, not a
+// report more.
 type Requests struct {
 	Reporter providers.RequestReporter
 	JS       jetstream.JetStream
@@ -46,9 +58,11 @@ type Requests struct {
 }
 
 // requestsCursor is Requests' cursor: the results stream sequence of the
-// last accepted result read, and the requests still open.
+// last accepted result read, how many were read (all along), and the
+// requests still open.
 type requestsCursor struct {
 	Seq     uint64           `json:"seq"`
+	Read    uint64           `json:"n,omitempty"`
 	Pending []pendingRequest `json:"pending,omitempty"`
 }
 
@@ -56,8 +70,9 @@ type requestsCursor struct {
 type pendingRequest struct {
 	ID       string           `json:"r"`
 	Kind     job.Kind         `json:"k"`
-	Since    int64            `json:"s"` // unix seconds of its first accepted result
-	Due      int64            `json:"d"` // unix seconds of its next question
+	Since    int64            `json:"s"`           // unix seconds of its first accepted result
+	Due      int64            `json:"d"`           // unix seconds of its next question
+	Last     uint64           `json:"l,omitempty"` // the cursor's Read at its last result
 	Messages []pendingMessage `json:"m"`
 }
 
@@ -73,6 +88,11 @@ const (
 	// maxAskedPerPoll bounds the provider requests of one poll; the
 	// poller asks again at once when more are due.
 	maxAskedPerPoll = 20
+	// gatherResults is how many of the account's results a walk behind
+	// the stream reads after a request's last one before it asks: more
+	// than the results of the requests an account's replicas send at
+	// once, stored interleaved.
+	gatherResults = 1000
 )
 
 // Poll implements Source: it reads at most limit new accepted results,
@@ -105,6 +125,7 @@ func (s *Requests) Poll(ctx context.Context, cursor []byte, limit int) (*Page, e
 		case now.Sub(time.Unix(p.Since, 0)) > s.Horizon:
 			continue // Expiry reports what is left
 		case p.Due > now.Unix():
+		case more && c.Read-p.Last < gatherResults:
 		case asked == maxAskedPerPoll:
 			more = true
 		default:
@@ -143,6 +164,7 @@ func (s *Requests) read(ctx context.Context, c *requestsCursor, limit int, settl
 	kinds := s.Reporter.ReportKinds()
 	var added []*pendingRequest
 	last, full, err := acceptedAfter(ctx, s.Store, s.Account, c.Seq, limit, func(r *result.Event) (bool, error) {
+		c.Read++
 		if r.ProviderMessageID == "" || !slices.Contains(kinds, job.Kind(r.Kind)) {
 			return true, nil
 		}
@@ -155,6 +177,7 @@ func (s *Requests) read(ctx context.Context, c *requestsCursor, limit int, settl
 			added = append(added, p)
 		}
 		p.Messages = append(p.Messages, pendingMessage{ID: r.ProviderMessageID, Job: r.JobID, Index: r.RecipientIndex})
+		p.Last = c.Read
 		return true, nil
 	})
 	if err != nil {

@@ -11,6 +11,9 @@ import (
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/natstest"
 	"github.com/talkrelay/talkrelay/internal/providers"
+	"github.com/talkrelay/talkrelay/internal/providers/naver"
+	"github.com/talkrelay/talkrelay/internal/providers/naver/naverfake"
+	"github.com/talkrelay/talkrelay/internal/providers/providertest"
 	"github.com/talkrelay/talkrelay/internal/ratelimit"
 	"github.com/talkrelay/talkrelay/internal/reconcile"
 	"github.com/talkrelay/talkrelay/internal/report"
@@ -125,11 +128,97 @@ func TestRequestsCorrelateThroughAcceptedResults(t *testing.T) {
 		page.Reports[0].Fallback == nil {
 		t.Fatalf("after Recheck: %v, %+v; want recipient 1 fallback_sent", err, page)
 	}
-	if string(page.Next) != `{"seq":5,"pending":[{"r":"RQ-2","k":"alimtalk","s":1781924400,"d":1781924530,"m":[{"m":"M-3","j":"n.1","i":3}]}]}` {
+	if string(page.Next) != `{"seq":5,"n":5,"pending":[{"r":"RQ-2","k":"alimtalk","s":1781924400,"d":1781924530,"l":4,"m":[{"m":"M-3","j":"n.1","i":3}]}]}` {
 		t.Errorf("cursor %s: want RQ-2 alone open", page.Next)
 	}
 	now = now.Add(2 * time.Hour)
-	if page, err = src.Poll(ctx, page.Next, 100); err != nil || string(page.Next) != `{"seq":5}` {
+	if page, err = src.Poll(ctx, page.Next, 100); err != nil || string(page.Next) != `{"seq":5,"n":5}` {
 		t.Fatalf("past the horizon: %v, %+v; want RQ-2 dropped, left to Expiry", err, page)
+	}
+}
+
+// A walk behind the stream (a campaign's accepted results stored before
+// the poller reads them, 100 a poll, from NAVER requests of 100 stored
+// three at a time interleaved, as by concurrent sends) asks each request
+// once: one question per 100 recipients, every recipient reported once.
+func TestNAVERRequestAskedOnceWhenTheWalkIsBehind(t *testing.T) {
+	srv := natstest.Run(t)
+	_, js := srv.JetStream(t)
+	natstest.EnsureStreams(t, js)
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 6, 20, 3, 0, 0, 0, time.UTC)} // the sends' time
+	api := naverfake.New(t, naverfake.WithClock(clk.now))
+	api.AddChannel(naverfake.Channel{ChannelID: "@shop"})
+	api.AddTemplate(naverfake.Template{ChannelID: "@shop", Code: "T"})
+	cfg := naver.DefaultConfig()
+	cfg.ServiceID = naverfake.ServiceID
+	c, err := naver.NewClient(cfg, api.URL(), naverfake.AccessKey, naverfake.SecretKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Now = clk.now
+	const requests, size = 30, 100
+	accepted := make([][][]byte, requests)
+	for r := range requests {
+		j := &job.Job{Version: 1, ID: fmt.Sprintf("c.%d", r), Account: "acct", Kind: job.AlimTalk, Sender: "@shop", Template: "T"}
+		for i := range size {
+			j.Recipients = append(j.Recipients, job.Recipient{Phone: fmt.Sprintf("010%04d%04d", r, i), Content: "hi"})
+		}
+		outs, err := c.Send(ctx, providertest.Batch(j, size))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, o := range outs {
+			ev := result.ForRecipient(j, i, "naver", clk.now())
+			ev.Status, ev.Reason, ev.ProviderRequestID, ev.ProviderMessageID = result.Accepted, result.ReasonOK, o.RequestID, o.MessageID
+			data, _ := json.Marshal(ev)
+			accepted[r] = append(accepted[r], data)
+		}
+	}
+	for g := 0; g < requests; g += 3 {
+		for i := range size {
+			for r := g; r < g+3; r++ {
+				if _, err := js.PublishAsync(streams.ResultSubject("acct", "accepted", fmt.Sprintf("c.%d", r)), accepted[r][i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(30 * time.Second):
+		t.Fatal("results not stored")
+	}
+	clk.add(time.Minute) // every message delivered, every request due
+	src := &report.Requests{Reporter: c, JS: js, Account: "acct", Provider: "naver",
+		Limiter: ratelimit.NewLocal(ratelimit.Config{}, 1), Store: reconcile.New(js, nil),
+		Settle: 10 * time.Second, Recheck: time.Minute, Horizon: time.Hour, Now: clk.now}
+	reported := map[string]int{}
+	for cursor := []byte(`{"seq":0}`); ; {
+		page, err := src.Poll(ctx, cursor, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := report.Publish(ctx, js, page.Reports); err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range page.Reports {
+			reported[fmt.Sprintf("%s/%d", ev.JobID, ev.RecipientIndex)]++
+		}
+		if cursor = page.Next; !page.More {
+			break
+		}
+	}
+	for r := range requests {
+		for i := range size {
+			if n := reported[fmt.Sprintf("c.%d/%d", r, i)]; n != 1 {
+				t.Errorf("c.%d/%d reported %d times", r, i, n)
+			}
+		}
+	}
+	asked := api.Lookups()
+	t.Logf("%d questions for %d recipients: %.4f a recipient", asked, requests*size, float64(asked)/float64(requests*size))
+	if asked != requests {
+		t.Errorf("%d questions for %d requests, want one each", asked, requests)
 	}
 }

@@ -13,13 +13,29 @@ import (
 
 // Window is the report source of one job kind of an account whose
 // provider lists reports by the time they were updated
-// (providers.WindowReporter, NHN). Its cursor is the start of the next
-// window to read. A window is read only once it is Settle in the past, as
-// a whole (every page, in one Poll), and again whole if the provider's
-// count changed while it was read; a report that is not terminal yet is
+// (providers.WindowReporter, NHN). Its cursor is the window being read and
+// the page it is read up to. A window is read only once it is Settle in
+// the past, at most the provider's widest, in pages; a poll reads at most
+// maxWindowPages of them, so a busy window (however many updates its
+// minutes hold) is read across several polls, each storing its reports
+// before the cursor moves past them. A report that is not terminal yet is
 // updated later and so is listed in a later window. A new cursor starts
 // at the current time: reports of messages sent before polling began are
 // not fetched.
+//
+// Nothing is skipped when the listing changes while a window is read
+// across polls. A settled window gains no entries (the provider stamps an
+// update with the time it is made, which is past every settled window),
+// but loses one whenever the provider updates that entry again (a receipt
+// that came, a fallback that completed): it moves to a later window, which
+// is read later. The entries that stay keep their order, so losing d of
+// them moves each later entry at most d places towards the start: an
+// entry not read yet can slip at most d places behind the point reached.
+// Each page gives the provider's count; when it is d lower than the page
+// before said, the reading backs up d entries, re-reading them and the
+// rest of their page (harmless: Correlate leaves out the recipients
+// already reported, and Publish stores a report once). A count that grew breaks the
+// assumption, and the window is read again from its first page.
 type Window struct {
 	Reporter providers.WindowReporter
 	Kind     job.Kind
@@ -34,17 +50,26 @@ type Window struct {
 	Now    func() time.Time
 }
 
-// windowCursor is Window's cursor.
+// windowCursor is Window's cursor: the start of the next window, or, while
+// a window is read across polls, the window [From, To), the next page to
+// read in pages of Size, and the provider's count of the window as of the
+// last page read. A cursor that starts no window ({"from":…}, the only
+// form before windows were read across polls), or no page of it, starts
+// the next one.
 type windowCursor struct {
-	From time.Time `json:"from"`
+	From  time.Time `json:"from"`
+	To    time.Time `json:"to,omitzero"`
+	Page  int       `json:"page,omitzero"`
+	Size  int       `json:"size,omitzero"`
+	Total int       `json:"total,omitzero"`
 }
 
-// maxWindowPages bounds the pages one window is read in; a busier window
-// is halved.
+// maxWindowPages bounds the pages (provider requests) of one poll.
 const maxWindowPages = 50
 
-// Poll implements Source: it reads the next settled window, at most the
-// provider's widest, in pages of limit (at most the provider's largest).
+// Poll implements Source: it reads at most maxWindowPages pages of the
+// window begun, or of the next settled window, at most the provider's
+// widest, in pages of limit (at most the provider's largest).
 func (w *Window) Poll(ctx context.Context, cursor []byte, limit int) (*Page, error) {
 	res, maxWindow, maxPage := w.Reporter.ReportLimits()
 	settle := w.Settle
@@ -60,71 +85,76 @@ func (w *Window) Poll(ctx context.Context, cursor []byte, limit int) (*Page, err
 	} else {
 		c.From = settled
 	}
-	to := c.From.Add(maxWindow)
-	if to.After(settled) {
-		to = settled
+	if c.To.IsZero() || c.Page < 1 || c.Size < 1 {
+		to := c.From.Add(maxWindow)
+		if to.After(settled) {
+			to = settled
+		}
+		if !to.After(c.From) {
+			next, _ := json.Marshal(c)
+			return &Page{Next: next}, nil
+		}
+		c = windowCursor{From: c.From, To: to, Page: 1, Size: min(limit, maxPage)}
 	}
-	if !to.After(c.From) {
-		next, _ := json.Marshal(c)
-		return &Page{Next: next}, nil
-	}
-	size := min(limit, maxPage)
-	var reps []providers.Report
-	for {
-		var complete bool
-		var err error
-		reps, complete, err = w.read(ctx, c.From, to, size)
-		if err != nil {
-			return nil, err
-		}
-		if complete {
-			break
-		}
-		half := c.From.Add(to.Sub(c.From) / 2).Truncate(res)
-		if !half.After(c.From) {
-			return nil, fmt.Errorf("report: %s reports updated %s to %s: more than %d pages of %d", w.Kind, c.From, to, maxWindowPages, size)
-		}
-		to = half
+	reps, done, err := w.read(ctx, &c)
+	if err != nil {
+		return nil, err
 	}
 	evs, err := Correlate(ctx, w.Store, w.Account, w.Provider, w.Kind, reps, w.Now())
 	if err != nil {
 		return nil, err
 	}
-	next, _ := json.Marshal(windowCursor{From: to})
-	return &Page{Reports: evs, Next: next, More: to.Before(settled)}, nil
+	if done {
+		c = windowCursor{From: c.To}
+	}
+	next, _ := json.Marshal(c)
+	return &Page{Reports: evs, Next: next, More: !done || c.From.Before(settled)}, nil
 }
 
-// read lists every page of [from, to); complete is false when the window
-// holds more than maxWindowPages pages. A listing whose count changes
-// while it is read is an error: the next poll reads it again.
-func (w *Window) read(ctx context.Context, from, to time.Time, size int) (reps []providers.Report, complete bool, err error) {
-	listed, total := 0, -1
-	for page := 1; total < 0 || listed < total; page++ {
-		if page > maxWindowPages {
-			return nil, false, nil
+// read reads c's window from page c.Page on, at most maxWindowPages
+// pages, and moves c on past them; done says its last page was read. It
+// stops early once half the time ctx had left is spent (a slow provider,
+// a slow rate limit), keeping the rest to store what it read: a poll
+// that outlasted its context would fail every time and move nothing on.
+func (w *Window) read(ctx context.Context, c *windowCursor) (reps []providers.Report, done bool, err error) {
+	start := time.Now() // a context's deadline is on the wall clock
+	for n := range maxWindowPages {
+		if dl, ok := ctx.Deadline(); ok && n > 0 && time.Since(start) > dl.Sub(start)/2 {
+			break
 		}
 		if err := w.Limiter.Wait(ctx, 0); err != nil {
 			return nil, false, err
 		}
-		p, err := w.Reporter.ReportPage(ctx, w.Kind, from, to, page, size)
+		p, err := w.Reporter.ReportPage(ctx, w.Kind, c.From, c.To, c.Page, c.Size)
 		if err != nil {
 			return nil, false, err
 		}
-		switch {
-		case total >= 0 && p.Total != total:
-			return nil, false, fmt.Errorf("report: %s reports updated %s to %s changed while read (%d, then %d)", w.Kind, from, to, total, p.Total)
-		case p.Listed == 0 && p.Total > listed:
-			return nil, false, fmt.Errorf("report: %s reports updated %s to %s: page %d is empty after %d of %d", w.Kind, from, to, page, listed, p.Total)
-		}
-		total, listed = p.Total, listed+p.Listed
 		reps = append(reps, p.Reports...)
+		offset := (c.Page - 1) * c.Size
+		switch {
+		case c.Page > 1 && p.Total < c.Total:
+			// Entries left the window: back up as many (Window's comment).
+			c.Page, c.Total = max(0, offset-(c.Total-p.Total))/c.Size+1, p.Total
+			continue
+		case c.Page > 1 && p.Total > c.Total:
+			c.Page, c.Total = 1, p.Total
+			continue
+		case p.Listed == 0 && p.Total > offset:
+			return nil, false, fmt.Errorf("report: %s reports updated %s to %s: page %d is empty, of %d", w.Kind, c.From, c.To, c.Page, p.Total)
+		}
+		c.Total = p.Total
+		if offset+p.Listed >= p.Total {
+			return reps, true, nil
+		}
+		c.Page++
 	}
-	return reps, true, nil
+	return reps, false, nil
 }
 
 // Correlate turns provider reports of account (of kind, from provider)
 // into report events, with what the recipients' accepted results say (one
-// read per job), leaving out the recipients that have a report already.
+// read per job), leaving out the recipients that have a report already
+// and those reps lists twice.
 // With Publish it is the whole path of a provider's report into
 // talkrelay: the pollers use it, and so can a push receiver (NHN's result
 // webhook).
@@ -151,6 +181,7 @@ func Correlate(ctx context.Context, store Store, account, provider string, kind 
 		}
 		ev.setReport(r)
 		out = append(out, ev)
+		stored.reported[r.JobID][r.Index] = true
 	}
 	return out, nil
 }
