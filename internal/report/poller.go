@@ -233,6 +233,16 @@ func (p *Poller) pollOnce(ctx context.Context, cursor []byte, cursorRev uint64) 
 	return page, cursorRev, err
 }
 
+// halfSpent says whether half the time ctx had left at start is spent: a
+// source making several provider requests in one poll stops there and
+// keeps the rest for the next poll, so that the poll and its storing end
+// within pollOnce's deadline even with a slow provider or rate limit (a
+// poll that outlasted it would fail every time and move nothing on).
+func halfSpent(ctx context.Context, start time.Time) bool {
+	dl, ok := ctx.Deadline() // on the wall clock, as start is
+	return ok && time.Since(start) > dl.Sub(start)/2
+}
+
 // store publishes page's reports, then saves its cursor (read at
 // cursorRev) if nobody moved it since, then completes the page.
 func (p *Poller) store(ctx context.Context, page *Page, cursor []byte, cursorRev uint64) (uint64, error) {

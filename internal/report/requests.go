@@ -117,7 +117,7 @@ func (s *Requests) Poll(ctx context.Context, cursor []byte, limit int) (*Page, e
 		return nil, err
 	}
 	var evs []*Event
-	asked := 0
+	asked, start := 0, time.Now()
 	open := c.Pending[:0]
 	for i := range c.Pending {
 		p := &c.Pending[i]
@@ -126,7 +126,7 @@ func (s *Requests) Poll(ctx context.Context, cursor []byte, limit int) (*Page, e
 			continue // Expiry reports what is left
 		case p.Due > now.Unix():
 		case more && c.Read-p.Last < gatherResults:
-		case asked == maxAskedPerPoll:
+		case asked == maxAskedPerPoll || asked > 0 && halfSpent(ctx, start):
 			more = true
 		default:
 			asked++

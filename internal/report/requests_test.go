@@ -27,10 +27,13 @@ type byRequest struct {
 	mu    sync.Mutex
 	reps  map[string][]providers.Report
 	asked []string
+	// delay, when set, is how long each request takes to answer.
+	delay time.Duration
 }
 
 func (b *byRequest) ReportKinds() []job.Kind { return []job.Kind{job.AlimTalk} }
 func (b *byRequest) RequestReports(ctx context.Context, id string) ([]providers.Report, error) {
+	time.Sleep(b.delay)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.asked = append(b.asked, id)
@@ -220,5 +223,50 @@ func TestNAVERRequestAskedOnceWhenTheWalkIsBehind(t *testing.T) {
 	t.Logf("%d questions for %d recipients: %.4f a recipient", asked, requests*size, float64(asked)/float64(requests*size))
 	if asked != requests {
 		t.Errorf("%d questions for %d requests, want one each", asked, requests)
+	}
+}
+
+// A poll whose requests are slow asks no more once half its time is
+// spent, and stores what it has: the next poll asks the rest, instead of
+// every poll outlasting its deadline and moving nothing on.
+func TestRequestsPollStopsAtHalfItsTime(t *testing.T) {
+	srv := natstest.Run(t)
+	_, js := srv.JetStream(t)
+	natstest.EnsureStreams(t, js)
+	ctx := context.Background()
+	sent := time.Date(2026, 6, 20, 3, 0, 0, 0, time.UTC)
+	j := &job.Job{Version: 1, ID: "slow.1", Account: "acct", Kind: job.AlimTalk}
+	naver := &byRequest{reps: map[string][]providers.Report{}, delay: 300 * time.Millisecond}
+	for i := range 4 {
+		j.Recipients = append(j.Recipients, job.Recipient{Phone: "01012345678", Content: "hi"})
+		ev := result.ForRecipient(j, i, "naver", sent)
+		ev.Status, ev.Reason = result.Accepted, result.ReasonOK
+		ev.ProviderRequestID, ev.ProviderMessageID = fmt.Sprintf("RQ-%d", i), fmt.Sprintf("M-%d", i)
+		naver.reps[ev.ProviderRequestID] = []providers.Report{{MessageID: ev.ProviderMessageID, State: providers.ReportDelivered, Code: "0000"}}
+		data, _ := json.Marshal(ev)
+		if _, err := js.Publish(ctx, streams.ResultSubject("acct", "accepted", j.ID), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := &report.Requests{Reporter: naver, JS: js, Account: "acct", Provider: "naver",
+		Limiter: ratelimit.NewLocal(ratelimit.Config{}, 1), Store: reconcile.New(js, nil),
+		Settle: 10 * time.Second, Recheck: time.Minute, Horizon: time.Hour, Now: func() time.Time { return sent.Add(time.Minute) }}
+	cursor := []byte(`{"seq":0}`)
+	reported := 0
+	for polls := 1; reported < 4; polls++ {
+		if polls > 4 {
+			t.Fatalf("%d of 4 recipients reported after 4 polls", reported)
+		}
+		pctx, cancel := context.WithTimeout(ctx, 1200*time.Millisecond)
+		page, err := src.Poll(pctx, cursor, 100)
+		cancel()
+		if err != nil {
+			t.Fatalf("poll %d: %v", polls, err)
+		}
+		if len(page.Reports) == 4 {
+			t.Fatal("one poll asked all four slow requests: past half its time")
+		}
+		reported += len(page.Reports)
+		cursor = page.Next
 	}
 }

@@ -119,7 +119,7 @@ func (w *Window) Poll(ctx context.Context, cursor []byte, limit int) (*Page, err
 func (w *Window) read(ctx context.Context, c *windowCursor) (reps []providers.Report, done bool, err error) {
 	start := time.Now() // a context's deadline is on the wall clock
 	for n := range maxWindowPages {
-		if dl, ok := ctx.Deadline(); ok && n > 0 && time.Since(start) > dl.Sub(start)/2 {
+		if n > 0 && halfSpent(ctx, start) {
 			break
 		}
 		if err := w.Limiter.Wait(ctx, 0); err != nil {
