@@ -389,7 +389,7 @@ func buildAccounts(cfg *config.Config, opts Options) ([]*dispatch.Account, error
 			BaseURL:       a.BaseURL,
 			Credentials:   creds,
 			DecodeOptions: a.DecodeOptions,
-			HTTPClient:    providers.Gated(opts.HTTPClient), // lookups pass the rate limit per request (dispatch.Lookup)
+			HTTPClient:    providers.Gated(opts.HTTPClient), // lookups and cancels pass the rate limit per request (dispatch.Account.Gate)
 			Now:           clockNow(opts.Clock),
 		})
 		if err != nil {
