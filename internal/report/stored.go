@@ -11,10 +11,13 @@ import (
 
 // Store reads what JetStream holds of a job (reconcile.Records): its
 // accepted results, which give a report the recipient's ref, masked phone
-// and the job's metadata, and its reports, so that a recipient is never
-// reported twice, even after the reports stream's duplicate window.
+// and the job's metadata, its canceled ones (a recipient cancelled after
+// it was accepted gets no report), and its reports, so that a recipient
+// is never reported twice, even after the reports stream's duplicate
+// window.
 type Store interface {
 	AcceptedResults(ctx context.Context, account, jobID string, each func([]byte)) error
+	CanceledResults(ctx context.Context, account, jobID string, each func([]byte)) error
 	Reports(ctx context.Context, account, jobID string, each func([]byte)) error
 	// AcceptedAfter walks account's accepted results stored after a
 	// results stream sequence, batch a read, until each returns false.

@@ -124,16 +124,20 @@ func (w *Window) read(ctx context.Context, from, to time.Time, size int) (reps [
 
 // Correlate turns provider reports of account (of kind, from provider)
 // into report events, with what the recipients' accepted results say (one
-// read per job), leaving out the recipients that have a report already.
+// read per job), leaving out the recipients that have a report already,
+// and the provider's cancellations of recipients talkrelay cancelled.
 // With Publish it is the whole path of a provider's report into
 // talkrelay: the pollers use it, and so can a push receiver (NHN's result
 // webhook).
 func Correlate(ctx context.Context, store Store, account, provider string, kind job.Kind, reps []providers.Report, now time.Time) ([]*Event, error) {
-	stored := newJobs(store, account)
+	stored, cancels := newJobs(store, account), newCanceled(store, account)
 	out := make([]*Event, 0, len(reps))
 	for i := range reps {
 		r := &reps[i]
 		done, err := stored.isReported(ctx, r.JobID, r.Index)
+		if err == nil && !done && r.Canceled {
+			done, err = cancels.is(ctx, r.JobID, r.Index)
+		}
 		if err != nil {
 			return nil, err
 		}
