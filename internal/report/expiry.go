@@ -45,7 +45,7 @@ func (x *Expiry) Poll(ctx context.Context, cursor []byte, limit int) (*Page, err
 		return &Page{Next: []byte(strconv.FormatUint(seq, 10)), More: true}, nil
 	}
 	var now time.Time // read only when there is a result to consider
-	stored, cancels := newJobs(x.Store, x.Account), newCanceled(x.Store, x.Account)
+	stored, cancels := newJobs(x.Store, x.Account), canceledIn(x.Store, x.Account)
 	return pageOfAccepted(ctx, x.Store, x.Account, cursor, limit, func(r *result.Event) (*Event, bool, error) {
 		if now.IsZero() {
 			now = x.Now()
@@ -58,7 +58,7 @@ func (x *Expiry) Poll(ctx context.Context, cursor []byte, limit int) (*Page, err
 		}
 		done, err := stored.isReported(ctx, r.JobID, r.RecipientIndex)
 		if err == nil && !done {
-			done, err = cancels.is(ctx, r.JobID, r.RecipientIndex)
+			done, err = cancels.has(ctx, r.JobID, r.RecipientIndex)
 		}
 		if err != nil || done {
 			return nil, err == nil, err

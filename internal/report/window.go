@@ -130,13 +130,13 @@ func (w *Window) read(ctx context.Context, from, to time.Time, size int) (reps [
 // talkrelay: the pollers use it, and so can a push receiver (NHN's result
 // webhook).
 func Correlate(ctx context.Context, store Store, account, provider string, kind job.Kind, reps []providers.Report, now time.Time) ([]*Event, error) {
-	stored, cancels := newJobs(store, account), newCanceled(store, account)
+	stored, cancels := newJobs(store, account), canceledIn(store, account)
 	out := make([]*Event, 0, len(reps))
 	for i := range reps {
 		r := &reps[i]
 		done, err := stored.isReported(ctx, r.JobID, r.Index)
 		if err == nil && !done && r.Canceled {
-			done, err = cancels.is(ctx, r.JobID, r.Index)
+			done, err = cancels.has(ctx, r.JobID, r.Index)
 		}
 		if err != nil {
 			return nil, err
