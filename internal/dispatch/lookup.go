@@ -73,7 +73,7 @@ func (d *Dispatcher) acquire(sem chan struct{}) bool {
 
 // resolve makes the Resolve call of a lookup admitted on a.
 func (d *Dispatcher) resolve(a *account, queries []providers.Query) ([]providers.Outcome, error) {
-	return a.Client.(providers.Resolver).Resolve(a.Gate(d.sendCtx, lookupRecipients), queries)
+	return a.Client.(providers.Resolver).Resolve(providers.WithRequestGate(d.sendCtx, a.RequestGate(lookupRecipients)), queries)
 }
 
 // answer hands l its answer and submits the items to send again, then

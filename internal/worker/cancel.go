@@ -318,7 +318,7 @@ func (w *Worker) cancelReservations(ctx context.Context, a *account, finals map[
 	n := 0
 	var firstErr error
 	for requestID, evs := range byRequest {
-		if err := canceler.CancelReservation(a.Gate(ctx, cancelRecipients), job.Kind(evs[0].Kind), requestID); err != nil {
+		if err := canceler.CancelReservation(providers.WithRequestGate(ctx, a.RequestGate(cancelRecipients)), job.Kind(evs[0].Kind), requestID); err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("request %s: %w", requestID, err)
 			}

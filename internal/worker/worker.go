@@ -389,7 +389,7 @@ func buildAccounts(cfg *config.Config, opts Options) ([]*dispatch.Account, error
 			BaseURL:       a.BaseURL,
 			Credentials:   creds,
 			DecodeOptions: a.DecodeOptions,
-			HTTPClient:    providers.Gated(opts.HTTPClient), // lookups and cancels pass the rate limit per request (dispatch.Account.Gate)
+			HTTPClient:    providers.Gated(opts.HTTPClient), // lookups and cancels pass the rate limit per request (dispatch.Account.RequestGate)
 			Now:           clockNow(opts.Clock),
 		})
 		if err != nil {
