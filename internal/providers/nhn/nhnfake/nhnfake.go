@@ -93,6 +93,7 @@ type Fake struct {
 	// deliveryStep and deliveries shape the delivery states (delivery.go).
 	deliveryStep time.Duration
 	deliveries   map[string]delivery // by recipientNo digits
+	stepping     []int               // the records with steps to come
 }
 
 // Record is one recipient the fake took, as its list API reports it.
@@ -577,6 +578,7 @@ func (f *Fake) take(reqID, product, key string, req *request, codes map[int]stri
 			SenderGroupingKey: req.SenderGroupingKey, RecipientGroupingKey: rc.RecipientGroupingKey,
 			IdempotencyKey: key, steps: f.stepsLocked(rc.RecipientNo, deliverFrom),
 		})
+		f.stepping = append(f.stepping, len(f.records)-1)
 	}
 	f.advanceLocked(now)
 	return rs
