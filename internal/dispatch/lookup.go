@@ -1,8 +1,6 @@
 package dispatch
 
 import (
-	"context"
-
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/result"
 )
@@ -75,11 +73,7 @@ func (d *Dispatcher) acquire(sem chan struct{}) bool {
 
 // resolve makes the Resolve call of a lookup admitted on a.
 func (d *Dispatcher) resolve(a *account, queries []providers.Query) ([]providers.Outcome, error) {
-	ctx := providers.WithRequestGate(d.sendCtx, &providers.RequestGate{
-		Wait:    func(ctx context.Context) error { return a.Limiter.Wait(ctx, lookupRecipients) },
-		Timeout: a.RequestTimeout,
-	})
-	return a.Client.(providers.Resolver).Resolve(ctx, queries)
+	return a.Client.(providers.Resolver).Resolve(providers.WithRequestGate(d.sendCtx, a.RequestGate(lookupRecipients)), queries)
 }
 
 // answer hands l its answer and submits the items to send again, then

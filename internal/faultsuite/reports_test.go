@@ -54,13 +54,17 @@ func reportJobs(prefix, account string, kind job.Kind, sender, template string, 
 }
 
 // reportsThroughKills sends jobs to two worker processes configured with
-// accounts, SIGKILLs the holder of the report lease of each of polled in
-// turn (p.kills in all) while they are sent and reported, and checks that
+// accounts, SIGKILLs the holder of the report lease of each of polled
+// (poller names: the account, or the account, a dot and more) in turn
+// (p.kills in all) while they are sent and reported, and checks that
 // every recipient is accepted and has exactly one report. The jobs are
-// published once the pollers named in fromEnd, whose cursor starts at the
-// end of the results stream, have saved it.
-func reportsThroughKills(t *testing.T, p profile, accounts []any, jobs []*job.Job, polled, fromEnd []string) {
+// published once the pollers named in fromEnd, whose cursor starts where
+// the poller first runs (the end of the results stream, the current
+// time), have saved it. It returns each recipient's report state, by
+// resultKey.
+func reportsThroughKills(t *testing.T, p profile, accounts []any, jobs []*job.Job, polled, fromEnd []string) map[string]string {
 	t.Helper()
+	began := time.Now()
 	dir := t.TempDir()
 	bin := buildWorker(t, dir)
 	ns := natstest.RunWith(t, server.Options{StoreDir: filepath.Join(dir, "nats")})
@@ -84,9 +88,10 @@ func reportsThroughKills(t *testing.T, p profile, accounts []any, jobs []*job.Jo
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	recipients := 0
+	recipients, of := 0, map[string]int{}
 	for _, j := range jobs {
 		recipients += len(j.Recipients)
+		of[j.Account] += len(j.Recipients)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
@@ -95,6 +100,13 @@ func reportsThroughKills(t *testing.T, p profile, accounts []any, jobs []*job.Jo
 	for n := range 2 {
 		workers[n] = startWorker(t, bin, cfgPath, dir, n)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, w := range workers {
+				t.Logf("tail of worker %d's log:\n%s", w.n, tail(w.log, 40))
+			}
+		}
+	})
 	kv, err := js.KeyValue(ctx, streams.ReportsBucket)
 	if err != nil {
 		t.Fatal(err)
@@ -117,9 +129,11 @@ func reportsThroughKills(t *testing.T, p profile, accounts []any, jobs []*job.Jo
 	pub := trickle(ctx, js, jobs, 5*time.Second)
 	next := 2
 	for kills := 0; kills < p.kills; {
-		// Kill the holder of a lease once it has stored reports since
-		// the last kill (a killed holder's lease runs out first).
-		holder := waitHolder(ctx, t, kv, js, "lease."+polled[kills%len(polled)], kills)
+		// Kill the holder of a lease once reports were stored since the
+		// last kill (a killed holder's lease runs out first).
+		poller := polled[kills%len(polled)]
+		account, _, _ := strings.Cut(poller, ".")
+		holder, reported := waitHolder(ctx, t, kv, js, poller, account, kills)
 		killed := false
 		for n, w := range workers {
 			if strings.Contains(holder, "/"+strconv.Itoa(w.cmd.Process.Pid)+"/") {
@@ -129,6 +143,7 @@ func reportsThroughKills(t *testing.T, p profile, accounts []any, jobs []*job.Jo
 				next++
 				kills++
 				killed = true
+				t.Logf("killed the holder of %s with %d of its account's %d recipients reported, %s in", poller, reported, of[account], time.Since(began).Round(time.Second))
 				break
 			}
 		}
@@ -148,55 +163,64 @@ func reportsThroughKills(t *testing.T, p profile, accounts []any, jobs []*job.Jo
 	if results != recipients || int(accepted) != recipients {
 		t.Fatalf("%d results, %d accepted, want %d", results, accepted, recipients)
 	}
-	seen := map[string]bool{}
+	states := map[string]string{}
 	cons, err := js.OrderedConsumer(ctx, streams.ReportsStream, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for len(seen) < reports {
-		m, err := cons.Next()
+	for read := 0; read < reports; {
+		batch, err := cons.Fetch(min(reports-read, 500))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ev struct {
-			JobID string `json:"job_id"`
-			Index int    `json:"recipient_index"`
-			Ref   string `json:"ref"`
+		for m := range batch.Messages() {
+			read++
+			var ev struct {
+				JobID string `json:"job_id"`
+				Index int    `json:"recipient_index"`
+				State string `json:"state"`
+			}
+			if err := json.Unmarshal(m.Data(), &ev); err != nil {
+				t.Fatal(err)
+			}
+			key := resultKey(ev.JobID, ev.Index)
+			if states[key] != "" {
+				t.Errorf("second report of %s", key)
+			}
+			states[key] = ev.State
 		}
-		if err := json.Unmarshal(m.Data(), &ev); err != nil {
+		if err := batch.Error(); err != nil {
 			t.Fatal(err)
 		}
-		key := resultKey(ev.JobID, ev.Index)
-		if seen[key] {
-			t.Errorf("second report of %s", key)
-		}
-		seen[key] = true
 	}
 	if reports != recipients {
 		t.Errorf("%d reports for %d accepted recipients", reports, recipients)
 	}
-	t.Logf("%d recipients, %d reports, %d kills of a lease holder", recipients, reports, p.kills)
+	t.Logf("%d recipients, %d reports, %d kills of a lease holder, %s", recipients, reports, p.kills, time.Since(began).Round(time.Second))
+	return states
 }
 
-// waitHolder waits until the report lease key is held and the reports stream
-// has grown since the last call, and returns the holder.
-func waitHolder(ctx context.Context, t *testing.T, kv jetstream.KeyValue, js jetstream.JetStream, key string, kill int) string {
+// waitHolder waits until the lease of poller is held and the reports
+// stream has grown since the last kill, and returns the holder and how
+// many of account's recipients are reported.
+func waitHolder(ctx context.Context, t *testing.T, kv jetstream.KeyValue, js jetstream.JetStream, poller, account string, kill int) (string, int) {
 	t.Helper()
 	min := uint64(kill*50 + 1)
 	for {
-		e, err := kv.Get(ctx, key)
+		e, err := kv.Get(ctx, "lease."+poller)
 		if err == nil {
 			var l struct {
 				Holder string `json:"holder"`
 			}
-			n, cerr := streams.SubjectCount(ctx, js, streams.ReportsStream, streams.ReportsPrefix+".>")
-			if json.Unmarshal(e.Value(), &l) == nil && l.Holder != "" && cerr == nil && n >= min {
-				return l.Holder
+			all, err1 := streams.SubjectCount(ctx, js, streams.ReportsStream, streams.ReportsPrefix+".>")
+			mine, err2 := streams.SubjectCount(ctx, js, streams.ReportsStream, streams.ReportsPrefix+"."+streams.Token(account)+".>")
+			if json.Unmarshal(e.Value(), &l) == nil && l.Holder != "" && err1 == nil && err2 == nil && all >= min {
+				return l.Holder, int(mine)
 			}
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("no live lease holder with %d reports stored: %v", min, ctx.Err())
+			t.Fatalf("no live holder of %s with %d reports stored: %v", poller, min, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

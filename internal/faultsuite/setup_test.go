@@ -190,8 +190,6 @@ func workerConfig(natsURL string, proxies map[string]*Proxy) ([]byte, error) {
 		// nothing yet; the rest must come after it.
 		return nil, fmt.Errorf("lookups span at least %s, not twice not_found_after %s: untaken messages would end unknown", span, notFoundAfter)
 	}
-	retryPolicy := map[string]any{"initial_interval": "1s", "max_interval": "2s", "max_attempts": retryMaxTries,
-		"lookup_after": lookupAfter.String(), "max_lookups": maxLookups}
 	account := func(name, sender string, rps int, creds map[string]string, opts map[string]any) map[string]any {
 		c := map[string]any{}
 		for k, v := range creds {
@@ -199,7 +197,7 @@ func workerConfig(natsURL string, proxies map[string]*Proxy) ([]byte, error) {
 		}
 		opts["not_found_after"] = notFoundAfter.String()
 		a := map[string]any{"name": name, "provider": name, "base_url": proxies[name].URL(), "credentials": c,
-			"request_timeout": requestTimeout.String(), "retry": retryPolicy, "options": opts,
+			"request_timeout": requestTimeout.String(), "retry": retryPolicy(), "options": opts,
 			"rate_limit": map[string]any{"requests_per_second": rps, "burst": 5}}
 		if sender != "" {
 			a["sender"] = sender
@@ -220,6 +218,13 @@ func workerConfig(natsURL string, proxies map[string]*Proxy) ([]byte, error) {
 		},
 	}
 	return yaml.Marshal(cfg)
+}
+
+// retryPolicy is every account's retry config: quick retries and lookups,
+// so that what a killed worker left unsettled is settled within seconds.
+func retryPolicy() map[string]any {
+	return map[string]any{"initial_interval": "1s", "max_interval": "2s", "max_attempts": retryMaxTries,
+		"lookup_after": lookupAfter.String(), "max_lookups": maxLookups}
 }
 
 // startNATS runs a nats-server storing under dir, with talkrelay's

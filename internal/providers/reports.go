@@ -32,6 +32,11 @@ type Report struct {
 	RequestID, MessageID string
 	// At is when the provider says the state was reached (zero: unknown).
 	At time.Time
+	// Canceled says the provider cancelled the message before it was sent
+	// (a reservation cancelled; State is failed): no report is published
+	// when talkrelay cancelled it, the recipient's final result being
+	// canceled, since a canceled recipient is not reported.
+	Canceled bool
 }
 
 // WindowReporter is a provider whose delivery reports are listed by the

@@ -24,6 +24,14 @@ func (r *Records) AcceptedAfter(ctx context.Context, account string, seq uint64,
 	return r.walkStream(ctx, streams.ResultsStream, filter, time.Time{}, seq+1, min(batch, finalsBatch), each)
 }
 
+// CanceledResults calls each with every canceled result of job stored in
+// the results stream, read like AcceptedResults: the report pollers leave
+// out a recipient cancelled after it was accepted (a provider-side
+// reservation cancelled).
+func (r *Records) CanceledResults(ctx context.Context, account, jobID string, each func([]byte)) error {
+	return r.readStream(ctx, streams.ResultsStream, streams.ResultSubject(account, string(result.Canceled), jobID), time.Time{}, each)
+}
+
 // AcceptedResults calls each with every accepted result of job stored in
 // the results stream, read with batched direct gets (no consumer). The
 // report pollers read them to give a provider's report the job's ref and

@@ -22,7 +22,8 @@ import (
 // it passed) and reads each job's stored reports once a poll; a report
 // that comes from the provider later is not published (Window skips a
 // recipient that has one), so every accepted recipient ends with exactly
-// one report.
+// one report. A recipient cancelled after it was accepted (its final
+// result canceled) is not expired: it gets no report.
 type Expiry struct {
 	JS      jetstream.JetStream
 	Store   Store
@@ -59,7 +60,7 @@ func (x *Expiry) Poll(ctx context.Context, cursor []byte, limit int) (*Page, err
 		return &Page{Next: []byte(strconv.FormatUint(seq, 10)), More: true}, nil
 	}
 	var now time.Time // read only when there is a result to consider
-	stored := newJobs(x.Store, x.Account)
+	stored, cancels := newJobs(x.Store, x.Account), canceledIn(x.Store, x.Account)
 	var asked []providers.AcceptedMessage // to look up
 	var askedEvs []*Event                 // their reports
 	page, err := pageOfAccepted(ctx, x.Store, x.Account, cursor, limit, func(r *result.Event) (*Event, bool, error) {
@@ -72,7 +73,11 @@ func (x *Expiry) Poll(ctx context.Context, cursor []byte, limit int) (*Page, err
 		if !slices.Contains(x.Kinds, job.Kind(r.Kind)) {
 			return nil, true, nil
 		}
-		if done, err := stored.isReported(ctx, r.JobID, r.RecipientIndex); err != nil || done {
+		done, err := stored.isReported(ctx, r.JobID, r.RecipientIndex)
+		if err == nil && !done {
+			done, err = cancels.has(ctx, r.JobID, r.RecipientIndex)
+		}
+		if err != nil || done {
 			return nil, err == nil, err
 		}
 		ev := fromResult(r, now)

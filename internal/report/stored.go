@@ -11,10 +11,13 @@ import (
 
 // Store reads what JetStream holds of a job (reconcile.Records): its
 // accepted results, which give a report the recipient's ref, masked phone
-// and the job's metadata, and its reports, so that a recipient is never
-// reported twice, even after the reports stream's duplicate window.
+// and the job's metadata, its canceled ones (a recipient cancelled after
+// it was accepted gets no report), and its reports, so that a recipient
+// is never reported twice, even after the reports stream's duplicate
+// window.
 type Store interface {
 	AcceptedResults(ctx context.Context, account, jobID string, each func([]byte)) error
+	CanceledResults(ctx context.Context, account, jobID string, each func([]byte)) error
 	Reports(ctx context.Context, account, jobID string, each func([]byte)) error
 	// AcceptedAfter walks account's accepted results stored after a
 	// results stream sequence, batch a read, until each returns false.
@@ -26,11 +29,11 @@ type jobs struct {
 	store    Store
 	account  string
 	accepted map[string]map[int]*result.Event
-	reported map[string]map[int]bool
+	reported *indexes
 }
 
 func newJobs(store Store, account string) *jobs {
-	return &jobs{store: store, account: account, accepted: map[string]map[int]*result.Event{}, reported: map[string]map[int]bool{}}
+	return &jobs{store: store, account: account, accepted: map[string]map[int]*result.Event{}, reported: newIndexes(store, Store.Reports, "reports", account)}
 }
 
 // acceptedResult is the accepted result of recipient index of job, or nil.
@@ -54,23 +57,7 @@ func (j *jobs) acceptedResult(ctx context.Context, jobID string, index int) (*re
 
 // isReported says whether recipient index of job has a report stored.
 func (j *jobs) isReported(ctx context.Context, jobID string, index int) (bool, error) {
-	done, ok := j.reported[jobID]
-	if !ok {
-		done = map[int]bool{}
-		err := j.store.Reports(ctx, j.account, jobID, func(data []byte) {
-			var ev struct {
-				Index int `json:"recipient_index"`
-			}
-			if json.Unmarshal(data, &ev) == nil {
-				done[ev.Index] = true
-			}
-		})
-		if err != nil {
-			return false, fmt.Errorf("report: read the reports of job %s: %w", jobID, err)
-		}
-		j.reported[jobID] = done
-	}
-	return done[index], nil
+	return j.reported.has(ctx, jobID, index)
 }
 
 // pageOfAccepted is a page of the reports of account's accepted results

@@ -153,17 +153,21 @@ func (w *Window) read(ctx context.Context, c *windowCursor) (reps []providers.Re
 
 // Correlate turns provider reports of account (of kind, from provider)
 // into report events, with what the recipients' accepted results say (one
-// read per job), leaving out the recipients that have a report already
-// and those reps lists twice.
+// read per job), leaving out the recipients that have a report already,
+// those reps lists twice, and the provider's cancellations of recipients
+// talkrelay cancelled.
 // With Publish it is the whole path of a provider's report into
 // talkrelay: the pollers use it, and so can a push receiver (NHN's result
 // webhook).
 func Correlate(ctx context.Context, store Store, account, provider string, kind job.Kind, reps []providers.Report, now time.Time) ([]*Event, error) {
-	stored := newJobs(store, account)
+	stored, cancels := newJobs(store, account), canceledIn(store, account)
 	out := make([]*Event, 0, len(reps))
 	for i := range reps {
 		r := &reps[i]
 		done, err := stored.isReported(ctx, r.JobID, r.Index)
+		if err == nil && !done && r.Canceled {
+			done, err = cancels.has(ctx, r.JobID, r.Index)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -181,7 +185,7 @@ func Correlate(ctx context.Context, store Store, account, provider string, kind 
 		}
 		ev.setReport(r)
 		out = append(out, ev)
-		stored.reported[r.JobID][r.Index] = true
+		stored.reported.byJob[r.JobID][r.Index] = true
 	}
 	return out, nil
 }

@@ -250,11 +250,16 @@ const (
 // (or lookup number lookups of that attempt) gave o, at time now. A zero
 // deadline means none. Final verdicts come with the final status and, for
 // a recipient that ran out of attempts, time or lookups, the reason why.
+// A Permanent outcome with reason canceled (a lookup that found the
+// message cancelled at the provider, never sent) is canceled, not failed.
 func (p Policy) Decide(o *providers.Outcome, attempts, lookups int, firstSentAt, deadline, now time.Time, canLookup bool) (Verdict, time.Time, result.Status, string) {
 	switch o.Class {
 	case providers.Accepted:
 		return Final, time.Time{}, result.Accepted, ""
 	case providers.Permanent:
+		if o.Reason == result.ReasonCanceled {
+			return Final, time.Time{}, result.Canceled, ""
+		}
 		return Final, time.Time{}, result.Failed, ""
 	case providers.Unknown:
 		if !canLookup {

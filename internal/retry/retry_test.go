@@ -58,6 +58,8 @@ func TestDecide(t *testing.T) {
 	}{
 		{name: "accepted", o: &providers.Outcome{Class: providers.Accepted}, attempts: 1, verdict: Final, status: result.Accepted},
 		{name: "permanent", o: &providers.Outcome{Class: providers.Permanent}, attempts: 1, verdict: Final, status: result.Failed},
+		{name: "permanent: cancelled at the provider", o: &providers.Outcome{Class: providers.Permanent, Reason: result.ReasonCanceled}, attempts: 1,
+			verdict: Final, status: result.Canceled},
 		{name: "retryable: backoff", o: retryable, attempts: 1, first: now, verdict: Again, at: now.Add(2 * time.Second)},
 		{name: "retryable: backoff grows", o: retryable, attempts: 2, first: now, verdict: Again, at: now.Add(4 * time.Second)},
 		{name: "Retry-After wins when longer", o: &providers.Outcome{Class: providers.Retryable, RetryAfter: 7 * time.Second}, attempts: 1, first: now,

@@ -287,9 +287,16 @@ func (w *Worker) storeMarker(ctx context.Context, account, jobID string, now tim
 	return m.At, true, nil
 }
 
+// cancelRecipients is what each HTTP request of a provider-side cancel
+// counts against the account's recipients_per_second: none, since it
+// sends nothing (a poller's requests count none either). It counts one
+// request against requests_per_second, like any provider call.
+const cancelRecipients = 0
+
 // cancelReservations cancels, through the provider, the reservations of
 // the job's accepted recipients that the provider holds (reserved_by
-// provider), one provider request at a time, and replaces each of their
+// provider), one provider request at a time, each HTTP request of which
+// first waits for the account's rate limiter, and replaces each of their
 // entries in finals by the canceled result it stores. A reserved job
 // never shares a request with another job (providers.Key.OwnJob), so no other
 // job's recipient is cancelled with it. It returns how many recipients it
@@ -311,7 +318,7 @@ func (w *Worker) cancelReservations(ctx context.Context, a *account, finals map[
 	n := 0
 	var firstErr error
 	for requestID, evs := range byRequest {
-		if err := canceler.CancelReservation(ctx, job.Kind(evs[0].Kind), requestID); err != nil {
+		if err := canceler.CancelReservation(providers.WithRequestGate(ctx, a.RequestGate(cancelRecipients)), job.Kind(evs[0].Kind), requestID); err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("request %s: %w", requestID, err)
 			}

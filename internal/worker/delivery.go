@@ -449,6 +449,8 @@ func (d *delivery) storeFinal(pos int, dec decide.Decision) {
 	switch {
 	case ev.Status == result.Accepted:
 		ev.ReservedBy = d.acct.reservedBy(d.job)
+	case ev.Status == result.Canceled && d.job.ReserveAt != nil && ev.ProviderRequestID != "":
+		ev.ReservedBy = d.acct.reservedBy(d.job) // found cancelled at the provider by a lookup
 	case ev.Status == result.Canceled && d.job.ReserveAt != nil:
 		ev.ReservedBy = result.ReservedByTalkrelay // cancelled while talkrelay held it
 	}

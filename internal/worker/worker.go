@@ -389,7 +389,7 @@ func buildAccounts(cfg *config.Config, opts Options) ([]*dispatch.Account, error
 			BaseURL:       a.BaseURL,
 			Credentials:   creds,
 			DecodeOptions: a.DecodeOptions,
-			HTTPClient:    providers.Gated(opts.HTTPClient), // lookups pass the rate limit per request (dispatch.Lookup)
+			HTTPClient:    providers.Gated(opts.HTTPClient), // lookups and cancels pass the rate limit per request (dispatch.Account.RequestGate)
 			Now:           clockNow(opts.Clock),
 			ReportsPolled: a.Reports.On(false), // the sandbox's default-on concerns no adapter
 		})

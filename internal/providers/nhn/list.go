@@ -195,6 +195,10 @@ func (c *Client) getList(ctx context.Context, api sendAPI, u string, v url.Value
 	return r, perr
 }
 
+// statusCancel is the messageStatus of a cancelled reservation (the
+// FriendTalk v1.5 API guide's result updates: CANCEL -> キャンセル).
+const statusCancel = "CANCEL"
+
 // Delivery states of a listed message, as Resolve reads them.
 const (
 	// Resend statuses (FriendTalk v1.5 API guide): RSC02 fallback due, RSC03 in progress,
@@ -208,9 +212,13 @@ const (
 // message went out (or will), so that sending again would repeat it:
 //   - resultCode "1000", "MRC01" or "3005" (sent, receipt unconfirmed):
 //     Accepted;
+//   - messageStatus CANCEL: a reservation cancelled (DELETE
+//     …/messages/{requestId}) before it was sent; it never will be, so it
+//     is not sent again either: Permanent with reason canceled, which the
+//     worker's result reports as canceled;
 //   - no resultCode yet: Accepted (taken, delivery pending), unless
 //     messageStatus is FAILED (Permanent: failed for a reason NHN did not
-//     give) or CANCEL (Permanent: someone cancelled the reservation);
+//     give);
 //   - a failure code with an SMS/LMS fallback due, running or done:
 //     Accepted, the fallback carries the message;
 //   - any other failure code: its class (DeliveryOutcome; an integer
@@ -222,6 +230,8 @@ func recordOutcome(m *listMessage) providers.Outcome {
 	}
 	status := strings.ToUpper(m.MessageStatus)
 	switch c := string(m.ResultCode); {
+	case status == statusCancel:
+		o.Class, o.Reason, o.Code, o.CodeName = providers.Permanent, result.ReasonCanceled, statusCancel, "listed: cancelled before it was sent"
 	case c == "1000" || c == "MRC01" || c == "3005":
 		o.Class, o.CodeName = providers.Accepted, "listed: sent"
 		if c != "MRC01" {
@@ -229,8 +239,6 @@ func recordOutcome(m *listMessage) providers.Outcome {
 		}
 	case c == "" && status == "FAILED":
 		o.Class, o.CodeName = providers.Permanent, "listed: failed without a result code"
-	case c == "" && status == "CANCEL":
-		o.Class, o.Code, o.CodeName = providers.Permanent, "CANCEL", "listed: cancelled"
 	case c == "":
 		o.Class, o.CodeName = providers.Accepted, "listed: taken, delivery pending"
 		if status != "" {

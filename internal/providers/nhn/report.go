@@ -81,9 +81,15 @@ func (c *Client) ReportPage(ctx context.Context, kind job.Kind, from, to time.Ti
 
 // updateReport is the terminal report of a result update, and false for
 // an update that is not terminal yet or not of a message talkrelay sent:
-//   - CANCEL, no result code yet, "3005" (sent, receipt unconfirmed: it
-//     may still come within three days), a fallback due or running
-//     (RSC02, RSC03): not terminal;
+//   - CANCEL (a reservation cancelled, DELETE …/messages/{requestId}):
+//     failed with code CANCEL, marked Canceled: never sent, and never
+//     will be; the poller leaves it out when talkrelay cancelled the
+//     recipient (its final result canceled), and publishes it when
+//     someone else did (NHN's console), so that the accepted recipient
+//     still ends with one report;
+//   - no result code yet, "3005" (sent, receipt unconfirmed: it may still
+//     come within three days), a fallback due or running (RSC02, RSC03):
+//     not terminal;
 //   - "1000" or "MRC01": delivered;
 //   - any other code: fallback_sent after RSC04, fallback_failed after
 //     RSC05, else failed.
@@ -101,7 +107,10 @@ func updateReport(m *listMessage) (providers.Report, bool) {
 		rep.At = t
 	}
 	switch c := rep.Code; {
-	case strings.EqualFold(m.MessageStatus, "CANCEL"), c == "", c == "3005":
+	case strings.EqualFold(m.MessageStatus, statusCancel):
+		rep.State, rep.Canceled, rep.Code = providers.ReportFailed, true, statusCancel
+		rep.CodeName, rep.Message = "cancelled", "the reservation was cancelled at NHN before it was sent"
+	case c == "", c == "3005":
 		return providers.Report{}, false
 	case c == "1000" || c == "MRC01":
 		rep.State = providers.ReportDelivered

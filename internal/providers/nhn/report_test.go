@@ -9,8 +9,9 @@ import (
 
 // FuzzResultUpdates feeds arbitrary result-update answers to the parser
 // and the report mapping: no panic; every report is of a terminal state,
-// of the recipient its key names (a key talkrelay made), and a fallback
-// state only after a fallback outcome.
+// of the recipient its key names (a key talkrelay made), a fallback state
+// only after a fallback outcome, and a cancellation (CANCEL) a failed
+// report marked Canceled.
 func FuzzResultUpdates(f *testing.F) {
 	for _, seed := range []string{
 		`{"header":{"resultCode":0,"resultMessage":"SUCCESS","isSuccessful":true},"messageSearchResultResponse":{"messages":[{"requestId":"r1","recipientSeq":1,"recipientNo":"01000000000","requestDate":"2026-06-20 12:00","receiveDate":"2026-06-20 12:00:05","messageStatus":"COMPLETED","resendStatus":"RSC01","resultCode":"1000","resultCodeName":"성공","recipientGroupingKey":"job.1/0"}],"totalCount":1}}`,
@@ -44,7 +45,13 @@ func FuzzResultUpdates(f *testing.F) {
 			default:
 				t.Fatalf("state %q", rep.State)
 			}
-			if rep.Code == "" || rep.Code == "3005" || strings.EqualFold(m.MessageStatus, "CANCEL") {
+			cancel := strings.EqualFold(m.MessageStatus, statusCancel)
+			switch {
+			case cancel != rep.Canceled:
+				t.Fatalf("report %+v of %+v: Canceled is not whether NHN listed it CANCEL", rep, m)
+			case cancel && (rep.State != providers.ReportFailed || rep.Code != statusCancel):
+				t.Fatalf("cancellation reported %s %q, want failed CANCEL", rep.State, rep.Code)
+			case !cancel && (rep.Code == "" || rep.Code == "3005"):
 				t.Fatalf("terminal report from %+v", m)
 			}
 		}

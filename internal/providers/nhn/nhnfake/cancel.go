@@ -15,7 +15,8 @@ var cancelRoute = regexp.MustCompile(`^/(alimtalk)/v2\.3/appkeys/([^/]+)/message
 
 // serveCancel cancels the recipients of request requestID — those listed
 // in recipientSeq, or all of them — as NHN does a reservation: one whose
-// requestDate has not come yet is cancelled (messageStatus CANCEL); a
+// requestDate has not come yet is cancelled (messageStatus CANCEL, no
+// resultCode, its UpdateDate the cancel's time); a
 // request with any recipient sent already (or none at all) is refused,
 // and nothing of it is cancelled. Cancelling a cancelled one succeeds.
 func (f *Fake) serveCancel(w http.ResponseWriter, r *http.Request, product, appKey, requestID string) {
@@ -42,6 +43,7 @@ func (f *Fake) serveCancel(w http.ResponseWriter, r *http.Request, product, appK
 	now := f.now().In(kst)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.advanceLocked(now)
 	var hit []int
 	for i := range f.records {
 		rec := &f.records[i]
@@ -59,7 +61,15 @@ func (f *Fake) serveCancel(w http.ResponseWriter, r *http.Request, product, appK
 		return
 	}
 	for _, i := range hit {
-		f.records[i].MessageStatus, f.records[i].ResultCode, f.records[i].ResultCodeName = "CANCEL", "", ""
+		rec := &f.records[i]
+		if rec.MessageStatus == "CANCEL" {
+			continue
+		}
+		// A cancel is a result update: the result-updates API lists the
+		// record as CANCEL by the time it was cancelled (NHN does not say;
+		// a status change is what the API lists).
+		rec.MessageStatus, rec.ResultCode, rec.ResultCodeName, rec.steps = "CANCEL", "", "", nil
+		rec.UpdateDate = now.Format(dateTimeLayout)
 	}
 	writeJSON(w, http.StatusOK, `{"header":{"resultCode":0,"resultMessage":"SUCCESS","isSuccessful":true}}`)
 }

@@ -84,6 +84,7 @@ func (f *Fake) serveList(w http.ResponseWriter, r *http.Request, product, appKey
 	}
 
 	f.mu.Lock()
+	f.advanceLocked(f.now())
 	var found []listMessage
 	for i := len(f.records) - 1; i >= 0; i-- { // newest first
 		rec := &f.records[i]

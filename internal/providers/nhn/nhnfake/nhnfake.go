@@ -90,6 +90,10 @@ type Fake struct {
 	accepted map[string]int       // by recipientGroupingKey
 	acceptTo map[string]int       // by recipientNo
 	admin    adminState           // the administration APIs (admin.go)
+	// deliveryStep and deliveries shape the delivery states (delivery.go).
+	deliveryStep time.Duration
+	deliveries   map[string]delivery // by recipientNo digits
+	stepping     []int               // the records with steps to come
 }
 
 // Record is one recipient the fake took, as its list API reports it.
@@ -106,8 +110,9 @@ type Record struct {
 	// (yyyy-MM-dd HH:mm, KST); CreateDate is when it took it
 	// (yyyy-MM-dd HH:mm:ss, KST).
 	RequestDate, CreateDate string
-	// MessageStatus, ResultCode and ResendStatus start as COMPLETED,
-	// "1000" (delivered) and RSC01 (no fallback); EditRecords changes them.
+	// MessageStatus, ResultCode and ResendStatus go through the delivery
+	// states of delivery.go: by default COMPLETED, "1000" (delivered) and
+	// RSC01 (no fallback) at once; EditRecords changes them.
 	MessageStatus, ResultCode, ResultCodeName string
 	ResendStatus, ResendStatusName            string
 	// UpdateDate is when the result last changed, ReceiveDate when it
@@ -117,6 +122,8 @@ type Record struct {
 	SenderGroupingKey, RecipientGroupingKey string
 	// IdempotencyKey is the X-NC-API-IDEMPOTENCY-KEY of its request.
 	IdempotencyKey string
+	// steps are the delivery states still to come.
+	steps []step
 }
 
 var (
@@ -232,15 +239,19 @@ func (f *Fake) AcceptedTo(phone string) int {
 func (f *Fake) Records() []Record {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.advanceLocked(f.now())
 	return append([]Record(nil), f.records...)
 }
 
 // EditRecords calls edit on every record the fake holds, to change what
-// the list API reports (a delivery failure, a fallback, a pending status).
+// the list API reports (a delivery failure, a fallback, a pending status);
+// the records' delivery states due later are dropped.
 func (f *Fake) EditRecords(edit func(*Record)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.advanceLocked(f.now())
 	for i := range f.records {
+		f.records[i].steps = nil
 		edit(&f.records[i])
 	}
 }
@@ -518,9 +529,12 @@ type sendResult struct {
 // successes (what NHN took) and counts them.
 func (f *Fake) take(reqID, product, key string, req *request, codes map[int]string) []sendResult {
 	now := f.now().In(kst)
-	requestDate := now.Format("2006-01-02 15:04")
+	requestDate, deliverFrom := now.Format("2006-01-02 15:04"), now
 	if req.RequestDate != nil {
 		requestDate = *req.RequestDate
+		if at, err := time.ParseInLocation("2006-01-02 15:04", requestDate, kst); err == nil && at.After(now) {
+			deliverFrom = at
+		}
 	}
 	sender := req.SenderKey
 	if product == "friendtalk" {
@@ -558,14 +572,15 @@ func (f *Fake) take(reqID, product, key string, req *request, codes map[int]stri
 		f.records = append(f.records, Record{
 			Product: product, RequestID: reqID, RecipientSeq: i + 1, RecipientNo: rc.RecipientNo,
 			Sender: sender, TemplateCode: req.TemplateCode, Content: content,
-			RequestDate: requestDate, CreateDate: now.Format("2006-01-02 15:04:05"),
-			UpdateDate: now.Format("2006-01-02 15:04:05"), ReceiveDate: now.Format("2006-01-02 15:04:05"),
-			MessageStatus: "COMPLETED", ResultCode: "1000", ResultCodeName: "성공",
-			ResendStatus: "RSC01", ResendStatusName: "대체 발송 미대상",
+			RequestDate: requestDate, CreateDate: now.Format(dateTimeLayout),
+			UpdateDate: now.Format(dateTimeLayout), ReceiveDate: now.Format(dateTimeLayout),
+			MessageStatus: "COMPLETED", ResendStatus: "RSC01", ResendStatusName: resendNames["RSC01"],
 			SenderGroupingKey: req.SenderGroupingKey, RecipientGroupingKey: rc.RecipientGroupingKey,
-			IdempotencyKey: key,
+			IdempotencyKey: key, steps: f.stepsLocked(rc.RecipientNo, deliverFrom),
 		})
+		f.stepping = append(f.stepping, len(f.records)-1)
 	}
+	f.advanceLocked(now)
 	return rs
 }
 

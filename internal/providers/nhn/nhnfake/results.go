@@ -49,6 +49,7 @@ func (f *Fake) serveResults(w http.ResponseWriter, r *http.Request, product, app
 	}
 	start, end := q.get("startUpdateDate"), q.get("endUpdateDate")
 	f.mu.Lock()
+	f.advanceLocked(f.now())
 	var found []*Record
 	for i := range f.records {
 		rec := &f.records[i]
