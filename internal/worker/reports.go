@@ -113,7 +113,7 @@ func (w *Worker) expirySource(a *account, kinds []job.Kind, horizon time.Duratio
 	x := &report.Expiry{JS: w.js, Store: w.records, Account: a.Name, Kinds: kinds, Horizon: horizon, Now: w.clock.Now}
 	if l, ok := a.Client.(providers.ReportLookup); ok {
 		x.Lookup = l
-		x.Gate = &providers.RequestGate{Wait: func(ctx context.Context) error { return a.Limiter.Wait(ctx, 1) }, Timeout: a.RequestTimeout}
+		x.Gate = a.RequestGate(1)
 	}
 	return x
 }
