@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/natstest"
 	"github.com/talkrelay/talkrelay/internal/providers"
@@ -21,23 +23,8 @@ import (
 // publishing one report each (the sandbox's and the expiry poller's
 // work), per report.
 func BenchmarkSandboxReports(b *testing.B) {
-	srv := natstest.Run(b)
-	_, js := srv.JetStream(b)
-	natstest.EnsureStreams(b, js)
+	js := acceptedJobs(b, "sandbox", time.Now().Add(-time.Hour))
 	ctx := context.Background()
-	j := &job.Job{Version: 1, Account: "acct", Kind: job.AlimTalk, Metadata: json.RawMessage(`{"campaign":"bench"}`)}
-	j.Recipients = []job.Recipient{{Ref: "r", Phone: "01012345678", Content: "hi"}}
-	sent := time.Now().Add(-time.Hour)
-	for i := range b.N {
-		j.ID = "bench-" + strconv.Itoa(i)
-		ev := result.ForRecipient(j, 0, "sandbox", sent)
-		ev.Status, ev.Reason = result.Accepted, result.ReasonOK
-		data, _ := json.Marshal(ev)
-		if _, err := js.PublishAsync(streams.ResultSubject("acct", "accepted", j.ID), data); err != nil {
-			b.Fatal(err)
-		}
-	}
-	<-js.PublishAsyncComplete()
 	src := &report.Sandbox{Store: reconcile.New(js, nil), Account: "acct", FallbackRate: 0.1, Now: time.Now}
 	b.ResetTimer()
 	var cursor []byte
@@ -60,24 +47,12 @@ func BenchmarkSandboxReports(b *testing.B) {
 // report's job read once for its accepted result and once for its stored
 // reports, a thousand reports a call, per report.
 func BenchmarkCorrelate(b *testing.B) {
-	srv := natstest.Run(b)
-	_, js := srv.JetStream(b)
-	natstest.EnsureStreams(b, js)
+	js := acceptedJobs(b, "naver", time.Now())
 	ctx := context.Background()
-	j := &job.Job{Version: 1, Account: "acct", Kind: job.AlimTalk, Metadata: json.RawMessage(`{"campaign":"bench"}`)}
-	j.Recipients = []job.Recipient{{Ref: "r", Phone: "01012345678", Content: "hi"}}
 	reps := make([]providers.Report, b.N)
-	for i := range b.N {
-		j.ID = "bench-" + strconv.Itoa(i)
-		ev := result.ForRecipient(j, 0, "naver", time.Now())
-		ev.Status, ev.Reason = result.Accepted, result.ReasonOK
-		data, _ := json.Marshal(ev)
-		if _, err := js.PublishAsync(streams.ResultSubject("acct", "accepted", j.ID), data); err != nil {
-			b.Fatal(err)
-		}
-		reps[i] = providers.Report{JobID: j.ID, Index: 0, State: providers.ReportDelivered, Code: "0000"}
+	for i := range reps {
+		reps[i] = providers.Report{JobID: "bench-" + strconv.Itoa(i), Index: 0, State: providers.ReportDelivered, Code: "0000"}
 	}
-	<-js.PublishAsyncComplete()
 	store := reconcile.New(js, nil)
 	b.ResetTimer()
 	for from := 0; from < b.N; from += 1000 {
@@ -87,4 +62,25 @@ func BenchmarkCorrelate(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reports/s")
+}
+
+// acceptedJobs stores the accepted results of b.N one-recipient jobs of
+// account "acct", bench-0…, sent by provider at sent, on a new server.
+func acceptedJobs(b *testing.B, provider string, sent time.Time) jetstream.JetStream {
+	srv := natstest.Run(b)
+	_, js := srv.JetStream(b)
+	natstest.EnsureStreams(b, js)
+	j := &job.Job{Version: 1, Account: "acct", Kind: job.AlimTalk, Metadata: json.RawMessage(`{"campaign":"bench"}`)}
+	j.Recipients = []job.Recipient{{Ref: "r", Phone: "01012345678", Content: "hi"}}
+	for i := range b.N {
+		j.ID = "bench-" + strconv.Itoa(i)
+		ev := result.ForRecipient(j, 0, provider, sent)
+		ev.Status, ev.Reason = result.Accepted, result.ReasonOK
+		data, _ := json.Marshal(ev)
+		if _, err := js.PublishAsync(streams.ResultSubject("acct", "accepted", j.ID), data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-js.PublishAsyncComplete()
+	return js
 }
