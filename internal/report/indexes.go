@@ -27,21 +27,30 @@ func newIndexes(store Store, read func(Store, context.Context, string, string, f
 func (x *indexes) has(ctx context.Context, jobID string, index int) (bool, error) {
 	byIndex, ok := x.byJob[jobID]
 	if !ok {
-		byIndex = map[int]bool{}
-		err := x.read(x.store, ctx, x.account, jobID, func(data []byte) {
-			var ev struct {
-				Index int `json:"recipient_index"`
-			}
-			if json.Unmarshal(data, &ev) == nil {
-				byIndex[ev.Index] = true
-			}
-		})
-		if err != nil {
-			return false, fmt.Errorf("report: read the %s of job %s: %w", x.what, jobID, err)
+		var err error
+		if byIndex, err = x.load(ctx, jobID); err != nil {
+			return false, err
 		}
 		x.byJob[jobID] = byIndex
 	}
 	return byIndex[index], nil
+}
+
+// load reads the indexes of job's records; it is safe for concurrent use.
+func (x *indexes) load(ctx context.Context, jobID string) (map[int]bool, error) {
+	byIndex := map[int]bool{}
+	err := x.read(x.store, ctx, x.account, jobID, func(data []byte) {
+		var ev struct {
+			Index int `json:"recipient_index"`
+		}
+		if json.Unmarshal(data, &ev) == nil {
+			byIndex[ev.Index] = true
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("report: read the %s of job %s: %w", x.what, jobID, err)
+	}
+	return byIndex, nil
 }
 
 // canceledIn is the canceled results of account's jobs in store.

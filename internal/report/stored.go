@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/talkrelay/talkrelay/internal/result"
 )
@@ -40,19 +41,72 @@ func newJobs(store Store, account string) *jobs {
 func (j *jobs) acceptedResult(ctx context.Context, jobID string, index int) (*result.Event, error) {
 	byIndex, ok := j.accepted[jobID]
 	if !ok {
-		byIndex = map[int]*result.Event{}
-		err := j.store.AcceptedResults(ctx, j.account, jobID, func(data []byte) {
-			var ev result.Event
-			if json.Unmarshal(data, &ev) == nil {
-				byIndex[ev.RecipientIndex] = &ev
-			}
-		})
-		if err != nil {
-			return nil, fmt.Errorf("report: read the results of job %s: %w", jobID, err)
+		var err error
+		if byIndex, err = j.loadAccepted(ctx, jobID); err != nil {
+			return nil, err
 		}
 		j.accepted[jobID] = byIndex
 	}
 	return byIndex[index], nil
+}
+
+// loadAccepted reads job's accepted results by recipient index; it is
+// safe for concurrent use.
+func (j *jobs) loadAccepted(ctx context.Context, jobID string) (map[int]*result.Event, error) {
+	byIndex := map[int]*result.Event{}
+	err := j.store.AcceptedResults(ctx, j.account, jobID, func(data []byte) {
+		var ev result.Event
+		if json.Unmarshal(data, &ev) == nil {
+			byIndex[ev.RecipientIndex] = &ev
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("report: read the results of job %s: %w", jobID, err)
+	}
+	return byIndex, nil
+}
+
+// prefetchReads is how many jobs prefetch reads at once.
+const prefetchReads = 16
+
+// prefetch reads the accepted results and the reports of the jobs of ids
+// not read yet, prefetchReads jobs at once: a page of one-recipient jobs
+// is one job a report, and reading them one after the other made each
+// report wait for two round trips to the server.
+func (j *jobs) prefetch(ctx context.Context, ids []string) error {
+	type read struct {
+		id       string
+		accepted map[int]*result.Event
+		reported map[int]bool
+		err      error
+	}
+	var reads []*read
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if _, ok := j.accepted[id]; !ok && !seen[id] {
+			seen[id] = true
+			reads = append(reads, &read{id: id})
+		}
+	}
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, prefetchReads)
+	for _, r := range reads {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if r.accepted, r.err = j.loadAccepted(ctx, r.id); r.err == nil {
+				r.reported, r.err = j.reported.load(ctx, r.id)
+			}
+		})
+	}
+	wg.Wait()
+	for _, r := range reads {
+		if r.err != nil {
+			return r.err
+		}
+		j.accepted[r.id], j.reported.byJob[r.id] = r.accepted, r.reported
+	}
+	return nil
 }
 
 // isReported says whether recipient index of job has a report stored.

@@ -161,6 +161,13 @@ func (w *Window) read(ctx context.Context, c *windowCursor) (reps []providers.Re
 // webhook).
 func Correlate(ctx context.Context, store Store, account, provider string, kind job.Kind, reps []providers.Report, now time.Time) ([]*Event, error) {
 	stored, cancels := newJobs(store, account), canceledIn(store, account)
+	ids := make([]string, len(reps))
+	for i := range reps {
+		ids[i] = reps[i].JobID
+	}
+	if err := stored.prefetch(ctx, ids); err != nil {
+		return nil, err
+	}
 	out := make([]*Event, 0, len(reps))
 	for i := range reps {
 		r := &reps[i]
