@@ -64,6 +64,13 @@ type delivery struct {
 	finalMsg string   // dead letter reason for a job rejected as a whole
 
 	finals storedFinals // read before finals of a redelivery or a lookup
+	// sources are what its items share (dispatch.Source), by whether they
+	// carry template variables (the one part of the batch key a recipient
+	// decides); built by the first item of each.
+	sources [2]atomic.Pointer[dispatch.Source]
+	// guard is the template and sender guard's last verdict on the job
+	// (guard.go).
+	guard atomic.Pointer[guardVerdict]
 	// storedEnvelopes names the follow-up envelopes an earlier delivery of
 	// this message stored, found when reconciling: new ones take other
 	// names. Written before any recipient is submitted.
@@ -87,6 +94,9 @@ type itemRef struct {
 	d   *delivery
 	pos int
 }
+
+// refOf is the delivery and position of item it.
+func refOf(it *dispatch.Item) itemRef { return itemRef{it.Owner.(*delivery), it.Pos} }
 
 // jobLog is the logger of a job message: its subject, job id and account.
 func (w *Worker) jobLog(msg *intake.Msg, j *job.Job, round int) zerolog.Logger {
@@ -322,11 +332,14 @@ func (w *Worker) run(d *delivery, scan *reconcile.Scan) {
 // first try.
 func (w *Worker) prepare(d *delivery, pos int) *dispatch.Item {
 	p := &d.pending[pos]
-	if now := w.clock.Now(); (p.Attempts > 0 || p.Unsent > 0 || d.acct.holdNightAds) && decide.AdNight(d.job, now) {
-		d.apply(pos, decide.Decision{Verdict: retry.Again, Due: now})
-		return nil
+	if p.Attempts > 0 || p.Unsent > 0 || d.acct.holdNightAds {
+		if now := w.clock.Now(); decide.AdNight(d.job, now) {
+			d.apply(pos, decide.Decision{Verdict: retry.Again, Due: now})
+			return nil
+		}
 	}
-	m := providers.Message{Job: d.job, Index: p.Index, Recipient: &d.job.Recipients[pos], Attempt: p.Attempts + 1}
+	r := &d.job.Recipients[pos]
+	m := providers.Message{Job: d.job, Index: p.Index, Recipient: r, Attempt: p.Attempts + 1}
 	if err := d.acct.Client.Check(&m); err != nil {
 		ev := d.event(pos)
 		ev.Status, ev.Reason, ev.Message = result.Rejected, result.ReasonInvalidRecipient, err.Error()
@@ -334,20 +347,33 @@ func (w *Worker) prepare(d *delivery, pos int) *dispatch.Item {
 		d.decided()
 		return nil
 	}
-	if w.guarded(d, pos) {
+	src := d.source(r)
+	if w.guarded(d, pos, &src.Key) {
 		return nil
 	}
-	it := dispatch.NewItem(d.acct.Account, m, d.traceID, itemRef{d, pos})
-	it.Span = d.span.SpanContext()
-	it.Urgent = d.msg.Lane().Urgent
-	return it
+	return &dispatch.Item{Message: m, Source: src, Pos: pos}
+}
+
+// source returns what the items of d that share recipient r's batch key
+// share, building it for the first.
+func (d *delivery) source(r *job.Recipient) *dispatch.Source {
+	v := 0
+	if providers.Variables(r) {
+		v = 1
+	}
+	if s := d.sources[v].Load(); s != nil {
+		return s
+	}
+	d.sources[v].CompareAndSwap(nil, &dispatch.Source{Key: providers.KeyOf(d.job, r, d.acct.Sender),
+		Span: d.span.SpanContext(), Urgent: d.msg.Lane().Urgent, Owner: d})
+	return d.sources[v].Load()
 }
 
 // onOutcome receives the dispatcher's outcomes. A zero sentAt means the
 // provider was never called (the send record could not be stored): that
 // try is not an attempt.
 func (w *Worker) onOutcome(it *dispatch.Item, o *providers.Outcome, sentAt time.Time) {
-	ref := it.Owner.(itemRef)
+	ref := refOf(it)
 	d, p := ref.d, &ref.d.pending[ref.pos]
 	if o.Class == providers.Unknown && !sentAt.IsZero() {
 		w.metrics.unknown(d.acct.Name, d.acct.Provider)

@@ -19,38 +19,61 @@ func guardAccounts(accounts []*dispatch.Account) []guard.Account {
 }
 
 // guarded applies the template and sender guard (internal/guard) to
-// recipient pos, which passed the provider's Check: a sender the provider
-// says is blocked, dormant or missing, or a template that is missing or
-// not approved, rejects it (provider_rejected) before any send; a sender
-// whose daily quota is spent holds it until the provider's day rolls over
-// (daily_quota: hold) or fails it. True when pos was decided here.
-func (w *Worker) guarded(d *delivery, pos int) bool {
-	r := &d.job.Recipients[pos]
-	k := providers.KeyOf(d.job, r, d.acct.Sender)
-	s := w.guard.Sender(d.acct.Name, k.Sender)
-	why := ""
-	if s.Problem != "" {
-		why = "sender " + k.Sender + ": " + s.Problem
-	} else {
-		why = w.guard.Template(d.acct.Name, k.Sender, k.Template)
-	}
-	if why != "" {
+// recipient pos, which passed the provider's Check and has batch key k: a
+// sender the provider says is blocked, dormant or missing, or a template
+// that is missing or not approved, rejects it (provider_rejected) before
+// any send; a sender whose daily quota is spent holds it until the
+// provider's day rolls over (daily_quota: hold) or fails it. True when pos
+// was decided here.
+func (w *Worker) guarded(d *delivery, pos int, k *providers.Key) bool {
+	v := w.guardVerdict(d, k)
+	if v.why != "" {
 		ev := d.event(pos)
-		ev.Status, ev.Reason, ev.Message = result.Rejected, result.ReasonProviderRejected, why+" (template and sender guard)"
+		ev.Status, ev.Reason, ev.Message = result.Rejected, result.ReasonProviderRejected, v.why+" (template and sender guard)"
 		w.storeResult(d, ev)
 		d.decided()
 		return true
 	}
-	for _, q := range s.Quotas {
-		if q.Kind != d.job.Kind || !q.Spent() {
-			continue
-		}
-		if d.acct.dailyQuota == config.DailyQuotaFail {
-			d.final(pos, decide.QuotaSpent())
-		} else {
-			d.apply(pos, decide.UntilQuotaDay(&d.pending[pos], d.job, w.clock.Now()))
-		}
-		return true
+	if !v.spent {
+		return false
 	}
-	return false
+	if d.acct.dailyQuota == config.DailyQuotaFail {
+		d.final(pos, decide.QuotaSpent())
+	} else {
+		d.apply(pos, decide.UntilQuotaDay(&d.pending[pos], d.job, w.clock.Now()))
+	}
+	return true
+}
+
+// guardVerdict is what the guard says of a job: the same for all its
+// recipients (their sender, template and kind are the job's), until the
+// guard's entries change (its gen).
+type guardVerdict struct {
+	gen   uint64
+	why   string // rejects every recipient
+	spent bool   // the sender's daily quota of the job's kind is spent
+}
+
+// guardVerdict returns the guard's verdict on d's job, whose recipients
+// have batch key k: asked once, and again only once the guard's entries
+// changed.
+func (w *Worker) guardVerdict(d *delivery, k *providers.Key) *guardVerdict {
+	gen := w.guard.Gen() // before asking: a change while asking moves it
+	if v := d.guard.Load(); v != nil && v.gen == gen {
+		return v
+	}
+	v := &guardVerdict{gen: gen}
+	s := w.guard.Sender(d.acct.Name, k.Sender)
+	if s.Problem != "" {
+		v.why = "sender " + k.Sender + ": " + s.Problem
+	} else {
+		v.why = w.guard.Template(d.acct.Name, k.Sender, k.Template)
+	}
+	for _, q := range s.Quotas {
+		if q.Kind == d.job.Kind && q.Spent() {
+			v.spent = true
+		}
+	}
+	d.guard.Store(v)
+	return v
 }
