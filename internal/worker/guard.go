@@ -1,10 +1,13 @@
 package worker
 
 import (
+	"sync"
+
 	"github.com/talkrelay/talkrelay/internal/config"
 	"github.com/talkrelay/talkrelay/internal/decide"
 	"github.com/talkrelay/talkrelay/internal/dispatch"
 	"github.com/talkrelay/talkrelay/internal/guard"
+	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/result"
 )
@@ -46,33 +49,63 @@ func (w *Worker) guarded(d *delivery, pos int, k *providers.Key) bool {
 }
 
 // guardVerdict is what the guard says of a job: the same for all its
-// recipients (their sender, template and kind are the job's), until the
-// guard's entries change (its gen).
+// recipients and every job of its account, sender, template and kind,
+// until the guard's entries change (its gen).
 type guardVerdict struct {
 	gen   uint64
 	why   string // rejects every recipient
 	spent bool   // the sender's daily quota of the job's kind is spent
 }
 
+// verdictKey is what a verdict is about.
+type verdictKey struct {
+	account, sender, template string
+	kind                      job.Kind
+}
+
+// verdicts keeps the verdicts taken since the guard's entries last
+// changed, so that a job costs a map lookup, not the guard's keys and
+// lookups: a new gen empties it.
+type verdicts struct {
+	mu  sync.RWMutex
+	gen uint64
+	m   map[verdictKey]*guardVerdict
+}
+
 // guardVerdict returns the guard's verdict on d's job, whose recipients
-// have batch key k: asked once, and again only once the guard's entries
-// changed.
+// have batch key k: kept in d for its next recipients, and in w.verdicts
+// for the next jobs, until the guard's entries change.
 func (w *Worker) guardVerdict(d *delivery, k *providers.Key) *guardVerdict {
 	gen := w.guard.Gen() // before asking: a change while asking moves it
 	if v := d.guard.Load(); v != nil && v.gen == gen {
 		return v
 	}
-	v := &guardVerdict{gen: gen}
-	s := w.guard.Sender(d.acct.Name, k.Sender)
-	if s.Problem != "" {
-		v.why = "sender " + k.Sender + ": " + s.Problem
-	} else {
-		v.why = w.guard.Template(d.acct.Name, k.Sender, k.Template)
-	}
-	for _, q := range s.Quotas {
-		if q.Kind == d.job.Kind && q.Spent() {
-			v.spent = true
+	key := verdictKey{d.acct.Name, k.Sender, k.Template, d.job.Kind}
+	vs := &w.verdicts
+	vs.mu.RLock()
+	v := vs.m[key]
+	vs.mu.RUnlock()
+	if v == nil || v.gen != gen {
+		v = &guardVerdict{gen: gen}
+		s := w.guard.Sender(d.acct.Name, k.Sender)
+		if s.Problem != "" {
+			v.why = "sender " + k.Sender + ": " + s.Problem
+		} else {
+			v.why = w.guard.Template(d.acct.Name, k.Sender, k.Template)
 		}
+		for _, q := range s.Quotas {
+			if q.Kind == d.job.Kind && q.Spent() {
+				v.spent = true
+			}
+		}
+		vs.mu.Lock()
+		if vs.m == nil || gen > vs.gen {
+			vs.gen, vs.m = gen, map[verdictKey]*guardVerdict{}
+		}
+		if gen == vs.gen {
+			vs.m[key] = v
+		}
+		vs.mu.Unlock()
 	}
 	d.guard.Store(v)
 	return v

@@ -27,10 +27,11 @@ func (p *countedTemplates) TemplateProblem(context.Context, string, string) (str
 	return "", nil
 }
 
-// TestGuardVerdictFollowsTheGuard: the guard is asked about a job once,
-// not once per recipient, and its verdict is asked again as soon as an
-// entry changes (here another replica storing that the template is no
-// longer approved), so that no recipient is sent on a stale verdict.
+// TestGuardVerdictFollowsTheGuard: the guard is asked about a job's sender
+// and template once, not once per recipient or per job, and its verdict is
+// taken again as soon as an entry changes (here another replica storing
+// that the template is no longer approved), so that no recipient is sent
+// on a stale verdict.
 func TestGuardVerdictFollowsTheGuard(t *testing.T) {
 	t.Parallel()
 	srv := natstest.Run(t)
@@ -53,6 +54,10 @@ func TestGuardVerdictFollowsTheGuard(t *testing.T) {
 			t.Fatalf("verdict %+v for the next recipient, want the first one (%+v) again", v, first)
 		}
 	}
+	next := &delivery{acct: d.acct, job: &job.Job{Kind: job.AlimTalk}}
+	if v := w.guardVerdict(next, k); v != first {
+		t.Fatalf("verdict %+v for the next job, want the first one (%+v) again", v, first)
+	}
 	if n := p.calls.Load(); n != 1 {
 		t.Fatalf("template asked %d times, want once", n)
 	}
@@ -66,7 +71,7 @@ func TestGuardVerdictFollowsTheGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for w.guardVerdict(d, k).why != "template T: not approved" {
+	for w.guardVerdict(d, k).why != "template T: not approved" || w.guardVerdict(next, k).why != "template T: not approved" {
 		if time.Now().After(deadline) {
 			t.Fatal("the verdict never followed the changed entry")
 		}
