@@ -126,6 +126,9 @@ func (d *delivery) logger() *zerolog.Logger {
 	return &d.log
 }
 
+// jobSpanKind starts the span of a job.
+var jobSpanKind = trace.WithSpanKind(trace.SpanKindConsumer)
+
 func (w *Worker) newDelivery(msg *intake.Msg, j *job.Job) *delivery {
 	// The OpenTelemetry messaging conventions ask a consumer's "process"
 	// span to link to the message's creation context (the producer's
@@ -134,15 +137,21 @@ func (w *Worker) newDelivery(msg *intake.Msg, j *job.Job) *delivery {
 	// parent too, so that the producer's sampling decision holds
 	// (parent-based samplers) and the job's results carry its trace id, as
 	// the README promises producers.
+	//
+	// Links and attributes are added only to a span that is recorded
+	// (most are not: see Options.Tracer), which spares building them for
+	// every job; no sampler talkrelay configures looks at them.
 	ctx := store.ExtractTrace(context.Background(), msg.Headers())
-	var links []trace.Link
-	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		links = []trace.Link{{SpanContext: sc}}
+	_, span := w.tracer.Start(ctx, "talkrelay.job", jobSpanKind)
+	if span.IsRecording() {
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+			span.AddLink(trace.Link{SpanContext: sc})
+		}
+		span.SetAttributes(
+			attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.operation.type", "process"),
+			attribute.String("messaging.destination.name", msg.Subject()))
 	}
-	_, span := w.tracer.Start(ctx, "talkrelay.job", trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(links...), trace.WithAttributes(
-		attribute.String("messaging.system", "nats"),
-		attribute.String("messaging.operation.type", "process"),
-		attribute.String("messaging.destination.name", msg.Subject())))
 	d := &delivery{w: w, msg: msg, job: j, span: span, jobSeq: msg.Seq,
 		traceID: span.SpanContext().TraceID().String(), recv: time.Now()} // real clock: recv measures how long the delivery took
 	d.undecided.Store(int64(len(j.Recipients)))
