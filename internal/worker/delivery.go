@@ -310,14 +310,14 @@ func (w *Worker) run(d *delivery, scan *reconcile.Scan) {
 		}
 		d.finals.seed(skip, at)
 	}
-	var items []*dispatch.Item
+	items := make([]*dispatch.Item, 0, len(d.pending))
 	var lookups []int
 	for pos := range d.pending {
 		p := &d.pending[pos]
 		switch {
 		case skip[p.Index]:
 			d.decided() // its final result is already stored
-		case decide.Expired(d.job.Deadline, w.clock.Now()):
+		case d.job.Deadline != nil && decide.Expired(d.job.Deadline, w.clock.Now()): // the clock read only when it matters
 			d.final(pos, decide.Stopped(p))
 		case p.Lookup:
 			lookups = append(lookups, pos)
