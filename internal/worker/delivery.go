@@ -348,19 +348,20 @@ func (w *Worker) prepare(d *delivery, pos int) *dispatch.Item {
 		}
 	}
 	r := &d.job.Recipients[pos]
-	m := providers.Message{Job: d.job, Index: p.Index, Recipient: r, Attempt: p.Attempts + 1}
-	if err := d.acct.Client.Check(&m); err != nil {
+	// Checked in place: a Message of its own would escape to the heap too.
+	it := &dispatch.Item{Message: providers.Message{Job: d.job, Index: p.Index, Recipient: r, Attempt: p.Attempts + 1}, Pos: pos}
+	if err := d.acct.Client.Check(&it.Message); err != nil {
 		ev := d.event(pos)
 		ev.Status, ev.Reason, ev.Message = result.Rejected, result.ReasonInvalidRecipient, err.Error()
 		w.storeResult(d, ev)
 		d.decided()
 		return nil
 	}
-	src := d.source(r)
-	if w.guarded(d, pos, &src.Key) {
+	it.Source = d.source(r)
+	if w.guarded(d, pos, &it.Key) {
 		return nil
 	}
-	return &dispatch.Item{Message: m, Source: src, Pos: pos}
+	return it
 }
 
 // source returns what the items of d that share recipient r's batch key
