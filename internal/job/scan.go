@@ -20,23 +20,41 @@ import (
 func scanJob(data []byte) (*Job, bool) {
 	s := scanner{data: data}
 	j := &Job{Recipients: make([]Recipient, 0, countPhones(data))} // as decodeFast sizes them
-	var set uint32
-	for first := true; ; first = false {
-		name, more, ok := s.member(first)
-		if !ok {
-			return nil, false
-		}
-		if !more {
-			break
-		}
-		if !s.jobMember(j, name, &set) {
-			return nil, false
-		}
-	}
-	if !s.end() {
+	if !object(&s, j, (*scanner).jobMember) || !s.end() {
 		return nil, false
 	}
 	return j, true
+}
+
+// object reads an object into v, member reading the value of each member
+// and naming it by a bit: a name read twice refuses the object.
+func object[T any](s *scanner, v *T, member func(s *scanner, v *T, name token) (bit uint32, ok bool)) bool {
+	var set uint32
+	for first := true; ; first = false {
+		name, more, ok := s.member(first)
+		if !ok || !more {
+			return ok
+		}
+		bit, ok := member(s, v, name)
+		if !ok || set&bit != 0 {
+			return false
+		}
+		set |= bit
+	}
+}
+
+// objects reads an array of objects into *list, as object does.
+func objects[T any](s *scanner, list *[]T, member func(s *scanner, v *T, name token) (bit uint32, ok bool)) bool {
+	for first := true; ; first = false {
+		more, ok := s.elem(first)
+		if !ok || !more {
+			return ok
+		}
+		*list = append(*list, *new(T))
+		if !object(s, &(*list)[len(*list)-1], member) {
+			return false
+		}
+	}
 }
 
 // maxDepth bounds the nesting of metadata scanJob reads.
@@ -260,73 +278,51 @@ func hasPrefixAt(b []byte, i int, p string) bool {
 	return len(b)-i >= len(p) && string(b[i:i+len(p)]) == p
 }
 
-// seen marks member bit in *set, refusing a duplicate.
-func seen(set *uint32, bit uint32) bool {
-	if *set&bit != 0 {
-		return false
+// The string members of a job, a recipient and a button, in the order of
+// the fields jobMember, recipientMember and buttonMember pass stringField.
+var (
+	jobStrings       = []string{"id", "account", "sender", "template"}
+	recipientStrings = []string{"ref", "phone", "country_code", "content", "title", "header"}
+	buttonStrings    = []string{"type", "name", "url_mobile", "url_pc", "scheme_ios", "scheme_android", "chat_extra", "chat_event"}
+)
+
+// stringField reads the value of member name into fields[i] when names[i]
+// is name, with read; its bit is 1<<i. found is false for another name.
+func (s *scanner) stringField(name token, names []string, fields []*string, read func(*scanner, *string) bool) (bit uint32, ok, found bool) {
+	for i, n := range names {
+		if string(s.raw(name)) == n {
+			return 1 << i, read(s, fields[i]), true
+		}
 	}
-	*set |= bit
-	return true
+	return 0, false, false
 }
 
-// jobMember reads the value of member name of j; set holds those read.
-func (s *scanner) jobMember(j *Job, name token, set *uint32) bool {
-	var bit uint32
-	var ok bool
+// jobMember reads the value of member name of j.
+func (s *scanner) jobMember(j *Job, name token) (bit uint32, ok bool) {
+	if bit, ok, found := s.stringField(name, jobStrings, []*string{&j.ID, &j.Account, &j.Sender, &j.Template}, (*scanner).str); found {
+		return bit, ok
+	}
 	switch string(s.raw(name)) {
 	case "version":
-		bit, ok = 1<<0, s.integer(&j.Version)
-	case "id":
-		bit, ok = 1<<1, s.str(&j.ID)
-	case "account":
-		bit, ok = 1<<2, s.str(&j.Account)
+		return 1 << 4, s.integer(&j.Version)
 	case "kind":
-		bit, ok = 1<<3, s.word((*string)(&j.Kind), string(AlimTalk), string(FriendTalk), string(BrandMessage))
+		return 1 << 5, s.word((*string)(&j.Kind), string(AlimTalk), string(FriendTalk), string(BrandMessage))
 	case "priority":
-		bit, ok = 1<<4, s.word((*string)(&j.Priority), string(PriorityNormal), string(PriorityUrgent))
-	case "sender":
-		bit, ok = 1<<5, s.str(&j.Sender)
-	case "template":
-		bit, ok = 1<<6, s.str(&j.Template)
+		return 1 << 6, s.word((*string)(&j.Priority), string(PriorityNormal), string(PriorityUrgent))
 	case "ad":
-		bit, ok = 1<<7, s.boolean(&j.Ad)
+		return 1 << 7, s.boolean(&j.Ad)
 	case "metadata":
 		s.ws()
 		start := s.i
-		bit, ok = 1<<8, s.i < len(s.data) && s.data[s.i] == '{' && s.value(0)
-		if ok {
-			j.Metadata = append([]byte(nil), s.data[start:s.i]...)
+		if s.i >= len(s.data) || s.data[s.i] != '{' || !s.value(0) {
+			return 0, false
 		}
+		j.Metadata = append([]byte(nil), s.data[start:s.i]...)
+		return 1 << 8, true
 	case "recipients":
-		bit, ok = 1<<9, s.recipients(j)
-	default:
-		return false
+		return 1 << 9, objects(s, &j.Recipients, (*scanner).recipientMember)
 	}
-	return ok && seen(set, bit)
-}
-
-func (s *scanner) recipients(j *Job) bool {
-	for first := true; ; first = false {
-		more, ok := s.elem(first)
-		if !ok || !more {
-			return ok
-		}
-		j.Recipients = append(j.Recipients, Recipient{})
-		r := &j.Recipients[len(j.Recipients)-1]
-		var set uint32
-		for first := true; ; first = false {
-			name, more, ok := s.member(first)
-			if !ok {
-				return false
-			}
-			if !more {
-				break
-			}
-			if !s.recipientMember(r, name, &set) {
-				return false
-			}
-		}
-	}
+	return 0, false
 }
 
 // countPhones counts the recipients to size their slice once (see
@@ -335,33 +331,20 @@ func (s *scanner) recipients(j *Job) bool {
 // than "phone", whose first byte is everywhere.
 func countPhones(data []byte) int { return bytes.Count(data, []byte(`phone"`)) }
 
-// recipientMember reads the value of member name of r; set holds those
-// read.
-func (s *scanner) recipientMember(r *Recipient, name token, set *uint32) bool {
-	var bit uint32
-	var ok bool
+// recipientMember reads the value of member name of r.
+func (s *scanner) recipientMember(r *Recipient, name token) (bit uint32, ok bool) {
+	fields := []*string{&r.Ref, &r.Phone, &r.CountryCode, &r.Content, &r.Title, &r.Header}
+	if bit, ok, found := s.stringField(name, recipientStrings, fields, (*scanner).recipientStr); found {
+		return bit, ok
+	}
 	switch string(s.raw(name)) {
-	case "ref":
-		bit, ok = 1<<0, s.recipientStr(&r.Ref)
-	case "phone":
-		bit, ok = 1<<1, s.recipientStr(&r.Phone)
-	case "country_code":
-		bit, ok = 1<<2, s.recipientStr(&r.CountryCode)
-	case "content":
-		bit, ok = 1<<3, s.recipientStr(&r.Content)
-	case "title":
-		bit, ok = 1<<4, s.recipientStr(&r.Title)
-	case "header":
-		bit, ok = 1<<5, s.recipientStr(&r.Header)
 	case "variables":
-		bit, ok = 1<<6, s.variables(r)
+		return 1 << 6, s.variables(r)
 	case "buttons":
 		// [] is left to json v2, which decodes it as an empty slice.
-		bit, ok = 1<<7, s.buttons(r) && len(r.Buttons) > 0
-	default:
-		return false
+		return 1 << 7, objects(s, &r.Buttons, (*scanner).buttonMember) && len(r.Buttons) > 0
 	}
-	return ok && seen(set, bit)
+	return 0, false
 }
 
 func (s *scanner) variables(r *Recipient) bool {
@@ -379,56 +362,11 @@ func (s *scanner) variables(r *Recipient) bool {
 	}
 }
 
-func (s *scanner) buttons(r *Recipient) bool {
-	for first := true; ; first = false {
-		more, ok := s.elem(first)
-		if !ok || !more {
-			return ok
-		}
-		r.Buttons = append(r.Buttons, Button{})
-		b := &r.Buttons[len(r.Buttons)-1]
-		var set uint32
-		for first := true; ; first = false {
-			name, more, ok := s.member(first)
-			if !ok {
-				return false
-			}
-			if !more {
-				break
-			}
-			if !s.buttonMember(b, name, &set) {
-				return false
-			}
-		}
-	}
-}
-
-// buttonMember reads the value of member name of b; set holds those
-// read.
-func (s *scanner) buttonMember(b *Button, name token, set *uint32) bool {
-	var dst *string
-	var bit uint32
-	switch string(s.raw(name)) {
-	case "type":
-		dst, bit = &b.Type, 1<<0
-	case "name":
-		dst, bit = &b.Name, 1<<1
-	case "url_mobile":
-		dst, bit = &b.URLMobile, 1<<2
-	case "url_pc":
-		dst, bit = &b.URLPC, 1<<3
-	case "scheme_ios":
-		dst, bit = &b.SchemeIOS, 1<<4
-	case "scheme_android":
-		dst, bit = &b.SchemeAndroid, 1<<5
-	case "chat_extra":
-		dst, bit = &b.ChatExtra, 1<<6
-	case "chat_event":
-		dst, bit = &b.ChatEvent, 1<<7
-	default:
-		return false
-	}
-	return s.recipientStr(dst) && seen(set, bit)
+// buttonMember reads the value of member name of b.
+func (s *scanner) buttonMember(b *Button, name token) (bit uint32, ok bool) {
+	fields := []*string{&b.Type, &b.Name, &b.URLMobile, &b.URLPC, &b.SchemeIOS, &b.SchemeAndroid, &b.ChatExtra, &b.ChatEvent}
+	bit, ok, _ = s.stringField(name, buttonStrings, fields, (*scanner).recipientStr)
+	return bit, ok
 }
 
 // value checks one JSON value of metadata: objects with distinct names
