@@ -2,6 +2,7 @@ package job
 
 import (
 	"bytes"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -23,6 +24,7 @@ func scanJob(data []byte) (*Job, bool) {
 	if !object(&s, j, (*scanner).jobMember) || !s.end() {
 		return nil, false
 	}
+	s.keepOwn()
 	return j, true
 }
 
@@ -64,6 +66,15 @@ type scanner struct {
 	data  []byte
 	i     int
 	whole string // data as a string, made for the first recipient
+	// own are the job's own strings read (str), copied at the end by
+	// keepOwn.
+	own   [4]ownString
+	owned int
+}
+
+type ownString struct {
+	dst *string
+	t   token
 }
 
 // token is a string read: data[start:end] as written, or esc, its bytes
@@ -198,11 +209,36 @@ func (s *scanner) raw(t token) []byte {
 	return s.data[t.start:t.end]
 }
 
-// str reads a string value that is the job's own: a copy.
+// str reads a string value that is the job's own (id, account, sender,
+// template): keepOwn copies it. A fifth one can only repeat a member and
+// is refused.
 func (s *scanner) str(dst *string) bool {
 	t, ok := s.string(true)
-	*dst = string(s.raw(t))
-	return ok
+	if !ok || s.owned == len(s.own) {
+		return false
+	}
+	s.own[s.owned] = ownString{dst, t}
+	s.owned++
+	return true
+}
+
+// keepOwn gives the job's own strings one copy of their own, apart from
+// the recipients': they outlive the job as metric labels and map keys.
+func (s *scanner) keepOwn() {
+	n := 0
+	for _, o := range s.own[:s.owned] {
+		n += len(s.raw(o.t))
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, o := range s.own[:s.owned] {
+		b.Write(s.raw(o.t))
+	}
+	all := b.String()
+	for _, o := range s.own[:s.owned] {
+		n := len(s.raw(o.t))
+		*o.dst, all = all[:n], all[n:]
+	}
 }
 
 // word reads a string value that is mostly one of words (a kind, a
