@@ -24,6 +24,7 @@ type Batcher struct {
 
 type pendingBatch struct {
 	items []*Item
+	limit int
 	timer *time.Timer
 }
 
@@ -38,24 +39,34 @@ type emission struct {
 	items []*Item
 }
 
-// Add queues items, each under its own key.
+// Add queues items, each under its own key. Consecutive items of one
+// Source (a job's recipients) share their key: it is looked up once for
+// them, not once per item.
 func (b *Batcher) Add(items []*Item) {
 	var out []emission
 	b.mu.Lock()
-	for _, it := range items {
-		p := b.pending[it.Key]
+	var src *Source
+	var p *pendingBatch // src's batch
+	for i, it := range items {
+		if it.Source != src || p == nil {
+			src = it.Source
+			p = b.pending[it.Key]
+		}
 		if p == nil {
 			limit := b.limit(it.Key)
-			p = &pendingBatch{items: make([]*Item, 0, min(limit, 64))}
+			// Sized for what this call may put in it, so that a large job's
+			// batches are allocated once.
+			p = &pendingBatch{items: make([]*Item, 0, min(limit, max(64, len(items)-i))), limit: limit}
 			b.pending[it.Key] = p
 			if b.linger > 0 {
-				key := it.Key
+				key, p := it.Key, p
 				p.timer = time.AfterFunc(b.linger, func() { b.expire(key, p) })
 			}
 		}
 		p.items = append(p.items, it)
-		if len(p.items) >= b.limit(it.Key) {
+		if len(p.items) >= p.limit {
 			out = append(out, b.detach(it.Key, p))
+			p = nil
 		}
 	}
 	if b.linger <= 0 {

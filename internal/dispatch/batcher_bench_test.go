@@ -12,7 +12,6 @@ import (
 // benchJobItems returns the items of jobs jobs of n
 // recipients each, keyed as the worker keys them (one batch key for all).
 func benchJobItems(jobs, n int) [][]*Item {
-	a := &Account{Name: "acct", Provider: "naver", Sender: "@bench"}
 	out := make([][]*Item, jobs)
 	for k := range jobs {
 		j := &job.Job{ID: fmt.Sprintf("job-%d", k), Account: "acct", Kind: job.AlimTalk, Template: "T",
@@ -20,7 +19,10 @@ func benchJobItems(jobs, n int) [][]*Item {
 		out[k] = make([]*Item, n)
 		for i := range n {
 			j.Recipients[i] = job.Recipient{Phone: "01012345678", Content: "x"}
-			out[k][i] = NewItem(a, providers.Message{Job: j, Index: i, Recipient: &j.Recipients[i], Attempt: 1}, "trace", nil)
+		}
+		src := &Source{Key: providers.KeyOf(j, &j.Recipients[0], "@bench")}
+		for i := range n {
+			out[k][i] = &Item{Message: providers.Message{Job: j, Index: i, Recipient: &j.Recipients[i], Attempt: 1}, Source: src, Pos: i}
 		}
 	}
 	return out

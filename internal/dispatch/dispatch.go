@@ -50,10 +50,19 @@ type Account struct {
 // Item is one recipient on its way to a provider.
 type Item struct {
 	providers.Message
-	Key     providers.Key
-	TraceID string
-	// Span is the span of the item's job: the span of the provider request
-	// that carries the item links to it.
+	// Source is what the item shares with the other items of its job.
+	*Source
+	// Pos is the caller's position of the item in its job, returned with
+	// the result.
+	Pos int
+}
+
+// Source is what the items of one job with the same batch key share: one
+// value per job, not per recipient.
+type Source struct {
+	Key providers.Key
+	// Span is the span of the job: the span of the provider request that
+	// carries an item links to it.
 	Span trace.SpanContext
 	// Urgent items overtake the account's queued normal items.
 	Urgent bool
@@ -159,11 +168,6 @@ func (d *Dispatcher) Account(name string) *Account {
 		return a.Account
 	}
 	return nil
-}
-
-// NewItem returns the item for recipient index of m.Job, keyed for a.
-func NewItem(a *Account, m providers.Message, traceID string, owner any) *Item {
-	return &Item{Message: m, Key: providers.KeyOf(m.Job, m.Recipient, a.Sender), TraceID: traceID, Owner: owner}
 }
 
 // Submit queues items for sending. Every item's account must exist.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,9 +28,9 @@ func items(jobID, account string, n int, kind job.Kind) []*Item {
 	for range n {
 		j.Recipients = append(j.Recipients, job.Recipient{Phone: "01012345678", Content: "x"})
 	}
+	src := &Source{Key: providers.KeyOf(j, &j.Recipients[0], "")}
 	for i := range n {
-		m := providers.Message{Job: j, Index: i, Recipient: &j.Recipients[i], Attempt: 1}
-		out[i] = &Item{Message: m, Key: providers.KeyOf(j, m.Recipient, "")}
+		out[i] = &Item{Message: providers.Message{Job: j, Index: i, Recipient: &j.Recipients[i], Attempt: 1}, Source: src, Pos: i}
 	}
 	return out
 }
@@ -63,6 +64,37 @@ func TestBatcherSizeTrigger(t *testing.T) {
 	}
 }
 
+// TestBatcherSourcesInOneAdd: the key of consecutive items of one source
+// is looked up once, yet every item lands in the batch of its key, in
+// order: sources of the same key share batches, a source's run goes on
+// past a full batch into a new one, another key's items go apart.
+func TestBatcherSourcesInOneAdd(t *testing.T) {
+	t.Parallel()
+	var got [][]*Item
+	b := NewBatcher(time.Hour, func(providers.Key) int { return 3 }, func(_ providers.Key, its []*Item) { got = append(got, its) })
+	j1, j2, other := items("j1", "a", 5, job.AlimTalk), items("j2", "a", 2, job.AlimTalk), items("j3", "a", 1, job.FriendTalk)
+	b.Add([]*Item{j1[0], j1[1], other[0], j1[2], j1[3], j2[0], j1[4], j2[1]})
+	names := func(batches [][]*Item) string {
+		var s []string
+		for _, b := range batches {
+			var ns []string
+			for _, it := range b {
+				ns = append(ns, fmt.Sprintf("%s/%d", it.Job.ID, it.Pos))
+			}
+			s = append(s, strings.Join(ns, " "))
+		}
+		return strings.Join(s, " | ")
+	}
+	if got, want := names(got), "j1/0 j1/1 j1/2 | j1/3 j2/0 j1/4"; got != want {
+		t.Fatalf("full batches %s, want %s", got, want)
+	}
+	got = nil
+	b.Flush()
+	if len(got) != 2 || len(got[0]) != 1 || len(got[1]) != 1 {
+		t.Fatalf("flushed %d batches, want j2's last item and the FriendTalk item apart", len(got))
+	}
+}
+
 func TestBatcherLingerTrigger(t *testing.T) {
 	t.Parallel()
 	ch := make(chan emitted, 10)
@@ -93,7 +125,7 @@ func TestBatcherSeparatesKeys(t *testing.T) {
 	b.Add(items("j3", "a", 4, job.FriendTalk))
 	vars := items("j4", "a", 1, job.AlimTalk)
 	vars[0].Recipient.Content, vars[0].Recipient.Variables = "", map[string]string{"x": "y"}
-	vars[0].Key = providers.KeyOf(vars[0].Job, vars[0].Recipient, "")
+	vars[0].Source = &Source{Key: providers.KeyOf(vars[0].Job, vars[0].Recipient, "")}
 	b.Add(vars)
 	b.Flush()
 	if len(got) != 4 {

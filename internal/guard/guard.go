@@ -24,6 +24,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -76,8 +77,11 @@ type Guard struct {
 	accounts map[string]Account
 
 	mu      sync.RWMutex
-	entries map[string]cached
-	asking  map[string]chan struct{} // questions in flight, by key
+	entries map[string]cached // written by set only
+	// gen counts the changes of entries: an answer read when it was n
+	// holds while it still is (Gen).
+	gen    atomic.Uint64
+	asking map[string]chan struct{} // questions in flight, by key
 
 	running sync.WaitGroup // the watch and the refresh
 	// ctx is New's: it bounds the questions to providers and ends the
@@ -157,7 +161,7 @@ func (g *Guard) watch(ctx context.Context, w jetstream.KeyWatcher, loaded chan s
 		}
 		g.mu.Lock()
 		if c, ok := g.entries[e.Key()]; !ok || c.rev < e.Revision() {
-			g.entries[e.Key()] = cached{en, e.Revision()}
+			g.set(e.Key(), cached{en, e.Revision()})
 		}
 		g.mu.Unlock()
 	}
@@ -178,6 +182,18 @@ func enc(s string) string {
 	}
 	return base64.RawURLEncoding.EncodeToString([]byte(s))
 }
+
+// set stores key's entry; g.mu is held.
+func (g *Guard) set(key string, c cached) {
+	g.entries[key] = c
+	g.gen.Add(1)
+}
+
+// Gen counts the changes of the guard's entries. What Template and Sender
+// answered when Gen was n, they answer again while Gen is n, so that a
+// caller asking about the same names again and again (every recipient of a
+// job) may keep the answer until Gen moves.
+func (g *Guard) Gen() uint64 { return g.gen.Load() }
 
 // Template says why a template of a sender must not be sent, or "". An
 // unknown template is asked about (once, however many jobs wait); a
@@ -256,7 +272,7 @@ func (g *Guard) entry(key string) Entry {
 	if ask == nil {
 		// Nothing to ask (a provider without that query): remembered, so
 		// that later jobs stay on the read path.
-		g.entries[key] = cached{}
+		g.set(key, cached{})
 		g.mu.Unlock()
 		return Entry{}
 	}
@@ -284,7 +300,7 @@ func (g *Guard) ask(ctx context.Context, key string, rev uint64, ask func(contex
 		g.cfg.Log.Warn().Err(err).Str("key", key).Msg("guard: the provider could not be asked; letting jobs through")
 		g.mu.Lock()
 		if _, ok := g.entries[key]; !ok {
-			g.entries[key] = cached{Entry: Entry{Checked: g.cfg.Now().Add(retryFailed - g.cfg.TTL).Unix()}}
+			g.set(key, cached{Entry: Entry{Checked: g.cfg.Now().Add(retryFailed - g.cfg.TTL).Unix()}})
 		}
 		g.mu.Unlock()
 		return Entry{}, err
@@ -302,7 +318,7 @@ func (g *Guard) ask(ctx context.Context, key string, rev uint64, ask func(contex
 	}
 	g.mu.Lock()
 	if c, ok := g.entries[key]; !ok || c.rev <= newRev || newRev == 0 {
-		g.entries[key] = cached{e, newRev}
+		g.set(key, cached{e, newRev})
 	}
 	g.mu.Unlock()
 	return e, nil

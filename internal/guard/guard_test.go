@@ -77,11 +77,16 @@ func TestTemplateAskedOnceAcrossJobsAndReplicas(t *testing.T) {
 	if n := p.calls.Load(); n != 1 {
 		t.Fatalf("%d questions for 20 jobs of one template, want 1", n)
 	}
+	gen1 := g1.Gen()
+	if g1.Template("shop", "@shop", "T"); g1.Gen() != gen1 {
+		t.Fatal("Gen moved on a read")
+	}
 
 	g2 := newGuard(t, srv, p, c)
 	if got := g2.Template("shop", "@shop", "T"); got != p.problem || p.calls.Load() != 1 {
 		t.Fatalf("second replica: %q after %d questions; want the stored answer without asking", got, p.calls.Load())
 	}
+	gen2 := g2.Gen()
 
 	p.mu.Lock()
 	p.problem = "" // approved since
@@ -90,6 +95,9 @@ func TestTemplateAskedOnceAcrossJobsAndReplicas(t *testing.T) {
 	g1.refreshStale(t.Context())
 	if n := p.calls.Load(); n != 2 {
 		t.Fatalf("%d questions after the refresh, want 2", n)
+	}
+	if g1.Gen() == gen1 {
+		t.Fatal("Gen did not move when the refresh changed the entry")
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for g2.Template("shop", "@shop", "T") != "" {
@@ -100,6 +108,9 @@ func TestTemplateAskedOnceAcrossJobsAndReplicas(t *testing.T) {
 	}
 	if n := p.calls.Load(); n != 2 {
 		t.Fatalf("the second replica asked too: %d questions", n)
+	}
+	if g2.Gen() == gen2 {
+		t.Fatal("the second replica's Gen did not move when the watch brought the new entry")
 	}
 }
 

@@ -79,7 +79,7 @@ func KeyOf(j *job.Job, r *job.Recipient, defaultSender string) Key {
 		Template:  j.Template,
 		OwnJob:    ownRequests(j),
 		Ad:        j.Ad,
-		Variables: r.Content == "" && len(r.Variables) > 0,
+		Variables: Variables(r),
 	}
 	if k.Sender == "" {
 		k.Sender = defaultSender
@@ -89,6 +89,10 @@ func KeyOf(j *job.Job, r *job.Recipient, defaultSender string) Key {
 	}
 	return k
 }
+
+// Variables tells whether recipient r carries template variables instead
+// of full content: the one part of a batch key a recipient decides.
+func Variables(r *job.Recipient) bool { return r.Content == "" && len(r.Variables) > 0 }
 
 // ownRequests is the id of j when its recipients must have provider
 // requests of their own, "" otherwise:

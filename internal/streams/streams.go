@@ -135,15 +135,20 @@ func ParseJobSubject(subject string) (account, kind string, urgent, ok bool) {
 	if !found {
 		return "", "", false, false
 	}
-	tok := strings.Split(rest, ".")
+	// Cut, not Split: this runs for every job, and Split allocates.
+	account, rest, _ = strings.Cut(rest, ".")
+	kind, rest, more := strings.Cut(rest, ".")
 	switch {
-	case len(tok) == 2:
-	case len(tok) == 3 && tok[2] == UrgentSuffix:
+	case !more:
+	case rest == UrgentSuffix:
 		urgent = true
 	default:
 		return "", "", false, false
 	}
-	return tok[0], tok[1], urgent, tok[0] != "" && tok[1] != ""
+	if account == "" || kind == "" {
+		return "", "", false, false
+	}
+	return account, kind, urgent, true
 }
 
 // ResultSubject is where a result of job jobID with the given status is

@@ -63,9 +63,10 @@ func TestParseJobSubject(t *testing.T) {
 			}
 		}
 	}
-	for _, s := range []string{"talkrelay.jobs.shop", "talkrelay.jobs.shop.alimtalk.later", "talkrelay.retry.shop", "talkrelay.jobs..alimtalk"} {
-		if _, _, _, ok := ParseJobSubject(s); ok {
-			t.Errorf("ParseJobSubject(%q) ok", s)
+	for _, s := range []string{"talkrelay.jobs.shop", "talkrelay.jobs.shop.alimtalk.later", "talkrelay.retry.shop", "talkrelay.jobs..alimtalk",
+		"talkrelay.jobs.shop.alimtalk.urgent.x", "talkrelay.jobs.shop."} {
+		if a, k, u, ok := ParseJobSubject(s); ok || a != "" || k != "" || u {
+			t.Errorf("ParseJobSubject(%q) = %q, %q, %v, %v; want nothing", s, a, k, u, ok)
 		}
 	}
 }

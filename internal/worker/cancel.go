@@ -184,7 +184,7 @@ func (w *Worker) dropCanceled(items []*dispatch.Item) []*dispatch.Item {
 	var dropped []itemRef
 	c.mu.RLock()
 	for _, it := range items {
-		ref := it.Owner.(itemRef)
+		ref := refOf(it)
 		if c.jobs[cancelID{ref.d.job.Account, ref.d.job.ID}] {
 			dropped = append(dropped, ref)
 			continue

@@ -21,7 +21,7 @@ func BenchmarkCancelCheck(b *testing.B) {
 			items := make([]*dispatch.Item, 100)
 			for i := range items {
 				d := &delivery{w: w, job: &job.Job{ID: fmt.Sprintf("order-%d", i), Account: "shop"}}
-				items[i] = &dispatch.Item{Owner: itemRef{d, 0}}
+				items[i] = &dispatch.Item{Source: &dispatch.Source{Owner: d}}
 			}
 			b.ReportAllocs()
 			for b.Loop() {

@@ -64,6 +64,13 @@ type delivery struct {
 	finalMsg string   // dead letter reason for a job rejected as a whole
 
 	finals storedFinals // read before finals of a redelivery or a lookup
+	// sources are what its items share (dispatch.Source), by whether they
+	// carry template variables (the one part of the batch key a recipient
+	// decides); built by the first item of each.
+	sources [2]atomic.Pointer[dispatch.Source]
+	// guard is the template and sender guard's last verdict on the job
+	// (guard.go).
+	guard atomic.Pointer[guardVerdict]
 	// storedEnvelopes names the follow-up envelopes an earlier delivery of
 	// this message stored, found when reconciling: new ones take other
 	// names. Written before any recipient is submitted.
@@ -91,6 +98,9 @@ type itemRef struct {
 	d   *delivery
 	pos int
 }
+
+// refOf is the delivery and position of item it.
+func refOf(it *dispatch.Item) itemRef { return itemRef{it.Owner.(*delivery), it.Pos} }
 
 // jobLog is the logger of a job message: its subject, job id and account.
 func (w *Worker) jobLog(msg *intake.Msg, j *job.Job, round int) zerolog.Logger {
@@ -120,6 +130,9 @@ func (d *delivery) logger() *zerolog.Logger {
 	return &d.log
 }
 
+// jobSpanKind starts the span of a job.
+var jobSpanKind = trace.WithSpanKind(trace.SpanKindConsumer)
+
 func (w *Worker) newDelivery(msg *intake.Msg, j *job.Job) *delivery {
 	// The OpenTelemetry messaging conventions ask a consumer's "process"
 	// span to link to the message's creation context (the producer's
@@ -128,15 +141,21 @@ func (w *Worker) newDelivery(msg *intake.Msg, j *job.Job) *delivery {
 	// parent too, so that the producer's sampling decision holds
 	// (parent-based samplers) and the job's results carry its trace id, as
 	// the README promises producers.
+	//
+	// Links and attributes are added only to a span that is recorded
+	// (most are not: see Options.Tracer), which spares building them for
+	// every job; no sampler talkrelay configures looks at them.
 	ctx := store.ExtractTrace(context.Background(), msg.Headers())
-	var links []trace.Link
-	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		links = []trace.Link{{SpanContext: sc}}
+	_, span := w.tracer.Start(ctx, "talkrelay.job", jobSpanKind)
+	if span.IsRecording() {
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+			span.AddLink(trace.Link{SpanContext: sc})
+		}
+		span.SetAttributes(
+			attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.operation.type", "process"),
+			attribute.String("messaging.destination.name", msg.Subject()))
 	}
-	_, span := w.tracer.Start(ctx, "talkrelay.job", trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(links...), trace.WithAttributes(
-		attribute.String("messaging.system", "nats"),
-		attribute.String("messaging.operation.type", "process"),
-		attribute.String("messaging.destination.name", msg.Subject())))
 	d := &delivery{w: w, msg: msg, job: j, span: span, jobSeq: msg.Seq,
 		traceID: span.SpanContext().TraceID().String(), recv: time.Now()} // real clock: recv measures how long the delivery took
 	d.undecided.Store(int64(len(j.Recipients)))
@@ -295,14 +314,14 @@ func (w *Worker) run(d *delivery, scan *reconcile.Scan) {
 		}
 		d.finals.seed(skip, at)
 	}
-	var items []*dispatch.Item
+	items := make([]*dispatch.Item, 0, len(d.pending))
 	var lookups []int
 	for pos := range d.pending {
 		p := &d.pending[pos]
 		switch {
 		case skip[p.Index]:
 			d.decided() // its final result is already stored
-		case decide.Expired(d.job.Deadline, w.clock.Now()):
+		case d.job.Deadline != nil && decide.Expired(d.job.Deadline, w.clock.Now()): // the clock read only when it matters
 			d.final(pos, decide.Stopped(p))
 		case p.Lookup:
 			lookups = append(lookups, pos)
@@ -326,32 +345,49 @@ func (w *Worker) run(d *delivery, scan *reconcile.Scan) {
 // first try.
 func (w *Worker) prepare(d *delivery, pos int) *dispatch.Item {
 	p := &d.pending[pos]
-	if now := w.clock.Now(); (p.Attempts > 0 || p.Unsent > 0 || d.acct.holdNightAds) && decide.AdNight(d.job, now) {
-		d.apply(pos, decide.Decision{Verdict: retry.Again, Due: now})
-		return nil
+	if p.Attempts > 0 || p.Unsent > 0 || d.acct.holdNightAds {
+		if now := w.clock.Now(); decide.AdNight(d.job, now) {
+			d.apply(pos, decide.Decision{Verdict: retry.Again, Due: now})
+			return nil
+		}
 	}
-	m := providers.Message{Job: d.job, Index: p.Index, Recipient: &d.job.Recipients[pos], Attempt: p.Attempts + 1}
-	if err := d.acct.Client.Check(&m); err != nil {
+	r := &d.job.Recipients[pos]
+	// Checked in place: a Message of its own would escape to the heap too.
+	it := &dispatch.Item{Message: providers.Message{Job: d.job, Index: p.Index, Recipient: r, Attempt: p.Attempts + 1}, Pos: pos}
+	if err := d.acct.Client.Check(&it.Message); err != nil {
 		ev := d.event(pos)
 		ev.Status, ev.Reason, ev.Message = result.Rejected, result.ReasonInvalidRecipient, err.Error()
 		w.storeResult(d, ev)
 		d.decided()
 		return nil
 	}
-	if w.guarded(d, pos) {
+	it.Source = d.source(r)
+	if w.guarded(d, pos, &it.Key) {
 		return nil
 	}
-	it := dispatch.NewItem(d.acct.Account, m, d.traceID, itemRef{d, pos})
-	it.Span = d.span.SpanContext()
-	it.Urgent = d.msg.Lane().Urgent
 	return it
+}
+
+// source returns what the items of d that share recipient r's batch key
+// share, building it for the first.
+func (d *delivery) source(r *job.Recipient) *dispatch.Source {
+	v := 0
+	if providers.Variables(r) {
+		v = 1
+	}
+	if s := d.sources[v].Load(); s != nil {
+		return s
+	}
+	d.sources[v].CompareAndSwap(nil, &dispatch.Source{Key: providers.KeyOf(d.job, r, d.acct.Sender),
+		Span: d.span.SpanContext(), Urgent: d.msg.Lane().Urgent, Owner: d})
+	return d.sources[v].Load()
 }
 
 // onOutcome receives the dispatcher's outcomes. A zero sentAt means the
 // provider was never called (the send record could not be stored): that
 // try is not an attempt.
 func (w *Worker) onOutcome(it *dispatch.Item, o *providers.Outcome, sentAt time.Time) {
-	ref := it.Owner.(itemRef)
+	ref := refOf(it)
 	d, p := ref.d, &ref.d.pending[ref.pos]
 	if o.Class == providers.Unknown && !sentAt.IsZero() {
 		w.metrics.unknown(d.acct.Name, d.acct.Provider)

@@ -23,10 +23,10 @@ import "github.com/talkrelay/talkrelay/internal/dispatch"
 func (w *Worker) fence(items []*dispatch.Item) []*dispatch.Item {
 	items = w.dropCanceled(items)
 	for i, it := range items {
-		if !w.owns(it.Owner.(itemRef).d) {
+		if !w.owns(refOf(it).d) {
 			kept := append(make([]*dispatch.Item, 0, len(items)-1), items[:i]...)
 			for _, it := range items[i+1:] {
-				if w.owns(it.Owner.(itemRef).d) {
+				if w.owns(refOf(it).d) {
 					kept = append(kept, it)
 				}
 			}

@@ -18,9 +18,9 @@ import (
 func (w *Worker) beforeSend(ctx context.Context, b *providers.Batch, items []*dispatch.Item) error {
 	sends := make([]reconcile.Send, len(b.Messages))
 	for i, m := range b.Messages {
-		sends[i] = reconcile.Send{JobID: m.Job.ID, JobSeq: items[i].Owner.(itemRef).d.jobSeq, Index: m.Index, Attempt: m.Attempt}
+		sends[i] = reconcile.Send{JobID: m.Job.ID, JobSeq: refOf(items[i]).d.jobSeq, Index: m.Index, Attempt: m.Attempt}
 	}
-	return w.records.RecordBatch(ctx, items[0].Owner.(itemRef).d.acct.Name, b.ID, sends, w.clock.Now())
+	return w.records.RecordBatch(ctx, refOf(items[0]).d.acct.Name, b.ID, sends, w.clock.Now())
 }
 
 // id names a delivery in the envelope lineage: the job token for a

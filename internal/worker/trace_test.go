@@ -144,6 +144,13 @@ func TestTracesAreExportedOverOTLP(t *testing.T) {
 	if len(job.Links) != 1 || !bytes.Equal(job.Links[0].TraceId, traceID) || !bytes.Equal(job.Links[0].SpanId, producerSpan) {
 		t.Errorf("receive span links %v; want one, to the producer's span %x", job.Links, producerSpan)
 	}
+	jobAttrs := map[string]string{}
+	for _, a := range job.Attributes {
+		jobAttrs[a.Key] = a.Value.GetStringValue()
+	}
+	if jobAttrs["messaging.system"] != "nats" || jobAttrs["messaging.operation.type"] != "process" || jobAttrs["messaging.destination.name"] == "" {
+		t.Errorf("receive span attributes %v; want the messaging conventions'", jobAttrs)
+	}
 	attrs := map[string]string{}
 	for _, a := range request.Attributes {
 		switch v := a.Value.Value.(type) {

@@ -102,6 +102,9 @@ type Worker struct {
 	preflight preflights
 	// guard is the template and sender guard (guard.go).
 	guard *guard.Guard
+	// verdicts are the guard's verdicts on the jobs' senders and
+	// templates (guard.go).
+	verdicts verdicts
 	// priorityWarned: lane name -> *atomic.Int64, the last warning's time
 	priorityWarned sync.Map
 	// lostLogs bounds the warnings of jobs given up (see lose): a long

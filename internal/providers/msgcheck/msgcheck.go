@@ -49,18 +49,26 @@ func Len(field, s string, max int) error {
 
 // Phone checks a recipient's number: digits only once hyphens are removed,
 // and for Korea (82) a mobile number starting with 01.
+// It runs for every recipient: the digits are counted, not copied.
 func Phone(r *job.Recipient) error {
-	d := r.Digits()
-	for _, c := range d {
-		if c < '0' || c > '9' {
+	n, mobile := 0, true // digits, and whether they start with 01
+	for i := 0; i < len(r.Phone); i++ {
+		c := r.Phone[i]
+		switch {
+		case c == '-':
+			continue
+		case c < '0' || c > '9':
 			return fmt.Errorf("phone: not digits")
+		case n < 2:
+			mobile = mobile && c == "01"[n]
 		}
+		n++
 	}
-	if r.Country() == "82" && !(strings.HasPrefix(d, "01") && len(d) >= 10 && len(d) <= 11) {
-		return fmt.Errorf("phone: %s is not a Korean mobile number (01X, 10 or 11 digits)", job.MaskPhone(d))
+	if r.Country() == "82" && !(mobile && n >= 10 && n <= 11) {
+		return fmt.Errorf("phone: %s is not a Korean mobile number (01X, 10 or 11 digits)", r.MaskedPhone())
 	}
-	if len(d) < 6 || len(d) > 16 {
-		return fmt.Errorf("phone: %d digits, want 6..16", len(d))
+	if n < 6 || n > 16 {
+		return fmt.Errorf("phone: %d digits, want 6..16", n)
 	}
 	return nil
 }

@@ -19,6 +19,14 @@ func TestLenCountsCharacters(t *testing.T) {
 	}
 }
 
+// A valid number, hyphens or not, costs no allocation: this runs for
+// every recipient.
+func TestPhoneDoesNotAllocate(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { _ = Phone(&job.Recipient{Phone: "010-1234-5678"}) }); n != 0 {
+		t.Errorf("checking a valid number: %v allocations, want none", n)
+	}
+}
+
 func TestPhone(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -27,6 +35,8 @@ func TestPhone(t *testing.T) {
 	}{
 		{"01012345678", "", true},
 		{"010-1234-5678", "82", true},
+		{"0-1012345678", "82", true},
+		{"01-x012345678", "82", false},
 		{"0111234567", "", true},
 		{"0212345678", "", false}, // landline
 		{"010123", "", false},

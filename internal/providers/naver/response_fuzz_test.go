@@ -16,7 +16,7 @@ func FuzzSendResponseAgreesWithEncodingJSON(f *testing.F) {
 		`{"RequestId":"RQ-1","MESSAGES":[{"messageid":"M-0","requestStatusCode":"3008"}]}`,
 		`{"requestId":"a","requestId":"b","messages":[]}`,
 		"{\"requestId\":\"\xff\",\"messages\":[{\"requestStatusDesc\":\"\xfe\"}]}",
-		`{"messages":[{"useSmsFailover":"yes"}]}`, `{"messages":null}`, `[]`, `null`, `1`, ``,
+		`{"messages":[{"useSmsFailover":"yes"}]}`, `{"request_id":"RQ-1","messages":[{"message-id":"M-0"}]}`, `{"messages":null}`, `[]`, `null`, `1`, ``,
 	} {
 		f.Add([]byte(seed))
 	}

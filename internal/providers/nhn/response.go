@@ -1,7 +1,6 @@
 package nhn
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -23,9 +22,8 @@ type responseHeader struct {
 }
 
 type responseBody struct {
-	RequestID         string       `json:"requestId"`
-	SenderGroupingKey string       `json:"senderGroupingKey"`
-	SendResults       []sendResult `json:"sendResults"`
+	RequestID   string       `json:"requestId"`
+	SendResults []sendResult `json:"sendResults"`
 }
 
 type sendResult struct {
@@ -36,15 +34,20 @@ type sendResult struct {
 	RecipientGroupingKey string `json:"recipientGroupingKey"`
 }
 
-var errNoHeader = errors.New("answer has no header")
+var (
+	errNoHeader    = errors.New("answer has no header")
+	errEmptyAnswer = errors.New("empty answer")
+)
 
-// parseResponse decodes an answer; one without a header is no answer.
+// parseResponse decodes an answer as encoding/json would, faster
+// (providers.UnmarshalAnswer; FuzzResponseAgreesWithEncodingJSON); one
+// without a header is no answer.
 func parseResponse(body []byte) (*sendResponse, error) {
 	if len(body) == 0 {
-		return nil, errors.New("empty answer")
+		return nil, errEmptyAnswer
 	}
 	var r sendResponse
-	if err := json.Unmarshal(body, &r); err != nil {
+	if err := providers.UnmarshalAnswer(body, &r); err != nil {
 		return nil, fmt.Errorf("decode answer: %w", err)
 	}
 	if r.Header == nil {
@@ -93,19 +96,28 @@ func outcomes(r *sendResponse, sent []sentRecipient) ([]providers.Outcome, error
 			Code: strconv.Itoa(r.Header.ResultCode), Message: "successful answer without sendResults"}
 	}
 
-	byKey := make(map[string]int, len(sent))
-	for i, s := range sent {
-		byKey[s.groupingKey] = i
-	}
+	var byKey map[string]int        // built only for an answer out of order
 	match := make([]int, len(sent)) // entries matched to each message
 	entry := make([]*sendResult, len(sent))
 	for k := range results {
 		e := &results[k]
 		i, ok := -1, false
-		if e.RecipientGroupingKey != "" {
+		switch {
+		case e.RecipientGroupingKey == "":
+			if e.RecipientSeq >= 1 && e.RecipientSeq <= len(sent) {
+				i, ok = e.RecipientSeq-1, true
+			}
+		case k < len(sent) && sent[k].groupingKey == e.RecipientGroupingKey:
+			// NHN answers in the order sent: the key of the same position.
+			i, ok = k, true
+		default:
+			if byKey == nil {
+				byKey = make(map[string]int, len(sent))
+				for i, s := range sent {
+					byKey[s.groupingKey] = i
+				}
+			}
 			i, ok = byKey[e.RecipientGroupingKey]
-		} else if e.RecipientSeq >= 1 && e.RecipientSeq <= len(sent) {
-			i, ok = e.RecipientSeq-1, true
 		}
 		if !ok {
 			continue // answers nothing we sent
