@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/talkrelay/talkrelay/internal/providers"
 	"github.com/talkrelay/talkrelay/internal/result"
 )
 
@@ -42,7 +43,7 @@ func (j *jobs) acceptedResult(ctx context.Context, jobID string, index int) (*re
 	byIndex, ok := j.accepted[jobID]
 	if !ok {
 		var err error
-		if byIndex, err = j.loadAccepted(ctx, jobID); err != nil {
+		if byIndex, err = j.loadAccepted(ctx, jobID, nil); err != nil {
 			return nil, err
 		}
 		j.accepted[jobID] = byIndex
@@ -50,14 +51,18 @@ func (j *jobs) acceptedResult(ctx context.Context, jobID string, index int) (*re
 	return byIndex[index], nil
 }
 
-// loadAccepted reads job's accepted results by recipient index; it is
-// safe for concurrent use.
-func (j *jobs) loadAccepted(ctx context.Context, jobID string) (map[int]*result.Event, error) {
+// loadAccepted reads job's accepted results by recipient index, only
+// those of want unless it is nil: a page of reports of a 50,000-recipient
+// job keeps the results it reports, not the job's. It is safe for
+// concurrent use.
+func (j *jobs) loadAccepted(ctx context.Context, jobID string, want map[int]bool) (map[int]*result.Event, error) {
 	byIndex := map[int]*result.Event{}
+	var ev result.Event
 	err := j.store.AcceptedResults(ctx, j.account, jobID, func(data []byte) {
-		var ev result.Event
-		if json.Unmarshal(data, &ev) == nil {
-			byIndex[ev.RecipientIndex] = &ev
+		ev = result.Event{}
+		if json.Unmarshal(data, &ev) == nil && (want == nil || want[ev.RecipientIndex]) {
+			kept := ev
+			byIndex[ev.RecipientIndex] = &kept
 		}
 	})
 	if err != nil {
@@ -69,24 +74,33 @@ func (j *jobs) loadAccepted(ctx context.Context, jobID string) (map[int]*result.
 // prefetchReads is how many jobs prefetch reads at once.
 const prefetchReads = 16
 
-// prefetch reads the accepted results and the reports of the jobs of ids
-// not read yet, prefetchReads jobs at once: a page of one-recipient jobs
-// is one job a report, and reading them one after the other made each
-// report wait for two round trips to the server.
-func (j *jobs) prefetch(ctx context.Context, ids []string) error {
+// prefetch reads, for the jobs of reps not read yet, the accepted results
+// of the recipients reps names and the jobs' reports, prefetchReads jobs at
+// once: a page of one-recipient jobs is one job a report, and reading them
+// one after the other made each report wait for two round trips to the
+// server.
+func (j *jobs) prefetch(ctx context.Context, reps []providers.Report) error {
 	type read struct {
 		id       string
+		want     map[int]bool
 		accepted map[int]*result.Event
 		reported map[int]bool
 		err      error
 	}
 	var reads []*read
-	seen := map[string]bool{}
-	for _, id := range ids {
-		if _, ok := j.accepted[id]; !ok && !seen[id] {
-			seen[id] = true
-			reads = append(reads, &read{id: id})
+	byID := map[string]*read{}
+	for i := range reps {
+		id := reps[i].JobID
+		if _, ok := j.accepted[id]; ok {
+			continue
 		}
+		r := byID[id]
+		if r == nil {
+			r = &read{id: id, want: map[int]bool{}}
+			byID[id] = r
+			reads = append(reads, r)
+		}
+		r.want[reps[i].Index] = true
 	}
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, prefetchReads)
@@ -94,7 +108,7 @@ func (j *jobs) prefetch(ctx context.Context, ids []string) error {
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			if r.accepted, r.err = j.loadAccepted(ctx, r.id); r.err == nil {
+			if r.accepted, r.err = j.loadAccepted(ctx, r.id, r.want); r.err == nil {
 				r.reported, r.err = j.reported.load(ctx, r.id)
 			}
 		})

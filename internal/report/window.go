@@ -64,8 +64,12 @@ type windowCursor struct {
 	Total int       `json:"total,omitzero"`
 }
 
-// maxWindowPages bounds the pages (provider requests) of one poll.
-const maxWindowPages = 50
+// maxWindowPages bounds the pages (provider requests) of one poll, and
+// maxPollEntries the entries: what a poll holds until its reports are
+// stored (the entries, their report events, the results they are
+// correlated with) is a few hundred bytes an entry, so 50 pages of 1,000
+// held a busy campaign's worker at about twice its sending memory.
+const maxWindowPages, maxPollEntries = 50, 10_000
 
 // Poll implements Source: it reads at most maxWindowPages pages of the
 // window begun, or of the next settled window, at most the provider's
@@ -118,7 +122,7 @@ func (w *Window) Poll(ctx context.Context, cursor []byte, limit int) (*Page, err
 // that outlasted its context would fail every time and move nothing on.
 func (w *Window) read(ctx context.Context, c *windowCursor) (reps []providers.Report, done bool, err error) {
 	start := time.Now() // a context's deadline is on the wall clock
-	for n := range maxWindowPages {
+	for n := range min(maxWindowPages, max(1, maxPollEntries/c.Size)) {
 		if n > 0 && halfSpent(ctx, start) {
 			break
 		}
@@ -161,11 +165,7 @@ func (w *Window) read(ctx context.Context, c *windowCursor) (reps []providers.Re
 // webhook).
 func Correlate(ctx context.Context, store Store, account, provider string, kind job.Kind, reps []providers.Report, now time.Time) ([]*Event, error) {
 	stored, cancels := newJobs(store, account), canceledIn(store, account)
-	ids := make([]string, len(reps))
-	for i := range reps {
-		ids[i] = reps[i].JobID
-	}
-	if err := stored.prefetch(ctx, ids); err != nil {
+	if err := stored.prefetch(ctx, reps); err != nil {
 		return nil, err
 	}
 	out := make([]*Event, 0, len(reps))
