@@ -48,7 +48,7 @@ fault: deps ## Run the full fault suite: 10,000 recipients, 6 SIGKILLs, a NATS r
 	FAULT_RECIPIENTS=10000 FAULT_KILLS=6 $(GO) test -count=1 -run 'TestFaultSuite|TestReportsThroughKills|TestProviderReportsThroughKills' -v -timeout 30m ./internal/faultsuite/
 	FAULT_RATELIMIT_STRICT=1 FAULT_RATELIMIT_PHASE=20s $(GO) test -count=1 -run 'TestRateLimitSharedAcrossReplicas' -v -timeout 10m ./internal/faultsuite/
 
-bench: deps ## Run the throughput benchmarks and print the table (about 25 minutes; BENCH_PROFILES, BENCH_SCALE, BENCH_RUNS, BENCH_PPROF: see internal/bench).
+bench: deps ## Run the throughput benchmarks and print the table (about 15 minutes; BENCH_PROFILES, BENCH_SCALE, BENCH_RUNS, BENCH_PPROF: see internal/bench).
 	$(GO) build -o $(BIN)/bench ./cmd/bench
 	$(BIN)/bench
 .PHONY: bench

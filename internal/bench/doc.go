@@ -136,7 +136,7 @@
 //
 // # Running
 //
-//	make bench                                     # everything, about 25 minutes on 2 cores
+//	make bench                                     # everything, about 15 minutes on 2 cores
 //	BENCH_RUNS=1 BENCH_PROFILES=single make bench  # one run instead of the median of three
 //	BENCH_PROFILES=single,latency BENCH_SCALE=0.1 make bench
 //	BENCH_PROFILES=singlerep,campaignrep BENCH_SCALE=0.05 make bench
