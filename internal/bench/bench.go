@@ -537,6 +537,7 @@ func runProfile(ctx context.Context, c Config, s spec) (Row, error) {
 		return row, err
 	}
 
+	used := serverUse(e.ns)
 	start := created
 	if !s.prequeue {
 		if pub, err = publish(ctx, e.nc, subject, s.w); err != nil {
@@ -549,6 +550,7 @@ func runProfile(ctx context.Context, c Config, s spec) (Row, error) {
 	if err != nil {
 		return row, err
 	}
+	fmt.Fprintf(c.Progress, "bench: %s: worker's phase: %s\n", s.name, used(s.w.total()))
 	each1, cpu1, err := ws.cpu()
 	if err != nil {
 		return row, err
@@ -598,10 +600,12 @@ func runProfile(ctx context.Context, c Config, s spec) (Row, error) {
 	switch s.profile {
 	case Single, Single3, Campaign:
 		fmt.Fprintf(c.Progress, "bench: %s: ceiling\n", s.name)
+		used := serverUse(e.ns)
 		ceil, err := runCeiling(ctx, e.ns, s.w, rr.Sample, !s.prequeue)
 		if err != nil {
 			return row, err
 		}
+		fmt.Fprintf(c.Progress, "bench: %s: ceiling's phase: %s\n", s.name, used(s.w.total()))
 		row.Ceiling = &ceil
 		row.Ratio = row.RecipPerS / ceil.ResultsPerSec()
 		target := singleTarget

@@ -121,6 +121,13 @@
 // and peak RSS is the largest of them (the note gives their sum); the worker
 // logs are worker-1.log … worker-3.log.
 //
+// For the worker's phase of every profile, and for the ceiling's, a
+// progress line gives what the embedded nats-server handled per recipient
+// (messages and bytes in and out) and the bench process's CPU per
+// recipient (the server, the publishing bench, and the fake or the
+// ceiling program): side by side they tell whether a gap to the ceiling
+// is the worker's own CPU or work it makes the server do (serverUse).
+//
 // The ceiling (single, single3, campaign) is a plain JetStream program in the bench
 // process, run on the same server after the worker stopped: it consumes
 // the same job messages from a work-queue stream, publishes one result per
