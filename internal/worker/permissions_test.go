@@ -1,13 +1,11 @@
 package worker_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,24 +28,6 @@ import (
 // permissionsFile is the nats-server include that documents the
 // permissions of talkrelay's clients.
 const permissionsFile = "../../deploy/nats/talkrelay-permissions.conf"
-
-// lockedBuffer collects a worker's log lines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // A worker whose NATS user has exactly TALKRELAY_WORKER creates its
 // streams and buckets, takes jobs a TALKRELAY_PRODUCER user published,
@@ -84,10 +64,7 @@ authorization {
 	}
 	srv := natstest.RunWith(t, *opts)
 	admin := srv.Connect(t, nats.UserInfo("admin", "admin"))
-	adminJS, err := jetstream.New(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	adminJS := mustJetStream(t, admin)
 	producer := srv.Connect(t, nats.UserInfo("orders", "producer"))
 	e := &env{t: t, srv: srv, nc: producer, js: mustJetStream(t, producer), clients: map[string]*sandbox.Client{}, logLevel: zerolog.InfoLevel}
 
@@ -102,7 +79,7 @@ authorization {
 	sbx.Reports.Interval = 50 * time.Millisecond
 	cfg := e.config(config.Account{Name: "acct", Provider: "scripted", MaxConcurrency: 4, RequestTimeout: 5 * time.Second, Retry: fastRetry(3)}, sbx)
 	cfg.NATS.User, cfg.NATS.Password = "talkrelay", "worker"
-	logs := &lockedBuffer{}
+	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready, errc := make(chan struct{}), make(chan error, 1)
 	go func() {
@@ -148,8 +125,8 @@ authorization {
 	if status["retried accepted"] != 2 || status["reported accepted"] != 2 || status["bad rejected"] != 1 {
 		t.Errorf("results %v: want both recipients of each job accepted and the invalid job rejected\n%s", status, logs)
 	}
-	waitCount(t, func() uint64 { return e.streamCount(streams.ReportsStream) }, 2, "reports")
-	waitCount(t, func() uint64 { return e.streamCount(streams.DLQStream) }, 1, "dead letters")
+	waitFor(t, 30*time.Second, "2 reports", func() bool { return e.streamCount(streams.ReportsStream) >= 2 })
+	waitFor(t, 30*time.Second, "1 dead letter", func() bool { return e.streamCount(streams.DLQStream) >= 1 })
 	if attempts, _ := s.sentTo(testJob("retried", "acct", 2).Recipients[1].Phone); len(attempts) != 2 {
 		t.Errorf("the retried recipient was sent %d times, want 2", len(attempts))
 	}
@@ -165,20 +142,4 @@ func mustJetStream(t *testing.T, nc *nats.Conn) jetstream.JetStream {
 		t.Fatal(err)
 	}
 	return js
-}
-
-// waitCount waits until count() reaches want.
-func waitCount(t *testing.T, count func() uint64, want uint64, what string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		n := count()
-		if n >= want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d %s, want %d", n, what, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
