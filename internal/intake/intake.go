@@ -10,7 +10,8 @@
 //
 // A lane pulls only what its credits allow: at most Config.PullBatch
 // messages and Config.LaneBytes bytes held at once (a lane holding nothing
-// may always take one message, however large). Pulls are one-shot
+// may always take one message, however large). A lane holding messages
+// pulls again once a quarter of either is free (refill). Pulls are one-shot
 // requests (Fetch) whose messages are taken from the client at once, so no
 // message waits unseen in a client-side buffer: from the moment a message
 // arrives until the worker settles it (Msg.Done), intake keeps it alive

@@ -2,6 +2,7 @@ package intake
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -266,6 +267,60 @@ func TestCreditsByCount(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "7 received, 5 held", heldAgain)
 	steady(t, time.Second, "7 received, 5 held", heldAgain)
+}
+
+// A busy lane settles its messages one at a time; it pulls again only
+// once a quarter of its credits are free, not one pull request (and one
+// client subscription) for each settled message.
+func TestRefillByQuarters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, streams.DefaultConfig())
+	lane := laneOfAccount("a", false)
+	var mu sync.Mutex
+	var asked []int // the batch of each pull request of the lane
+	sub, err := e.nc.Subscribe("$JS.API.CONSUMER.MSG.NEXT."+streams.JobsStream+"."+lane, func(m *nats.Msg) {
+		var req struct {
+			Batch int `json:"batch"`
+		}
+		if err := json.Unmarshal(m.Data, &req); err != nil {
+			t.Errorf("pull request %q: %v", m.Data, err)
+		}
+		mu.Lock()
+		asked = append(asked, req.Batch)
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := e.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	e.publishJobs(streams.JobSubject("a", kind), 40, 100)
+	cfg := e.config()
+	cfg.PullBatch = 8
+	rec := newRecorder()
+	in := e.start(cfg, rec.handle, "a")
+	waitFor(t, 5*time.Second, "8 held", func() bool { return in.Held() == 8 })
+	for rec.count() < 40 {
+		if rec.settle(1) == 0 {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		time.Sleep(5 * time.Millisecond) // the puller sees each settlement alone
+	}
+	rec.settle(-1)
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("pull requests' batches: %v", asked)
+	if len(asked) < 2 {
+		t.Fatalf("%d pull requests for 40 jobs through a lane of 8", len(asked))
+	}
+	for _, n := range asked {
+		if n < refill(cfg.PullBatch) {
+			t.Fatalf("a pull request asked for %d messages; a lane holding messages waits for %d free: %v", n, refill(cfg.PullBatch), asked)
+		}
+	}
 }
 
 // 2. A lane holds at most LaneBytes of messages, counted as data +

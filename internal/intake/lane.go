@@ -265,7 +265,7 @@ func (l *Lane) credits(alone bool) (n, size int, ok bool) {
 			return 1, 0, true
 		}
 		n, size = cfg.PullBatch-held, cfg.LaneBytes-bytes
-		if n > 0 && size > 0 {
+		if held == 0 || (n >= refill(cfg.PullBatch) && size >= refill(cfg.LaneBytes)) {
 			return n, size, true
 		}
 		if !l.waitFreed(0) {
@@ -273,6 +273,12 @@ func (l *Lane) credits(alone bool) (n, size int, ok bool) {
 		}
 	}
 }
+
+// refill is how much of a lane's capacity (messages or bytes) must be free
+// before a lane holding messages pulls again. A busy lane frees its
+// messages one at a time; pulling as each is freed would cost a pull
+// request (and the client's subscription for it) for every message.
+func refill(capacity int) int { return max(1, capacity/4) }
 
 // waitFreed waits until messages of the lane are settled, at most d if d
 // is positive; it returns false once the lane stops.
