@@ -12,7 +12,7 @@
 // messages and Config.LaneBytes bytes held at once (a lane holding nothing
 // may always take one message, however large). A lane holding messages
 // pulls again once a quarter of either is free (refill). Pulls are one-shot
-// requests (Fetch) whose messages are taken from the client at once, so no
+// requests (pull.go) whose messages are held as they arrive, so no
 // message waits unseen in a client-side buffer: from the moment a message
 // arrives until the worker settles it (Msg.Done), intake keeps it alive
 // with progress acks, and NATS never hands a job this process holds to
@@ -270,9 +270,7 @@ func (in *Intake) run(l *Lane) {
 	go func() {
 		defer in.pullers.Done()
 		l.pull()
-		// Only the puller sends to the queue: closing it here, once
-		// pulling is over, never races a send.
-		close(l.queue)
+		l.closeQueue()
 		// A closed discovered lane goes once its last pull is over; the
 		// account's next jobs open a new one. (Lanes stopped by Stop stay:
 		// what their handlers hold is still counted and kept alive.)

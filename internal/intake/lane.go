@@ -34,12 +34,18 @@ type Lane struct {
 	held      map[*Msg]struct{}
 	heldBytes int
 	freed     chan struct{} // cap 1: credits came back
-	queue     chan *Msg     // taken, not started; cap PullBatch; closed by the puller
+
+	next string // the consumer's pull request subject
+	// Pull requests' subscriptions (pull.go) send what they take to queue
+	// until the puller, done, closes it (closed, under qmu).
+	qmu    sync.Mutex
+	closed bool
+	queue  chan *Msg // taken, not started; cap PullBatch
 }
 
 // Msg is a job message this process holds, from its arrival until Done.
 type Msg struct {
-	jetstream.Msg
+	jetstream.Msg // pulled, below
 	// Seq is the message's stream sequence and Delivered how many times
 	// NATS delivered it (0 if its metadata could not be read).
 	Seq, Delivered uint64
@@ -57,6 +63,7 @@ type Msg struct {
 	done      atomic.Bool
 	// Stored is when the server stored it (zero if unknown).
 	Stored time.Time
+	pulled pulledMsg
 }
 
 // msgOverhead is what a message's subject, reply and headers add to its
@@ -118,6 +125,7 @@ func (l *Lane) pull() {
 		backoff.WithMaxInterval(5*time.Second), backoff.WithMaxElapsedTime(0))
 	warned := false
 	alone := false // take the next message alone, whatever its size
+	l.next = streams.APIPrefix(l.in.js) + ".CONSUMER.MSG.NEXT." + streams.JobsStream + "." + l.name
 	for l.ctx.Err() == nil {
 		if paused := l.in.cfg.Paused; paused != nil && paused(l.Account) {
 			select {
@@ -183,74 +191,78 @@ func consumerGone(err error) bool {
 }
 
 // fetch runs one pull request for at most n messages and size bytes (any
-// size if 0). It reports whether NATS refused the next message because it
-// is larger than size: NATS then ends the request at once ("409 Message
-// Size Exceeds MaxBytes", which the client does not report), while a
-// request that found no message ends when it expires, after about
-// PullWait.
+// size if 0), and waits until it is over. It reports whether NATS refused
+// the next message because it is larger than size: NATS then ends the
+// request at once ("409 Message Size Exceeds MaxBytes"), having sent
+// nothing.
 //
-// A pull is not ended while NATS may be sending on it: the client drops
-// what reaches a pull it ended, and NATS, which counts such messages as
-// delivered, would give them to no one until their ack wait is over. So
-// when intake stops, the pull goes on until NATS has sent nothing for
-// stopQuiet, and the pull of a retired lane (nothing waits for it) runs
-// until it expires. When the connection is lost, the pull ends at once:
-// nothing more comes on it.
+// A pull is waited for while NATS may be sending on it; what it brings
+// after the lane stopped waiting is taken all the same (see pull.go). When
+// intake stops, the wait ends once NATS has sent nothing for stopQuiet;
+// the lane's subscription then goes, and NATS, which checks for interest
+// before it sends, keeps what the pull would have brought for others. When
+// the connection is lost, the wait ends at once: nothing more comes on it.
+// The pull of a retired lane runs until it expires.
 func (l *Lane) fetch(n, size int) (refused bool, err error) {
 	if l.ctx.Err() != nil {
 		return false, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), l.in.cfg.PullWait)
-	defer cancel()
-	defer context.AfterFunc(l.in.connected(), cancel)()
-	var last atomic.Int64 // when the pull was sent or last brought a message
-	last.Store(time.Now().UnixNano())
-	defer context.AfterFunc(l.in.ctx, func() { endWhenQuiet(ctx, cancel, &last) })()
-	opts := []jetstream.FetchOpt{jetstream.FetchContext(ctx)}
-	if size > 0 {
-		opts = append(opts, jetstream.FetchMaxBytes(size))
-	}
-	start, pulled := time.Now(), mono()
-	batch, err := l.cons.Fetch(n, opts...)
+	connected := l.in.connected()
+	nc := l.in.js.Conn()
+	req := &pullRequest{id: mono(), left: n, bytes: size, limited: size > 0, done: make(chan struct{})}
+	req.last.Store(req.id)
+	inbox := nc.NewInbox()
+	sub, err := nc.Subscribe(inbox, func(m *nats.Msg) { l.delivered(req, m) })
 	if err != nil {
 		return false, err
 	}
-	got := 0
-	for m := range batch.Messages() {
-		last.Store(time.Now().UnixNano())
-		got++
-		l.receive(m, pulled)
-	}
-	err = batch.Error()
-	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
+	// Whatever comes once the wait is over is dropped: NATS gives such
+	// messages to others when their ack wait is over.
+	defer func() { _ = sub.Unsubscribe() }()
+	// The request asks for no more than the lane's credits: the
+	// subscription buffers what comes while its callback is busy, never
+	// more.
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
 		return false, err
 	}
-	early := time.Since(start) < l.in.cfg.PullWait/2
-	return got == 0 && size > 0 && early && ctx.Err() == nil, nil
+	body := fmt.Appendf(nil, `{"batch":%d,"expires":%d`, n, l.in.cfg.PullWait.Nanoseconds())
+	if size > 0 {
+		body = fmt.Appendf(body, `,"max_bytes":%d`, size)
+	}
+	body = append(body, '}')
+	if err := nc.PublishRequest(l.next, inbox, body); err != nil {
+		return false, err
+	}
+	// NATS ends an expired request with a 408; a second more, and it
+	// never will.
+	expired := time.NewTimer(l.in.cfg.PullWait + time.Second)
+	defer expired.Stop()
+	stopping := l.in.ctx.Done()
+	var quiet <-chan time.Time
+	for {
+		select {
+		case <-req.done:
+			return req.refused, req.err
+		case <-expired.C:
+			return false, nil
+		case <-connected.Done():
+			return false, nil
+		case <-stopping:
+			stopping = nil
+			quiet = time.After(0)
+		case <-quiet:
+			idle := time.Duration(mono() - req.last.Load())
+			if idle >= stopQuiet {
+				return false, nil
+			}
+			quiet = time.After(stopQuiet - idle)
+		}
+	}
 }
 
 // stopQuiet is how long a stopping lane's pull must have brought nothing
 // before it is ended.
 const stopQuiet = 50 * time.Millisecond
-
-// endWhenQuiet cancels a pull (ctx) once it has brought nothing for
-// stopQuiet since last, or returns when it ends by itself.
-func endWhenQuiet(ctx context.Context, cancel context.CancelFunc, last *atomic.Int64) {
-	for {
-		idle := time.Since(time.Unix(0, last.Load()))
-		if idle >= stopQuiet {
-			cancel()
-			return
-		}
-		t := time.NewTimer(stopQuiet - idle)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
-}
 
 // credits waits until the lane may take more and returns how much: at
 // most PullBatch messages and LaneBytes bytes held. alone asks for one
@@ -298,19 +310,38 @@ func (l *Lane) waitFreed(d time.Duration) bool {
 	return true
 }
 
-// receive holds jm, which a pull request sent at pulled (mono time)
-// brought: its lease starts then.
-func (l *Lane) receive(jm jetstream.Msg, pulled int64) {
-	m := &Msg{Msg: jm, lane: l, size: len(jm.Data()) + msgOverhead, asked: pulled}
+// receive holds nm, which a pull request sent at pulled (mono time)
+// brought: its lease starts then. Once the puller is done, what still
+// comes goes straight back to NATS.
+func (l *Lane) receive(nm *nats.Msg, pulled int64) {
+	m := &Msg{lane: l, size: len(nm.Data) + msgOverhead, asked: pulled}
+	m.pulled.msg, m.pulled.nc = nm, l.in.js.Conn()
+	m.Msg = &m.pulled
 	m.lease.Store(pulled + l.in.ka.span)
-	if seq, delivered, stored, ok := ackMeta(jm.Reply()); ok {
+	if seq, delivered, stored, ok := ackMeta(nm.Reply); ok {
 		m.Seq, m.Delivered, m.Stored = seq, delivered, stored
+	}
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	if l.closed {
+		_ = m.pulled.Nak()
+		return
 	}
 	l.mu.Lock()
 	l.held[m] = struct{}{}
 	l.heldBytes += m.size
 	l.mu.Unlock()
-	l.queue <- m // never blocks: the queue holds at most what is held
+	// Blocks only when a request the puller stopped waiting for brought
+	// more than the lane's credits: the starters make room.
+	l.queue <- m
+}
+
+// closeQueue ends the lane's taking; the puller calls it once done.
+func (l *Lane) closeQueue() {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	l.closed = true
+	close(l.queue)
 }
 
 // start runs the handler on groups of queued messages until the queue is
