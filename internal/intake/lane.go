@@ -196,13 +196,13 @@ func consumerGone(err error) bool {
 // request at once ("409 Message Size Exceeds MaxBytes"), having sent
 // nothing.
 //
-// A pull is waited for while NATS may be sending on it; what it brings
-// after the lane stopped waiting is taken all the same (see pull.go). When
-// intake stops, the wait ends once NATS has sent nothing for stopQuiet;
-// the lane's subscription then goes, and NATS, which checks for interest
-// before it sends, keeps what the pull would have brought for others. When
-// the connection is lost, the wait ends at once: nothing more comes on it.
-// The pull of a retired lane runs until it expires.
+// A pull is not ended while NATS may be sending on it: what reaches a pull
+// once its subscription is gone is dropped, and NATS, which counts such
+// messages as delivered, would give them to no one until their ack wait is
+// over. So when intake stops, the pull goes on until NATS has sent nothing
+// for stopQuiet, and the pull of a retired lane (nothing waits for it) runs
+// until it expires. When the connection is lost, the pull ends at once:
+// nothing more comes on it.
 func (l *Lane) fetch(n, size int) (refused bool, err error) {
 	if l.ctx.Err() != nil {
 		return false, nil
@@ -216,8 +216,6 @@ func (l *Lane) fetch(n, size int) (refused bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	// Whatever comes once the wait is over is dropped: NATS gives such
-	// messages to others when their ack wait is over.
 	defer func() { _ = sub.Unsubscribe() }()
 	// The request asks for no more than the lane's credits: the
 	// subscription buffers what comes while its callback is busy, never
@@ -311,8 +309,8 @@ func (l *Lane) waitFreed(d time.Duration) bool {
 }
 
 // receive holds nm, which a pull request sent at pulled (mono time)
-// brought: its lease starts then. Once the puller is done, what still
-// comes goes straight back to NATS.
+// brought: its lease starts then. What a pull's callback still delivers
+// once the puller is done goes straight back to NATS.
 func (l *Lane) receive(nm *nats.Msg, pulled int64) {
 	m := &Msg{lane: l, size: len(nm.Data) + msgOverhead, asked: pulled}
 	m.pulled.msg, m.pulled.nc = nm, l.in.js.Conn()
@@ -331,9 +329,7 @@ func (l *Lane) receive(nm *nats.Msg, pulled int64) {
 	l.held[m] = struct{}{}
 	l.heldBytes += m.size
 	l.mu.Unlock()
-	// Blocks only when a request the puller stopped waiting for brought
-	// more than the lane's credits: the starters make room.
-	l.queue <- m
+	l.queue <- m // never blocks: the queue holds at most what is held
 }
 
 // closeQueue ends the lane's taking; the puller calls it once done.
