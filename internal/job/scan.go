@@ -2,6 +2,7 @@ package job
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -187,6 +188,19 @@ var stringStop = func() (t [256]bool) {
 	return t
 }()
 
+// ones has a 1 in each byte: ones*c repeats byte c eight times.
+const ones = 0x0101010101010101
+
+// stops8 tells whether one of the eight bytes of x is a stringStop byte,
+// by the bit tricks of "Bit Twiddling Hacks" (hasless, haszero): the top
+// bit of x-ones*n & ^x & ones*0x80 is set in some byte iff a byte of x is
+// below n (n <= 0x80).
+func stops8(x uint64) bool {
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	below := func(x uint64, n uint64) uint64 { return (x - ones*n) &^ x }
+	return (below(x, 0x20)|below(quote, 1)|below(backslash, 1))&(ones*0x80) != 0
+}
+
 // string reads a string whose escapes are \" \\ \/ \b \f \n \r \t; any
 // other escape, invalid UTF-8 or the empty string (see decodeFast)
 // refuses it. text undoes its escapes.
@@ -196,10 +210,18 @@ func (s *scanner) string() (t span, ok bool) {
 	}
 	d := s.data
 	i := s.i
-	var high byte // the bytes' top bits: UTF-8 needs checking if set
+	var high uint64 // the bytes' top bits: UTF-8 needs checking if set
 	for {
+		for i+8 <= len(d) {
+			x := binary.LittleEndian.Uint64(d[i:])
+			if stops8(x) {
+				break
+			}
+			high |= x
+			i += 8
+		}
 		for i < len(d) && !stringStop[d[i]] {
-			high |= d[i]
+			high |= uint64(d[i])
 			i++
 		}
 		if i >= len(d) || d[i] != '\\' {
@@ -212,7 +234,7 @@ func (s *scanner) string() (t span, ok bool) {
 		i += 2
 	}
 	// An escape is ASCII: it never hides invalid UTF-8 around it.
-	if i >= len(d) || d[i] != '"' || high >= utf8.RuneSelf && !utf8.Valid(d[s.i:i]) {
+	if i >= len(d) || d[i] != '"' || high&(ones*0x80) != 0 && !utf8.Valid(d[s.i:i]) {
 		return span{}, false
 	}
 	t.start, t.end, s.i = s.i, i, i+1

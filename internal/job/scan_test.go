@@ -1,6 +1,7 @@
 package job
 
 import (
+	"encoding/binary"
 	"reflect"
 	"testing"
 
@@ -65,6 +66,26 @@ func TestScanReadsOrdinaryJobs(t *testing.T) {
 	for _, s := range scanSeeds[:6] {
 		if _, ok := scanJob([]byte(s)); !ok {
 			t.Errorf("scanJob left to json v2:\n%s", s)
+		}
+	}
+}
+
+// TestStops8: stops8 finds a stringStop byte at any place among any
+// others, the bytes around it non-ASCII or at the edges of the ranges.
+func TestStops8(t *testing.T) {
+	t.Parallel()
+	for _, fill := range []byte{'a', ' ', '!', '#', '[', ']', 0x7f, 0x80, 0xa2, 0xdc, 0xff} {
+		for at := range 8 {
+			for c := range 256 {
+				var b [8]byte
+				for k := range b {
+					b[k] = fill
+				}
+				b[at] = byte(c)
+				if got, want := stops8(binary.LittleEndian.Uint64(b[:])), stringStop[c]; got != want {
+					t.Fatalf("stops8(% x) = %v", b, got)
+				}
+			}
 		}
 	}
 }
