@@ -80,11 +80,7 @@ func decodeFast(data []byte) (*Job, bool) {
 		if bytes.Contains(data, []byte("null")) || bytes.Contains(data, []byte(`""`)) {
 			return nil, false
 		}
-		// Size the recipients once: growing a slice of 50,000 recipients
-		// by doubling would allocate (and leave for the GC) twice what it
-		// keeps. Every recipient has a phone; a count that is too high
-		// only wastes capacity.
-		j = &Job{Recipients: make([]Recipient, 0, countPhones(data))}
+		j, _ = newJob(data)
 		if err := jsonv2.Unmarshal(data, j, fastOptions); err != nil {
 			return nil, false
 		}

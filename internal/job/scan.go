@@ -28,8 +28,8 @@ func scanJob(data []byte) (*Job, bool) {
 	buf := append([]byte(nil), data...)
 	// whole shares buf's bytes: once scanJob returns, nothing writes them
 	// (the metadata's bytes are apart from every string's).
-	s := scanner{data: data, buf: buf, whole: unsafe.String(unsafe.SliceData(buf), len(buf))}
-	j := newJob(data)
+	j, buttons := newJob(data)
+	s := scanner{data: data, buf: buf, whole: unsafe.String(unsafe.SliceData(buf), len(buf)), buttons: buttons}
 	if !object(&s, j, s.jobMember) || !s.end() {
 		return nil, false
 	}
@@ -40,18 +40,20 @@ func scanJob(data []byte) (*Job, bool) {
 // newJob returns an empty job with room for its recipients, counted once:
 // growing a slice of 50,000 recipients by doubling would allocate (and
 // leave for the GC) twice what it keeps. A job of one recipient takes one
-// allocation with it.
-func newJob(data []byte) *Job {
+// allocation with it and with room for a button (buttons: a notification
+// has one more often than not), for scanJob.
+func newJob(data []byte) (j *Job, buttons []Button) {
 	n := countPhones(data)
 	if n == 1 {
 		one := new(struct {
 			job       Job
 			recipient [1]Recipient
+			button    [1]Button
 		})
 		one.job.Recipients = one.recipient[:0]
-		return &one.job
+		return &one.job, one.button[:0]
 	}
-	return &Job{Recipients: make([]Recipient, 0, n)}
+	return &Job{Recipients: make([]Recipient, 0, n)}, nil
 }
 
 // object reads an object into v, member reading the value of each member
@@ -96,6 +98,8 @@ type scanner struct {
 	buf   []byte
 	whole string
 	i     int
+	// buttons is room for the buttons of the job's one recipient (newJob).
+	buttons []Button
 	// own are the job's own strings read (str), copied at the end by
 	// keepOwn.
 	own   [4]ownString
@@ -438,6 +442,7 @@ func (s *scanner) recipientMember(r *Recipient, name []byte) (bit uint32, ok boo
 		return 1 << 6, s.variables(r)
 	case "buttons":
 		// [] is left to json v2, which decodes it as an empty slice.
+		r.Buttons, s.buttons = s.buttons, nil
 		return 1 << 7, objects(s, &r.Buttons, s.buttonMember) && len(r.Buttons) > 0
 	}
 	return 0, false
