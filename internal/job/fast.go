@@ -87,7 +87,7 @@ func decodeFast(data []byte) (*Job, bool) {
 		if bytes.Contains(data, []byte("null")) || bytes.Contains(data, []byte(`""`)) {
 			return nil, false
 		}
-		j, _ = newJob(data)
+		j, _ = newJob(countPhones(data))
 		if err := jsonv2.Unmarshal(data, j, fastOptions); err != nil {
 			return nil, false
 		}

@@ -25,10 +25,12 @@ func scanJob(data []byte) (*Job, bool) {
 	if len(data) == 0 {
 		return nil, false
 	}
+	// Room for one recipient: most jobs have one, and the second makes
+	// room for the rest (roomForRecipients).
+	j, buttons := newJob(1)
 	buf := append([]byte(nil), data...)
 	// whole shares buf's bytes: once scanJob returns, nothing writes them
 	// (the metadata's bytes are apart from every string's).
-	j, buttons := newJob(data)
 	s := scanner{data: data, buf: buf, whole: unsafe.String(unsafe.SliceData(buf), len(buf)), buttons: buttons}
 	if !object(&s, j, s.jobMember) || !s.end() {
 		return nil, false
@@ -37,13 +39,11 @@ func scanJob(data []byte) (*Job, bool) {
 	return j, true
 }
 
-// newJob returns an empty job with room for its recipients, counted once:
-// growing a slice of 50,000 recipients by doubling would allocate (and
-// leave for the GC) twice what it keeps. A job of one recipient takes one
-// allocation with it and with room for a button (buttons: a notification
-// has one more often than not), for scanJob.
-func newJob(data []byte) (j *Job, buttons []Button) {
-	n := countPhones(data)
+// newJob returns an empty job with room for n recipients (see
+// countPhones). A job of one recipient takes one allocation with it and
+// with room for a button (buttons: a notification has one more often than
+// not), for scanJob.
+func newJob(n int) (j *Job, buttons []Button) {
 	if n == 1 {
 		one := new(struct {
 			job       Job
@@ -73,12 +73,16 @@ func object[T any](s *scanner, v *T, member func(v *T, name []byte) (bit uint32,
 	}
 }
 
-// objects reads an array of objects into *list, as object does.
-func objects[T any](s *scanner, list *[]T, member func(v *T, name []byte) (bit uint32, ok bool)) bool {
+// objects reads an array of objects into *list, as object does; room, if
+// not nil, makes room in a full list before it grows.
+func objects[T any](s *scanner, list *[]T, member func(v *T, name []byte) (bit uint32, ok bool), room func(list *[]T)) bool {
 	for first := true; ; first = false {
 		more, ok := s.elem(first)
 		if !ok || !more {
 			return ok
+		}
+		if room != nil && len(*list) == cap(*list) {
+			room(list)
 		}
 		*list = append(*list, *new(T))
 		if !object(s, &(*list)[len(*list)-1], member) {
@@ -412,16 +416,23 @@ func (s *scanner) jobMember(j *Job, name []byte) (bit uint32, ok bool) {
 		j.Metadata = s.buf[start:s.i:s.i] // its strings keep their escapes: see value
 		return 1 << 8, true
 	case "recipients":
-		return 1 << 9, objects(s, &j.Recipients, s.recipientMember)
+		return 1 << 9, objects(s, &j.Recipients, s.recipientMember, s.roomForRecipients)
 	}
 	return 0, false
 }
 
-// countPhones counts the recipients to size their slice once (see
-// newJob): every recipient has a phone. A count that is too high
-// (a variable named phone) only wastes capacity; phone" is quicker to find
-// than "phone", whose first byte is everywhere.
+// countPhones counts the recipients to size their slice once: growing a
+// slice of 50,000 recipients by doubling would allocate (and leave for the
+// GC) twice what it keeps. Every recipient has a phone. A count that is
+// too high (a variable named phone) only wastes capacity; phone" is
+// quicker to find than "phone", whose first byte is everywhere.
 func countPhones(data []byte) int { return bytes.Count(data, []byte(`phone"`)) }
+
+// roomForRecipients makes room in list, full, for the recipients yet to
+// read, counted from where the scanner is.
+func (s *scanner) roomForRecipients(list *[]Recipient) {
+	*list = append(make([]Recipient, 0, len(*list)+countPhones(s.data[s.i:])), *list...)
+}
 
 // recipientMember reads the value of member name of r.
 func (s *scanner) recipientMember(r *Recipient, name []byte) (bit uint32, ok bool) {
@@ -443,7 +454,7 @@ func (s *scanner) recipientMember(r *Recipient, name []byte) (bit uint32, ok boo
 	case "buttons":
 		// [] is left to json v2, which decodes it as an empty slice.
 		r.Buttons, s.buttons = s.buttons, nil
-		return 1 << 7, objects(s, &r.Buttons, s.buttonMember) && len(r.Buttons) > 0
+		return 1 << 7, objects(s, &r.Buttons, s.buttonMember, nil) && len(r.Buttons) > 0
 	}
 	return 0, false
 }
