@@ -84,7 +84,14 @@ func objects[T any](s *scanner, list *[]T, member func(v *T, name []byte) (bit u
 		if room != nil && len(*list) == cap(*list) {
 			room(list)
 		}
-		*list = append(*list, *new(T))
+		if n := len(*list); n < cap(*list) {
+			// Spare capacity is zero (make's, new's or append's): no
+			// copy of a zero T, which costs write barriers while the GC
+			// runs.
+			*list = (*list)[:n+1]
+		} else {
+			*list = append(*list, *new(T))
+		}
 		if !object(s, &(*list)[len(*list)-1], member) {
 			return false
 		}
