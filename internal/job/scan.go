@@ -131,12 +131,11 @@ type span struct {
 
 func (s *scanner) ws() {
 	for s.i < len(s.data) {
-		switch s.data[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
+		// One comparison for most bytes: whitespace is at most ' '.
+		if c := s.data[s.i]; c > ' ' || c != ' ' && c != '\t' && c != '\n' && c != '\r' {
 			return
 		}
+		s.i++
 	}
 }
 
