@@ -2,6 +2,7 @@ package job
 
 import (
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -45,6 +46,34 @@ func TestDecodedJobHeldBytes(t *testing.T) {
 			t.Errorf("%s: decoded jobs hold %.2f times their bytes, more than %.2f", tc.name, ratio, tc.heldPerByte)
 		} else {
 			t.Logf("%s: decoded jobs hold %.2f times their bytes (%.0f of %d)", tc.name, ratio, held, size)
+		}
+	}
+}
+
+// TestDecodeAllocations: scanJob allocates a few times per job, however
+// many recipients and buttons: one allocation for a job of one recipient
+// with its button, and for the recipients' buttons of a larger job.
+func TestDecodeAllocations(t *testing.T) {
+	withButtons := []byte(`{"version":1,"id":"a","account":"x","kind":"alimtalk","template":"T","recipients":[` +
+		strings.Repeat(`{"phone":"010123","content":"a","buttons":[{"type":"WL","name":"1"},{"type":"DS","name":"2"}]},`, 99) +
+		`{"phone":"010123","content":"a","buttons":[{"type":"WL","name":"1"}]}]}`)
+	for _, tc := range []struct {
+		name string
+		data []byte
+		most float64
+	}{
+		// the job's allocation, the copy of the body, the job's own strings
+		{"single", benchProfileJob(1, 1), 3},
+		// and the recipients'
+		{"campaign", benchProfileJob(1, 1000), 4},
+		// and the buttons'
+		{"100 recipients with buttons", withButtons, 5},
+	} {
+		if _, ok := scanJob(tc.data); !ok {
+			t.Fatalf("%s: scanJob leaves it to json v2", tc.name)
+		}
+		if n := testing.AllocsPerRun(20, func() { Decode(tc.data) }); n > tc.most {
+			t.Errorf("%s: %.0f allocations a decode, more than %.0f", tc.name, n, tc.most)
 		}
 	}
 }

@@ -26,7 +26,7 @@ func scanJob(data []byte) (*Job, bool) {
 		return nil, false
 	}
 	// Room for one recipient: most jobs have one, and the second makes
-	// room for the rest (roomForRecipients).
+	// room for the rest (objects).
 	j, buttons := newJob(1)
 	buf := append([]byte(nil), data...)
 	// whole shares buf's bytes: once scanJob returns, nothing writes them
@@ -73,16 +73,17 @@ func object[T any](s *scanner, v *T, member func(v *T, name []byte) (bit uint32,
 	}
 }
 
-// objects reads an array of objects into *list, as object does; room, if
-// not nil, makes room in a full list before it grows.
-func objects[T any](s *scanner, list *[]T, member func(v *T, name []byte) (bit uint32, ok bool), room func(list *[]T)) bool {
+// objects reads an array of objects into *list, as object does. A full
+// list grows once for all the elements left, which count counts in the
+// rest of the data.
+func objects[T any](s *scanner, list *[]T, member func(v *T, name []byte) (bit uint32, ok bool), count func(data []byte) int) bool {
 	for first := true; ; first = false {
 		more, ok := s.elem(first)
 		if !ok || !more {
 			return ok
 		}
-		if room != nil && len(*list) == cap(*list) {
-			room(list)
+		if len(*list) == cap(*list) {
+			*list = append(make([]T, 0, len(*list)+count(s.data[s.i:])), *list...)
 		}
 		if n := len(*list); n < cap(*list) {
 			// Spare capacity is zero (make's, new's or append's): no
@@ -109,7 +110,9 @@ type scanner struct {
 	buf   []byte
 	whole string
 	i     int
-	// buttons is room for the buttons of the job's one recipient (newJob).
+	// buttons holds the recipients' buttons, each recipient's a slice of
+	// it: room for one with a job's first recipient (newJob), then for all
+	// that are left (objects).
 	buttons []Button
 	// own are the job's own strings read (str), copied at the end by
 	// keepOwn.
@@ -422,7 +425,7 @@ func (s *scanner) jobMember(j *Job, name []byte) (bit uint32, ok bool) {
 		j.Metadata = s.buf[start:s.i:s.i] // its strings keep their escapes: see value
 		return 1 << 8, true
 	case "recipients":
-		return 1 << 9, objects(s, &j.Recipients, s.recipientMember, s.roomForRecipients)
+		return 1 << 9, objects(s, &j.Recipients, s.recipientMember, countPhones)
 	}
 	return 0, false
 }
@@ -434,11 +437,10 @@ func (s *scanner) jobMember(j *Job, name []byte) (bit uint32, ok bool) {
 // quicker to find than "phone", whose first byte is everywhere.
 func countPhones(data []byte) int { return bytes.Count(data, []byte(`phone"`)) }
 
-// roomForRecipients makes room in list, full, for the recipients yet to
-// read, counted from where the scanner is.
-func (s *scanner) roomForRecipients(list *[]Recipient) {
-	*list = append(make([]Recipient, 0, len(*list)+countPhones(s.data[s.i:])), *list...)
-}
+// countButtons counts the buttons in data, by their type, which every
+// button has, to give a job's buttons one allocation, not one per
+// recipient. A count that is too high only wastes capacity.
+func countButtons(data []byte) int { return bytes.Count(data, []byte(`"type"`)) }
 
 // recipientMember reads the value of member name of r.
 func (s *scanner) recipientMember(r *Recipient, name []byte) (bit uint32, ok bool) {
@@ -459,8 +461,10 @@ func (s *scanner) recipientMember(r *Recipient, name []byte) (bit uint32, ok boo
 		return 1 << 6, s.variables(r)
 	case "buttons":
 		// [] is left to json v2, which decodes it as an empty slice.
-		r.Buttons, s.buttons = s.buttons, nil
-		return 1 << 7, objects(s, &r.Buttons, s.buttonMember, nil) && len(r.Buttons) > 0
+		from := len(s.buttons)
+		ok := objects(s, &s.buttons, s.buttonMember, countButtons)
+		r.Buttons = s.buttons[from:len(s.buttons):len(s.buttons)]
+		return 1 << 7, ok && len(r.Buttons) > 0
 	}
 	return 0, false
 }
