@@ -36,6 +36,11 @@ func benchmarkDecode(b *testing.B, n int) {
 	for k := range jobs {
 		jobs[k] = benchJobJSON(b, k, n)
 	}
+	decodeInTurn(b, jobs)
+}
+
+// decodeInTurn decodes jobs in turn, as many as b asks.
+func decodeInTurn(b *testing.B, jobs [][]byte) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(jobs[0])))
 	b.ResetTimer()
@@ -95,14 +100,7 @@ func benchmarkDecodeProfile(b *testing.B, n, count int) {
 			b.Fatalf("scanJob leaves the bench's job to json v2:\n%s", jobs[k])
 		}
 	}
-	b.ReportAllocs()
-	b.SetBytes(int64(len(jobs[0])))
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		if _, err := Decode(jobs[i%len(jobs)]); err != nil {
-			b.Fatal(err)
-		}
-	}
+	decodeInTurn(b, jobs)
 }
 
 // BenchmarkDecodeSingle decodes the single profile's one-recipient jobs.
