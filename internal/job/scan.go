@@ -209,9 +209,9 @@ var stringStop = func() (t [256]bool) {
 const ones = 0x0101010101010101
 
 // stops8 tells whether one of the eight bytes of x is a stringStop byte,
-// by the bit tricks of "Bit Twiddling Hacks" (hasless, haszero): the top
-// bit of x-ones*n & ^x & ones*0x80 is set in some byte iff a byte of x is
-// below n (n <= 0x80).
+// by the bit tricks of "Bit Twiddling Hacks" (hasless, haszero):
+// (x-ones*n) &^ x & (ones*0x80) is not zero iff a byte of x is below n
+// (n <= 0x80).
 func stops8(x uint64) bool {
 	quote, backslash := x^(ones*'"'), x^(ones*'\\')
 	below := func(x uint64, n uint64) uint64 { return (x - ones*n) &^ x }
