@@ -1,6 +1,7 @@
 package job
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -35,6 +36,11 @@ func benchmarkDecode(b *testing.B, n int) {
 	for k := range jobs {
 		jobs[k] = benchJobJSON(b, k, n)
 	}
+	decodeInTurn(b, jobs)
+}
+
+// decodeInTurn decodes jobs in turn, as many as b asks.
+func decodeInTurn(b *testing.B, jobs [][]byte) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(jobs[0])))
 	b.ResetTimer()
@@ -51,3 +57,55 @@ func BenchmarkDecode1(b *testing.B) { benchmarkDecode(b, 1) }
 
 // BenchmarkDecode1000 decodes a 1000-recipient job.
 func BenchmarkDecode1000(b *testing.B) { benchmarkDecode(b, 1000) }
+
+// benchProfileJob is job i of the bench's single (n == 1: NAVER, a button)
+// or campaign (NHN, a sender key) profile, byte for byte as
+// internal/bench's workload writes it.
+func benchProfileJob(i, n int) []byte {
+	var b bytes.Buffer
+	id := fmt.Sprintf("single-%07d", i)
+	account, sender := "naver-bench", ""
+	if n > 1 {
+		id, account, sender = fmt.Sprintf("campaign-%07d", i), "nhn-bench", "0123456789abcdef0123456789abcdef01234567"
+	}
+	fmt.Fprintf(&b, `{"version":1,"id":"%s","account":"%s","kind":"alimtalk"`, id, account)
+	if sender != "" {
+		fmt.Fprintf(&b, `,"sender":"%s"`, sender)
+	}
+	fmt.Fprintf(&b, `,"template":"ORDER_SHIPPED","metadata":{"source":"bench","bench_pub_ns":%d},"recipients":[`, 1764496800000000000+int64(i))
+	for k := range n {
+		if k > 0 {
+			b.WriteByte(',')
+		}
+		r := i*n + k
+		if n == 1 {
+			fmt.Fprintf(&b, `{"ref":"r%d","phone":"010-%04d-%04d","content":"[Talkrelay Shop] 주문하신 상품이 발송되었습니다. 주문번호: %s","buttons":[{"type":"DS","name":"배송 조회"}]}`,
+				r, (r/10000)%10000, r%10000, id)
+		} else {
+			fmt.Fprintf(&b, `{"ref":"c%d","phone":"010%04d%04d","content":"[Talkrelay] 11월 회원 쿠폰 C%08d 도착"}`,
+				r, (r/10000)%10000, r%10000, r)
+		}
+	}
+	b.WriteString("]}")
+	return b.Bytes()
+}
+
+// benchmarkDecodeProfile decodes the bench profile's jobs of n recipients,
+// a different one each time.
+func benchmarkDecodeProfile(b *testing.B, n, count int) {
+	jobs := make([][]byte, count)
+	for k := range jobs {
+		jobs[k] = benchProfileJob(k, n)
+		if _, ok := scanJob(jobs[k]); !ok {
+			b.Fatalf("scanJob leaves the bench's job to json v2:\n%s", jobs[k])
+		}
+	}
+	decodeInTurn(b, jobs)
+}
+
+// BenchmarkDecodeSingle decodes the single profile's one-recipient jobs.
+func BenchmarkDecodeSingle(b *testing.B) { benchmarkDecodeProfile(b, 1, 256) }
+
+// BenchmarkDecodeCampaign decodes the campaign profile's 50,000-recipient
+// jobs.
+func BenchmarkDecodeCampaign(b *testing.B) { benchmarkDecodeProfile(b, 50_000, 2) }

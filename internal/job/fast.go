@@ -68,7 +68,14 @@ func validCurrency(s string) bool {
 // or deadline pay for it.
 var dateTimeRE = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$`)
 
-var buttonTypes = map[string]bool{"DS": true, "WL": true, "AL": true, "BK": true, "MD": true, "AC": true, "BC": true, "BT": true, "PD": true}
+// buttonType tells whether t is one of the schema's button types.
+func buttonType(t string) bool {
+	switch t {
+	case "DS", "WL", "AL", "BK", "MD", "AC", "BC", "BT", "PD":
+		return true
+	}
+	return false
+}
 
 // decodeFast returns the job and true if data is a valid job by the fast
 // path's proof, or false to ask the schema validator.
@@ -80,11 +87,7 @@ func decodeFast(data []byte) (*Job, bool) {
 		if bytes.Contains(data, []byte("null")) || bytes.Contains(data, []byte(`""`)) {
 			return nil, false
 		}
-		// Size the recipients once: growing a slice of 50,000 recipients
-		// by doubling would allocate (and leave for the GC) twice what it
-		// keeps. Every recipient has a phone; a count that is too high
-		// only wastes capacity.
-		j = &Job{Recipients: make([]Recipient, 0, countPhones(data))}
+		j, _ = newJob(countPhones(data))
 		if err := jsonv2.Unmarshal(data, j, fastOptions); err != nil {
 			return nil, false
 		}
@@ -167,7 +170,7 @@ func (f *Failover) validFast() bool {
 
 func (p *Pair) validFast() bool { return p.Title != "" && p.Description != "" }
 
-func (b *Button) validFast() bool { return buttonTypes[b.Type] && b.Name != "" }
+func (b *Button) validFast() bool { return buttonType(b.Type) && b.Name != "" }
 
 func (r *Recipient) validFast() bool {
 	switch {

@@ -196,15 +196,35 @@ func (r *Recipient) Country() string {
 }
 
 // MaskedPhone returns the phone number with its middle digits hidden, the
-// only form in which talkrelay logs or publishes a number.
-func (r *Recipient) MaskedPhone() string { return MaskPhone(r.Digits()) }
+// only form in which talkrelay logs or publishes a number: MaskPhone of
+// Digits.
+func (r *Recipient) MaskedPhone() string { return mask(r.Phone, true) }
 
 // MaskPhone hides all but the first three and last four digits of a number.
-func MaskPhone(p string) string {
-	if len(p) <= 7 {
-		return strings.Repeat("*", len(p))
+func MaskPhone(p string) string { return mask(p, false) }
+
+// mask is MaskPhone of p, without its hyphens if noHyphens, built in one
+// allocation.
+func mask(p string, noHyphens bool) string {
+	n := len(p)
+	if noHyphens {
+		n -= strings.Count(p, "-")
 	}
-	return p[:3] + strings.Repeat("*", len(p)-7) + p[len(p)-4:]
+	var b strings.Builder
+	b.Grow(n)
+	k := 0 // bytes written
+	for i := range len(p) {
+		c := p[i]
+		if noHyphens && c == '-' {
+			continue
+		}
+		if n <= 7 || k >= 3 && k < n-4 {
+			c = '*'
+		}
+		b.WriteByte(c)
+		k++
+	}
+	return b.String()
 }
 
 // On tells whether failover is enabled: f is set and says enabled: true.

@@ -2,42 +2,70 @@ package job
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // scanJob reads, by hand, the jobs most producers send: the job's scalar
 // members, a metadata object, and recipients with ref, phone,
 // country_code, content, variables, title, header and buttons. It is
 // several times faster than json v2 and allocates a few times per job
-// instead of once per string: the recipients' strings are slices of one
-// copy of data (the job's own are copied apart: they outlive it as metric
-// labels and keys). Anything else — another member, a duplicate one,
-// null, an empty string, a \u escape, invalid UTF-8, a number that is not
-// a plain integer, trailing data — it leaves to json v2 (ok false). So it
-// reads only what it reads exactly as json v2 does, which
+// instead of once per string: the recipients' strings and the metadata
+// are slices of one copy of data, their escapes undone in place (the
+// job's own strings are copied apart: they outlive it as metric labels
+// and keys). Anything else — another member, a duplicate one, null, an
+// empty string, a \u escape, invalid UTF-8, a number that is not a plain
+// integer, trailing data — it leaves to json v2 (ok false). So it reads
+// only what it reads exactly as json v2 does, which
 // FuzzScanAgreesWithJSONv2 checks; decodeFast then proves the job valid as
 // before.
 func scanJob(data []byte) (*Job, bool) {
-	s := scanner{data: data}
-	j := &Job{Recipients: make([]Recipient, 0, countPhones(data))} // as decodeFast sizes them
-	if !object(&s, j, (*scanner).jobMember) || !s.end() {
+	if len(data) == 0 {
+		return nil, false
+	}
+	// Room for one recipient: most jobs have one, and the second makes
+	// room for the rest (objects).
+	j, buttons := newJob(1)
+	buf := append([]byte(nil), data...)
+	// whole shares buf's bytes: once scanJob returns, nothing writes them
+	// (the metadata's bytes are apart from every string's).
+	s := scanner{data: data, buf: buf, whole: unsafe.String(unsafe.SliceData(buf), len(buf)), buttons: buttons}
+	if !object(&s, j, s.jobMember) || !s.end() {
 		return nil, false
 	}
 	s.keepOwn()
 	return j, true
 }
 
+// newJob returns an empty job with room for n recipients (see
+// countPhones). A job of one recipient takes one allocation with it and
+// with room for a button (buttons: a notification has one more often than
+// not), for scanJob.
+func newJob(n int) (j *Job, buttons []Button) {
+	if n == 1 {
+		one := new(struct {
+			job       Job
+			recipient [1]Recipient
+			button    [1]Button
+		})
+		one.job.Recipients = one.recipient[:0]
+		return &one.job, one.button[:0]
+	}
+	return &Job{Recipients: make([]Recipient, 0, n)}, nil
+}
+
 // object reads an object into v, member reading the value of each member
 // and naming it by a bit: a name read twice refuses the object.
-func object[T any](s *scanner, v *T, member func(s *scanner, v *T, name token) (bit uint32, ok bool)) bool {
+func object[T any](s *scanner, v *T, member func(v *T, name []byte) (bit uint32, ok bool)) bool {
 	var set uint32
 	for first := true; ; first = false {
 		name, more, ok := s.member(first)
 		if !ok || !more {
 			return ok
 		}
-		bit, ok := member(s, v, name)
+		bit, ok := member(v, s.bytes(name))
 		if !ok || set&bit != 0 {
 			return false
 		}
@@ -45,14 +73,26 @@ func object[T any](s *scanner, v *T, member func(s *scanner, v *T, name token) (
 	}
 }
 
-// objects reads an array of objects into *list, as object does.
-func objects[T any](s *scanner, list *[]T, member func(s *scanner, v *T, name token) (bit uint32, ok bool)) bool {
+// objects reads an array of objects into *list, as object does. A full
+// list grows once for all the elements left, which count counts in the
+// rest of the data.
+func objects[T any](s *scanner, list *[]T, member func(v *T, name []byte) (bit uint32, ok bool), count func(data []byte) int) bool {
 	for first := true; ; first = false {
 		more, ok := s.elem(first)
 		if !ok || !more {
 			return ok
 		}
-		*list = append(*list, *new(T))
+		if len(*list) == cap(*list) {
+			*list = append(make([]T, 0, len(*list)+count(s.data[s.i:])), *list...)
+		}
+		if n := len(*list); n < cap(*list) {
+			// Spare capacity is zero (make's, new's or append's): no
+			// copy of a zero T, which costs write barriers while the GC
+			// runs.
+			*list = (*list)[:n+1]
+		} else {
+			*list = append(*list, *new(T))
+		}
 		if !object(s, &(*list)[len(*list)-1], member) {
 			return false
 		}
@@ -63,9 +103,17 @@ func objects[T any](s *scanner, list *[]T, member func(s *scanner, v *T, name to
 const maxDepth = 32
 
 type scanner struct {
-	data  []byte
+	data []byte // the job as received, only read
+	// buf is scanJob's copy of data, where the strings kept have their
+	// escapes undone, each within its own bytes; whole is buf as a
+	// string.
+	buf   []byte
+	whole string
 	i     int
-	whole string // data as a string, made for the first recipient
+	// buttons holds the recipients' buttons, each recipient's a slice of
+	// it: room for one with a job's first recipient (newJob), then for all
+	// that are left (objects).
+	buttons []Button
 	// own are the job's own strings read (str), copied at the end by
 	// keepOwn.
 	own   [4]ownString
@@ -73,25 +121,24 @@ type scanner struct {
 }
 
 type ownString struct {
-	dst *string
-	t   token
+	dst        *string
+	start, end int // in buf
 }
 
-// token is a string read: data[start:end] as written, or esc, its bytes
-// unescaped, when it had escapes.
-type token struct {
+// span is a string read: data[start:end], between its quotes; esc tells
+// that it has escapes.
+type span struct {
 	start, end int
-	esc        []byte
+	esc        bool
 }
 
 func (s *scanner) ws() {
 	for s.i < len(s.data) {
-		switch s.data[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
+		// One comparison for most bytes: whitespace is at most ' '.
+		if c := s.data[s.i]; c > ' ' || c != ' ' && c != '\t' && c != '\n' && c != '\r' {
 			return
 		}
+		s.i++
 	}
 }
 
@@ -113,19 +160,25 @@ func (s *scanner) end() bool {
 // member reads the next member name of an object and its colon, the
 // object's '{' first when first is true; more is false after its '}'.
 // Names with escapes are refused (an escaped name may equal another).
-func (s *scanner) member(first bool) (name token, more, ok bool) {
+func (s *scanner) member(first bool) (name span, more, ok bool) {
 	if first && !s.next('{') {
-		return token{}, false, false
+		return span{}, false, false
 	}
 	if s.next('}') {
-		return token{}, false, true
+		return span{}, false, true
 	}
 	if !first && !s.next(',') {
-		return token{}, false, false
+		return span{}, false, false
 	}
-	name, ok = s.string(false)
-	return name, ok, ok && s.next(':')
+	name, ok = s.string()
+	if !ok || name.esc || !s.next(':') {
+		return span{}, false, false
+	}
+	return name, true, true
 }
+
+// bytes is t's bytes as written.
+func (s *scanner) bytes(t span) []byte { return s.data[t.start:t.end] }
 
 // elem moves to the next element of an array, past its '[' first when
 // first is true; more is false after its ']'.
@@ -142,44 +195,67 @@ func (s *scanner) elem(first bool) (more, ok bool) {
 	return true, true
 }
 
-// string reads a string, unescaping \" \\ \/ \b \f \n \r \t if escapes
-// is true; any other escape, invalid UTF-8 or the empty string (see
-// decodeFast) refuses it.
-func (s *scanner) string(escapes bool) (t token, ok bool) {
+// stringStop marks the bytes that end a run of a string's plain bytes: a
+// quote, a backslash and the control characters.
+var stringStop = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
+// ones has a 1 in each byte: ones*c repeats byte c eight times.
+const ones = 0x0101010101010101
+
+// stops8 tells whether one of the eight bytes of x is a stringStop byte,
+// by the bit tricks of "Bit Twiddling Hacks" (hasless, haszero):
+// (x-ones*n) &^ x & (ones*0x80) is not zero iff a byte of x is below n
+// (n <= 0x80).
+func stops8(x uint64) bool {
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	below := func(x uint64, n uint64) uint64 { return (x - ones*n) &^ x }
+	return (below(x, 0x20)|below(quote, 1)|below(backslash, 1))&(ones*0x80) != 0
+}
+
+// string reads a string whose escapes are \" \\ \/ \b \f \n \r \t; any
+// other escape, invalid UTF-8 or the empty string (see decodeFast)
+// refuses it. text undoes its escapes.
+func (s *scanner) string() (t span, ok bool) {
 	if !s.next('"') {
-		return token{}, false
+		return span{}, false
 	}
 	d := s.data
-	t.start = s.i
+	i := s.i
+	var high uint64 // the bytes' top bits: UTF-8 needs checking if set
 	for {
-		run, i := s.i, s.i
-		for i < len(d) && d[i] != '"' && d[i] != '\\' && d[i] >= 0x20 {
+		for i+8 <= len(d) {
+			x := binary.LittleEndian.Uint64(d[i:])
+			if stops8(x) {
+				break
+			}
+			high |= x
+			i += 8
+		}
+		for i < len(d) && !stringStop[d[i]] {
+			high |= uint64(d[i])
 			i++
 		}
-		// An escape never splits a UTF-8 sequence: runs are checked apart.
-		if i >= len(d) || d[i] < 0x20 || !utf8.Valid(d[run:i]) {
-			return token{}, false
+		if i >= len(d) || d[i] != '\\' {
+			break
 		}
-		if t.esc != nil {
-			t.esc = append(t.esc, d[run:i]...)
+		if i+1 >= len(d) || unescaped(d[i+1]) == 0 {
+			return span{}, false
 		}
-		if d[i] == '"' {
-			t.end, s.i = i, i+1
-			return t, t.end > t.start
-		}
-		e := byte(0)
-		if i+1 < len(d) {
-			e = unescaped(d[i+1])
-		}
-		if !escapes || e == 0 {
-			return token{}, false
-		}
-		if t.esc == nil {
-			t.esc = append(make([]byte, 0, i-t.start+64), d[t.start:i]...)
-		}
-		t.esc = append(t.esc, e)
-		s.i = i + 2
+		t.esc = true
+		i += 2
 	}
+	// An escape is ASCII: it never hides invalid UTF-8 around it.
+	if i >= len(d) || d[i] != '"' || high&(ones*0x80) != 0 && !utf8.Valid(d[s.i:i]) {
+		return span{}, false
+	}
+	t.start, t.end, s.i = s.i, i, i+1
+	return t, t.end > t.start
 }
 
 // unescaped is the byte of the escape \c string reads, 0 for others.
@@ -201,23 +277,34 @@ func unescaped(c byte) byte {
 	return 0
 }
 
-// raw is t's bytes: in data, or unescaped.
-func (s *scanner) raw(t token) []byte {
-	if t.esc != nil {
-		return t.esc
+// text is t's bytes in buf, its escapes undone there (in place: the
+// unescaped bytes are never more).
+func (s *scanner) text(t span) []byte {
+	if !t.esc {
+		return s.buf[t.start:t.end]
 	}
-	return s.data[t.start:t.end]
+	n := t.start
+	for i := t.start; i < t.end; i++ {
+		c := s.data[i]
+		if c == '\\' {
+			i++
+			c = unescaped(s.data[i])
+		}
+		s.buf[n] = c
+		n++
+	}
+	return s.buf[t.start:n]
 }
 
 // str reads a string value that is the job's own (id, account, sender,
 // template): keepOwn copies it. A fifth one can only repeat a member and
 // is refused.
 func (s *scanner) str(dst *string) bool {
-	t, ok := s.string(true)
+	t, ok := s.string()
 	if !ok || s.owned == len(s.own) {
 		return false
 	}
-	s.own[s.owned] = ownString{dst, t}
+	s.own[s.owned] = ownString{dst, t.start, t.start + len(s.text(t))}
 	s.owned++
 	return true
 }
@@ -227,16 +314,16 @@ func (s *scanner) str(dst *string) bool {
 func (s *scanner) keepOwn() {
 	n := 0
 	for _, o := range s.own[:s.owned] {
-		n += len(s.raw(o.t))
+		n += o.end - o.start
 	}
 	var b strings.Builder
 	b.Grow(n)
 	for _, o := range s.own[:s.owned] {
-		b.Write(s.raw(o.t))
+		b.Write(s.buf[o.start:o.end])
 	}
 	all := b.String()
 	for _, o := range s.own[:s.owned] {
-		n := len(s.raw(o.t))
+		n := o.end - o.start
 		*o.dst, all = all[:n], all[n:]
 	}
 }
@@ -244,35 +331,31 @@ func (s *scanner) keepOwn() {
 // word reads a string value that is mostly one of words (a kind, a
 // priority): then that word, without a copy.
 func (s *scanner) word(dst *string, words ...string) bool {
-	t, ok := s.string(true)
-	raw := s.raw(t)
+	t, ok := s.string()
+	if !ok {
+		return false
+	}
+	raw := s.text(t)
 	for _, w := range words {
 		if string(raw) == w {
 			*dst = w
-			return ok
+			return true
 		}
 	}
 	*dst = string(raw)
-	return ok
+	return true
 }
 
-// recipientStr reads a string value of a recipient: a slice of the one
-// copy of data when it had no escapes.
+// recipientStr reads a string value of a recipient: a slice of whole.
 func (s *scanner) recipientStr(dst *string) bool {
-	t, ok := s.string(true)
+	t, ok := s.string()
 	*dst = s.shared(t)
 	return ok
 }
 
-// shared is t as a slice of the one copy of data, or its unescaped bytes.
-func (s *scanner) shared(t token) string {
-	if t.esc != nil {
-		return string(t.esc)
-	}
-	if s.whole == "" {
-		s.whole = string(s.data)
-	}
-	return s.whole[t.start:t.end]
+// shared is t, its escapes undone, as a slice of whole.
+func (s *scanner) shared(t span) string {
+	return s.whole[t.start : t.start+len(s.text(t))]
 }
 
 // integer reads a small non-negative integer written plainly.
@@ -314,31 +397,17 @@ func hasPrefixAt(b []byte, i int, p string) bool {
 	return len(b)-i >= len(p) && string(b[i:i+len(p)]) == p
 }
 
-// The string members of a job, a recipient and a button, in the order of
-// the fields jobMember, recipientMember and buttonMember pass stringField.
-var (
-	jobStrings       = []string{"id", "account", "sender", "template"}
-	recipientStrings = []string{"ref", "phone", "country_code", "content", "title", "header"}
-	buttonStrings    = []string{"type", "name", "url_mobile", "url_pc", "scheme_ios", "scheme_android", "chat_extra", "chat_event"}
-)
-
-// stringField reads the value of member name into fields[i] when names[i]
-// is name, with read; its bit is 1<<i. found is false for another name.
-func (s *scanner) stringField(name token, names []string, fields []*string, read func(*scanner, *string) bool) (bit uint32, ok, found bool) {
-	for i, n := range names {
-		if string(s.raw(name)) == n {
-			return 1 << i, read(s, fields[i]), true
-		}
-	}
-	return 0, false, false
-}
-
 // jobMember reads the value of member name of j.
-func (s *scanner) jobMember(j *Job, name token) (bit uint32, ok bool) {
-	if bit, ok, found := s.stringField(name, jobStrings, []*string{&j.ID, &j.Account, &j.Sender, &j.Template}, (*scanner).str); found {
-		return bit, ok
-	}
-	switch string(s.raw(name)) {
+func (s *scanner) jobMember(j *Job, name []byte) (bit uint32, ok bool) {
+	switch string(name) {
+	case "id":
+		return 1 << 0, s.str(&j.ID)
+	case "account":
+		return 1 << 1, s.str(&j.Account)
+	case "sender":
+		return 1 << 2, s.str(&j.Sender)
+	case "template":
+		return 1 << 3, s.str(&j.Template)
 	case "version":
 		return 1 << 4, s.integer(&j.Version)
 	case "kind":
@@ -353,32 +422,49 @@ func (s *scanner) jobMember(j *Job, name token) (bit uint32, ok bool) {
 		if s.i >= len(s.data) || s.data[s.i] != '{' || !s.value(0) {
 			return 0, false
 		}
-		j.Metadata = append([]byte(nil), s.data[start:s.i]...)
+		j.Metadata = s.buf[start:s.i:s.i] // its strings keep their escapes: see value
 		return 1 << 8, true
 	case "recipients":
-		return 1 << 9, objects(s, &j.Recipients, (*scanner).recipientMember)
+		return 1 << 9, objects(s, &j.Recipients, s.recipientMember, countPhones)
 	}
 	return 0, false
 }
 
-// countPhones counts the recipients to size their slice once (see
-// decodeFast): every recipient has a phone. A count that is too high
-// (a variable named phone) only wastes capacity; phone" is quicker to find
-// than "phone", whose first byte is everywhere.
+// countPhones counts the recipients to size their slice once: growing a
+// slice of 50,000 recipients by doubling would allocate (and leave for the
+// GC) twice what it keeps. Every recipient has a phone. A count that is
+// too high (a variable named phone) only wastes capacity; phone" is
+// quicker to find than "phone", whose first byte is everywhere.
 func countPhones(data []byte) int { return bytes.Count(data, []byte(`phone"`)) }
 
+// countButtons counts the buttons in data, by their type, which every
+// button has, to give a job's buttons one allocation, not one per
+// recipient. A count that is too high only wastes capacity.
+func countButtons(data []byte) int { return bytes.Count(data, []byte(`"type"`)) }
+
 // recipientMember reads the value of member name of r.
-func (s *scanner) recipientMember(r *Recipient, name token) (bit uint32, ok bool) {
-	fields := []*string{&r.Ref, &r.Phone, &r.CountryCode, &r.Content, &r.Title, &r.Header}
-	if bit, ok, found := s.stringField(name, recipientStrings, fields, (*scanner).recipientStr); found {
-		return bit, ok
-	}
-	switch string(s.raw(name)) {
+func (s *scanner) recipientMember(r *Recipient, name []byte) (bit uint32, ok bool) {
+	switch string(name) {
+	case "ref":
+		return 1 << 0, s.recipientStr(&r.Ref)
+	case "phone":
+		return 1 << 1, s.recipientStr(&r.Phone)
+	case "country_code":
+		return 1 << 2, s.recipientStr(&r.CountryCode)
+	case "content":
+		return 1 << 3, s.recipientStr(&r.Content)
+	case "title":
+		return 1 << 4, s.recipientStr(&r.Title)
+	case "header":
+		return 1 << 5, s.recipientStr(&r.Header)
 	case "variables":
 		return 1 << 6, s.variables(r)
 	case "buttons":
 		// [] is left to json v2, which decodes it as an empty slice.
-		return 1 << 7, objects(s, &r.Buttons, (*scanner).buttonMember) && len(r.Buttons) > 0
+		from := len(s.buttons)
+		ok := objects(s, &s.buttons, s.buttonMember, countButtons)
+		r.Buttons = s.buttons[from:len(s.buttons):len(s.buttons)]
+		return 1 << 7, ok && len(r.Buttons) > 0
 	}
 	return 0, false
 }
@@ -391,7 +477,7 @@ func (s *scanner) variables(r *Recipient) bool {
 			return ok
 		}
 		var v string
-		if _, dup := r.Variables[string(s.raw(name))]; dup || !s.recipientStr(&v) {
+		if _, dup := r.Variables[string(s.bytes(name))]; dup || !s.recipientStr(&v) {
 			return false
 		}
 		r.Variables[s.shared(name)] = v
@@ -399,15 +485,32 @@ func (s *scanner) variables(r *Recipient) bool {
 }
 
 // buttonMember reads the value of member name of b.
-func (s *scanner) buttonMember(b *Button, name token) (bit uint32, ok bool) {
-	fields := []*string{&b.Type, &b.Name, &b.URLMobile, &b.URLPC, &b.SchemeIOS, &b.SchemeAndroid, &b.ChatExtra, &b.ChatEvent}
-	bit, ok, _ = s.stringField(name, buttonStrings, fields, (*scanner).recipientStr)
-	return bit, ok
+func (s *scanner) buttonMember(b *Button, name []byte) (bit uint32, ok bool) {
+	switch string(name) {
+	case "type":
+		return 1 << 0, s.recipientStr(&b.Type)
+	case "name":
+		return 1 << 1, s.recipientStr(&b.Name)
+	case "url_mobile":
+		return 1 << 2, s.recipientStr(&b.URLMobile)
+	case "url_pc":
+		return 1 << 3, s.recipientStr(&b.URLPC)
+	case "scheme_ios":
+		return 1 << 4, s.recipientStr(&b.SchemeIOS)
+	case "scheme_android":
+		return 1 << 5, s.recipientStr(&b.SchemeAndroid)
+	case "chat_extra":
+		return 1 << 6, s.recipientStr(&b.ChatExtra)
+	case "chat_event":
+		return 1 << 7, s.recipientStr(&b.ChatEvent)
+	}
+	return 0, false
 }
 
 // value checks one JSON value of metadata: objects with distinct names
 // (compared as written: names with escapes are refused), arrays, strings
-// (no \u escapes), numbers, true and false.
+// (no \u escapes; left as written, escapes and all), numbers, true and
+// false.
 func (s *scanner) value(depth int) bool {
 	if depth > maxDepth {
 		return false
@@ -418,14 +521,14 @@ func (s *scanner) value(depth int) bool {
 	}
 	switch c := s.data[s.i]; {
 	case c == '{':
-		names := make([]token, 0, 8)
+		names := make([]span, 0, 8)
 		for first := true; ; first = false {
 			name, more, ok := s.member(first)
 			if !ok || !more {
 				return ok
 			}
 			for _, n := range names {
-				if string(s.raw(n)) == string(s.raw(name)) {
+				if string(s.bytes(n)) == string(s.bytes(name)) {
 					return false
 				}
 			}
@@ -445,7 +548,7 @@ func (s *scanner) value(depth int) bool {
 			}
 		}
 	case c == '"':
-		_, ok := s.string(true)
+		_, ok := s.string()
 		return ok
 	case c == 't' || c == 'f':
 		var b bool
