@@ -75,6 +75,9 @@ type delivery struct {
 	// this message stored, found when reconciling: new ones take other
 	// names. Written before any recipient is submitted.
 	storedEnvelopes map[string]bool
+	// unrecorded is span when the job's span is not recorded (see
+	// startJobSpan): held here, it costs no allocation of its own.
+	unrecorded unrecordedSpan
 
 	resultsOnce sync.Once
 	results     store.Results // builds d's result messages; see resultMsgs
@@ -130,34 +133,10 @@ func (d *delivery) logger() *zerolog.Logger {
 	return &d.log
 }
 
-// jobSpanKind starts the span of a job.
-var jobSpanKind = trace.WithSpanKind(trace.SpanKindConsumer)
-
 func (w *Worker) newDelivery(msg *intake.Msg, j *job.Job) *delivery {
-	// The OpenTelemetry messaging conventions ask a consumer's "process"
-	// span to link to the message's creation context (the producer's
-	// traceparent): it does. They do not make that context the parent
-	// (their examples have none), nor forbid it: talkrelay keeps it as the
-	// parent too, so that the producer's sampling decision holds
-	// (parent-based samplers) and the job's results carry its trace id, as
-	// the README promises producers.
-	//
-	// Links and attributes are added only to a span that is recorded
-	// (most are not: see Options.Tracer), which spares building them for
-	// every job; no sampler talkrelay configures looks at them.
-	ctx := store.ExtractTrace(context.Background(), msg.Headers())
-	_, span := w.tracer.Start(ctx, "talkrelay.job", jobSpanKind)
-	if span.IsRecording() {
-		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-			span.AddLink(trace.Link{SpanContext: sc})
-		}
-		span.SetAttributes(
-			attribute.String("messaging.system", "nats"),
-			attribute.String("messaging.operation.type", "process"),
-			attribute.String("messaging.destination.name", msg.Subject()))
-	}
-	d := &delivery{w: w, msg: msg, job: j, span: span, jobSeq: msg.Seq,
-		traceID: span.SpanContext().TraceID().String(), recv: time.Now()} // real clock: recv measures how long the delivery took
+	d := &delivery{w: w, msg: msg, job: j, jobSeq: msg.Seq, recv: time.Now()} // real clock: recv measures how long the delivery took
+	d.span = w.startJobSpan(store.ExtractTrace(context.Background(), msg.Headers()), &d.unrecorded, msg.Subject())
+	d.traceID = d.span.SpanContext().TraceID().String()
 	d.undecided.Store(int64(len(j.Recipients)))
 	d.unstored.Store(1)
 	w.track.add(d)

@@ -1,0 +1,69 @@
+package worker
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/talkrelay/talkrelay/internal/intake"
+	"github.com/talkrelay/talkrelay/internal/job"
+	"github.com/talkrelay/talkrelay/internal/natstest"
+	"github.com/talkrelay/talkrelay/internal/streams"
+)
+
+// BenchmarkJobDelivery measures what the worker spends on each fresh
+// one-recipient job before its recipient is checked: the delivery, its
+// span and trace id, tracked until settled. The job message is a real one,
+// fetched from a server, with and without a producer's traceparent.
+func BenchmarkJobDelivery(b *testing.B) {
+	for _, c := range []struct{ name, traceparent string }{
+		{"no-traceparent", ""},
+		{"unsampled-traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			msg := fetchJobMsg(b, c.traceparent)
+			w := &Worker{tracer: defaultTracer(), defaultTracer: true, track: newTracker()}
+			j := &job.Job{ID: "order-1", Account: "shop", Kind: job.AlimTalk, Recipients: make([]job.Recipient, 1)}
+			acct := &account{}
+			b.ReportAllocs()
+			for b.Loop() {
+				d := w.jobDelivery(msg, j, acct)
+				if d.traceID == "" {
+					b.Fatal("no trace id")
+				}
+				w.track.remove(d)
+			}
+		})
+	}
+}
+
+// fetchJobMsg publishes a job message (with traceparent, if not empty) and
+// fetches it as a lane delivers it.
+func fetchJobMsg(b *testing.B, traceparent string) *intake.Msg {
+	b.Helper()
+	_, js := natstest.Run(b).JetStream(b)
+	natstest.EnsureStreams(b, js)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m := nats.NewMsg(streams.JobSubject("shop", "alimtalk"))
+	m.Data = []byte(`{"version":1,"id":"order-1","account":"shop","kind":"alimtalk"}`)
+	m.Header.Set(jetstream.MsgIDHeader, "order-1")
+	if traceparent != "" {
+		m.Header.Set("traceparent", traceparent)
+	}
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		b.Fatal(err)
+	}
+	cons, err := js.CreateConsumer(ctx, streams.JobsStream, jetstream.ConsumerConfig{Durable: "bench", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		b.Fatal(err)
+	}
+	got, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &intake.Msg{Msg: got, Seq: 1, Delivered: 1}
+}
