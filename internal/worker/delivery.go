@@ -76,8 +76,10 @@ type delivery struct {
 	// names. Written before any recipient is submitted.
 	storedEnvelopes map[string]bool
 	// unrecorded is span when the job's span is not recorded (see
-	// startJobSpan): held here, it costs no allocation of its own.
+	// startJobSpan), and onePending pending of a fresh one-recipient job:
+	// held here, they cost no allocation of their own.
 	unrecorded unrecordedSpan
+	onePending [1]retry.Pending
 
 	resultsOnce sync.Once
 	results     store.Results // builds d's result messages; see resultMsgs
@@ -213,7 +215,11 @@ func subjectMismatch(j *job.Job, subjAcct, subjKind string) string {
 func (w *Worker) jobDelivery(msg *intake.Msg, j *job.Job, acct *account) *delivery {
 	d := w.newDelivery(msg, j)
 	d.acct = acct
-	d.pending = make([]retry.Pending, len(j.Recipients))
+	if len(j.Recipients) == 1 {
+		d.pending = d.onePending[:]
+	} else {
+		d.pending = make([]retry.Pending, len(j.Recipients))
+	}
 	for i := range d.pending {
 		d.pending[i].Index = i
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/talkrelay/talkrelay/internal/dispatch"
 	"github.com/talkrelay/talkrelay/internal/intake"
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/natstest"
@@ -15,8 +16,8 @@ import (
 )
 
 // BenchmarkJobDelivery measures what the worker spends on each fresh
-// one-recipient job before its recipient is checked: the delivery, its
-// span and trace id, tracked until settled. The job message is a real one,
+// one-recipient job besides checking its recipient: the delivery, its
+// span and trace id, what its items share, tracked until settled. The job message is a real one,
 // fetched from a server, with and without a producer's traceparent.
 func BenchmarkJobDelivery(b *testing.B) {
 	for _, c := range []struct{ name, traceparent string }{
@@ -27,12 +28,12 @@ func BenchmarkJobDelivery(b *testing.B) {
 			msg := fetchJobMsg(b, c.traceparent)
 			w := &Worker{tracer: defaultTracer(), defaultTracer: true, track: newTracker()}
 			j := &job.Job{ID: "order-1", Account: "shop", Kind: job.AlimTalk, Recipients: make([]job.Recipient, 1)}
-			acct := &account{}
+			acct := &account{Account: &dispatch.Account{Sender: "@shop"}}
 			b.ReportAllocs()
 			for b.Loop() {
 				d := w.jobDelivery(msg, j, acct)
-				if d.traceID == "" {
-					b.Fatal("no trace id")
+				if d.traceID == "" || d.source(&j.Recipients[0]).Owner != d {
+					b.Fatal("no trace id or source")
 				}
 				w.track.remove(d)
 			}
@@ -41,7 +42,7 @@ func BenchmarkJobDelivery(b *testing.B) {
 }
 
 // fetchJobMsg publishes a job message (with traceparent, if not empty) and
-// fetches it as a lane delivers it.
+// returns it as a lane delivers it, held until the benchmark ends.
 func fetchJobMsg(b *testing.B, traceparent string) *intake.Msg {
 	b.Helper()
 	_, js := natstest.Run(b).JetStream(b)
@@ -57,13 +58,21 @@ func fetchJobMsg(b *testing.B, traceparent string) *intake.Msg {
 	if _, err := js.PublishMsg(ctx, m); err != nil {
 		b.Fatal(err)
 	}
-	cons, err := js.CreateConsumer(ctx, streams.JobsStream, jetstream.ConsumerConfig{Durable: "bench", AckPolicy: jetstream.AckExplicitPolicy})
-	if err != nil {
+	got := make(chan *intake.Msg, 1)
+	in := intake.New(js, intake.Config{Consumer: streams.WorkerConsumer, AckWait: time.Minute, MaxDeliver: 10, MaxAckPending: 100, PullBatch: 10, LaneBytes: 1 << 20, Starters: 1}, func(_ *intake.Lane, msgs []*intake.Msg) {
+		for _, m := range msgs {
+			got <- m
+		}
+	})
+	if err := in.Start(ctx, []string{"shop"}); err != nil {
 		b.Fatal(err)
 	}
-	got, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
-	if err != nil {
-		b.Fatal(err)
+	b.Cleanup(func() { in.Stop(); in.Close() })
+	select {
+	case msg := <-got:
+		return msg
+	case <-ctx.Done():
+		b.Fatal("the job was not delivered")
+		return nil
 	}
-	return &intake.Msg{Msg: got, Seq: 1, Delivered: 1}
 }

@@ -42,7 +42,7 @@ var jobSpanKind = trace.WithSpanKind(trace.SpanKindConsumer)
 func (w *Worker) startJobSpan(ctx context.Context, own *unrecordedSpan, subject string) trace.Span {
 	parent := trace.SpanContextFromContext(ctx)
 	if w.defaultTracer && !parent.IsSampled() {
-		own.sc = unrecordedChild(parent)
+		*own = unrecordedSpan{Span: noSpan, sc: unrecordedChild(parent)}
 		return own
 	}
 	_, span := w.tracer.Start(ctx, "talkrelay.job", jobSpanKind)
@@ -61,9 +61,12 @@ func (w *Worker) startJobSpan(ctx context.Context, own *unrecordedSpan, subject 
 // An unrecordedSpan is a span that is not recorded: only its context
 // (ids, flags, trace state) is kept, for the job's results.
 type unrecordedSpan struct {
-	noop.Span
-	sc trace.SpanContext
+	trace.Span // noSpan, for what records
+	sc         trace.SpanContext
 }
+
+// noSpan records nothing.
+var noSpan trace.Span = noop.Span{}
 
 func (s *unrecordedSpan) SpanContext() trace.SpanContext { return s.sc }
 
