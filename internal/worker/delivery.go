@@ -147,7 +147,10 @@ func (d *delivery) logger() *zerolog.Logger {
 }
 
 func (w *Worker) newDelivery(msg *intake.Msg, j *job.Job) *delivery {
-	d := &delivery{w: w, msg: msg, job: j, jobSeq: msg.Seq, recv: time.Now()} // real clock: recv measures how long the delivery took
+	d := &delivery{w: w, msg: msg, job: j, jobSeq: msg.Seq}
+	if w.log.GetLevel() <= zerolog.DebugLevel {
+		d.recv = time.Now() // real clock: recv measures how long the delivery took, which only a debug log says
+	}
 	d.span = w.startJobSpan(store.ExtractTrace(context.Background(), msg.Headers()), &d.unrecorded, msg.Subject())
 	d.traceID = d.span.SpanContext().TraceID().String()
 	d.undecided.Store(int64(len(j.Recipients)))
@@ -199,7 +202,7 @@ func (w *Worker) readJob(msg *intake.Msg) (*job.Job, *account) {
 		w.reject(msg, j, result.ReasonUnknownAccount, fmt.Sprintf("account %q is not configured on this worker", j.Account), true)
 		return nil, nil
 	}
-	if decide.Expired(j.Deadline, w.clock.Now()) {
+	if j.Deadline != nil && decide.Expired(j.Deadline, w.clock.Now()) { // the clock read only when it matters
 		w.reject(msg, j, result.ReasonDeadlineExceeded,
 			"deadline "+j.Deadline.UTC().Format(time.RFC3339)+" passed before the job was sent", true)
 		return nil, nil

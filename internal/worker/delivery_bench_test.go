@@ -2,11 +2,13 @@ package worker
 
 import (
 	"context"
+	"io"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 
 	"github.com/talkrelay/talkrelay/internal/dispatch"
 	"github.com/talkrelay/talkrelay/internal/intake"
@@ -26,7 +28,7 @@ func BenchmarkJobDelivery(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			msg := fetchJobMsg(b, c.traceparent)
-			w := &Worker{tracer: defaultTracer(), defaultTracer: true, track: newTracker()}
+			w := &Worker{log: zerolog.New(io.Discard).Level(zerolog.InfoLevel), tracer: defaultTracer(), defaultTracer: true, track: newTracker()}
 			j := &job.Job{ID: "order-1", Account: "shop", Kind: job.AlimTalk, Recipients: make([]job.Recipient, 1)}
 			acct := &account{Account: &dispatch.Account{Sender: "@shop"}}
 			b.ReportAllocs()
