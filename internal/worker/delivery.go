@@ -84,9 +84,11 @@ type delivery struct {
 	onePending [1]retry.Pending
 	tracked    tracked // its place among the in-flight deliveries (tracker)
 	// items are the dispatcher's items of its positions (prepare), made
-	// at once by run: one allocation, not one a recipient. A position is
-	// prepared at most once a delivery: sent, or looked up and then sent.
-	items []dispatch.Item
+	// at once by run: one allocation, not one a recipient, and none for
+	// one recipient (oneItem). A position is prepared at most once a
+	// delivery: sent, or looked up and then sent.
+	items   []dispatch.Item
+	oneItem [1]dispatch.Item
 
 	resultsOnce sync.Once
 	results     store.Results // builds d's result messages; see resultMsgs
@@ -314,7 +316,11 @@ func (w *Worker) run(d *delivery, scan *reconcile.Scan) {
 		d.finals.seed(skip, at)
 	}
 	items := make([]*dispatch.Item, 0, len(d.pending))
-	d.items = make([]dispatch.Item, len(d.pending))
+	if len(d.pending) == 1 {
+		d.items = d.oneItem[:]
+	} else {
+		d.items = make([]dispatch.Item, len(d.pending))
+	}
 	var lookups []int
 	for pos := range d.pending {
 		p := &d.pending[pos]
