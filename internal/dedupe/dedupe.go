@@ -241,8 +241,11 @@ func (c *Checker) Find(ctx context.Context, refs []Ref, now time.Time) ([][]uint
 		return nil, sndErr
 	}
 	for _, l := range []*lookup{res, snd} {
+		if len(l.hit) == 0 {
+			continue
+		}
 		for i, g := range l.groupOf {
-			if g >= 0 && len(l.hit[g]) > 0 {
+			if g >= 0 {
 				found[i] = append(found[i], l.hit[g]...)
 			}
 		}
@@ -291,16 +294,17 @@ func sendsFilterOf(subj string) (string, bool) {
 
 // lookup holds one stream's filters: group g has filter filters[g], and
 // hit[g] holds the job sequences of the traces within the window found for
-// it; ref i wants group groupOf[i] (-1: none).
+// it (made for the first: fresh jobs have none); ref i wants group
+// groupOf[i] (-1: none).
 type lookup struct {
 	byKey   map[string]int // a group by its key: its filter
 	filters []string
 	groupOf []int
-	hit     [][]uint64
+	hit     map[int][]uint64
 }
 
 func newLookup(n int) *lookup {
-	l := &lookup{byKey: make(map[string]int, n), filters: make([]string, 0, n), groupOf: make([]int, n), hit: make([][]uint64, 0, n)}
+	l := &lookup{byKey: make(map[string]int, n), filters: make([]string, 0, n), groupOf: make([]int, n)}
 	for i := range l.groupOf {
 		l.groupOf[i] = -1
 	}
@@ -313,7 +317,6 @@ func (l *lookup) add(filter string, ref int) {
 		g = len(l.filters)
 		l.byKey[filter] = g
 		l.filters = append(l.filters, filter)
-		l.hit = append(l.hit, nil)
 	}
 	l.groupOf[ref] = g
 }
@@ -435,6 +438,9 @@ func (l *lookup) mark(msgs []stored, key func(string) (string, bool), cutoff tim
 			return fmt.Errorf("answer on unexpected subject %q", m.subj)
 		}
 		if g, ok := l.byKey[k]; ok {
+			if l.hit == nil {
+				l.hit = map[int][]uint64{}
+			}
 			l.hit[g] = append(l.hit[g], m.jobSeq)
 		}
 	}
