@@ -59,7 +59,9 @@ type Options struct {
 	// HTTPClient is used by provider adapters (default: a tuned client).
 	HTTPClient *http.Client
 	// Tracer defaults to one from an SDK tracer provider without exporter,
-	// which still gives every job a trace id.
+	// which records only the spans of jobs whose producer's trace is
+	// sampled; every job still gets a trace id (the worker makes the
+	// unrecorded spans itself: defaultTracer).
 	Tracer trace.Tracer
 	// Ready, if set, is closed once the worker is consuming.
 	Ready chan<- struct{}
