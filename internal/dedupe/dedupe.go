@@ -210,17 +210,16 @@ func (c *Checker) Find(ctx context.Context, refs []Ref, now time.Time) ([][]uint
 	}
 	cutoff := now.Add(-c.window)
 
-	// Group refs by the trace key each stream's subjects carry.
+	// Group refs by the filter of each stream that matches their traces.
 	res := newLookup(len(refs))
 	snd := newLookup(len(refs))
 	for i, r := range refs {
 		// An id that is no valid job id has the token "_", shared with
 		// every other such id: its results say nothing about this job.
-		if jt := streams.JobToken(r.JobID); jt != streams.NoAccount {
-			res.add(streams.Token(r.Account)+"."+jt, streams.JobResultsFilter(r.Account, r.JobID), i)
+		if streams.JobToken(r.JobID) != streams.NoAccount {
+			res.add(streams.JobResultsFilter(r.Account, r.JobID), i)
 		}
-		k := JobKey(r.JobID)
-		snd.add(k, "$KV."+streams.SendsBucket+"."+k+".>", i)
+		snd.add(sendsFilter(r.JobID), i)
 	}
 
 	var wg sync.WaitGroup
@@ -230,8 +229,8 @@ func (c *Checker) Find(ctx context.Context, refs []Ref, now time.Time) ([][]uint
 		*errp = c.query(ctx, stream, l, key, cutoff)
 	}
 	wg.Add(2)
-	go run(res, streams.ResultsStream, resultsKey, &resErr)
-	go run(snd, sendsStream, sendsKey, &sndErr)
+	go run(res, streams.ResultsStream, resultsFilter, &resErr)
+	go run(snd, sendsStream, sendsFilterOf, &sndErr)
 	wg.Wait()
 	switch {
 	case resErr != nil && sndErr != nil:
@@ -242,18 +241,21 @@ func (c *Checker) Find(ctx context.Context, refs []Ref, now time.Time) ([][]uint
 		return nil, sndErr
 	}
 	for _, l := range []*lookup{res, snd} {
-		for g, seqs := range l.hit {
-			for _, i := range l.refs[g] {
-				found[i] = append(found[i], seqs...)
+		if len(l.hit) == 0 {
+			continue
+		}
+		for i, g := range l.groupOf {
+			if g >= 0 {
+				found[i] = append(found[i], l.hit[g]...)
 			}
 		}
 	}
 	return found, nil
 }
 
-// resultsKey maps talkrelay.results.<account>.<status>.<job> to
-// "<account>.<job>".
-func resultsKey(subj string) (string, bool) {
+// resultsFilter maps talkrelay.results.<account>.<status>.<job> to the
+// filter of the job's results, talkrelay.results.<account>.*.<job>.
+func resultsFilter(subj string) (string, bool) {
 	rest, ok := strings.CutPrefix(subj, streams.ResultsPrefix+".")
 	if !ok {
 		return "", false
@@ -266,43 +268,57 @@ func resultsKey(subj string) (string, bool) {
 	if !ok || strings.IndexByte(job, '.') >= 0 {
 		return "", false
 	}
-	return acct + "." + job, true
+	return streams.ResultsPrefix + "." + acct + ".*." + job, true
 }
 
-// sendsKey maps $KV.talkrelay_sends.<job key>.<...> to the job key.
-func sendsKey(subj string) (string, bool) {
-	rest, ok := strings.CutPrefix(subj, "$KV."+streams.SendsBucket+".")
+// sendsPrefix starts the subjects of the send-records bucket.
+const sendsPrefix = "$KV." + streams.SendsBucket + "."
+
+// sendsFilter matches the send records keyed by job jobID:
+// $KV.talkrelay_sends.<JobKey(jobID)>.>, built in one allocation.
+func sendsFilter(jobID string) string {
+	var b [len(sendsPrefix) + streams.HashTokenLen + len(".>")]byte
+	return string(append(streams.AppendHashToken(append(b[:0], sendsPrefix...), jobID), ".>"...))
+}
+
+// sendsFilterOf maps $KV.talkrelay_sends.<job key>.<...> to the filter of
+// the job's send records, $KV.talkrelay_sends.<job key>.>.
+func sendsFilterOf(subj string) (string, bool) {
+	rest, ok := strings.CutPrefix(subj, sendsPrefix)
 	if !ok {
 		return "", false
 	}
 	k, _, ok := strings.Cut(rest, ".")
-	return k, ok
+	return sendsPrefix + k + ".>", ok
 }
 
-// lookup holds one stream's filters: group g has filter filters[g], is
-// wanted by refs[g], and hit[g] holds the job sequences of the traces
-// within the window found for it.
+// lookup holds one stream's filters: group g has filter filters[g], and
+// hit[g] holds the job sequences of the traces within the window found for
+// it (made for the first: fresh jobs have none); ref i wants group
+// groupOf[i] (-1: none).
 type lookup struct {
-	byKey   map[string]int
+	byKey   map[string]int // a group by its key: its filter
 	filters []string
-	refs    [][]int
-	hit     [][]uint64
+	groupOf []int
+	hit     map[int][]uint64
 }
 
 func newLookup(n int) *lookup {
-	return &lookup{byKey: make(map[string]int, n), filters: make([]string, 0, n), refs: make([][]int, 0, n)}
+	l := &lookup{byKey: make(map[string]int, n), filters: make([]string, 0, n), groupOf: make([]int, n)}
+	for i := range l.groupOf {
+		l.groupOf[i] = -1
+	}
+	return l
 }
 
-func (l *lookup) add(key, filter string, ref int) {
-	g, ok := l.byKey[key]
+func (l *lookup) add(filter string, ref int) {
+	g, ok := l.byKey[filter]
 	if !ok {
 		g = len(l.filters)
-		l.byKey[key] = g
+		l.byKey[filter] = g
 		l.filters = append(l.filters, filter)
-		l.refs = append(l.refs, nil)
-		l.hit = append(l.hit, nil)
 	}
-	l.refs[g] = append(l.refs[g], ref)
+	l.groupOf[ref] = g
 }
 
 // query settles every group of l against stream.
@@ -422,6 +438,9 @@ func (l *lookup) mark(msgs []stored, key func(string) (string, bool), cutoff tim
 			return fmt.Errorf("answer on unexpected subject %q", m.subj)
 		}
 		if g, ok := l.byKey[k]; ok {
+			if l.hit == nil {
+				l.hit = map[int][]uint64{}
+			}
 			l.hit[g] = append(l.hit[g], m.jobSeq)
 		}
 	}

@@ -143,6 +143,31 @@ func TestJobKey(t *testing.T) {
 	}
 }
 
+// The filters a job's traces are looked up with are the ones their
+// subjects map back to.
+func TestTraceSubjectsMapToTheirJobsFilters(t *testing.T) {
+	for _, id := range []string{"order-1", "campaign.7.job-3", "a"} {
+		if got, want := sendsFilter(id), "$KV."+streams.SendsBucket+"."+JobKey(id)+".>"; got != want {
+			t.Errorf("sendsFilter(%q) = %q, want %q", id, got, want)
+		}
+		for _, rest := range []string{"b.1", "e." + JobKey(id) + ".r0"} {
+			if got, ok := sendsFilterOf("$KV." + streams.SendsBucket + "." + JobKey(id) + "." + rest); !ok || got != sendsFilter(id) {
+				t.Errorf("record %s of %q maps to %q, %v; want %q", rest, id, got, ok, sendsFilter(id))
+			}
+		}
+		if got, ok := resultsFilter(streams.ResultSubject("shop", "accepted", id)); !ok || got != streams.JobResultsFilter("shop", id) {
+			t.Errorf("result of %q maps to %q, %v; want %q", id, got, ok, streams.JobResultsFilter("shop", id))
+		}
+	}
+	for _, subj := range []string{"talkrelay.results.shop.accepted", "talkrelay.other.shop.accepted.x", "$KV.other.k.b"} {
+		_, okR := resultsFilter(subj)
+		_, okS := sendsFilterOf(subj)
+		if okR || okS {
+			t.Errorf("%s maps to a filter", subj)
+		}
+	}
+}
+
 func TestNoneSeen(t *testing.T) {
 	e := setup(t)
 	e.result(t, "shop", "accepted", "other-job")

@@ -210,8 +210,17 @@ func ScheduleSubject(account, id string) string {
 // a key token: the hex of the first 12 bytes of its SHA-256. Schedule
 // subjects and send-record keys name envelopes by it.
 func HashToken(s string) string {
+	var b [HashTokenLen]byte
+	return string(AppendHashToken(b[:0], s))
+}
+
+// HashTokenLen is the length of a HashToken.
+const HashTokenLen = 24
+
+// AppendHashToken appends HashToken(s) to b.
+func AppendHashToken(b []byte, s string) []byte {
 	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:12])
+	return hex.AppendEncode(b, h[:HashTokenLen/2])
 }
 
 // DLQSubject is where a dead-lettered job of account is copied.

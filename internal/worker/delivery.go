@@ -44,8 +44,10 @@ type delivery struct {
 	round   int             // 0 for a fresh job, n for the n-th envelope
 	envID   string          // the envelope's id; empty for a fresh job
 	acct    *account
-	logOnce sync.Once
-	log     zerolog.Logger // use logger(): built on first use
+	// log is d's logger: use logger(), which builds it on first use (most
+	// deliveries never log; a nil pointer takes 120 bytes less than a
+	// logger and its sync.Once in every delivery).
+	log     atomic.Pointer[zerolog.Logger]
 	span    trace.Span
 	traceID string
 	recv    time.Time
@@ -75,6 +77,18 @@ type delivery struct {
 	// this message stored, found when reconciling: new ones take other
 	// names. Written before any recipient is submitted.
 	storedEnvelopes map[string]bool
+	// unrecorded is span when the job's span is not recorded (see
+	// startJobSpan), and onePending pending of a fresh one-recipient job:
+	// held here, they cost no allocation of their own.
+	unrecorded unrecordedSpan
+	onePending [1]retry.Pending
+	tracked    tracked // its place among the in-flight deliveries (tracker)
+	// items are the dispatcher's items of its positions (prepare), made
+	// at once by run: one allocation, not one a recipient, and none for
+	// one recipient (oneItem). A position is prepared at most once a
+	// delivery: sent, or looked up and then sent.
+	items   []dispatch.Item
+	oneItem [1]dispatch.Item
 
 	resultsOnce sync.Once
 	results     store.Results // builds d's result messages; see resultMsgs
@@ -126,38 +140,21 @@ func (d *delivery) debug() *zerolog.Event {
 // logger returns d's logger, building it on first use: most deliveries
 // never log.
 func (d *delivery) logger() *zerolog.Logger {
-	d.logOnce.Do(func() { d.log = d.w.jobLog(d.msg, d.job, d.round) })
-	return &d.log
+	if l := d.log.Load(); l != nil {
+		return l
+	}
+	l := d.w.jobLog(d.msg, d.job, d.round)
+	d.log.CompareAndSwap(nil, &l)
+	return d.log.Load()
 }
 
-// jobSpanKind starts the span of a job.
-var jobSpanKind = trace.WithSpanKind(trace.SpanKindConsumer)
-
 func (w *Worker) newDelivery(msg *intake.Msg, j *job.Job) *delivery {
-	// The OpenTelemetry messaging conventions ask a consumer's "process"
-	// span to link to the message's creation context (the producer's
-	// traceparent): it does. They do not make that context the parent
-	// (their examples have none), nor forbid it: talkrelay keeps it as the
-	// parent too, so that the producer's sampling decision holds
-	// (parent-based samplers) and the job's results carry its trace id, as
-	// the README promises producers.
-	//
-	// Links and attributes are added only to a span that is recorded
-	// (most are not: see Options.Tracer), which spares building them for
-	// every job; no sampler talkrelay configures looks at them.
-	ctx := store.ExtractTrace(context.Background(), msg.Headers())
-	_, span := w.tracer.Start(ctx, "talkrelay.job", jobSpanKind)
-	if span.IsRecording() {
-		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-			span.AddLink(trace.Link{SpanContext: sc})
-		}
-		span.SetAttributes(
-			attribute.String("messaging.system", "nats"),
-			attribute.String("messaging.operation.type", "process"),
-			attribute.String("messaging.destination.name", msg.Subject()))
+	d := &delivery{w: w, msg: msg, job: j, jobSeq: msg.Seq}
+	if w.log.GetLevel() <= zerolog.DebugLevel {
+		d.recv = time.Now() // real clock: recv measures how long the delivery took, which only a debug log says
 	}
-	d := &delivery{w: w, msg: msg, job: j, span: span, jobSeq: msg.Seq,
-		traceID: span.SpanContext().TraceID().String(), recv: time.Now()} // real clock: recv measures how long the delivery took
+	d.span = w.startJobSpan(store.ExtractTrace(context.Background(), msg.Headers()), &d.unrecorded, msg.Subject())
+	d.traceID = d.span.SpanContext().TraceID().String()
 	d.undecided.Store(int64(len(j.Recipients)))
 	d.unstored.Store(1)
 	w.track.add(d)
@@ -207,7 +204,7 @@ func (w *Worker) readJob(msg *intake.Msg) (*job.Job, *account) {
 		w.reject(msg, j, result.ReasonUnknownAccount, fmt.Sprintf("account %q is not configured on this worker", j.Account), true)
 		return nil, nil
 	}
-	if decide.Expired(j.Deadline, w.clock.Now()) {
+	if j.Deadline != nil && decide.Expired(j.Deadline, w.clock.Now()) { // the clock read only when it matters
 		w.reject(msg, j, result.ReasonDeadlineExceeded,
 			"deadline "+j.Deadline.UTC().Format(time.RFC3339)+" passed before the job was sent", true)
 		return nil, nil
@@ -234,7 +231,11 @@ func subjectMismatch(j *job.Job, subjAcct, subjKind string) string {
 func (w *Worker) jobDelivery(msg *intake.Msg, j *job.Job, acct *account) *delivery {
 	d := w.newDelivery(msg, j)
 	d.acct = acct
-	d.pending = make([]retry.Pending, len(j.Recipients))
+	if len(j.Recipients) == 1 {
+		d.pending = d.onePending[:]
+	} else {
+		d.pending = make([]retry.Pending, len(j.Recipients))
+	}
 	for i := range d.pending {
 		d.pending[i].Index = i
 	}
@@ -315,6 +316,11 @@ func (w *Worker) run(d *delivery, scan *reconcile.Scan) {
 		d.finals.seed(skip, at)
 	}
 	items := make([]*dispatch.Item, 0, len(d.pending))
+	if len(d.pending) == 1 {
+		d.items = d.oneItem[:]
+	} else {
+		d.items = make([]dispatch.Item, len(d.pending))
+	}
 	var lookups []int
 	for pos := range d.pending {
 		p := &d.pending[pos]
@@ -353,7 +359,8 @@ func (w *Worker) prepare(d *delivery, pos int) *dispatch.Item {
 	}
 	r := &d.job.Recipients[pos]
 	// Checked in place: a Message of its own would escape to the heap too.
-	it := &dispatch.Item{Message: providers.Message{Job: d.job, Index: p.Index, Recipient: r, Attempt: p.Attempts + 1}, Pos: pos}
+	it := &d.items[pos]
+	*it = dispatch.Item{Message: providers.Message{Job: d.job, Index: p.Index, Recipient: r, Attempt: p.Attempts + 1}, Pos: pos}
 	if err := d.acct.Client.Check(&it.Message); err != nil {
 		ev := d.event(pos)
 		ev.Status, ev.Reason, ev.Message = result.Rejected, result.ReasonInvalidRecipient, err.Error()
@@ -821,7 +828,7 @@ func (w *Worker) reject(msg *intake.Msg, j *job.Job, reason result.Reason, why s
 		events = append(events, result.ForRecipient(j, -1, provider, w.clock.Now()))
 	}
 	d := w.newDelivery(msg, &job.Job{})
-	d.logOnce.Do(func() { d.log = log })
+	d.log.Store(&log)
 	d.finalMsg = string(reason) + ": " + why
 	if msg.Delivered > 1 && j.ID != "" {
 		done, err := w.records.Finals(j.Account, j.ID)

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/talkrelay/talkrelay/internal/job"
 	"github.com/talkrelay/talkrelay/internal/providers/naver/naverfake"
+	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/streams"
 	"github.com/talkrelay/talkrelay/internal/tracing"
 	"github.com/talkrelay/talkrelay/internal/worker"
@@ -184,5 +187,53 @@ func TestTracingIsOffWithoutAnEndpoint(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
 	if tp, err := tracing.Start(t.Context(), "x"); tp != nil || err != nil {
 		t.Errorf("tracing.Start = %v, %v; want off", tp, err)
+	}
+}
+
+// With the default tracer, a job whose producer's trace is not sampled
+// keeps that trace: its results carry its trace id, its trace state and
+// its flags (not sampled), under a span of the worker's; a job without a
+// traceparent gets a trace of its own.
+func TestUnsampledProducerTraceIsKept(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.start(e.config(sandboxAccount("acct", nil)))
+	traced := testJob("unsampled", "acct", 2)
+	data, err := traced.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg(streams.JobSubject(traced.Account, string(traced.Kind)))
+	m.Data = data
+	m.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00") // any case
+	m.Header.Set("tracestate", "vendor=abc")
+	if _, err := e.js.PublishMsg(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	e.publishJob(testJob("untraced", "acct", 1))
+
+	type stored struct{ traceparent, tracestate, traceID, jobID string }
+	got := readStream(t, e.js, streams.ResultsStream, 3, 30*time.Second, func(m jetstream.Msg) stored {
+		var ev result.Event
+		if err := json.Unmarshal(m.Data(), &ev); err != nil {
+			t.Fatalf("result event: %v", err)
+		}
+		return stored{m.Headers().Get("traceparent"), m.Headers().Get("tracestate"), ev.TraceID, ev.JobID}
+	})
+	for _, s := range got {
+		parts := strings.Split(s.traceparent, "-")
+		if len(parts) != 4 || parts[1] != s.traceID || parts[2] == "00f067aa0ba902b7" || parts[2] == strings.Repeat("0", 16) || parts[3] != "00" {
+			t.Errorf("result of %s: traceparent %q, trace_id %q; want the trace id, a span of the worker's, not sampled", s.jobID, s.traceparent, s.traceID)
+		}
+		switch s.jobID {
+		case "unsampled":
+			if s.traceID != "4bf92f3577b34da6a3ce929d0e0e4736" || s.tracestate != "vendor=abc" {
+				t.Errorf("result of the traced job: trace %q, tracestate %q; want the producer's", s.traceID, s.tracestate)
+			}
+		case "untraced":
+			if s.traceID == "4bf92f3577b34da6a3ce929d0e0e4736" || s.tracestate != "" {
+				t.Errorf("result of the untraced job: trace %q, tracestate %q; want a trace of its own", s.traceID, s.tracestate)
+			}
+		}
 	}
 }

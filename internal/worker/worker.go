@@ -24,7 +24,6 @@ import (
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/propagation"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/talkrelay/talkrelay/internal/config"
@@ -60,7 +59,9 @@ type Options struct {
 	// HTTPClient is used by provider adapters (default: a tuned client).
 	HTTPClient *http.Client
 	// Tracer defaults to one from an SDK tracer provider without exporter,
-	// which still gives every job a trace id.
+	// which records only the spans of jobs whose producer's trace is
+	// sampled; every job still gets a trace id (the worker makes the
+	// unrecorded spans itself: defaultTracer).
 	Tracer trace.Tracer
 	// Ready, if set, is closed once the worker is consuming.
 	Ready chan<- struct{}
@@ -110,6 +111,9 @@ type Worker struct {
 	// lostLogs bounds the warnings of jobs given up (see lose): a long
 	// pause gives up every job held at once.
 	lostLogs zerolog.BurstSampler
+	// defaultTracer: tracer is defaultTracer(), whose unrecorded spans
+	// the worker starts itself (startJobSpan).
+	defaultTracer bool
 }
 
 // Run runs a worker until ctx is cancelled, then shuts down gracefully:
@@ -132,11 +136,9 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	if opts.Clock == nil {
 		opts.Clock = decide.System
 	}
-	if opts.Tracer == nil {
-		// Spans are recorded only when the producer's trace is sampled; the
-		// rest still get trace ids, which result events carry.
-		opts.Tracer = sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample()))).
-			Tracer("github.com/talkrelay/talkrelay/worker")
+	ownTracer := opts.Tracer == nil
+	if ownTracer {
+		opts.Tracer = defaultTracer()
 	}
 	accounts, err := buildAccounts(cfg, opts)
 	if err != nil {
@@ -195,6 +197,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts Optio
 	w := &Worker{cfg: cfg, log: log, tracer: opts.Tracer, clock: opts.Clock, track: newTracker(), nc: nc, js: js, records: reconcile.New(js, sends),
 		accounts: map[string]*account{}, lostLogs: zerolog.BurstSampler{Burst: lostLogBurst, Period: time.Second},
 		preflight: preflights{held: map[string]string{}}, guard: accountGuard}
+	w.defaultTracer = ownTracer
 	for i, a := range accounts {
 		acct := &account{Account: a, policy: cfg.Accounts[i].Retry, holdNightAds: cfg.Accounts[i].NightAds == config.NightAdsHold,
 			dailyQuota: cfg.Accounts[i].DailyQuota}
