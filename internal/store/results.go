@@ -3,9 +3,11 @@ package store
 import (
 	"strconv"
 	"sync"
+	"unsafe"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/streams"
@@ -49,13 +51,19 @@ func (r *Results) Init(o Origin) {
 }
 
 // ResultMsg is a result message of Results. Release returns it to their
-// pool.
+// pool. Its headers change only through its methods (SetTrace).
 type ResultMsg struct {
 	nats.Msg
 	// values hold the header values, which the header map's one-element
 	// slices point into: Nats-Msg-Id, Talkrelay-Job-Seq, traceparent,
 	// tracestate.
 	values [len(resultHeaders)]string
+	// set has bit i set when the header map holds resultHeaders[i] (and
+	// only those), pointing into values.
+	set uint8
+	// id holds the bytes of the Nats-Msg-Id, values[0]: the message is
+	// published (nats.go copies it) before it is released and id reused.
+	id []byte
 }
 
 // resultBodySize is the body buffer a pooled message starts with; one
@@ -73,9 +81,24 @@ func (r *Results) Msg(ev *result.Event) *ResultMsg {
 	var shared *result.Shared
 	m.Subject, shared = r.common(ev)
 	m.Data = ev.AppendJSONShared(m.Data[:0], shared)
-	rm.values = [len(resultHeaders)]string{ResultID(ev.JobID, ev.RecipientIndex, r.seq), r.jobSeq, r.parent, r.state}
+	rm.id = appendResultID(rm.id[:0], ev.JobID, ev.RecipientIndex, r.seq)
+	rm.values = [len(resultHeaders)]string{unsafe.String(unsafe.SliceData(rm.id), len(rm.id)), r.jobSeq, r.parent, r.state}
 	rm.setHeaders()
 	return rm
+}
+
+// SetTrace makes the message carry the trace context of span instead of
+// its origin's; nothing for an invalid one.
+func (rm *ResultMsg) SetTrace(span trace.Span) {
+	parent, state := traceHeaders(span.SpanContext())
+	if parent == "" {
+		return
+	}
+	rm.values[2] = parent
+	if state != "" {
+		rm.values[3] = state
+	}
+	rm.setHeaders()
 }
 
 // resultHeaders name the headers of a result message, in the order of
@@ -86,23 +109,22 @@ var resultHeaders = [...]string{jetstream.MsgIDHeader, streams.HeaderJobSeq, tra
 // each as a slice of values. A map that holds these headers already, as
 // the pool gives back a message of the same origin, is left as it is.
 func (rm *ResultMsg) setHeaders() {
-	n, same := 0, true
+	var set uint8
 	for i, v := range rm.values {
 		if v != "" {
-			n++
-			vs := rm.Header[resultHeaders[i]]
-			same = same && len(vs) == 1 && &vs[0] == &rm.values[i]
+			set |= 1 << i
 		}
 	}
-	if same && len(rm.Header) == n {
+	if set == rm.set {
 		return
 	}
 	clear(rm.Header)
-	for i, v := range rm.values {
-		if v != "" {
+	for i := range rm.values {
+		if set&(1<<i) != 0 {
 			rm.Header[resultHeaders[i]] = rm.values[i : i+1 : i+1]
 		}
 	}
+	rm.set = set
 }
 
 // common returns the subject of ev, formatted once for a run of results

@@ -698,7 +698,7 @@ func (w *Worker) storeResult(d *delivery, ev *result.Event) {
 			attribute.String("messaging.destination.name", m.Subject),
 			attribute.Int("talkrelay.recipient_index", ev.RecipientIndex),
 			attribute.String("talkrelay.status", string(ev.Status))))
-	store.InjectTrace(span, m.Header)
+	m.SetTrace(span)
 	if !w.owns(d) {
 		span.End()
 		m.Release()
