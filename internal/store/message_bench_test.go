@@ -80,3 +80,15 @@ func TestResultAllocations(t *testing.T) {
 		}
 	}
 }
+
+// Results formats what an origin's results share once, in one allocation:
+// for a one-recipient job, that is one allocation per recipient.
+func TestResultsInitAllocations(t *testing.T) {
+	span := benchSpan()
+	if n := testing.AllocsPerRun(100, func() {
+		var r store.Results
+		r.Init(store.Origin{Seq: 42, JobSeq: 4200000, Span: span})
+	}); n > 1 {
+		t.Errorf("Init: %v allocations, want at most 1", n)
+	}
+}

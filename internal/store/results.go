@@ -39,15 +39,24 @@ type resultSubject struct {
 	status         result.Status
 }
 
-// Init makes r the builder of the result messages of o.
+// Init makes r the builder of the result messages of o. The job sequence
+// and traceparent it formats share one allocation.
 func (r *Results) Init(o Origin) {
 	r.seq = o.Seq
+	var b [maxUintLen + traceparentLen]byte
+	buf := b[:0]
 	if o.JobSeq != 0 {
-		r.jobSeq = strconv.FormatUint(o.JobSeq, 10)
+		buf = strconv.AppendUint(buf, o.JobSeq, 10)
 	}
+	n := len(buf)
 	if o.Span != nil {
-		r.parent, r.state = traceHeaders(o.Span.SpanContext())
+		if sc := o.Span.SpanContext(); sc.IsValid() {
+			buf = appendTraceparent(buf, sc)
+			r.state = sc.TraceState().String()
+		}
 	}
+	both := string(buf)
+	r.jobSeq, r.parent = both[:n], both[n:]
 }
 
 // ResultMsg is a result message of Results. Release returns it to their
