@@ -210,8 +210,13 @@ func ScheduleSubject(account, id string) string {
 // a key token: the hex of the first 12 bytes of its SHA-256. Schedule
 // subjects and send-record keys name envelopes by it.
 func HashToken(s string) string {
+	return string(AppendHashToken(make([]byte, 0, 24), s))
+}
+
+// AppendHashToken appends HashToken(s) to b.
+func AppendHashToken(b []byte, s string) []byte {
 	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:12])
+	return hex.AppendEncode(b, h[:12])
 }
 
 // DLQSubject is where a dead-lettered job of account is copied.
