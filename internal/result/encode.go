@@ -121,6 +121,16 @@ func appendField(b []byte, name, v string, omitEmpty bool) []byte {
 
 const hex = "0123456789abcdef"
 
+// plain marks the bytes that stand for themselves in a JSON string as
+// encoding/json writes it: ASCII but control characters, '"', '\\', '<',
+// '>' and '&'.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendString appends s as a JSON string, escaped as encoding/json does
 // (including <, > and &, U+2028 and U+2029; invalid UTF-8 as U+FFFD).
 func appendString(b []byte, s string) []byte {
@@ -128,11 +138,11 @@ func appendString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if plain[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
