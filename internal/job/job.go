@@ -204,7 +204,14 @@ func MaskPhone(p string) string {
 	if len(p) <= 7 {
 		return strings.Repeat("*", len(p))
 	}
-	return p[:3] + strings.Repeat("*", len(p)-7) + p[len(p)-4:]
+	var b strings.Builder // one allocation: a result event carries it, for every recipient
+	b.Grow(len(p))
+	b.WriteString(p[:3])
+	for range len(p) - 7 {
+		b.WriteByte('*')
+	}
+	b.WriteString(p[len(p)-4:])
+	return b.String()
 }
 
 // On tells whether failover is enabled: f is set and says enabled: true.
