@@ -2,7 +2,6 @@ package result
 
 import (
 	"strconv"
-	"time"
 	"unicode/utf8"
 )
 
@@ -50,11 +49,11 @@ func (e *Event) AppendJSONShared(b []byte, s *Shared) []byte {
 		b = e.appendTail(b)
 	}
 	b = append(b, `,"time":"`...)
-	b = e.Time.AppendFormat(b, time.RFC3339Nano)
+	b = timeStamps.appendTime(b, e.Time)
 	b = append(b, '"')
 	if e.SentAt != nil {
 		b = append(b, `,"sent_at":"`...)
-		b = e.SentAt.AppendFormat(b, time.RFC3339Nano)
+		b = sentStamps.appendTime(b, *e.SentAt)
 		b = append(b, '"')
 	}
 	return append(b, '}')
