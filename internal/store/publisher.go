@@ -131,8 +131,11 @@ func (p *Publisher) Publish(msg *nats.Msg, done func(error)) {
 
 // PublishResult is Publish for a message of Results, which goes back to
 // their pool once done has been told (a Stored, not a func: the worker
-// passes the same one for all of a job's results, without a closure).
+// passes the same one for all of a job's results, without a closure). The
+// message's headers are encoded by the message (see publishEncoded): it
+// must not be changed but through its methods.
 func (p *Publisher) PublishResult(m *ResultMsg, done Stored) {
+	m.header, m.encoded = m.appendHeader(m.header[:0])
 	p.publish(pendingPub{msg: &m.Msg, result: m, done: done})
 }
 
@@ -186,10 +189,18 @@ func (p *Publisher) send(i int) error {
 		s.stale = false
 	}
 	s.waiting, s.sent = true, p.ticks.Load()
-	msg, use := s.pub.msg, s.use
+	msg, header, use := s.pub.msg, []byte(nil), s.use
+	if r := s.pub.result; r != nil && r.encoded {
+		header = r.header
+	}
 	msg.Reply = s.reply
 	p.mu.Unlock()
-	err := p.nc.PublishMsg(msg)
+	var err error
+	if header != nil {
+		err = publishEncoded(p.nc, msg.Subject, msg.Reply, true, header, msg.Data)
+	} else {
+		err = p.nc.PublishMsg(msg)
+	}
 	if err != nil {
 		p.mu.Lock()
 		defer p.mu.Unlock()

@@ -73,6 +73,10 @@ type ResultMsg struct {
 	// id holds the bytes of the Nats-Msg-Id, values[0]: the message is
 	// published (nats.go copies it) before it is released and id reused.
 	id []byte
+	// header holds the headers encoded for publishEncoded, if encoded
+	// (else PublishMsg encodes the map): see Publisher.PublishResult.
+	header  []byte
+	encoded bool
 }
 
 // resultBodySize is the body buffer a pooled message starts with; one
