@@ -31,7 +31,7 @@ func (rm *ResultMsg) appendHeader(b []byte) ([]byte, bool) {
 		if rm.set&(1<<i) == 0 {
 			continue
 		}
-		if strings.ContainsAny(v, "\r\n") || textproto.TrimString(v) != v {
+		if strings.IndexByte(v, '\n') >= 0 || strings.IndexByte(v, '\r') >= 0 || textproto.TrimString(v) != v {
 			return b[:start], false
 		}
 		b = append(b, resultHeaders[i]...)
