@@ -22,15 +22,17 @@ import (
 // (Publisher.PublishResult). Init it before use; then its methods may be
 // called concurrently.
 type Results struct {
-	seq           uint64
+	seq    uint64
+	origin Origin // formatted at its first result (see common)
+
+	mu sync.Mutex
+	// Written once, at the first result, before built.
 	jobSeq        string // Talkrelay-Job-Seq; "" for none
 	parent, state string // traceparent and tracestate; "" for none
-
-	mu      sync.Mutex
-	last    resultSubject
-	subject string // of last
-	built   bool   // a result was built
-	shared  *result.Shared
+	last          resultSubject
+	subject       string // of last
+	built         bool   // a result was built
+	shared        *result.Shared
 }
 
 // resultSubject is what the subject of a result depends on.
@@ -39,25 +41,8 @@ type resultSubject struct {
 	status         result.Status
 }
 
-// Init makes r the builder of the result messages of o. The job sequence
-// and traceparent it formats share one allocation.
-func (r *Results) Init(o Origin) {
-	r.seq = o.Seq
-	var b [maxUintLen + traceparentLen]byte
-	buf := b[:0]
-	if o.JobSeq != 0 {
-		buf = strconv.AppendUint(buf, o.JobSeq, 10)
-	}
-	n := len(buf)
-	if o.Span != nil {
-		if sc := o.Span.SpanContext(); sc.IsValid() {
-			buf = appendTraceparent(buf, sc)
-			r.state = sc.TraceState().String()
-		}
-	}
-	both := string(buf)
-	r.jobSeq, r.parent = both[:n], both[n:]
-}
+// Init makes r the builder of the result messages of o.
+func (r *Results) Init(o Origin) { *r = Results{seq: o.Seq, origin: o} }
 
 // ResultMsg is a result message of Results. Release returns it to their
 // pool. Its headers change only through its methods (SetTrace).
@@ -143,18 +128,38 @@ func (rm *ResultMsg) setHeaders() {
 // common returns the subject of ev, formatted once for a run of results
 // of the same account, status and job, and the common fields of the
 // origin's results, written at the second (a one-recipient job does not
-// pay for them) or nil.
+// pay for them) or nil. At the first result, it formats the job sequence
+// and trace context headers of every result of the origin, and the
+// subject, in one allocation (r's fields Msg reads after it).
 func (r *Results) common(ev *result.Event) (string, *result.Shared) {
 	k := resultSubject{account: ev.Account, jobID: ev.JobID, status: ev.Status}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if k != r.last || r.subject == "" {
+	if !r.built {
+		var b [maxUintLen + traceparentLen + streams.MaxResultSubjectLen]byte
+		buf := b[:0]
+		if r.origin.JobSeq != 0 {
+			buf = strconv.AppendUint(buf, r.origin.JobSeq, 10)
+		}
+		seqEnd := len(buf)
+		if r.origin.Span != nil {
+			if sc := r.origin.Span.SpanContext(); sc.IsValid() {
+				buf = appendTraceparent(buf, sc)
+				r.state = sc.TraceState().String()
+			}
+		}
+		parentEnd := len(buf)
+		all := string(streams.AppendResultSubject(buf, k.account, string(k.status), k.jobID))
+		r.jobSeq, r.parent, r.subject, r.last = all[:seqEnd], all[seqEnd:parentEnd], all[parentEnd:], k
+		r.built = true
+		return r.subject, nil
+	}
+	if k != r.last {
 		r.last, r.subject = k, streams.ResultSubject(k.account, string(k.status), k.jobID)
 	}
-	if r.built && r.shared == nil {
+	if r.shared == nil {
 		r.shared = result.NewShared(ev)
 	}
-	r.built = true
 	return r.subject, r.shared
 }
 
