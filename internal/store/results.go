@@ -41,8 +41,12 @@ type resultSubject struct {
 	status         result.Status
 }
 
-// Init makes r the builder of the result messages of o.
-func (r *Results) Init(o Origin) { *r = Results{seq: o.Seq, origin: o} }
+// Init makes r the builder of the result messages of o. It sets only
+// what the first result reads (assigning all of r would copy it with
+// write barriers).
+func (r *Results) Init(o Origin) {
+	r.seq, r.origin, r.state, r.built, r.shared = o.Seq, o, "", false, nil
+}
 
 // ResultMsg is a result message of Results. Release returns it to their
 // pool. Its headers change only through its methods (SetTrace).
