@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"reflect"
 	"testing"
 	"time"
@@ -27,14 +26,7 @@ func TestEncodedResultHeaderIsWhatPublishMsgSends(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
-	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
-	state, err := trace.ParseTraceState("vendor=abc,other=x y")
-	if err != nil {
-		t.Fatal(err)
-	}
-	withState := trace.SpanFromContext(trace.ContextWithSpanContext(t.Context(),
-		trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceState: state})))
+	withState := spanWithState(t, "vendor=abc,other=x y")
 	ev := &result.Event{Version: 1, JobID: "order.1", RecipientIndex: 3, Account: "shop", Status: result.Accepted,
 		Time: time.Unix(1700000000, 0)}
 	for _, tt := range []struct {
@@ -136,7 +128,7 @@ func TestPublisherStoresResultsWithEncodedHeaders(t *testing.T) {
 func BenchmarkResultPublish(b *testing.B) {
 	nc := natstest.Run(b).Connect(b)
 	var r Results
-	r.Init(Origin{Seq: 42, JobSeq: 4200000, Span: benchTraceSpan()})
+	r.Init(Origin{Seq: 42, JobSeq: 4200000, Span: span(b)})
 	ev := &result.Event{Version: 1, JobID: "01JBENCHJOB0000000000000000", RecipientIndex: 1234, Account: "shop",
 		Status: result.Accepted, Time: time.Unix(1700000000, 0)}
 	m := r.Msg(ev)
@@ -158,11 +150,4 @@ func BenchmarkResultPublish(b *testing.B) {
 			}
 		}
 	})
-}
-
-func benchTraceSpan() trace.Span {
-	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
-	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
-	return trace.SpanFromContext(trace.ContextWithSpanContext(context.Background(),
-		trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid})))
 }

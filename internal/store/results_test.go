@@ -37,14 +37,7 @@ func TestResultsOfOneOrigin(t *testing.T) {
 // headers of its origin nor those added to it (a sampled job's result
 // gets the trace context of a span of its own).
 func TestReleasedResultKeepsNothing(t *testing.T) {
-	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
-	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
-	state, err := trace.ParseTraceState("vendor=abc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	withState := trace.SpanFromContext(trace.ContextWithSpanContext(t.Context(),
-		trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceState: state})))
+	withState := spanWithState(t, "vendor=abc")
 	var full, bare Results
 	full.Init(Origin{Seq: 1, JobSeq: 9, Span: withState})
 	bare.Init(Origin{Seq: 2})
@@ -84,14 +77,7 @@ func TestReleasedResultKeepsNothing(t *testing.T) {
 // copy of its headers.
 func TestSetTraceWritesWhatInjectTraceWrites(t *testing.T) {
 	t.Parallel()
-	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
-	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
-	state, err := trace.ParseTraceState("vendor=abc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	withState := trace.SpanFromContext(trace.ContextWithSpanContext(t.Context(),
-		trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceState: state})))
+	withState := spanWithState(t, "vendor=abc")
 	invalid := trace.SpanFromContext(t.Context())
 	ev := &result.Event{JobID: "j1", Account: "a", Status: result.Accepted}
 	for _, o := range []Origin{{Seq: 1, JobSeq: 9, Span: withState}, {Seq: 2, JobSeq: 3, Span: span(t)}, {Seq: 3}} {
@@ -112,6 +98,20 @@ func TestSetTraceWritesWhatInjectTraceWrites(t *testing.T) {
 			checkHeader(t, &m.Msg, want)
 		}
 	}
+}
+
+// spanWithState returns a span, not sampled, whose context has trace
+// state state.
+func spanWithState(t *testing.T, state string) trace.Span {
+	t.Helper()
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ts, err := trace.ParseTraceState(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return trace.SpanFromContext(trace.ContextWithSpanContext(t.Context(),
+		trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceState: ts})))
 }
 
 // reuse releases the message first returns until second returns the same

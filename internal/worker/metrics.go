@@ -56,12 +56,15 @@ type metrics struct {
 	registry   *prometheus.Registry
 	provider   *sdkmetric.MeterProvider
 	results    sync.Map // attrKey -> *resultCount: talkrelay_results_total, read when collected
-	lastResult atomic.Pointer[resultCount] // the counter result found last: a run of results takes no lookup
 	requests   metric.Int64Counter
 	duration   metric.Float64Histogram
 	batchSizes metric.Int64Histogram
 	duplicates metric.Int64Counter
 	lostJobs   metric.Int64Counter
+
+	// lastResult is the counter result found last: a run of results
+	// takes no lookup.
+	lastResult atomic.Pointer[resultCount]
 
 	redeliveries metric.Int64Counter
 	deadLetters  metric.Int64Counter
