@@ -50,6 +50,10 @@ import (
 // jobKey prefixes a job's send records; the duplicate check reads them by it.
 func jobKey(jobID string) string { return dedupe.JobKey(jobID) }
 
+// appendJobKey appends jobKey(jobID) to b (TestRequestRecordJSON holds
+// them equal).
+func appendJobKey(b []byte, jobID string) []byte { return streams.AppendHashToken(b, jobID) }
+
 // jobRecord is a send record of versions before request records: one per
 // job and provider request, under <job key>.b.<batch id>. Reconcile still
 // reads them, so that a job one of those versions sent is reconciled by
@@ -90,7 +94,7 @@ type Send struct {
 // record for the whole request, whatever the number of jobs in it. It
 // returns once JetStream stored it.
 func (r *Records) RecordBatch(ctx context.Context, account, batchID string, sends []Send, now time.Time) error {
-	m := &nats.Msg{Subject: r.kvSubject(requestKey(account, batchID)), Data: newRequestRecord(sends, now).appendJSON(nil)}
+	m := &nats.Msg{Subject: r.kvSubject(requestKey(account, batchID)), Data: requestRecordJSON(sends, now)}
 	f, err := r.js.PublishMsgAsync(m)
 	if err != nil {
 		return err

@@ -21,14 +21,58 @@ import (
 
 func TestRequestRecordJSON(t *testing.T) {
 	t.Parallel()
-	r := newRequestRecord([]Send{{"a", 7, 0, 1}, {"b", 0, 2, 1}, {"a", 7, 3, 2}}, time.Date(2026, 11, 21, 5, 0, 0, 123, time.UTC))
+	sends := []Send{{"a", 7, 0, 1}, {"b", 0, 2, 1}, {"a", 7, 3, 2}}
+	at := time.Date(2026, 11, 21, 5, 0, 0, 123, time.UTC)
+	r := newRequestRecord(sends, at)
 	want, _ := json.Marshal(r)
-	if got := r.appendJSON(nil); string(got) != string(want) {
-		t.Fatalf("appendJSON %s, want %s", got, want)
+	if got := requestRecordJSON(sends, at); string(got) != string(want) {
+		t.Fatalf("requestRecordJSON %s, want %s", got, want)
 	}
 	if len(r.Jobs) != 2 || !reflect.DeepEqual(r.Jobs[0].Sends, [][2]int{{0, 1}, {3, 2}}) || r.Jobs[1].Seq != 0 {
 		t.Errorf("record %+v; want job a's two sends, then job b's", r)
 	}
+}
+
+// requestRecordJSON writes what encoding/json writes of the record that
+// groups the sends by job, whatever their order (jobs of a byte each).
+func FuzzRequestRecordJSON(f *testing.F) {
+	f.Add([]byte("aabab"), int64(1700000000123456789))
+	f.Add([]byte("\x00\xff\x00\x01"), int64(0))
+	f.Fuzz(func(t *testing.T, jobs []byte, at int64) {
+		if len(jobs) == 0 {
+			t.Skip("a request has a recipient")
+		}
+		sends := make([]Send, len(jobs))
+		for i, c := range jobs {
+			sends[i] = Send{JobID: "job-" + string(rune(c%8)), JobSeq: uint64(c % 3), Index: i * int(c), Attempt: int(c>>4) - 3}
+		}
+		now := time.Unix(0, at).UTC()
+		want, err := json.Marshal(newRequestRecord(sends, now))
+		if err != nil {
+			t.Skip(err) // a time encoding/json cannot write
+		}
+		if got := requestRecordJSON(sends, now); string(got) != string(want) {
+			t.Fatalf("requestRecordJSON %s, want %s", got, want)
+		}
+	})
+}
+
+// newRequestRecord groups sends by job, in the order the jobs first
+// appear, and takes each job's sequence from its first send: the record
+// requestRecordJSON writes.
+func newRequestRecord(sends []Send, now time.Time) *requestRecord {
+	rec := &requestRecord{At: now}
+	byJob := map[string]int{}
+	for _, s := range sends {
+		i, ok := byJob[s.JobID]
+		if !ok {
+			i = len(rec.Jobs)
+			byJob[s.JobID] = i
+			rec.Jobs = append(rec.Jobs, jobSends{Key: jobKey(s.JobID), Seq: s.JobSeq})
+		}
+		rec.Jobs[i].Sends = append(rec.Jobs[i].Sends, [2]int{s.Index, s.Attempt})
+	}
+	return rec
 }
 
 func TestEnvelopeRecord(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -49,55 +50,77 @@ type jobSends struct {
 	Sends [][2]int `json:"sends"`
 }
 
-// newRequestRecord groups sends by job, in the order the jobs first appear.
-func newRequestRecord(sends []Send, now time.Time) *requestRecord {
-	rec := &requestRecord{At: now}
-	byJob := map[string]int{}
-	for _, s := range sends {
-		i, ok := byJob[s.JobID]
-		if !ok {
-			i = len(rec.Jobs)
-			byJob[s.JobID] = i
-			rec.Jobs = append(rec.Jobs, jobSends{Key: jobKey(s.JobID), Seq: s.JobSeq})
-		}
-		rec.Jobs[i].Sends = append(rec.Jobs[i].Sends, [2]int{s.Index, s.Attempt})
-	}
-	return rec
-}
-
-// appendJSON writes the record as encoding/json would, without reflection
-// (one record is written before every provider request). Job keys are hex
-// digits: nothing to escape.
-func (r *requestRecord) appendJSON(b []byte) []byte {
+// requestRecordJSON writes the send record of a request of sends, made at
+// now, as encoding/json would write a requestRecord that groups the sends
+// by job, in the order the jobs first appear; without reflection or a
+// map and slices per request (one record is written before every provider
+// request).
+func requestRecordJSON(sends []Send, now time.Time) []byte {
+	g := groupingPool.Get().(*sendGrouping)
+	defer groupingPool.Put(g)
+	g.group(sends)
+	b := make([]byte, 0, len(`{"at":"","jobs":[]}`)+len(time.RFC3339Nano)+len(g.first)*64+len(sends)*16)
 	b = append(b, `{"at":"`...)
-	b = r.At.AppendFormat(b, time.RFC3339Nano)
+	b = now.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","jobs":[`...)
-	for i, j := range r.Jobs {
-		if i > 0 {
+	for k, i := range g.first {
+		if k > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"job":"`...)
-		b = append(b, j.Key...)
+		b = appendJobKey(b, sends[i].JobID) // hex digits: nothing to escape
 		b = append(b, '"', ',')
-		if j.Seq != 0 {
+		if seq := sends[i].JobSeq; seq != 0 {
 			b = append(b, `"seq":`...)
-			b = strconv.AppendUint(b, j.Seq, 10)
+			b = strconv.AppendUint(b, seq, 10)
 			b = append(b, ',')
 		}
 		b = append(b, `"sends":[`...)
-		for k, s := range j.Sends {
-			if k > 0 {
+		for ; i >= 0; i = g.next[i] {
+			if i != g.first[k] {
 				b = append(b, ',')
 			}
 			b = append(b, '[')
-			b = strconv.AppendInt(b, int64(s[0]), 10)
+			b = strconv.AppendInt(b, int64(sends[i].Index), 10)
 			b = append(b, ',')
-			b = strconv.AppendInt(b, int64(s[1]), 10)
+			b = strconv.AppendInt(b, int64(sends[i].Attempt), 10)
 			b = append(b, ']')
 		}
 		b = append(b, ']', '}')
 	}
 	return append(b, ']', '}')
+}
+
+// sendGrouping groups the sends of a request by job: first holds the
+// first send of each job, in order, and next the job's next send after
+// each send (-1: none). Its map and slices are kept for the next request.
+type sendGrouping struct {
+	byJob map[string]int // index in first and last, by job id
+	first []int
+	last  []int // the latest send of each job so far
+	next  []int
+}
+
+var groupingPool = sync.Pool{New: func() any { return &sendGrouping{byJob: map[string]int{}} }}
+
+func (g *sendGrouping) group(sends []Send) {
+	clear(g.byJob)
+	g.first, g.last = g.first[:0], g.last[:0]
+	g.next = slices.Grow(g.next[:0], len(sends))[:len(sends)]
+	job := -1
+	for i, s := range sends {
+		g.next[i] = -1
+		if i == 0 || s.JobID != sends[i-1].JobID { // a run of one job's sends takes one lookup
+			var ok bool
+			if job, ok = g.byJob[s.JobID]; !ok {
+				job = len(g.first)
+				g.byJob[s.JobID] = job
+				g.first, g.last = append(g.first, i), append(g.last, i)
+				continue
+			}
+		}
+		g.next[g.last[job]], g.last[job] = i, i
+	}
 }
 
 // Scan reads the request send records of the redelivered messages of one

@@ -2,7 +2,6 @@ package result
 
 import (
 	"strconv"
-	"time"
 	"unicode/utf8"
 )
 
@@ -24,37 +23,37 @@ func (e *Event) AppendJSONShared(b []byte, s *Shared) []byte {
 	}
 	b = append(b, `,"recipient_index":`...)
 	b = strconv.AppendInt(b, int64(e.RecipientIndex), 10)
-	b = appendField(b, "ref", e.Ref, true)
-	b = appendField(b, "phone", e.Phone, true)
+	b = appendField(b, `,"ref":`, e.Ref, true)
+	b = appendField(b, `,"phone":`, e.Phone, true)
 	if shared {
 		b = append(b, s.mid...)
 	} else {
 		b = e.appendMid(b)
 	}
-	b = appendField(b, "status", string(e.Status), false)
+	b = appendField(b, `,"status":`, string(e.Status), false)
 	b = append(b, `,"retryable":`...)
 	b = strconv.AppendBool(b, e.Retryable)
 	b = append(b, `,"attempt":`...)
 	b = strconv.AppendInt(b, int64(e.Attempt), 10)
-	b = appendField(b, "reason", string(e.Reason), false)
-	b = appendField(b, "code", e.Code, true)
-	b = appendField(b, "code_name", e.CodeName, true)
-	b = appendField(b, "message", e.Message, true)
-	b = appendField(b, "detail", e.Detail, true)
-	b = appendField(b, "provider_request_id", e.ProviderRequestID, true)
-	b = appendField(b, "provider_message_id", e.ProviderMessageID, true)
-	b = appendField(b, "reserved_by", e.ReservedBy, true)
+	b = appendField(b, `,"reason":`, string(e.Reason), false)
+	b = appendField(b, `,"code":`, e.Code, true)
+	b = appendField(b, `,"code_name":`, e.CodeName, true)
+	b = appendField(b, `,"message":`, e.Message, true)
+	b = appendField(b, `,"detail":`, e.Detail, true)
+	b = appendField(b, `,"provider_request_id":`, e.ProviderRequestID, true)
+	b = appendField(b, `,"provider_message_id":`, e.ProviderMessageID, true)
+	b = appendField(b, `,"reserved_by":`, e.ReservedBy, true)
 	if shared {
 		b = append(b, s.tail...)
 	} else {
 		b = e.appendTail(b)
 	}
 	b = append(b, `,"time":"`...)
-	b = e.Time.AppendFormat(b, time.RFC3339Nano)
+	b = timeStamps.appendTime(b, e.Time)
 	b = append(b, '"')
 	if e.SentAt != nil {
 		b = append(b, `,"sent_at":"`...)
-		b = e.SentAt.AppendFormat(b, time.RFC3339Nano)
+		b = sentStamps.appendTime(b, *e.SentAt)
 		b = append(b, '"')
 	}
 	return append(b, '}')
@@ -92,13 +91,13 @@ func (s *Shared) of(e *Event) bool {
 func (e *Event) appendHead(b []byte) []byte {
 	b = append(b, `{"version":`...)
 	b = strconv.AppendInt(b, int64(e.Version), 10)
-	return appendField(b, "job_id", e.JobID, false)
+	return appendField(b, `,"job_id":`, e.JobID, false)
 }
 
 func (e *Event) appendMid(b []byte) []byte {
-	b = appendField(b, "account", e.Account, false)
-	b = appendField(b, "provider", e.Provider, true)
-	return appendField(b, "kind", e.Kind, true)
+	b = appendField(b, `,"account":`, e.Account, false)
+	b = appendField(b, `,"provider":`, e.Provider, true)
+	return appendField(b, `,"kind":`, e.Kind, true)
 }
 
 func (e *Event) appendTail(b []byte) []byte {
@@ -106,20 +105,29 @@ func (e *Event) appendTail(b []byte) []byte {
 		b = append(b, `,"metadata":`...)
 		b = append(b, e.Metadata...)
 	}
-	return appendField(b, "trace_id", e.TraceID, true)
+	return appendField(b, `,"trace_id":`, e.TraceID, true)
 }
 
-func appendField(b []byte, name, v string, omitEmpty bool) []byte {
+// appendField appends key (`,"name":`) and v as a JSON string, unless v
+// is empty and omitEmpty.
+func appendField(b []byte, key, v string, omitEmpty bool) []byte {
 	if omitEmpty && v == "" {
 		return b
 	}
-	b = append(b, ',', '"')
-	b = append(b, name...)
-	b = append(b, '"', ':')
-	return appendString(b, v)
+	return appendString(append(b, key...), v)
 }
 
 const hex = "0123456789abcdef"
+
+// plain marks the bytes that stand for themselves in a JSON string as
+// encoding/json writes it: ASCII but control characters, '"', '\\', '<',
+// '>' and '&'.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
 
 // appendString appends s as a JSON string, escaped as encoding/json does
 // (including <, > and &, U+2028 and U+2029; invalid UTF-8 as U+FFFD).
@@ -128,11 +136,11 @@ func appendString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if plain[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':

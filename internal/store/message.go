@@ -57,22 +57,15 @@ const maxUintLen = 20
 // id could not be read is identified by the stream sequence seq of its
 // message instead.
 func ResultID(jobID string, index int, seq uint64) string {
-	var id strings.Builder
-	id.Grow(len(jobID) + maxUintLen + 1)
-	writeResultID(&id, jobID, index, seq)
-	return id.String()
+	return string(appendResultID(make([]byte, 0, len(jobID)+maxUintLen+1), jobID, index, seq))
 }
 
-func writeResultID(b *strings.Builder, jobID string, index int, seq uint64) {
-	var num [maxUintLen]byte
+func appendResultID(b []byte, jobID string, index int, seq uint64) []byte {
 	if jobID == "" {
-		b.WriteString("seq/")
-		b.Write(strconv.AppendUint(num[:0], seq, 10))
-		return
+		return strconv.AppendUint(append(b, "seq/"...), seq, 10)
 	}
-	b.WriteString(jobID)
-	b.WriteByte('/')
-	b.Write(strconv.AppendInt(num[:0], int64(index), 10))
+	b = append(append(b, jobID...), '/')
+	return strconv.AppendInt(b, int64(index), 10)
 }
 
 // DeadLetter is a job (or the part of it still pending) copied to the

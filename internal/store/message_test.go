@@ -16,8 +16,8 @@ import (
 )
 
 // span returns a (non-recording) span with a fixed trace context.
-func span(t *testing.T) trace.Span {
-	t.Helper()
+func span(tb testing.TB) trace.Span {
+	tb.Helper()
 	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
 	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
 	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled})

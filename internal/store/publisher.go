@@ -71,8 +71,18 @@ type slot struct {
 type pendingPub struct {
 	msg    *nats.Msg
 	result *ResultMsg // msg, when it goes back to the pool once reported
-	done   func(error)
+	done   Stored
 }
+
+// Stored is told the outcome of a publish: nil when stored, else why
+// not.
+type Stored interface{ Stored(err error) }
+
+// StoredFunc is a function as a Stored.
+type StoredFunc func(err error)
+
+// Stored calls f.
+func (f StoredFunc) Stored(err error) { f(err) }
 
 // retryFor bounds how long one message is retried after transient
 // failures (NATS restarting, a stream leader being elected). The message's
@@ -116,12 +126,16 @@ func NewPublisher(ctx context.Context, js jetstream.JetStream, log zerolog.Logge
 // publish (that could wait for itself). Publish after Close reports
 // ErrClosed.
 func (p *Publisher) Publish(msg *nats.Msg, done func(error)) {
-	p.publish(pendingPub{msg: msg, done: done})
+	p.publish(pendingPub{msg: msg, done: StoredFunc(done)})
 }
 
 // PublishResult is Publish for a message of Results, which goes back to
-// their pool once done has run.
-func (p *Publisher) PublishResult(m *ResultMsg, done func(error)) {
+// their pool once done has been told (a Stored, not a func: the worker
+// passes the same one for all of a job's results, without a closure). The
+// message's headers are encoded by the message (see publishEncoded): it
+// must not be changed but through its methods.
+func (p *Publisher) PublishResult(m *ResultMsg, done Stored) {
+	m.header, m.encoded = m.appendHeader(m.header[:0])
 	p.publish(pendingPub{msg: &m.Msg, result: m, done: done})
 }
 
@@ -175,10 +189,18 @@ func (p *Publisher) send(i int) error {
 		s.stale = false
 	}
 	s.waiting, s.sent = true, p.ticks.Load()
-	msg, use := s.pub.msg, s.use
+	msg, header, use := s.pub.msg, []byte(nil), s.use
+	if r := s.pub.result; r != nil && r.encoded && encodedHeaders {
+		header = r.header
+	}
 	msg.Reply = s.reply
 	p.mu.Unlock()
-	err := p.nc.PublishMsg(msg)
+	var err error
+	if header != nil {
+		err = publishEncoded(p.nc, msg.Subject, msg.Reply, true, header, msg.Data)
+	} else {
+		err = p.nc.PublishMsg(msg)
+	}
 	if err != nil {
 		p.mu.Lock()
 		defer p.mu.Unlock()
@@ -280,7 +302,7 @@ func (p *Publisher) finish(i int, err error) {
 // report calls pp's done, then returns its result message to the pool if
 // it came from one.
 func (pp *pendingPub) report(err error) {
-	pp.done(err)
+	pp.done.Stored(err)
 	if pp.result != nil {
 		pp.result.Release()
 	}

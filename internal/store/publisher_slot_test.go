@@ -96,7 +96,7 @@ func FuzzAckSubject(f *testing.F) {
 		reported := false
 		p := &Publisher{inbox: inbox, slots: make([]slot, 3), free: make(chan int, 3)}
 		p.slots[0] = slot{reply: inbox + "0.1", stale: true} // not waiting: timed out
-		p.slots[1] = slot{reply: reply, waiting: true, pub: pendingPub{done: func(error) { reported = true }}}
+		p.slots[1] = slot{reply: reply, waiting: true, pub: pendingPub{done: StoredFunc(func(error) { reported = true })}}
 		p.onAck(&nats.Msg{Subject: subject, Data: data})
 		if reported || !p.slots[1].waiting {
 			t.Errorf("an ack to %q reported the publish waiting for %q", subject, reply)

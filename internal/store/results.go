@@ -3,9 +3,11 @@ package store
 import (
 	"strconv"
 	"sync"
+	"unsafe"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/talkrelay/talkrelay/internal/result"
 	"github.com/talkrelay/talkrelay/internal/streams"
@@ -20,15 +22,17 @@ import (
 // (Publisher.PublishResult). Init it before use; then its methods may be
 // called concurrently.
 type Results struct {
-	seq           uint64
+	seq    uint64
+	origin Origin // formatted at its first result (see common)
+
+	mu sync.Mutex
+	// Written once, at the first result, before built.
 	jobSeq        string // Talkrelay-Job-Seq; "" for none
 	parent, state string // traceparent and tracestate; "" for none
-
-	mu      sync.Mutex
-	last    resultSubject
-	subject string // of last
-	built   bool   // a result was built
-	shared  *result.Shared
+	last          resultSubject
+	subject       string // of last
+	built         bool   // a result was built
+	shared        *result.Shared
 }
 
 // resultSubject is what the subject of a result depends on.
@@ -37,25 +41,31 @@ type resultSubject struct {
 	status         result.Status
 }
 
-// Init makes r the builder of the result messages of o.
+// Init makes r the builder of the result messages of o. It sets only
+// what the first result reads (assigning all of r would copy it with
+// write barriers).
 func (r *Results) Init(o Origin) {
-	r.seq = o.Seq
-	if o.JobSeq != 0 {
-		r.jobSeq = strconv.FormatUint(o.JobSeq, 10)
-	}
-	if o.Span != nil {
-		r.parent, r.state = traceHeaders(o.Span.SpanContext())
-	}
+	r.seq, r.origin, r.state, r.built, r.shared = o.Seq, o, "", false, nil
 }
 
 // ResultMsg is a result message of Results. Release returns it to their
-// pool.
+// pool. Its headers change only through its methods (SetTrace).
 type ResultMsg struct {
 	nats.Msg
 	// values hold the header values, which the header map's one-element
 	// slices point into: Nats-Msg-Id, Talkrelay-Job-Seq, traceparent,
 	// tracestate.
 	values [len(resultHeaders)]string
+	// set has bit i set when the header map holds resultHeaders[i] (and
+	// only those), pointing into values.
+	set uint8
+	// id holds the bytes of the Nats-Msg-Id, values[0]: the message is
+	// published (nats.go copies it) before it is released and id reused.
+	id []byte
+	// header holds the headers encoded for publishEncoded, if encoded
+	// (else PublishMsg encodes the map): see Publisher.PublishResult.
+	header  []byte
+	encoded bool
 }
 
 // resultBodySize is the body buffer a pooled message starts with; one
@@ -73,9 +83,24 @@ func (r *Results) Msg(ev *result.Event) *ResultMsg {
 	var shared *result.Shared
 	m.Subject, shared = r.common(ev)
 	m.Data = ev.AppendJSONShared(m.Data[:0], shared)
-	rm.values = [len(resultHeaders)]string{ResultID(ev.JobID, ev.RecipientIndex, r.seq), r.jobSeq, r.parent, r.state}
+	rm.id = appendResultID(rm.id[:0], ev.JobID, ev.RecipientIndex, r.seq)
+	rm.values = [len(resultHeaders)]string{unsafe.String(unsafe.SliceData(rm.id), len(rm.id)), r.jobSeq, r.parent, r.state}
 	rm.setHeaders()
 	return rm
+}
+
+// SetTrace makes the message carry the trace context of span instead of
+// its origin's; nothing for an invalid one.
+func (rm *ResultMsg) SetTrace(span trace.Span) {
+	parent, state := traceHeaders(span.SpanContext())
+	if parent == "" {
+		return
+	}
+	rm.values[2] = parent
+	if state != "" {
+		rm.values[3] = state
+	}
+	rm.setHeaders()
 }
 
 // resultHeaders name the headers of a result message, in the order of
@@ -86,40 +111,59 @@ var resultHeaders = [...]string{jetstream.MsgIDHeader, streams.HeaderJobSeq, tra
 // each as a slice of values. A map that holds these headers already, as
 // the pool gives back a message of the same origin, is left as it is.
 func (rm *ResultMsg) setHeaders() {
-	n, same := 0, true
+	var set uint8
 	for i, v := range rm.values {
 		if v != "" {
-			n++
-			vs := rm.Header[resultHeaders[i]]
-			same = same && len(vs) == 1 && &vs[0] == &rm.values[i]
+			set |= 1 << i
 		}
 	}
-	if same && len(rm.Header) == n {
+	if set == rm.set {
 		return
 	}
 	clear(rm.Header)
-	for i, v := range rm.values {
-		if v != "" {
+	for i := range rm.values {
+		if set&(1<<i) != 0 {
 			rm.Header[resultHeaders[i]] = rm.values[i : i+1 : i+1]
 		}
 	}
+	rm.set = set
 }
 
 // common returns the subject of ev, formatted once for a run of results
 // of the same account, status and job, and the common fields of the
 // origin's results, written at the second (a one-recipient job does not
-// pay for them) or nil.
+// pay for them) or nil. At the first result, it formats the job sequence
+// and trace context headers of every result of the origin, and the
+// subject, in one allocation (r's fields Msg reads after it).
 func (r *Results) common(ev *result.Event) (string, *result.Shared) {
 	k := resultSubject{account: ev.Account, jobID: ev.JobID, status: ev.Status}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if k != r.last || r.subject == "" {
+	if !r.built {
+		var b [maxUintLen + traceparentLen + streams.MaxResultSubjectLen]byte
+		buf := b[:0]
+		if r.origin.JobSeq != 0 {
+			buf = strconv.AppendUint(buf, r.origin.JobSeq, 10)
+		}
+		seqEnd := len(buf)
+		if r.origin.Span != nil {
+			if sc := r.origin.Span.SpanContext(); sc.IsValid() {
+				buf = appendTraceparent(buf, sc)
+				r.state = sc.TraceState().String()
+			}
+		}
+		parentEnd := len(buf)
+		all := string(streams.AppendResultSubject(buf, k.account, string(k.status), k.jobID))
+		r.jobSeq, r.parent, r.subject, r.last = all[:seqEnd], all[seqEnd:parentEnd], all[parentEnd:], k
+		r.built = true
+		return r.subject, nil
+	}
+	if k != r.last {
 		r.last, r.subject = k, streams.ResultSubject(k.account, string(k.status), k.jobID)
 	}
-	if r.built && r.shared == nil {
+	if r.shared == nil {
 		r.shared = result.NewShared(ev)
 	}
-	r.built = true
 	return r.subject, r.shared
 }
 

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/talkrelay/talkrelay/internal/job"
@@ -36,14 +37,7 @@ func TestResultsOfOneOrigin(t *testing.T) {
 // headers of its origin nor those added to it (a sampled job's result
 // gets the trace context of a span of its own).
 func TestReleasedResultKeepsNothing(t *testing.T) {
-	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
-	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
-	state, err := trace.ParseTraceState("vendor=abc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	withState := trace.SpanFromContext(trace.ContextWithSpanContext(t.Context(),
-		trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceState: state})))
+	withState := spanWithState(t, "vendor=abc")
 	var full, bare Results
 	full.Init(Origin{Seq: 1, JobSeq: 9, Span: withState})
 	bare.Init(Origin{Seq: 2})
@@ -60,12 +54,12 @@ func TestReleasedResultKeepsNothing(t *testing.T) {
 			&bare, map[string]string{"Nats-Msg-Id": "j2/0"}},
 		{"after a message given headers of its own", func() *ResultMsg {
 			m := bare.Msg(long)
-			InjectTrace(withState, m.Header)
+			m.SetTrace(withState)
 			return m
 		}, &bare, map[string]string{"Nats-Msg-Id": "j2/0"}},
 		{"after a message given another trace context", func() *ResultMsg {
 			m := full.Msg(long)
-			InjectTrace(other, m.Header) // a traceparent of its own, no tracestate
+			m.SetTrace(other) // a traceparent of its own, no tracestate
 			return m
 		}, &full, map[string]string{"Nats-Msg-Id": "j2/0", "Talkrelay-Job-Seq": "9",
 			"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", "tracestate": "vendor=abc"}},
@@ -77,6 +71,47 @@ func TestReleasedResultKeepsNothing(t *testing.T) {
 		}
 		second.Release()
 	}
+}
+
+// SetTrace gives a result message the headers InjectTrace writes into a
+// copy of its headers.
+func TestSetTraceWritesWhatInjectTraceWrites(t *testing.T) {
+	t.Parallel()
+	withState := spanWithState(t, "vendor=abc")
+	invalid := trace.SpanFromContext(t.Context())
+	ev := &result.Event{JobID: "j1", Account: "a", Status: result.Accepted}
+	for _, o := range []Origin{{Seq: 1, JobSeq: 9, Span: withState}, {Seq: 2, JobSeq: 3, Span: span(t)}, {Seq: 3}} {
+		for _, s := range []trace.Span{withState, span(t), invalid} {
+			var r Results
+			r.Init(o)
+			m := r.Msg(ev)
+			want := map[string]string{}
+			for k, v := range m.Header {
+				want[k] = v[0]
+			}
+			h := nats.Header{}
+			InjectTrace(s, h)
+			for k, v := range h {
+				want[k] = v[0]
+			}
+			m.SetTrace(s)
+			checkHeader(t, &m.Msg, want)
+		}
+	}
+}
+
+// spanWithState returns a span, not sampled, whose context has trace
+// state state.
+func spanWithState(t *testing.T, state string) trace.Span {
+	t.Helper()
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ts, err := trace.ParseTraceState(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return trace.SpanFromContext(trace.ContextWithSpanContext(t.Context(),
+		trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceState: ts})))
 }
 
 // reuse releases the message first returns until second returns the same

@@ -74,14 +74,21 @@ func traceHeaders(sc trace.SpanContext) (parent, state string) {
 	if !sc.IsValid() {
 		return "", ""
 	}
+	var b [traceparentLen]byte
+	return string(appendTraceparent(b[:0], sc)), sc.TraceState().String()
+}
+
+// traceparentLen is the length of a traceparent value (version 00).
+const traceparentLen = len("00-") + 32 + 1 + 16 + 1 + 2
+
+// appendTraceparent appends the traceparent value of sc, a valid context.
+func appendTraceparent(b []byte, sc trace.SpanContext) []byte {
 	tid, sid := sc.TraceID(), sc.SpanID()
-	flags := [1]byte{byte(sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom))} // the flags the spec defines
-	var b [2 + 1 + 32 + 1 + 16 + 1 + 2]byte
-	copy(b[:], "00-")
-	hex.Encode(b[3:35], tid[:])
-	b[35] = '-'
-	hex.Encode(b[36:52], sid[:])
-	b[52] = '-'
-	hex.Encode(b[53:], flags[:])
-	return string(b[:]), sc.TraceState().String()
+	flags := byte(sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom)) // the flags the spec defines
+	b = append(b, "00-"...)
+	b = hex.AppendEncode(b, tid[:])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, sid[:])
+	b = append(b, '-')
+	return hex.AppendEncode(b, []byte{flags})
 }

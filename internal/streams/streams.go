@@ -154,7 +154,20 @@ func ParseJobSubject(subject string) (account, kind string, urgent, ok bool) {
 // ResultSubject is where a result of job jobID with the given status is
 // published.
 func ResultSubject(account, status, jobID string) string {
-	return ResultsPrefix + "." + Token(account) + "." + status + "." + JobToken(jobID)
+	var b [MaxResultSubjectLen]byte
+	return string(AppendResultSubject(b[:0], account, status, jobID))
+}
+
+// MaxResultSubjectLen is the most bytes a result subject takes: an
+// account token of 64, a status of 8 and a job token of 128.
+const MaxResultSubjectLen = len(ResultsPrefix) + 1 + 64 + 1 + 8 + 1 + 128
+
+// AppendResultSubject appends ResultSubject(account, status, jobID) to b.
+func AppendResultSubject(b []byte, account, status, jobID string) []byte {
+	b = append(append(b, ResultsPrefix...), '.')
+	b = append(append(b, Token(account)...), '.')
+	b = append(append(b, status...), '.')
+	return append(b, JobToken(jobID)...)
 }
 
 // UrgentSuffix is the last token of an urgent job's subject.

@@ -92,7 +92,6 @@ type delivery struct {
 
 	resultsOnce sync.Once
 	results     store.Results // builds d's result messages; see resultMsgs
-	onStored    func(error)   // reports a store of d's, made with results
 }
 
 // account is a dispatch account with its retry policy.
@@ -692,7 +691,7 @@ func (w *Worker) storeResult(d *delivery, ev *result.Event) {
 	results := d.resultMsgs()
 	if !d.span.IsRecording() {
 		d.unstored.Add(1)
-		w.pub.PublishResult(results.Msg(ev), d.onStored)
+		w.pub.PublishResult(results.Msg(ev), d)
 		return
 	}
 	// A sampled job: a producer span per result, which the result's trace
@@ -705,20 +704,20 @@ func (w *Worker) storeResult(d *delivery, ev *result.Event) {
 			attribute.String("messaging.destination.name", m.Subject),
 			attribute.Int("talkrelay.recipient_index", ev.RecipientIndex),
 			attribute.String("talkrelay.status", string(ev.Status))))
-	store.InjectTrace(span, m.Header)
+	m.SetTrace(span)
 	if !w.owns(d) {
 		span.End()
 		m.Release()
 		return
 	}
 	d.unstored.Add(1)
-	w.pub.PublishResult(m, func(err error) {
+	w.pub.PublishResult(m, store.StoredFunc(func(err error) {
 		if err != nil {
 			span.SetStatus(codes.Error, err.Error())
 		}
 		span.End()
 		w.stored(d, err)
-	})
+	}))
 }
 
 // resultMsgs returns the builder of d's result messages, set up at its
@@ -731,10 +730,13 @@ func (d *delivery) resultMsgs() *store.Results {
 			o.Span = d.span
 		}
 		d.results.Init(o)
-		d.onStored = func(err error) { d.w.stored(d, err) }
 	})
 	return &d.results
 }
+
+// Stored reports a store of d's made with its result messages (see
+// store.Publisher.PublishResult).
+func (d *delivery) Stored(err error) { d.w.stored(d, err) }
 
 // store publishes m for d, counting it until it is stored; nothing once
 // d is no longer this worker's (see owns).

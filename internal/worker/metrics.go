@@ -62,6 +62,10 @@ type metrics struct {
 	duplicates metric.Int64Counter
 	lostJobs   metric.Int64Counter
 
+	// lastResult is the counter result found last: a run of results
+	// takes no lookup.
+	lastResult atomic.Pointer[resultCount]
+
 	redeliveries metric.Int64Counter
 	deadLetters  metric.Int64Counter
 	retries      metric.Int64Counter
@@ -351,20 +355,33 @@ const otherAccount = "_other"
 type resultCount struct {
 	n     atomic.Int64
 	attrs metric.ObserveOption
+	// of and configured are what result was given when it made the
+	// counter (of has the account before an unconfigured one became
+	// otherAccount): what it counts, when lastResult, without a lookup.
+	of         attrKey
+	configured bool
 }
 
 // result counts a stored result.
 func (m *metrics) result(ev *result.Event, configured bool) {
-	account := ev.Account
+	of := attrKey{ev.Account, ev.Provider, string(ev.Status), string(ev.Reason)}
+	if c := m.lastResult.Load(); c != nil && c.of == of && c.configured == configured {
+		c.n.Add(1)
+		return
+	}
+	k := of
 	if !configured {
-		account = otherAccount
+		k.account = otherAccount
 	}
-	k := attrKey{account, ev.Provider, string(ev.Status), string(ev.Reason)}
-	c, ok := m.results.Load(k)
+	v, ok := m.results.Load(k)
 	if !ok {
-		c, _ = m.results.LoadOrStore(k, &resultCount{attrs: k.option("status", "reason")})
+		v, _ = m.results.LoadOrStore(k, &resultCount{attrs: k.option("status", "reason"), of: of, configured: configured})
 	}
-	c.(*resultCount).n.Add(1)
+	c := v.(*resultCount)
+	c.n.Add(1)
+	if c.of == of && c.configured == configured {
+		m.lastResult.Store(c)
+	}
 }
 
 // observeResults reports talkrelay_results_total.
