@@ -266,7 +266,7 @@ func (c *Client) Send(ctx context.Context, b *providers.Batch) ([]providers.Outc
 			// The answer was on its way: NAVER took the request.
 			return nil, c.unknown(resp.StatusCode, fmt.Errorf("read answer: %w", readErr))
 		}
-		r, err := parseSendResponse(data)
+		r, err := parseSendResponse(data, len(b.Messages))
 		if err != nil {
 			return nil, c.unknown(resp.StatusCode, err)
 		}

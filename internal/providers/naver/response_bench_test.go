@@ -22,7 +22,7 @@ func BenchmarkParseSendResponse100(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
-		r, err := parseSendResponse(body)
+		r, err := parseSendResponse(body, MaxBatch)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,0 +1,349 @@
+// Package jsonscan reads the few JSON answers talkrelay decodes for every
+// provider request (the send answers of NAVER and NHN) without reflection
+// and with a few allocations per answer instead of some per recipient.
+//
+// It reads a strict subset of what encoding/json reads: member names in
+// ASCII without escapes, string values without escapes (valid UTF-8),
+// integers without fraction or exponent, each known member at most once.
+// Whatever falls outside it (a case variant of a known name, an escape, a
+// duplicate, a type mismatch, a syntax error) makes the read report false,
+// and the caller decodes the body again with encoding/json, which decides.
+// So a scan either reads what encoding/json reads or gives up; each
+// caller's fuzz test checks the agreement on its answer.
+package jsonscan
+
+import "unicode/utf8"
+
+// maxDepth bounds how deep a skipped value may nest; deeper ones are left
+// to encoding/json.
+const maxDepth = 64
+
+// Scanner reads one JSON document from a byte slice.
+type Scanner struct {
+	b     []byte
+	i     int
+	depth int
+}
+
+// New returns a scanner at the start of b.
+func New(b []byte) *Scanner { return &Scanner{b: b} }
+
+func (s *Scanner) space() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// consume consumes c if it is the next byte after white space.
+func (s *Scanner) consume(c byte) bool {
+	s.space()
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// End reports whether only white space is left.
+func (s *Scanner) End() bool {
+	s.space()
+	return s.i == len(s.b)
+}
+
+// Null consumes a null, if the next value is one.
+func (s *Scanner) Null() bool { return s.literal("null") }
+
+func (s *Scanner) literal(lit string) bool {
+	s.space()
+	if len(s.b)-s.i >= len(lit) && string(s.b[s.i:s.i+len(lit)]) == lit {
+		s.i += len(lit)
+		return true
+	}
+	return false
+}
+
+// Object reads an object, calling member with each member's name; member
+// must read the value (or report false).
+func (s *Scanner) Object(member func(name []byte) bool) bool {
+	if !s.consume('{') {
+		return false
+	}
+	if s.consume('}') {
+		return true
+	}
+	for {
+		name, ok := s.name()
+		if !ok || !s.consume(':') || !member(name) {
+			return false
+		}
+		if s.consume(',') {
+			continue
+		}
+		return s.consume('}')
+	}
+}
+
+// Array reads an array, calling elem for each element; elem must read
+// it (or report false).
+func (s *Scanner) Array(elem func() bool) bool {
+	if !s.consume('[') {
+		return false
+	}
+	if s.consume(']') {
+		return true
+	}
+	for {
+		if !elem() {
+			return false
+		}
+		if s.consume(',') {
+			continue
+		}
+		return s.consume(']')
+	}
+}
+
+// name reads a member name: printable ASCII without escapes.
+func (s *Scanner) name() ([]byte, bool) {
+	if !s.consume('"') {
+		return nil, false
+	}
+	start := s.i
+	for s.i < len(s.b) && plainName[s.b[s.i]] {
+		s.i++
+	}
+	if s.i == len(s.b) || s.b[s.i] != '"' {
+		return nil, false
+	}
+	s.i++
+	return s.b[start : s.i-1], true
+}
+
+// String reads a string without escapes, in valid UTF-8: the bytes
+// between its quotes, as encoding/json would decode them.
+func (s *Scanner) String() ([]byte, bool) {
+	if !s.consume('"') {
+		return nil, false
+	}
+	start := s.i
+	s.plain()
+	if s.i == len(s.b) || s.b[s.i] != '"' {
+		return nil, false
+	}
+	v := s.b[start:s.i]
+	s.i++
+	return v, utf8.Valid(v)
+}
+
+// plain moves past the bytes a string holds as they are: all but the
+// quote, the backslash and control characters.
+func (s *Scanner) plain() {
+	for s.i < len(s.b) && plainString[s.b[s.i]] {
+		s.i++
+	}
+}
+
+// plainString and plainName are the bytes that stand for themselves in a
+// string and in a member name scanned here.
+var plainString, plainName = func() (str, name [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		str[c] = c != '"' && c != '\\'
+		name[c] = str[c] && c < utf8.RuneSelf
+	}
+	return str, name
+}()
+
+// Int reads an integer without fraction or exponent, of at most 18
+// digits (so that it fits any int64).
+func (s *Scanner) Int() (int, bool) {
+	s.space()
+	neg := s.i < len(s.b) && s.b[s.i] == '-'
+	if neg {
+		s.i++
+	}
+	start, v := s.i, 0
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		v = v*10 + int(s.b[s.i]-'0')
+		s.i++
+	}
+	switch n := s.i - start; {
+	case n == 0 || n > 18 || n > 1 && s.b[start] == '0':
+		return 0, false
+	case s.i < len(s.b) && (s.b[s.i] == '.' || s.b[s.i] == 'e' || s.b[s.i] == 'E'):
+		return 0, false
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// Bool reads true or false.
+func (s *Scanner) Bool() (v, ok bool) {
+	switch {
+	case s.literal("true"):
+		return true, true
+	case s.literal("false"):
+		return false, true
+	}
+	return false, false
+}
+
+// Skip reads any value, checking its syntax as encoding/json does.
+func (s *Scanner) Skip() bool {
+	s.space()
+	if s.i == len(s.b) {
+		return false
+	}
+	switch c := s.b[s.i]; {
+	case c == '{':
+		return s.nested(func() bool { return s.Object(func([]byte) bool { return s.Skip() }) })
+	case c == '[':
+		return s.nested(func() bool { return s.Array(s.Skip) })
+	case c == '"':
+		return s.skipString()
+	case c == '-' || c >= '0' && c <= '9':
+		return s.skipNumber()
+	}
+	return s.literal("true") || s.literal("false") || s.literal("null")
+}
+
+func (s *Scanner) nested(read func() bool) bool {
+	if s.depth == maxDepth {
+		return false
+	}
+	s.depth++
+	ok := read()
+	s.depth--
+	return ok
+}
+
+// skipString reads a string whose escapes are valid; encoding/json
+// accepts any other byte from 0x20 up, invalid UTF-8 included.
+func (s *Scanner) skipString() bool {
+	s.i++ // the opening quote
+	for {
+		s.plain()
+		switch {
+		case s.i == len(s.b) || s.b[s.i] < 0x20:
+			return false
+		case s.b[s.i] == '"':
+			s.i++
+			return true
+		case !s.skipEscape():
+			return false
+		}
+	}
+}
+
+func (s *Scanner) skipEscape() bool {
+	if s.i+1 >= len(s.b) {
+		return false
+	}
+	switch s.b[s.i+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		s.i += 2
+		return true
+	case 'u':
+		if s.i+6 > len(s.b) {
+			return false
+		}
+		for _, h := range s.b[s.i+2 : s.i+6] {
+			if !isHex(h) {
+				return false
+			}
+		}
+		s.i += 6
+		return true
+	}
+	return false
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+// skipNumber reads -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?.
+func (s *Scanner) skipNumber() bool {
+	if s.b[s.i] == '-' {
+		s.i++
+	}
+	switch {
+	case s.i < len(s.b) && s.b[s.i] == '0':
+		s.i++
+	case s.digits() == 0:
+		return false
+	}
+	if s.i < len(s.b) && s.b[s.i] == '.' {
+		s.i++
+		if s.digits() == 0 {
+			return false
+		}
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		s.i++
+		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
+			s.i++
+		}
+		if s.digits() == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Scanner) digits() int {
+	start := s.i
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		s.i++
+	}
+	return s.i - start
+}
+
+// Member finds name among the names a struct's fields decode from, as
+// encoding/json matches them: its index, or -1 for a name no field takes.
+// It reports false for a name encoding/json would match only case-
+// insensitively (the slow path decides those) and for a second member of
+// the same field (encoding/json would decode it again); seen holds the
+// fields read so far, one bit each.
+func Member(name []byte, names []string, seen *uint64) (int, bool) {
+	for i, n := range names {
+		if string(name) != n {
+			continue
+		}
+		if *seen&(1<<i) != 0 {
+			return 0, false
+		}
+		*seen |= 1 << i
+		return i, true
+	}
+	for _, n := range names {
+		if foldsTo(name, n) {
+			return 0, false
+		}
+	}
+	return -1, true
+}
+
+// foldsTo reports whether the ASCII name equals n but for letter case.
+func foldsTo(name []byte, n string) bool {
+	if len(name) != len(n) {
+		return false
+	}
+	for i, c := range name {
+		if lower(c) != lower(n[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
