@@ -240,10 +240,7 @@ func (c *Client) Send(ctx context.Context, b *providers.Batch) ([]providers.Outc
 	case b.Key.Template == "":
 		return nil, c.invalid("no template (NAVER templateCode)")
 	}
-	body, err := c.buildRequest(b)
-	if err != nil {
-		return nil, c.invalid(err.Error())
-	}
+	body := c.buildRequest(b)
 
 	traced, wrote := providers.TraceWrite(ctx)
 	req, err := http.NewRequestWithContext(traced, http.MethodPost, c.sendURL, bytes.NewReader(body))
