@@ -176,12 +176,14 @@ func httpURL(field, s string, required bool) error {
 }
 
 // Reserve checks a reservation time: in the future (a minute of slack) and
-// at most horizon ahead of now.
-func Reserve(k providers.Key, now time.Time, horizon time.Duration) error {
+// at most horizon ahead of now. The clock is read for a reservation only:
+// this runs for every recipient.
+func Reserve(k providers.Key, clock func() time.Time, horizon time.Duration) error {
 	t, ok := k.ReserveTime()
 	if !ok {
 		return nil
 	}
+	now := clock()
 	if t.Before(now.Add(-time.Minute)) {
 		return fmt.Errorf("reserve_at: %s is in the past", t.UTC().Format(time.RFC3339))
 	}

@@ -144,17 +144,19 @@ func TestButtons(t *testing.T) {
 func TestReserve(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
 	at := func(d time.Duration) providers.Key { return providers.Key{ReserveAt: now.Add(d).Unix()} }
-	if err := Reserve(providers.Key{}, now, time.Hour); err != nil {
+	unread := func() time.Time { t.Error("clock read for a key without a reservation"); return now }
+	if err := Reserve(providers.Key{}, unread, time.Hour); err != nil {
 		t.Errorf("no reservation: %v", err)
 	}
-	if err := Reserve(at(30*time.Minute), now, time.Hour); err != nil {
+	if err := Reserve(at(30*time.Minute), clock, time.Hour); err != nil {
 		t.Errorf("within horizon: %v", err)
 	}
-	if err := Reserve(at(2*time.Hour), now, time.Hour); err == nil {
+	if err := Reserve(at(2*time.Hour), clock, time.Hour); err == nil {
 		t.Error("beyond horizon accepted")
 	}
-	if err := Reserve(at(-2*time.Minute), now, time.Hour); err == nil {
+	if err := Reserve(at(-2*time.Minute), clock, time.Hour); err == nil {
 		t.Error("past reservation accepted")
 	}
 }

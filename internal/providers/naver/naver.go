@@ -195,7 +195,7 @@ func (c *Client) check(m *providers.Message) error {
 		}
 	}
 	k := providers.KeyOf(j, r, "")
-	return msgcheck.Reserve(k, c.Now(), time.Duration(c.cfg.ReserveHorizonDays)*24*time.Hour)
+	return msgcheck.Reserve(k, c.Now, time.Duration(c.cfg.ReserveHorizonDays)*24*time.Hour)
 }
 
 // checkFailover applies the SMS limits (bytes, Hangul as 2): SMS 90, LMS
