@@ -185,7 +185,7 @@ func (c *Client) unknown(ctx context.Context, status int, err error) error {
 // answer classifies a response NHN (or a gateway before it) sent.
 func (c *Client) answer(resp *http.Response, body []byte, sent []sentRecipient) ([]providers.Outcome, error) {
 	status := resp.StatusCode
-	parsed, perr := parseResponse(body)
+	parsed, perr := parseResponse(body, len(sent))
 	switch {
 	case status == http.StatusTooManyRequests:
 		return nil, c.httpError(resp, parsed, providers.Retryable, result.ReasonRateLimited)

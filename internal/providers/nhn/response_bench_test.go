@@ -25,7 +25,7 @@ func BenchmarkParseResponse1000(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
-		r, err := parseResponse(body)
+		r, err := parseResponse(body, MaxRecipients)
 		if err != nil {
 			b.Fatal(err)
 		}
