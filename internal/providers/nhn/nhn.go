@@ -8,7 +8,6 @@ package nhn
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -150,15 +149,12 @@ func (c *Client) newRequest(ctx context.Context, b *providers.Batch) (*http.Requ
 		if m.Job.Kind != b.Key.Kind {
 			return nil, nil, invalid("message %d is %s in a %s batch", i, m.Job.Kind, b.Key.Kind)
 		}
-		sent[i] = sentRecipient{no: m.Recipient.Digits(), groupingKey: RecipientGroupingKey(m.Job.ID, m.Index)}
+		sent[i].no = m.Recipient.Digits()
 	}
-	payload, err := api.body(b, sent)
+	setRecipientKeys(b, sent)
+	data, err := api.body(b, sent)
 	if err != nil {
 		return nil, nil, invalid("%v", err)
-	}
-	data, err := json.Marshal(payload)
-	if err != nil {
-		return nil, nil, invalid("encode request: %v", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api.url(b.Key), bytes.NewReader(data))
 	if err != nil {
