@@ -31,12 +31,8 @@ func (a *Arena) String() string { return string(a.buf) }
 // In cuts r's value from s, its arena's String.
 func (r Ref) In(s string) string { return s[r.start:r.end] }
 
-// ReadString reads a string (or null, the empty string for a field of a
-// zero value) into a; prev is as for Arena.Add.
+// ReadString reads a string into a; prev is as for Arena.Add.
 func (s *Scanner) ReadString(a *Arena, prev Ref) (Ref, bool) {
-	if s.Null() {
-		return Ref{}, true
-	}
 	v, ok := s.String()
 	if !ok {
 		return Ref{}, false

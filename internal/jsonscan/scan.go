@@ -88,6 +88,26 @@ func (s *Scanner) Object(member func(name []byte) bool) bool {
 	}
 }
 
+// Struct reads an object into the fields names lists, as encoding/json
+// reads one into a struct: field(i) reads the value of names[i], members
+// of no field are skipped, and a null leaves its field as it is (zero:
+// each field is read once at most). It gives up as Member does.
+func (s *Scanner) Struct(names []string, field func(i int) bool) bool {
+	var seen uint64
+	return s.Object(func(name []byte) bool {
+		i, ok := member(name, names, &seen)
+		switch {
+		case !ok:
+			return false
+		case i < 0:
+			return s.Skip()
+		case s.Null():
+			return true
+		}
+		return field(i)
+	})
+}
+
 // Array reads an array, calling elem for each element; elem must read
 // it (or report false).
 func (s *Scanner) Array(elem func() bool) bool {
@@ -303,13 +323,13 @@ func (s *Scanner) digits() int {
 	return s.i - start
 }
 
-// Member finds name among the names a struct's fields decode from, as
+// member finds name among the names a struct's fields decode from, as
 // encoding/json matches them: its index, or -1 for a name no field takes.
 // It reports false for a name encoding/json would match only case-
 // insensitively (the slow path decides those) and for a second member of
 // the same field (encoding/json would decode it again); seen holds the
 // fields read so far, one bit each.
-func Member(name []byte, names []string, seen *uint64) (int, bool) {
+func member(name []byte, names []string, seen *uint64) (int, bool) {
 	for i, n := range names {
 		if string(name) != n {
 			continue

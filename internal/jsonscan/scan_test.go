@@ -76,16 +76,16 @@ func TestMemberMatchesAsEncodingJSONOrGivesUp(t *testing.T) {
 		{"MESSAGES", 0, false},
 	} {
 		var seen uint64
-		i, ok := Member([]byte(tc.name), names, &seen)
+		i, ok := member([]byte(tc.name), names, &seen)
 		if i != tc.index && ok || ok != tc.ok {
-			t.Errorf("Member(%q) = %d, %v; want %d, %v", tc.name, i, ok, tc.index, tc.ok)
+			t.Errorf("member(%q) = %d, %v; want %d, %v", tc.name, i, ok, tc.index, tc.ok)
 		}
 	}
 	var seen uint64
-	if _, ok := Member([]byte("requestId"), names, &seen); !ok {
+	if _, ok := member([]byte("requestId"), names, &seen); !ok {
 		t.Fatal("first requestId refused")
 	}
-	if _, ok := Member([]byte("requestId"), names, &seen); ok {
+	if _, ok := member([]byte("requestId"), names, &seen); ok {
 		t.Error("a second requestId accepted: encoding/json would decode it again")
 	}
 }

@@ -10,12 +10,7 @@ import (
 // BenchmarkCheck checks one recipient of the bench's single profile: a
 // Korean text and a delivery-tracking button.
 func BenchmarkCheck(b *testing.B) {
-	cfg := DefaultConfig()
-	cfg.ServiceID = "ncp:kkobizmsg:kr:123456789012:bench"
-	c, err := NewClient(cfg, "http://127.0.0.1:1", "ak", "sk", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	c := benchClient(b)
 	j := &job.Job{ID: "job-1", Account: "a", Kind: job.AlimTalk, Template: "ORDER_SHIPPED",
 		Recipients: []job.Recipient{{Phone: "010-1234-5678", Content: "[Talkrelay Shop] 주문하신 상품이 발송되었습니다. 주문번호: 12345",
 			Buttons: []job.Button{{Type: "DS", Name: "배송 조회"}}}}}

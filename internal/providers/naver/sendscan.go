@@ -3,7 +3,8 @@ package naver
 import "github.com/talkrelay/talkrelay/internal/jsonscan"
 
 // The JSON names of sendResponse's and messageResult's fields, in the
-// order of the indexes scanSendResponse switches on.
+// order of the indexes the scan functions switch on: messageResult's
+// four strings first, in the order of messageRefs.
 var (
 	sendResponseNames  = []string{"requestId", "messages"}
 	messageResultNames = []string{"messageId", "requestStatusCode", "requestStatusName", "requestStatusDesc", "useSmsFailover"}
@@ -13,8 +14,9 @@ var (
 // and a few bytes to spare.
 const arenaPerMessage = 32
 
-// messageRefs are one messageResult's strings while its answer is read.
-type messageRefs struct{ id, code, name, desc jsonscan.Ref }
+// messageRefs are one messageResult's strings while its answer is read:
+// messageId, requestStatusCode, requestStatusName, requestStatusDesc.
+type messageRefs [4]jsonscan.Ref
 
 // scanSendResponse reads the answer to a send of n messages without
 // reflection, its strings in one allocation; false means it did not
@@ -26,33 +28,24 @@ func scanSendResponse(body []byte, n int) (*sendResponse, bool) {
 		arena = jsonscan.MakeArena(n * arenaPerMessage)
 		reqID jsonscan.Ref
 		refs  []messageRefs
-		seen  uint64
 	)
-	ok := s.Object(func(name []byte) bool {
-		f, ok := jsonscan.Member(name, sendResponseNames, &seen)
-		switch {
-		case !ok:
-			return false
-		case f == 0:
+	ok := s.Struct(sendResponseNames, func(f int) bool {
+		if f == 0 {
+			var ok bool
 			reqID, ok = s.ReadString(&arena, jsonscan.Ref{})
 			return ok
-		case f == 1:
-			if s.Null() {
-				return true
-			}
-			r.Messages = make([]messageResult, 0, n)
-			refs = make([]messageRefs, 0, n)
-			return s.Array(func() bool {
-				r.Messages = append(r.Messages, messageResult{})
-				var prev messageRefs
-				if len(refs) > 0 {
-					prev = refs[len(refs)-1]
-				}
-				refs = append(refs, messageRefs{})
-				return scanMessageResult(s, &arena, &r.Messages[len(r.Messages)-1], &refs[len(refs)-1], prev)
-			})
 		}
-		return s.Skip()
+		r.Messages = make([]messageResult, 0, n)
+		refs = make([]messageRefs, 0, n)
+		return s.Array(func() bool {
+			var prev messageRefs
+			if len(refs) > 0 {
+				prev = refs[len(refs)-1]
+			}
+			r.Messages = append(r.Messages, messageResult{})
+			refs = append(refs, messageRefs{})
+			return scanMessageResult(s, &arena, &r.Messages[len(r.Messages)-1], &refs[len(refs)-1], &prev)
+		})
 	})
 	if !ok || !s.End() {
 		return nil, false
@@ -60,10 +53,8 @@ func scanSendResponse(body []byte, n int) (*sendResponse, bool) {
 	strs := arena.String()
 	r.RequestID = reqID.In(strs)
 	for i, m := range refs {
-		r.Messages[i].MessageID = m.id.In(strs)
-		r.Messages[i].RequestStatusCode = m.code.In(strs)
-		r.Messages[i].RequestStatusName = m.name.In(strs)
-		r.Messages[i].RequestStatusDesc = m.desc.In(strs)
+		e := &r.Messages[i]
+		e.MessageID, e.RequestStatusCode, e.RequestStatusName, e.RequestStatusDesc = m[0].In(strs), m[1].In(strs), m[2].In(strs), m[3].In(strs)
 	}
 	return &r, true
 }
@@ -71,36 +62,17 @@ func scanSendResponse(body []byte, n int) (*sendResponse, bool) {
 // scanMessageResult reads one entry of messages (null is a zero entry, as
 // for encoding/json); prev are the previous entry's strings, which the
 // arena reuses when they repeat (the status code, name and description).
-func scanMessageResult(s *jsonscan.Scanner, arena *jsonscan.Arena, m *messageResult, refs *messageRefs, prev messageRefs) bool {
+func scanMessageResult(s *jsonscan.Scanner, arena *jsonscan.Arena, m *messageResult, refs, prev *messageRefs) bool {
 	if s.Null() {
 		return true
 	}
-	var seen uint64
-	return s.Object(func(name []byte) bool {
-		f, ok := jsonscan.Member(name, messageResultNames, &seen)
-		switch {
-		case !ok:
-			return false
-		case f == 0:
-			refs.id, ok = s.ReadString(arena, prev.id)
-			return ok
-		case f == 1:
-			refs.code, ok = s.ReadString(arena, prev.code)
-			return ok
-		case f == 2:
-			refs.name, ok = s.ReadString(arena, prev.name)
-			return ok
-		case f == 3:
-			refs.desc, ok = s.ReadString(arena, prev.desc)
-			return ok
-		case f == 4:
-			if s.Null() {
-				return true
-			}
-			v, ok := s.Bool()
-			m.UseSmsFailover = v
-			return ok
+	return s.Struct(messageResultNames, func(f int) bool {
+		var ok bool
+		if f < len(refs) {
+			refs[f], ok = s.ReadString(arena, prev[f])
+		} else {
+			m.UseSmsFailover, ok = s.Bool()
 		}
-		return s.Skip()
+		return ok
 	})
 }

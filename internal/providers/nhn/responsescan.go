@@ -15,11 +15,12 @@ var (
 // recipientGroupingKey (its resultMessage repeats, and is kept once).
 const arenaPerResult = 40
 
-// resultRefs are one sendResult's strings while its answer is read.
-type resultRefs struct{ no, message, groupingKey jsonscan.Ref }
+// resultRefs are one sendResult's strings while its answer is read, at
+// their fields' indexes in sendResultNames (the others unused).
+type resultRefs [5]jsonscan.Ref
 
 // answerScan reads one answer: the strings go to arena and are cut from
-// it once the whole answer is read (finish).
+// it once the whole answer is read.
 type answerScan struct {
 	s          *jsonscan.Scanner
 	arena      jsonscan.Arena
@@ -33,25 +34,14 @@ type answerScan struct {
 // recognise the body, which the caller then decodes with encoding/json.
 func scanResponse(body []byte, n int) (*sendResponse, bool) {
 	a := answerScan{s: jsonscan.New(body), arena: jsonscan.MakeArena(n * arenaPerResult)}
-	var (
-		r    sendResponse
-		seen uint64
-	)
-	ok := a.s.Object(func(name []byte) bool {
-		f, ok := jsonscan.Member(name, sendResponseNames, &seen)
-		switch {
-		case !ok:
-			return false
-		case f >= 0 && a.s.Null():
-			return true
-		case f == 0:
+	var r sendResponse
+	ok := a.s.Struct(sendResponseNames, func(f int) bool {
+		if f == 0 {
 			r.Header = new(responseHeader)
 			return a.header(r.Header)
-		case f == 1:
-			r.Message = new(responseBody)
-			return a.body(r.Message, n)
 		}
-		return a.s.Skip()
+		r.Message = new(responseBody)
+		return a.body(r.Message, n)
 	})
 	if !ok || !a.s.End() {
 		return nil, false
@@ -64,91 +54,61 @@ func scanResponse(body []byte, n int) (*sendResponse, bool) {
 		r.Message.RequestID = a.requestID.In(strs)
 		for i, refs := range a.resultRefs {
 			e := &r.Message.SendResults[i]
-			e.RecipientNo, e.ResultMessage, e.RecipientGroupingKey = refs.no.In(strs), refs.message.In(strs), refs.groupingKey.In(strs)
+			e.RecipientNo, e.ResultMessage, e.RecipientGroupingKey = refs[1].In(strs), refs[3].In(strs), refs[4].In(strs)
 		}
 	}
 	return &r, true
 }
 
 func (a *answerScan) header(h *responseHeader) bool {
-	var seen uint64
-	return a.s.Object(func(name []byte) bool {
-		f, ok := jsonscan.Member(name, responseHeaderNames, &seen)
-		switch {
-		case !ok:
-			return false
-		case f >= 0 && a.s.Null():
-			return true
-		case f == 0:
+	return a.s.Struct(responseHeaderNames, func(f int) (ok bool) {
+		switch f {
+		case 0:
 			h.ResultCode, ok = a.s.Int()
-			return ok
-		case f == 1:
+		case 1:
 			a.headerMsg, ok = a.s.ReadString(&a.arena, jsonscan.Ref{})
-			return ok
-		case f == 2:
+		default:
 			h.IsSuccessful, ok = a.s.Bool()
-			return ok
 		}
-		return a.s.Skip()
+		return ok
 	})
 }
 
 func (a *answerScan) body(m *responseBody, n int) bool {
-	var seen uint64
-	return a.s.Object(func(name []byte) bool {
-		f, ok := jsonscan.Member(name, responseBodyNames, &seen)
-		switch {
-		case !ok:
-			return false
-		case f >= 0 && a.s.Null():
-			return true
-		case f == 0:
+	return a.s.Struct(responseBodyNames, func(f int) (ok bool) {
+		if f == 0 {
 			a.requestID, ok = a.s.ReadString(&a.arena, jsonscan.Ref{})
 			return ok
-		case f == 1:
-			m.SendResults = make([]sendResult, 0, n)
-			a.resultRefs = make([]resultRefs, 0, n)
-			return a.s.Array(func() bool {
-				var prev resultRefs
-				if len(a.resultRefs) > 0 {
-					prev = a.resultRefs[len(a.resultRefs)-1]
-				}
-				m.SendResults = append(m.SendResults, sendResult{})
-				a.resultRefs = append(a.resultRefs, resultRefs{})
-				return a.result(&m.SendResults[len(m.SendResults)-1], &a.resultRefs[len(a.resultRefs)-1], prev)
-			})
 		}
-		return a.s.Skip()
+		m.SendResults = make([]sendResult, 0, n)
+		a.resultRefs = make([]resultRefs, 0, n)
+		return a.s.Array(func() bool {
+			var prev resultRefs
+			if len(a.resultRefs) > 0 {
+				prev = a.resultRefs[len(a.resultRefs)-1]
+			}
+			m.SendResults = append(m.SendResults, sendResult{})
+			a.resultRefs = append(a.resultRefs, resultRefs{})
+			return a.result(&m.SendResults[len(m.SendResults)-1], &a.resultRefs[len(a.resultRefs)-1], &prev)
+		})
 	})
 }
 
 // result reads one sendResults entry (null is a zero entry, as for
 // encoding/json); prev are the previous entry's strings, which the arena
 // reuses when they repeat (the result message).
-func (a *answerScan) result(e *sendResult, refs *resultRefs, prev resultRefs) bool {
+func (a *answerScan) result(e *sendResult, refs, prev *resultRefs) bool {
 	if a.s.Null() {
 		return true
 	}
-	var seen uint64
-	return a.s.Object(func(name []byte) bool {
-		f, ok := jsonscan.Member(name, sendResultNames, &seen)
-		switch {
-		case !ok:
-			return false
-		case f >= 0 && a.s.Null():
-			return true
-		case f == 0:
+	return a.s.Struct(sendResultNames, func(f int) (ok bool) {
+		switch f {
+		case 0:
 			e.RecipientSeq, ok = a.s.Int()
-		case f == 1:
-			refs.no, ok = a.s.ReadString(&a.arena, prev.no)
-		case f == 2:
+		case 2:
 			e.ResultCode, ok = a.s.Int()
-		case f == 3:
-			refs.message, ok = a.s.ReadString(&a.arena, prev.message)
-		case f == 4:
-			refs.groupingKey, ok = a.s.ReadString(&a.arena, prev.groupingKey)
 		default:
-			ok = a.s.Skip()
+			refs[f], ok = a.s.ReadString(&a.arena, prev[f])
 		}
 		return ok
 	})

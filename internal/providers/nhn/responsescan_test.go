@@ -1,11 +1,11 @@
 package nhn
 
 import (
-	"encoding/json"
 	"fmt"
-	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/talkrelay/talkrelay/internal/jsonscan/jsonscantest"
 )
 
 // answer1000 is NHN's answer to a full request: 1000 recipients.
@@ -41,13 +41,7 @@ func TestScanResponseReadsNHNAnswers(t *testing.T) {
 			t.Errorf("%s: not read by the scanner", name)
 			continue
 		}
-		var want sendResponse
-		if err := json.Unmarshal(body, &want); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if !reflect.DeepEqual(*got, want) {
-			t.Errorf("%s: scanner read %+v, encoding/json %+v", name, *got, want)
-		}
+		jsonscantest.AgreesWithEncodingJSON(t, body, got)
 	}
 }
 
@@ -88,16 +82,8 @@ func FuzzScanResponseAgreesWithEncodingJSON(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		got, ok := scanResponse(body, 2)
-		if !ok {
-			return
-		}
-		var want sendResponse
-		if err := json.Unmarshal(body, &want); err != nil {
-			t.Fatalf("scanner read %+v; encoding/json: %v", *got, err)
-		}
-		if !reflect.DeepEqual(*got, want) {
-			t.Fatalf("scanner read %+v, encoding/json %+v", *got, want)
+		if got, ok := scanResponse(body, 2); ok {
+			jsonscantest.AgreesWithEncodingJSON(t, body, got)
 		}
 	})
 }
