@@ -12,7 +12,10 @@
 // caller's fuzz test checks the agreement on its answer.
 package jsonscan
 
-import "unicode/utf8"
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
 
 // maxDepth bounds how deep a skipped value may nest; deeper ones are left
 // to encoding/json.
@@ -134,6 +137,9 @@ func (s *Scanner) name() ([]byte, bool) {
 		return nil, false
 	}
 	start := s.i
+	for s.i+8 <= len(s.b) && !stopsString(binary.LittleEndian.Uint64(s.b[s.i:]), high) {
+		s.i += 8
+	}
 	for s.i < len(s.b) && plainName[s.b[s.i]] {
 		s.i++
 	}
@@ -163,9 +169,26 @@ func (s *Scanner) String() ([]byte, bool) {
 // plain moves past the bytes a string holds as they are: all but the
 // quote, the backslash and control characters.
 func (s *Scanner) plain() {
+	for s.i+8 <= len(s.b) && !stopsString(binary.LittleEndian.Uint64(s.b[s.i:]), 0) {
+		s.i += 8
+	}
 	for s.i < len(s.b) && plainString[s.b[s.i]] {
 		s.i++
 	}
+}
+
+const (
+	ones = 0x0101010101010101
+	high = 0x8080808080808080
+)
+
+// stopsString reports whether any of the 8 bytes in x is a quote, a
+// backslash, a control character or, with stopHigh set to high, a byte
+// from 0x80 up: whether a byte-by-byte scan must look at them.
+func stopsString(x, stopHigh uint64) bool {
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	zero := func(v uint64) uint64 { return (v - ones) &^ v }
+	return (zero(quote)|zero(backslash)|(x-ones*0x20)&^x|x&stopHigh)&high != 0
 }
 
 // plainString and plainName are the bytes that stand for themselves in a

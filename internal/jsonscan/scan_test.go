@@ -1,6 +1,7 @@
 package jsonscan
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"testing"
 )
@@ -98,5 +99,23 @@ func TestArenaKeepsOneCopyOfARepeatedValue(t *testing.T) {
 	s := a.String()
 	if s != "A0003008" || first.In(s) != "A000" || again != first || other.In(s) != "3008" {
 		t.Fatalf("arena %q: %v %v %v", s, first, again, other)
+	}
+}
+
+// stopsString finds every byte a string scan must stop at, wherever it is
+// in the word, and no other.
+func TestStopsStringFindsEachStoppingByte(t *testing.T) {
+	for c := range 256 {
+		for pos := range 8 {
+			word := []byte("abcdefgh")
+			word[pos] = byte(c)
+			x := binary.LittleEndian.Uint64(word)
+			if got, want := stopsString(x, 0), !plainString[c]; got != want {
+				t.Errorf("byte %#x at %d in a string: stops %v, want %v", c, pos, got, want)
+			}
+			if got, want := stopsString(x, high), !plainName[c]; got != want {
+				t.Errorf("byte %#x at %d in a name: stops %v, want %v", c, pos, got, want)
+			}
+		}
 	}
 }
