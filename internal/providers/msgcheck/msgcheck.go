@@ -39,8 +39,12 @@ const (
 	QuickRepliesMax = 10
 )
 
-// Len checks that field s is at most max characters.
+// Len checks that field s is at most max characters. A string of at most
+// max bytes is not counted: a character is one byte at least.
 func Len(field, s string, max int) error {
+	if len(s) <= max {
+		return nil
+	}
 	if n := utf8.RuneCountInString(s); n > max {
 		return fmt.Errorf("%s: %d characters, at most %d allowed", field, n, max)
 	}

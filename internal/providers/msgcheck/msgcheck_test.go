@@ -17,6 +17,14 @@ func TestLenCountsCharacters(t *testing.T) {
 	if err := Len("header", strings.Repeat("가", 17), HeaderMax); err == nil || !strings.HasPrefix(err.Error(), "header: 17 characters") {
 		t.Errorf("17 characters: %v", err)
 	}
+	// At most max bytes is at most max characters, not counted; one byte
+	// more is counted.
+	if err := Len("header", strings.Repeat("a", 16), HeaderMax); err != nil {
+		t.Errorf("16 ASCII characters: %v", err)
+	}
+	if err := Len("header", strings.Repeat("a", 17), HeaderMax); err == nil || !strings.HasPrefix(err.Error(), "header: 17 characters") {
+		t.Errorf("17 ASCII characters: %v", err)
+	}
 }
 
 // A valid number, hyphens or not, costs no allocation: this runs for
