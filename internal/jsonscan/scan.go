@@ -14,6 +14,7 @@ package jsonscan
 
 import (
 	"encoding/binary"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -94,7 +95,7 @@ func (s *Scanner) Object(member func(name []byte) bool) bool {
 // Struct reads an object into the fields names lists, as encoding/json
 // reads one into a struct: field(i) reads the value of names[i], members
 // of no field are skipped, and a null leaves its field as it is (zero:
-// each field is read once at most). It gives up as Member does.
+// each field is read once at most). It gives up as member does.
 func (s *Scanner) Struct(names []string, field func(i int) bool) bool {
 	var seen uint64
 	return s.Object(func(name []byte) bool {
@@ -201,8 +202,12 @@ var plainString, plainName = func() (str, name [256]bool) {
 	return str, name
 }()
 
-// Int reads an integer without fraction or exponent, of at most 18
-// digits (so that it fits any int64).
+// maxIntDigits is the most digits Int reads: 18 for a 64-bit int, 9 for
+// a 32-bit one, so that any number read fits.
+const maxIntDigits = strconv.IntSize * 18 / 64
+
+// Int reads an integer without fraction or exponent, of at most
+// maxIntDigits digits.
 func (s *Scanner) Int() (int, bool) {
 	s.space()
 	neg := s.i < len(s.b) && s.b[s.i] == '-'
@@ -215,7 +220,7 @@ func (s *Scanner) Int() (int, bool) {
 		s.i++
 	}
 	switch n := s.i - start; {
-	case n == 0 || n > 18 || n > 1 && s.b[start] == '0':
+	case n == 0 || n > maxIntDigits || n > 1 && s.b[start] == '0':
 		return 0, false
 	case s.i < len(s.b) && (s.b[s.i] == '.' || s.b[s.i] == 'e' || s.b[s.i] == 'E'):
 		return 0, false

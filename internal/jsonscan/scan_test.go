@@ -28,7 +28,7 @@ func FuzzSkipAcceptsOnlyValidJSON(f *testing.F) {
 func FuzzValuesAgreeWithEncodingJSON(f *testing.F) {
 	for _, seed := range []string{
 		`"abc"`, `"성공"`, `""`, `"a\"b"`, "\"\xff\"", "\"\x1f\"", `"\u00e9"`,
-		`0`, `-0`, `123`, `-123`, `01`, `1.0`, `1e3`, `999999999999999999`, `9999999999999999999`, `-`,
+		`0`, `-0`, `123`, `-123`, `01`, `1.0`, `1e3`, `999999999999999999`, `9999999999999999999`, `2147483648`, `-2147483649`, `-`,
 		`true`, `false`, `null`, ` true `, `tru`,
 	} {
 		f.Add([]byte(seed))
