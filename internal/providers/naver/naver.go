@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -256,7 +255,8 @@ func (c *Client) Send(ctx context.Context, b *providers.Batch) ([]providers.Outc
 		return nil, providers.TransportError(Name, err, wrote())
 	}
 	defer resp.Body.Close()
-	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	data, release, readErr := providers.ReadAnswer(resp.Body, maxResponseBytes)
+	defer release() // what is kept of data is copied (parseSendResponse, httpError)
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if readErr != nil {

@@ -87,3 +87,40 @@ func FuzzScanSendResponseAgreesWithEncodingJSON(f *testing.F) {
 		}
 	})
 }
+
+// An answer is read into a buffer the next answer reuses
+// (providers.ReadAnswer): outcomes, error bodies included, must hold
+// copies of what they keep, whichever parser read it.
+func TestOutcomesOutliveTheAnswerBuffer(t *testing.T) {
+	for _, body := range [][]byte{
+		answer100(), // the scanner
+		[]byte(`{"requestId":"RQ-9","messages":[{"messageId":"M-0","requestStatusCode":"3008","requestStatusDesc":"\uc2e4\ud328"}]}`), // json v2
+	} {
+		r, err := parseSendResponse(body, MaxBatch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := outcomes(r, len(r.Messages))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("%+v", out)
+		overwrite(body)
+		if got := fmt.Sprintf("%+v", out); got != want {
+			t.Fatalf("outcomes changed with the buffer:\n%s\nwere\n%s", got, want)
+		}
+	}
+	body := []byte(`{"error":{"errorCode":"200","message":"Authentication Failed","details":"Invalid authentication information."}}`)
+	e := parseErrorBody(body)
+	want := fmt.Sprintf("%+v", e)
+	overwrite(body)
+	if got := fmt.Sprintf("%+v", e); got != want {
+		t.Fatalf("error body changed with the buffer: %s, was %s", got, want)
+	}
+}
+
+func overwrite(b []byte) {
+	for i := range b {
+		b[i] = '#'
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"time"
@@ -109,7 +108,8 @@ func (c *Client) Send(ctx context.Context, b *providers.Batch) ([]providers.Outc
 		return nil, providers.TransportError(Name, err, written())
 	}
 	defer resp.Body.Close()
-	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	body, release, readErr := providers.ReadAnswer(resp.Body, maxResponse)
+	defer release() // what is kept of body is copied (parseResponse)
 	if readErr != nil {
 		// NHN answered; the body broke off. On a 2xx the request may have
 		// been taken.

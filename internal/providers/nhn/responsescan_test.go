@@ -87,3 +87,31 @@ func FuzzScanResponseAgreesWithEncodingJSON(f *testing.F) {
 		}
 	})
 }
+
+// An answer is read into a buffer the next answer reuses
+// (providers.ReadAnswer): outcomes must hold copies of what they keep,
+// whichever parser read it.
+func TestOutcomesOutliveTheAnswerBuffer(t *testing.T) {
+	sent := []sentRecipient{{"01000000000", "job/0"}}
+	for _, body := range []string{
+		`{"header":{"resultCode":0,"resultMessage":"SUCCESS","isSuccessful":true},"message":{"requestId":"r-1","sendResults":[{"recipientSeq":1,"recipientNo":"01000000000","resultCode":-2018,"resultMessage":"invalid","recipientGroupingKey":"job/0"}]}}`,
+		`{"header":{"resultCode":0,"resultMessage":"SUCCESS","isSuccessful":true},"message":{"requestId":"r-\u0031","sendResults":[{"recipientSeq":1,"resultCode":-2018,"resultMessage":"\uc624\ub958","recipientGroupingKey":"job/0"}]}}`, // json v2
+	} {
+		buf := []byte(body)
+		r, err := parseResponse(buf, len(sent))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := outcomes(r, sent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("%+v", out)
+		for i := range buf {
+			buf[i] = '#'
+		}
+		if got := fmt.Sprintf("%+v", out); got != want {
+			t.Fatalf("outcomes changed with the buffer:\n%s\nwere\n%s", got, want)
+		}
+	}
+}
