@@ -39,8 +39,12 @@ const (
 	QuickRepliesMax = 10
 )
 
-// Len checks that field s is at most max characters.
+// Len checks that field s is at most max characters. A string of at most
+// max bytes is not counted: a character is one byte at least.
 func Len(field, s string, max int) error {
+	if len(s) <= max {
+		return nil
+	}
 	if n := utf8.RuneCountInString(s); n > max {
 		return fmt.Errorf("%s: %d characters, at most %d allowed", field, n, max)
 	}
@@ -176,12 +180,14 @@ func httpURL(field, s string, required bool) error {
 }
 
 // Reserve checks a reservation time: in the future (a minute of slack) and
-// at most horizon ahead of now.
-func Reserve(k providers.Key, now time.Time, horizon time.Duration) error {
+// at most horizon ahead of now. The clock is read for a reservation only:
+// this runs for every recipient.
+func Reserve(k providers.Key, clock func() time.Time, horizon time.Duration) error {
 	t, ok := k.ReserveTime()
 	if !ok {
 		return nil
 	}
+	now := clock()
 	if t.Before(now.Add(-time.Minute)) {
 		return fmt.Errorf("reserve_at: %s is in the past", t.UTC().Format(time.RFC3339))
 	}

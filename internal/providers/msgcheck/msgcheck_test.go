@@ -17,6 +17,14 @@ func TestLenCountsCharacters(t *testing.T) {
 	if err := Len("header", strings.Repeat("가", 17), HeaderMax); err == nil || !strings.HasPrefix(err.Error(), "header: 17 characters") {
 		t.Errorf("17 characters: %v", err)
 	}
+	// At most max bytes is at most max characters, not counted; one byte
+	// more is counted.
+	if err := Len("header", strings.Repeat("a", 16), HeaderMax); err != nil {
+		t.Errorf("16 ASCII characters: %v", err)
+	}
+	if err := Len("header", strings.Repeat("a", 17), HeaderMax); err == nil || !strings.HasPrefix(err.Error(), "header: 17 characters") {
+		t.Errorf("17 ASCII characters: %v", err)
+	}
 }
 
 // A valid number, hyphens or not, costs no allocation: this runs for
@@ -144,17 +152,19 @@ func TestButtons(t *testing.T) {
 func TestReserve(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
 	at := func(d time.Duration) providers.Key { return providers.Key{ReserveAt: now.Add(d).Unix()} }
-	if err := Reserve(providers.Key{}, now, time.Hour); err != nil {
+	unread := func() time.Time { t.Error("clock read for a key without a reservation"); return now }
+	if err := Reserve(providers.Key{}, unread, time.Hour); err != nil {
 		t.Errorf("no reservation: %v", err)
 	}
-	if err := Reserve(at(30*time.Minute), now, time.Hour); err != nil {
+	if err := Reserve(at(30*time.Minute), clock, time.Hour); err != nil {
 		t.Errorf("within horizon: %v", err)
 	}
-	if err := Reserve(at(2*time.Hour), now, time.Hour); err == nil {
+	if err := Reserve(at(2*time.Hour), clock, time.Hour); err == nil {
 		t.Error("beyond horizon accepted")
 	}
-	if err := Reserve(at(-2*time.Minute), now, time.Hour); err == nil {
+	if err := Reserve(at(-2*time.Minute), clock, time.Hour); err == nil {
 		t.Error("past reservation accepted")
 	}
 }

@@ -10,12 +10,7 @@ import (
 
 // BenchmarkBuildRequest100 encodes a full NAVER request: 100 messages.
 func BenchmarkBuildRequest100(b *testing.B) {
-	cfg := DefaultConfig()
-	cfg.ServiceID = "ncp:kkobizmsg:kr:123456789012:bench"
-	c, err := NewClient(cfg, "http://127.0.0.1:1", "ak", "sk", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	c := benchClient(b)
 	batch := &providers.Batch{ID: "bench", Key: providers.Key{Account: "a", Kind: job.AlimTalk, Sender: "@bench", Template: "ORDER_SHIPPED"}}
 	for i := range MaxBatch {
 		j := &job.Job{ID: fmt.Sprintf("job-%d", i), Account: "a", Kind: job.AlimTalk, Template: "ORDER_SHIPPED",
@@ -25,8 +20,17 @@ func BenchmarkBuildRequest100(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := c.buildRequest(batch); err != nil {
-			b.Fatal(err)
-		}
+		c.buildRequest(batch)
 	}
+}
+
+// benchClient is a client for benchmarks, which never reach its URL.
+func benchClient(b *testing.B) *Client {
+	cfg := DefaultConfig()
+	cfg.ServiceID = "ncp:kkobizmsg:kr:123456789012:bench"
+	c, err := NewClient(cfg, "http://127.0.0.1:1", "ak", "sk", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
 }

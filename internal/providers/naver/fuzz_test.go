@@ -25,7 +25,7 @@ func FuzzParseResponse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte, n uint8) {
 		_ = parseErrorBody(body)
-		r, err := parseSendResponse(body)
+		r, err := parseSendResponse(body, int(n))
 		if err != nil {
 			if r != nil {
 				t.Fatal("parseSendResponse returned a response with an error")

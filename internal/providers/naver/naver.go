@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -195,7 +194,7 @@ func (c *Client) check(m *providers.Message) error {
 		}
 	}
 	k := providers.KeyOf(j, r, "")
-	return msgcheck.Reserve(k, c.Now(), time.Duration(c.cfg.ReserveHorizonDays)*24*time.Hour)
+	return msgcheck.Reserve(k, c.Now, time.Duration(c.cfg.ReserveHorizonDays)*24*time.Hour)
 }
 
 // checkFailover applies the SMS limits (bytes, Hangul as 2): SMS 90, LMS
@@ -240,10 +239,7 @@ func (c *Client) Send(ctx context.Context, b *providers.Batch) ([]providers.Outc
 	case b.Key.Template == "":
 		return nil, c.invalid("no template (NAVER templateCode)")
 	}
-	body, err := c.buildRequest(b)
-	if err != nil {
-		return nil, c.invalid(err.Error())
-	}
+	body := c.buildRequest(b)
 
 	traced, wrote := providers.TraceWrite(ctx)
 	req, err := http.NewRequestWithContext(traced, http.MethodPost, c.sendURL, bytes.NewReader(body))
@@ -259,14 +255,15 @@ func (c *Client) Send(ctx context.Context, b *providers.Batch) ([]providers.Outc
 		return nil, providers.TransportError(Name, err, wrote())
 	}
 	defer resp.Body.Close()
-	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	data, release, readErr := providers.ReadAnswer(resp.Body, maxResponseBytes)
+	defer release() // what is kept of data is copied (parseSendResponse, httpError)
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if readErr != nil {
 			// The answer was on its way: NAVER took the request.
 			return nil, c.unknown(resp.StatusCode, fmt.Errorf("read answer: %w", readErr))
 		}
-		r, err := parseSendResponse(data)
+		r, err := parseSendResponse(data, len(b.Messages))
 		if err != nil {
 			return nil, c.unknown(resp.StatusCode, err)
 		}

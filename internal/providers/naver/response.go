@@ -34,11 +34,16 @@ var (
 	errCountMismatch = errors.New("answer count does not match the request")
 )
 
-// parseSendResponse reads a 2xx body as encoding/json would, faster
-// (providers.UnmarshalAnswer; FuzzSendResponseAgreesWithEncodingJSON).
-func parseSendResponse(body []byte) (*sendResponse, error) {
+// parseSendResponse reads a 2xx body (the answer to n messages) as
+// encoding/json would, faster: scanSendResponse reads the answers NAVER
+// gives, providers.UnmarshalAnswer any other body
+// (FuzzSendResponseAgreesWithEncodingJSON).
+func parseSendResponse(body []byte, n int) (*sendResponse, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, errEmptyBody
+	}
+	if r, ok := scanSendResponse(body, n); ok {
+		return r, nil
 	}
 	var r sendResponse
 	if err := providers.UnmarshalAnswer(body, &r); err != nil {

@@ -21,7 +21,7 @@ func FuzzSendResponseAgreesWithEncodingJSON(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		got, err := parseSendResponse(body)
+		got, err := parseSendResponse(body, 1)
 		var want sendResponse
 		wantErr := json.Unmarshal(body, &want)
 		if len(body) == 0 {

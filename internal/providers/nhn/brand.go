@@ -138,7 +138,7 @@ func (a brandAPI) listURL() string { return a.ep.brandList }
 
 func (brandAPI) header(http.Header) {}
 
-func (brandAPI) body(b *providers.Batch, sent []sentRecipient) (any, error) {
+func (brandAPI) body(b *providers.Batch, sent []sentRecipient) ([]byte, error) {
 	j := b.Messages[0].Job
 	if j.Brand == nil {
 		return nil, fmt.Errorf("brand: required for a brandmessage")
@@ -166,7 +166,7 @@ func (brandAPI) body(b *providers.Batch, sent []sentRecipient) (any, error) {
 			RecipientGroupingKey: sent[i].groupingKey,
 		}
 	}
-	return req, nil
+	return marshalBody(req)
 }
 
 // freestyle fills the free-form fields of req from the job's brand.

@@ -53,7 +53,7 @@ func (c *Client) check(m *providers.Message) error {
 	if j.Kind == job.BrandMessage {
 		horizon = brandReserveHorizon
 	}
-	if err := msgcheck.Reserve(k, c.now(), horizon); err != nil {
+	if err := msgcheck.Reserve(k, c.now, horizon); err != nil {
 		return err
 	}
 	var err error

@@ -24,7 +24,7 @@ func FuzzParseResponse(f *testing.F) {
 	}
 	sent := []sentRecipient{{"01000000000", "job/0"}, {"01000000001", "job/1"}}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := parseResponse(data)
+		r, err := parseResponse(data, 2)
 		if err != nil {
 			if r != nil {
 				t.Fatal("parseResponse returned an answer with an error")

@@ -34,11 +34,54 @@ func SenderGroupingKey(b *providers.Batch) string {
 // and the index. It does not change between attempts, so NHN's list API
 // finds every attempt of one recipient by it.
 func RecipientGroupingKey(jobID string, index int) string {
-	idx := "/" + strconv.Itoa(index)
-	if len(jobID)+len(idx) <= groupingKeyMax && plain(jobID) {
-		return jobID + idx
+	var w recipientKeys
+	return string(w.append(make([]byte, 0, 64), jobID, index))
+}
+
+// recipientKeys writes recipientGroupingKeys, working out whether a job
+// id is plain (and its hash if not) once for consecutive recipients of a
+// job, not for each.
+type recipientKeys struct {
+	jobID  string
+	plain  bool
+	digest string // of jobID, when it is needed
+}
+
+// append appends RecipientGroupingKey(jobID, index) to b.
+func (w *recipientKeys) append(b []byte, jobID string, index int) []byte {
+	if jobID != w.jobID {
+		*w = recipientKeys{jobID: jobID, plain: plain(jobID)}
 	}
-	return "h-" + digest(jobID, 48) + idx
+	start := len(b)
+	if w.plain {
+		b = append(b, jobID...)
+		b = strconv.AppendInt(append(b, '/'), int64(index), 10)
+		if len(b)-start <= groupingKeyMax {
+			return b
+		}
+		b = b[:start]
+	}
+	if w.digest == "" {
+		w.digest = digest(jobID, 48)
+	}
+	b = append(append(b, "h-"...), w.digest...)
+	return strconv.AppendInt(append(b, '/'), int64(index), 10)
+}
+
+// setRecipientKeys sets the recipientGroupingKey of every message of b in
+// sent, all cut from one string: a request's keys cost two allocations,
+// not two each.
+func setRecipientKeys(b *providers.Batch, sent []sentRecipient) {
+	var w recipientKeys
+	keys, ends := make([]byte, 0, 24*len(b.Messages)), make([]int, len(b.Messages))
+	for i, m := range b.Messages {
+		keys = w.append(keys, m.Job.ID, m.Index)
+		ends[i] = len(keys)
+	}
+	all, start := string(keys), 0
+	for i, end := range ends {
+		sent[i].groupingKey, start = all[start:end], end
+	}
 }
 
 // batchIdentity is Batch.ID, or, should a caller leave it empty, the same

@@ -1,6 +1,7 @@
 package nhn
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -26,7 +27,7 @@ type sendAPI interface {
 	// header adds the API's own headers.
 	header(h http.Header)
 	// body builds the request body; sent[i] is what recipientList[i] holds.
-	body(b *providers.Batch, sent []sentRecipient) (any, error)
+	body(b *providers.Batch, sent []sentRecipient) ([]byte, error)
 }
 
 // sentRecipient is what a batch message became in recipientList, to match
@@ -56,26 +57,6 @@ type resendParameter struct {
 	ResendSendNo  string `json:"resendSendNo,omitempty"`
 	// FriendTalk only: the 080 opt-out number ad fallbacks need.
 	ResendUnsubscribeNo string `json:"resendUnsubscribeNo,omitempty"`
-}
-
-// alimTalkRequest is the body of AlimTalk v2.3 /messages and /raw-messages.
-type alimTalkRequest struct {
-	SenderKey         string              `json:"senderKey"`
-	TemplateCode      string              `json:"templateCode"`
-	RequestDate       string              `json:"requestDate,omitempty"`
-	SenderGroupingKey string              `json:"senderGroupingKey,omitempty"`
-	RecipientList     []alimTalkRecipient `json:"recipientList"`
-}
-
-type alimTalkRecipient struct {
-	RecipientNo string `json:"recipientNo"`
-	// Content is the full text (/raw-messages); TemplateParameter the
-	// variables NHN renders the template with (/messages).
-	Content              string            `json:"content,omitempty"`
-	TemplateParameter    map[string]string `json:"templateParameter,omitempty"`
-	Buttons              []button          `json:"buttons,omitempty"`
-	ResendParameter      *resendParameter  `json:"resendParameter,omitempty"`
-	RecipientGroupingKey string            `json:"recipientGroupingKey,omitempty"`
 }
 
 // friendTalkRequest is the body of FriendTalk v1.5 /messages (FriendTalk v1.5 API guide).
@@ -112,40 +93,10 @@ func (a alimTalkAPI) listURL() string { return a.ep.alimTalkList }
 
 func (alimTalkAPI) header(http.Header) {}
 
-func (alimTalkAPI) body(b *providers.Batch, sent []sentRecipient) (any, error) {
-	if b.Key.Template == "" {
-		return nil, fmt.Errorf("template: required for AlimTalk")
-	}
-	req := alimTalkRequest{
-		SenderKey:         b.Key.Sender,
-		TemplateCode:      b.Key.Template,
-		RequestDate:       requestDate(b.Key),
-		SenderGroupingKey: SenderGroupingKey(b),
-		RecipientList:     make([]alimTalkRecipient, len(b.Messages)),
-	}
-	for i := range b.Messages {
-		m := &b.Messages[i]
-		r := m.Recipient
-		rc := alimTalkRecipient{
-			RecipientNo:          sent[i].no,
-			Buttons:              buttons(r.Buttons),
-			ResendParameter:      resend(m.Job.EffectiveFailover(r), false),
-			RecipientGroupingKey: sent[i].groupingKey,
-		}
-		if b.Key.Variables {
-			if r.Content != "" || len(r.Variables) == 0 {
-				return nil, fmt.Errorf("message %d: a template-variables batch holds a recipient without variables only", i)
-			}
-			rc.TemplateParameter = r.Variables
-		} else {
-			if r.Content == "" {
-				return nil, fmt.Errorf("message %d: a full-content batch holds a recipient without content", i)
-			}
-			rc.Content = r.Content
-		}
-		req.RecipientList[i] = rc
-	}
-	return req, nil
+// body writes the body of AlimTalk v2.3 /messages and /raw-messages
+// (alimtalkbody.go).
+func (alimTalkAPI) body(b *providers.Batch, sent []sentRecipient) ([]byte, error) {
+	return alimTalkBody(b, sent)
 }
 
 type friendTalkAPI struct {
@@ -163,7 +114,7 @@ func (f friendTalkAPI) header(h http.Header) {
 	}
 }
 
-func (friendTalkAPI) body(b *providers.Batch, sent []sentRecipient) (any, error) {
+func (friendTalkAPI) body(b *providers.Batch, sent []sentRecipient) ([]byte, error) {
 	req := friendTalkRequest{
 		PlusFriendID:      b.Key.Sender,
 		RequestDate:       requestDate(b.Key),
@@ -189,7 +140,17 @@ func (friendTalkAPI) body(b *providers.Batch, sent []sentRecipient) (any, error)
 		}
 		req.RecipientList[i] = rc
 	}
-	return req, nil
+	return marshalBody(req)
+}
+
+// marshalBody encodes a request with encoding/json (FriendTalk, Brand
+// Message; AlimTalk's, every campaign's, is written by hand).
+func marshalBody(req any) ([]byte, error) {
+	data, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	return data, nil
 }
 
 // requestDate is the reservation in KST to the minute, or "" to send now

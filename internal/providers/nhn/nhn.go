@@ -8,10 +8,8 @@ package nhn
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"time"
@@ -110,7 +108,8 @@ func (c *Client) Send(ctx context.Context, b *providers.Batch) ([]providers.Outc
 		return nil, providers.TransportError(Name, err, written())
 	}
 	defer resp.Body.Close()
-	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	body, release, readErr := providers.ReadAnswer(resp.Body, maxResponse)
+	defer release() // what is kept of body is copied (parseResponse)
 	if readErr != nil {
 		// NHN answered; the body broke off. On a 2xx the request may have
 		// been taken.
@@ -150,15 +149,12 @@ func (c *Client) newRequest(ctx context.Context, b *providers.Batch) (*http.Requ
 		if m.Job.Kind != b.Key.Kind {
 			return nil, nil, invalid("message %d is %s in a %s batch", i, m.Job.Kind, b.Key.Kind)
 		}
-		sent[i] = sentRecipient{no: m.Recipient.Digits(), groupingKey: RecipientGroupingKey(m.Job.ID, m.Index)}
+		sent[i].no = m.Recipient.Digits()
 	}
-	payload, err := api.body(b, sent)
+	setRecipientKeys(b, sent)
+	data, err := api.body(b, sent)
 	if err != nil {
 		return nil, nil, invalid("%v", err)
-	}
-	data, err := json.Marshal(payload)
-	if err != nil {
-		return nil, nil, invalid("encode request: %v", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api.url(b.Key), bytes.NewReader(data))
 	if err != nil {
@@ -185,7 +181,7 @@ func (c *Client) unknown(ctx context.Context, status int, err error) error {
 // answer classifies a response NHN (or a gateway before it) sent.
 func (c *Client) answer(resp *http.Response, body []byte, sent []sentRecipient) ([]providers.Outcome, error) {
 	status := resp.StatusCode
-	parsed, perr := parseResponse(body)
+	parsed, perr := parseResponse(body, len(sent))
 	switch {
 	case status == http.StatusTooManyRequests:
 		return nil, c.httpError(resp, parsed, providers.Retryable, result.ReasonRateLimited)

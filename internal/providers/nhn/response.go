@@ -39,21 +39,25 @@ var (
 	errEmptyAnswer = errors.New("empty answer")
 )
 
-// parseResponse decodes an answer as encoding/json would, faster
-// (providers.UnmarshalAnswer; FuzzResponseAgreesWithEncodingJSON); one
-// without a header is no answer.
-func parseResponse(body []byte) (*sendResponse, error) {
+// parseResponse decodes an answer (to n recipients) as encoding/json
+// would, faster: scanResponse reads the answers NHN gives,
+// providers.UnmarshalAnswer any other body
+// (FuzzResponseAgreesWithEncodingJSON); one without a header is no answer.
+func parseResponse(body []byte, n int) (*sendResponse, error) {
 	if len(body) == 0 {
 		return nil, errEmptyAnswer
 	}
-	var r sendResponse
-	if err := providers.UnmarshalAnswer(body, &r); err != nil {
-		return nil, fmt.Errorf("decode answer: %w", err)
+	r, ok := scanResponse(body, n)
+	if !ok {
+		r = new(sendResponse)
+		if err := providers.UnmarshalAnswer(body, r); err != nil {
+			return nil, fmt.Errorf("decode answer: %w", err)
+		}
 	}
 	if r.Header == nil {
 		return nil, errNoHeader
 	}
-	return &r, nil
+	return r, nil
 }
 
 // headerError is the whole-request error of a failed header.
@@ -127,6 +131,9 @@ func outcomes(r *sendResponse, sent []sentRecipient) ([]providers.Outcome, error
 	}
 
 	out := make([]providers.Outcome, len(sent))
+	// The message ids (recipientSeq) are written into one string, cut
+	// once all are known: one allocation, not one per recipient.
+	ids, idEnd := make([]byte, 0, 4*len(sent)), make([]int, len(sent))
 	for i := range sent {
 		e := entry[i]
 		switch {
@@ -138,10 +145,15 @@ func outcomes(r *sendResponse, sent []sentRecipient) ([]providers.Outcome, error
 			o := apiOutcome(e.ResultCode, e.ResultMessage)
 			o.RequestID = requestID
 			if e.RecipientSeq > 0 {
-				o.MessageID = strconv.Itoa(e.RecipientSeq)
+				ids = strconv.AppendInt(ids, int64(e.RecipientSeq), 10)
 			}
 			out[i] = o
 		}
+		idEnd[i] = len(ids)
+	}
+	idString, start := string(ids), 0
+	for i, end := range idEnd {
+		out[i].MessageID, start = idString[start:end], end
 	}
 	return out, nil
 }

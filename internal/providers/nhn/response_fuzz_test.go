@@ -23,7 +23,7 @@ func FuzzResponseAgreesWithEncodingJSON(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		got, err := parseResponse(body)
+		got, err := parseResponse(body, 1)
 		var want sendResponse
 		wantErr := json.Unmarshal(body, &want)
 		switch {
