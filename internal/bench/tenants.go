@@ -119,7 +119,13 @@ func runTenants(ctx context.Context, c Config, s spec) (Row, error) {
 	if err != nil {
 		return row, err
 	}
-	end, err := waitProbes(ctx, e.js, s.probes, tenantsProbeWait, ws)
+	// The measured window ends once every probe, tenant-b's and the
+	// urgent ones, has its result (or the wait is over).
+	want := map[string]int{streams.ResultsPrefix + "." + tenantB + ".>": s.probes}
+	for i := range urgent.jobs {
+		want[streams.ResultsPrefix+"."+tenantA+".*."+streams.JobToken(urgent.jobID(i))] = 1
+	}
+	end, err := waitProbes(ctx, e.js, want, tenantsProbeWait, ws)
 	if err != nil {
 		return row, err
 	}
@@ -207,18 +213,26 @@ func publishProbes(ctx context.Context, js jetstream.JetStream, w workload, urge
 	return nil
 }
 
-// waitProbes waits until the results stream holds a result for each of
-// the n probes, or until wait has passed, and returns when it stopped
-// waiting: the end of the measured window.
-func waitProbes(ctx context.Context, js jetstream.JetStream, n int, wait time.Duration, procs workers) (time.Time, error) {
+// waitProbes waits until the results stream holds, for each subject
+// filter of want, at least as many results as it says, or until wait has
+// passed, and returns when it stopped waiting: the end of the measured
+// window.
+func waitProbes(ctx context.Context, js jetstream.JetStream, want map[string]int, wait time.Duration, procs workers) (time.Time, error) {
 	deadline := time.Now().Add(wait)
 	for {
-		got, err := streams.SubjectCount(ctx, js, streams.ResultsStream, streams.ResultsPrefix+"."+tenantB+".>")
-		if err != nil {
-			return time.Time{}, err
+		done := true
+		for filter, n := range want {
+			got, err := streams.SubjectCount(ctx, js, streams.ResultsStream, filter)
+			if err != nil {
+				return time.Time{}, err
+			}
+			if got < uint64(n) {
+				done = false
+				break
+			}
 		}
 		now := time.Now()
-		if got >= uint64(n) || now.After(deadline) {
+		if done || now.After(deadline) {
 			return now, nil
 		}
 		if err := procs.pause(ctx, 50*time.Millisecond); err != nil {
