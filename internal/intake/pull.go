@@ -27,9 +27,8 @@ import (
 // pullRequest is one pull request of a lane, in flight.
 type pullRequest struct {
 	id      int64 // mono time it was sent: its messages' leases start then
-	sub     *nats.Subscription
-	left    int // messages still to come
-	bytes   int // bytes still to come, if limited
+	left    int   // messages still to come
+	bytes   int   // bytes still to come, if limited
 	limited bool
 	got     int          // messages it brought; only its subscription's callback touches left, bytes and got
 	last    atomic.Int64 // mono time it was sent or last brought a message
