@@ -26,7 +26,6 @@ type Lane struct {
 	configured bool // the account is in this worker's config
 	retired    bool // closing: a discovered lane no longer needed; guarded by in.mu
 	name       string
-	cons       jetstream.Consumer
 	ctx        context.Context // ends the lane's pulling
 	cancel     context.CancelFunc
 
@@ -109,11 +108,9 @@ func (l *Lane) ensure(ctx context.Context) error {
 		// Lanes of accounts no worker serves go away once unused.
 		cc.InactiveThreshold = 10 * time.Minute
 	}
-	c, err := l.in.js.CreateOrUpdateConsumer(ctx, streams.JobsStream, cc)
-	if err != nil {
+	if _, err := l.in.js.CreateOrUpdateConsumer(ctx, streams.JobsStream, cc); err != nil {
 		return fmt.Errorf("intake: create or update consumer %s: %w", l.name, err)
 	}
-	l.cons = c
 	return nil
 }
 
