@@ -132,6 +132,22 @@ func (s *Scanner) Array(elem func() bool) bool {
 	}
 }
 
+// Entries reads an array of objects into entries, keeping each entry's
+// strings in refs, a parallel slice: read gets the entry and its refs,
+// appended zero, and the previous entry's refs (zero for the first), for
+// its strings to reuse (Scanner.ReadString's prev).
+func Entries[E, R any](s *Scanner, entries *[]E, refs *[]R, read func(e *E, refs *R, prev R) bool) bool {
+	return s.Array(func() bool {
+		var prev R
+		if n := len(*refs); n > 0 {
+			prev = (*refs)[n-1]
+		}
+		*entries = append(*entries, *new(E))
+		*refs = append(*refs, *new(R))
+		return read(&(*entries)[len(*entries)-1], &(*refs)[len(*refs)-1], prev)
+	})
+}
+
 // name reads a member name: printable ASCII without escapes.
 func (s *Scanner) name() ([]byte, bool) {
 	if !s.consume('"') {

@@ -37,14 +37,8 @@ func scanSendResponse(body []byte, n int) (*sendResponse, bool) {
 		}
 		r.Messages = make([]messageResult, 0, n)
 		refs = make([]messageRefs, 0, n)
-		return s.Array(func() bool {
-			var prev messageRefs
-			if len(refs) > 0 {
-				prev = refs[len(refs)-1]
-			}
-			r.Messages = append(r.Messages, messageResult{})
-			refs = append(refs, messageRefs{})
-			return scanMessageResult(s, &arena, &r.Messages[len(r.Messages)-1], &refs[len(refs)-1], &prev)
+		return jsonscan.Entries(s, &r.Messages, &refs, func(m *messageResult, refs *messageRefs, prev messageRefs) bool {
+			return scanMessageResult(s, &arena, m, refs, prev)
 		})
 	})
 	if !ok || !s.End() {
@@ -62,7 +56,7 @@ func scanSendResponse(body []byte, n int) (*sendResponse, bool) {
 // scanMessageResult reads one entry of messages (null is a zero entry, as
 // for encoding/json); prev are the previous entry's strings, which the
 // arena reuses when they repeat (the status code, name and description).
-func scanMessageResult(s *jsonscan.Scanner, arena *jsonscan.Arena, m *messageResult, refs, prev *messageRefs) bool {
+func scanMessageResult(s *jsonscan.Scanner, arena *jsonscan.Arena, m *messageResult, refs *messageRefs, prev messageRefs) bool {
 	if s.Null() {
 		return true
 	}

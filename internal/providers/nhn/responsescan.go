@@ -82,22 +82,14 @@ func (a *answerScan) body(m *responseBody, n int) bool {
 		}
 		m.SendResults = make([]sendResult, 0, n)
 		a.resultRefs = make([]resultRefs, 0, n)
-		return a.s.Array(func() bool {
-			var prev resultRefs
-			if len(a.resultRefs) > 0 {
-				prev = a.resultRefs[len(a.resultRefs)-1]
-			}
-			m.SendResults = append(m.SendResults, sendResult{})
-			a.resultRefs = append(a.resultRefs, resultRefs{})
-			return a.result(&m.SendResults[len(m.SendResults)-1], &a.resultRefs[len(a.resultRefs)-1], &prev)
-		})
+		return jsonscan.Entries(a.s, &m.SendResults, &a.resultRefs, a.result)
 	})
 }
 
 // result reads one sendResults entry (null is a zero entry, as for
 // encoding/json); prev are the previous entry's strings, which the arena
 // reuses when they repeat (the result message).
-func (a *answerScan) result(e *sendResult, refs, prev *resultRefs) bool {
+func (a *answerScan) result(e *sendResult, refs *resultRefs, prev resultRefs) bool {
 	if a.s.Null() {
 		return true
 	}
