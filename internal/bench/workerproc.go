@@ -202,10 +202,21 @@ func startWorker(argv []string, logPath, metricsAddr string) (*workerProc, error
 func (p *workerProc) alive() error {
 	select {
 	case <-p.exited:
-		return fmt.Errorf("worker exited: %v (see %s)", p.err, p.logFile.Name())
+		return fmt.Errorf("worker exited: %v (see %s); its log ends:\n%s", p.err, p.logFile.Name(), logTail(p.logFile.Name(), 20))
 	default:
 		return nil
 	}
+}
+
+// logTail returns the last n lines of a worker's log: a bench run's
+// work directory may be gone by the time its error is read (a test's).
+func logTail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // stop sends SIGTERM and waits for the exit (SIGKILL after timeout).
